@@ -20,7 +20,13 @@ public sealed unsafe partial class CpuBackend
             Buffer.MemoryCopy(source.Pointer<byte>(), destination.Pointer<byte>(), destination.ByteLength, source.ByteLength);
             return;
         }
-        StridedCopier.Copy(source.Pointer<byte>(), source.Strides, destination.Pointer<byte>(), destination.Strides, source.Shape.Dims, size);
+        if (destination.IsContiguous)
+        {
+            Span<long> strideBytes = stackalloc long[source.Rank];
+            for (int i = 0; i < strideBytes.Length; i++) strideBytes[i] = source.Strides[i] * size;
+            StridedCopy.Copy(source.Pointer<byte>(), strideBytes, destination.Pointer<byte>(), source.Shape.Dims, size);
+        }
+        else StridedScatter.Copy(source.Pointer<byte>(), source.Strides, destination.Pointer<byte>(), destination.Strides, source.Shape.Dims, size);
     }
 
     /// <inheritdoc/>
@@ -59,8 +65,11 @@ public sealed unsafe partial class CpuBackend
     }
 }
 
-/// <summary>Copies between two strided views of the same shape, one contiguous run of the last dimension at a time.</summary>
-internal static unsafe class StridedCopier
+/// <summary>
+/// Copies into a strided destination (for example the gradient of a slice written into its window),
+/// one run of the last dimension at a time. Gathers into contiguous memory use the tiled StridedCopy kernel.
+/// </summary>
+internal static unsafe class StridedScatter
 {
     public static void Copy(byte* src, ReadOnlySpan<long> srcStrides, byte* dst, ReadOnlySpan<long> dstStrides, ReadOnlySpan<int> shape, int elementSize)
     {
