@@ -1,6 +1,7 @@
 // Inner loops of Gemv (see Gemv.cs):  Y[r, i] (=|+=) Σ_p W[i, p] · X[r, p].
 //
-// Vector512 tiles: 4 weight rows × {4, 2, 1} x rows, one zmm accumulator per (weight row, x row),
+// Vector512 tiles: 4 weight rows × {4, 2, 1} x rows, one zmm accumulator per (weight row, x row)
+// (the 4 × 4 tile runs as two 2 × 4 passes),
 // 16 k-steps per iteration; each weight vector loaded once and used for every x row of the tile.
 // Scalar tail for k mod 16, horizontal sums at the end. The weight element type is a type
 // parameter (f32 or bf16) resolved at JIT time, so the bf16 widening is inlined into the loop.
@@ -68,6 +69,7 @@ internal static unsafe class GemvKernels
     }
 
     // Weight rows [i0, i1) against all m x rows.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Range<T, TW>(int i0, int i1, int m, int k, T* w, int ldw, float* x, int ldx, float* y, int ldy, bool acc)
         where T : unmanaged where TW : struct, IWeights<T>
     {
@@ -107,6 +109,7 @@ internal static unsafe class GemvKernels
         return s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Dot512<T, TW>(int k, T* w, float* x) where T : unmanaged where TW : struct, IWeights<T>
     {
         var s0 = Vector512<float>.Zero; var s1 = Vector512<float>.Zero;
@@ -120,6 +123,7 @@ internal static unsafe class GemvKernels
         return Vector512.Sum(s0 + s1) + DotScalar<T, TW>(p, k, w, x);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Dot256<T, TW>(int k, T* w, float* x) where T : unmanaged where TW : struct, IWeights<T>
     {
         var s0 = Vector256<float>.Zero; var s1 = Vector256<float>.Zero;
@@ -134,6 +138,7 @@ internal static unsafe class GemvKernels
     }
 
     // 4 weight rows × 1 x row.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x1<T, TW>(int k, T* w, int ldw, float* x, float* y, bool acc)
         where T : unmanaged where TW : struct, IWeights<T>
     {
@@ -148,13 +153,14 @@ internal static unsafe class GemvKernels
             s2 = Vector512.FusedMultiplyAdd(TW.Load16(w2 + p), xv, s2);
             s3 = Vector512.FusedMultiplyAdd(TW.Load16(w3 + p), xv, s3);
         }
-        Put(y, Vector512.Sum(s0) + DotScalar<T, TW>(p, k, w0, x), acc);
-        Put(y + 1, Vector512.Sum(s1) + DotScalar<T, TW>(p, k, w1, x), acc);
-        Put(y + 2, Vector512.Sum(s2) + DotScalar<T, TW>(p, k, w2, x), acc);
-        Put(y + 3, Vector512.Sum(s3) + DotScalar<T, TW>(p, k, w3, x), acc);
+        // Park the accumulators in memory: a vector live across the tail calls makes the JIT spill it inside the loop.
+        float* sums = stackalloc float[64];
+        Vector512.Store(s0, sums + 0); Vector512.Store(s1, sums + 16); Vector512.Store(s2, sums + 32); Vector512.Store(s3, sums + 48);
+        Finish<T, TW>(sums, 1, p, k, w, ldw, x, 0, y, 0, acc);
     }
 
     // 4 weight rows × 2 x rows.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x2<T, TW>(int k, T* w, int ldw, float* x, int ldx, float* y, int ldy, bool acc)
         where T : unmanaged where TW : struct, IWeights<T>
     {
@@ -171,57 +177,56 @@ internal static unsafe class GemvKernels
             var v2 = TW.Load16(w2 + p); s02 = Vector512.FusedMultiplyAdd(v2, xa, s02); s12 = Vector512.FusedMultiplyAdd(v2, xb, s12);
             var v3 = TW.Load16(w3 + p); s03 = Vector512.FusedMultiplyAdd(v3, xa, s03); s13 = Vector512.FusedMultiplyAdd(v3, xb, s13);
         }
-        Put(y, Vector512.Sum(s00) + DotScalar<T, TW>(p, k, w0, x0), acc);
-        Put(y + 1, Vector512.Sum(s01) + DotScalar<T, TW>(p, k, w1, x0), acc);
-        Put(y + 2, Vector512.Sum(s02) + DotScalar<T, TW>(p, k, w2, x0), acc);
-        Put(y + 3, Vector512.Sum(s03) + DotScalar<T, TW>(p, k, w3, x0), acc);
-        float* yb = y + ldy;
-        Put(yb, Vector512.Sum(s10) + DotScalar<T, TW>(p, k, w0, x1), acc);
-        Put(yb + 1, Vector512.Sum(s11) + DotScalar<T, TW>(p, k, w1, x1), acc);
-        Put(yb + 2, Vector512.Sum(s12) + DotScalar<T, TW>(p, k, w2, x1), acc);
-        Put(yb + 3, Vector512.Sum(s13) + DotScalar<T, TW>(p, k, w3, x1), acc);
+        float* sums = stackalloc float[128];
+        Vector512.Store(s00, sums + 0); Vector512.Store(s01, sums + 16); Vector512.Store(s02, sums + 32); Vector512.Store(s03, sums + 48);
+        Vector512.Store(s10, sums + 64); Vector512.Store(s11, sums + 80); Vector512.Store(s12, sums + 96); Vector512.Store(s13, sums + 112);
+        Finish<T, TW>(sums, 2, p, k, w, ldw, x, ldx, y, ldy, acc);
     }
 
-    // 4 weight rows × 4 x rows: 16 accumulators.
+    // 4 weight rows × 4 x rows, as two passes of 2 weight rows × 4 x rows (8 accumulators): with
+    // 4 × 4 the JIT runs short of general registers for the 8 row pointers and spills accumulators.
     private static void Tile4x4<T, TW>(int k, T* w, int ldw, float* x, int ldx, float* y, int ldy, bool acc)
         where T : unmanaged where TW : struct, IWeights<T>
     {
-        T* w0 = w, w1 = w + ldw, w2 = w + 2L * ldw, w3 = w + 3L * ldw;
-        float* x0 = x, x1 = x + ldx, x2 = x + 2L * ldx, x3 = x + 3L * ldx;
-        var s00 = Vector512<float>.Zero; var s01 = Vector512<float>.Zero; var s02 = Vector512<float>.Zero; var s03 = Vector512<float>.Zero;
-        var s10 = Vector512<float>.Zero; var s11 = Vector512<float>.Zero; var s12 = Vector512<float>.Zero; var s13 = Vector512<float>.Zero;
-        var s20 = Vector512<float>.Zero; var s21 = Vector512<float>.Zero; var s22 = Vector512<float>.Zero; var s23 = Vector512<float>.Zero;
-        var s30 = Vector512<float>.Zero; var s31 = Vector512<float>.Zero; var s32 = Vector512<float>.Zero; var s33 = Vector512<float>.Zero;
-        int p = 0;
-        for (; p + 16 <= k; p += 16)
-        {
-            var xa = Vector512.Load(x0 + p); var xb = Vector512.Load(x1 + p);
-            var xc = Vector512.Load(x2 + p); var xd = Vector512.Load(x3 + p);
-            var v0 = TW.Load16(w0 + p);
-            s00 = Vector512.FusedMultiplyAdd(v0, xa, s00); s10 = Vector512.FusedMultiplyAdd(v0, xb, s10);
-            s20 = Vector512.FusedMultiplyAdd(v0, xc, s20); s30 = Vector512.FusedMultiplyAdd(v0, xd, s30);
-            var v1 = TW.Load16(w1 + p);
-            s01 = Vector512.FusedMultiplyAdd(v1, xa, s01); s11 = Vector512.FusedMultiplyAdd(v1, xb, s11);
-            s21 = Vector512.FusedMultiplyAdd(v1, xc, s21); s31 = Vector512.FusedMultiplyAdd(v1, xd, s31);
-            var v2 = TW.Load16(w2 + p);
-            s02 = Vector512.FusedMultiplyAdd(v2, xa, s02); s12 = Vector512.FusedMultiplyAdd(v2, xb, s12);
-            s22 = Vector512.FusedMultiplyAdd(v2, xc, s22); s32 = Vector512.FusedMultiplyAdd(v2, xd, s32);
-            var v3 = TW.Load16(w3 + p);
-            s03 = Vector512.FusedMultiplyAdd(v3, xa, s03); s13 = Vector512.FusedMultiplyAdd(v3, xb, s13);
-            s23 = Vector512.FusedMultiplyAdd(v3, xc, s23); s33 = Vector512.FusedMultiplyAdd(v3, xd, s33);
-        }
-        Row4(y, p, k, w0, w1, w2, w3, x0, s00, s01, s02, s03, acc);
-        Row4(y + ldy, p, k, w0, w1, w2, w3, x1, s10, s11, s12, s13, acc);
-        Row4(y + 2L * ldy, p, k, w0, w1, w2, w3, x2, s20, s21, s22, s23, acc);
-        Row4(y + 3L * ldy, p, k, w0, w1, w2, w3, x3, s30, s31, s32, s33, acc);
+        float* sums = stackalloc float[256];
+        Tile2x4<T, TW>(k, w, ldw, x, ldx, sums);
+        Tile2x4<T, TW>(k, w + 2L * ldw, ldw, x, ldx, sums + 32);
+        Finish<T, TW>(sums, 4, k & ~15, k, w, ldw, x, ldx, y, ldy, acc);
+    }
 
-        static void Row4(float* y, int p, int k, T* w0, T* w1, T* w2, T* w3, float* x,
-            Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d, bool acc)
+    // Accumulators of weight rows 0, 1 against x rows 0..3 (k & ~15 steps) into sums[(r·4 + q)·16 ..].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile2x4<T, TW>(int k, T* w, int ldw, float* x, int ldx, float* sums)
+        where T : unmanaged where TW : struct, IWeights<T>
+    {
+        T* w0 = w, w1 = w + ldw;
+        float* x0 = x, x1 = x + ldx, x2 = x + 2L * ldx, x3 = x + 3L * ldx;
+        var s00 = Vector512<float>.Zero; var s01 = Vector512<float>.Zero; var s10 = Vector512<float>.Zero; var s11 = Vector512<float>.Zero;
+        var s20 = Vector512<float>.Zero; var s21 = Vector512<float>.Zero; var s30 = Vector512<float>.Zero; var s31 = Vector512<float>.Zero;
+        for (int p = 0; p + 16 <= k; p += 16)
         {
-            Put(y, Vector512.Sum(a) + DotScalar<T, TW>(p, k, w0, x), acc);
-            Put(y + 1, Vector512.Sum(b) + DotScalar<T, TW>(p, k, w1, x), acc);
-            Put(y + 2, Vector512.Sum(c) + DotScalar<T, TW>(p, k, w2, x), acc);
-            Put(y + 3, Vector512.Sum(d) + DotScalar<T, TW>(p, k, w3, x), acc);
+            var v0 = TW.Load16(w0 + p); var v1 = TW.Load16(w1 + p);
+            var xa = Vector512.Load(x0 + p); s00 = Vector512.FusedMultiplyAdd(v0, xa, s00); s01 = Vector512.FusedMultiplyAdd(v1, xa, s01);
+            var xb = Vector512.Load(x1 + p); s10 = Vector512.FusedMultiplyAdd(v0, xb, s10); s11 = Vector512.FusedMultiplyAdd(v1, xb, s11);
+            var xc = Vector512.Load(x2 + p); s20 = Vector512.FusedMultiplyAdd(v0, xc, s20); s21 = Vector512.FusedMultiplyAdd(v1, xc, s21);
+            var xd = Vector512.Load(x3 + p); s30 = Vector512.FusedMultiplyAdd(v0, xd, s30); s31 = Vector512.FusedMultiplyAdd(v1, xd, s31);
         }
+        Vector512.Store(s00, sums); Vector512.Store(s01, sums + 16);
+        Vector512.Store(s10, sums + 64); Vector512.Store(s11, sums + 80);
+        Vector512.Store(s20, sums + 128); Vector512.Store(s21, sums + 144);
+        Vector512.Store(s30, sums + 192); Vector512.Store(s31, sums + 208);
+    }
+
+    // sums[(r·4 + q)·16 ..] holds the accumulator of x row r, weight row q; reduces it, adds the k tail from p, writes y.
+    private static void Finish<T, TW>(float* sums, int rows, int p, int k, T* w, int ldw, float* x, int ldx, float* y, int ldy, bool acc)
+        where T : unmanaged where TW : struct, IWeights<T>
+    {
+        for (int r = 0; r < rows; r++)
+            for (int q = 0; q < 4; q++)
+            {
+                float s = Vector512.Sum(Vector512.Load(sums + (r * 4 + q) * 16));
+                if (p < k) s += DotScalar<T, TW>(p, k, w + (long)q * ldw, x + (long)r * ldx);
+                Put(y + (long)r * ldy + q, s, acc);
+            }
     }
 }

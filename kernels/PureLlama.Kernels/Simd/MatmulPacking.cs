@@ -71,6 +71,7 @@ internal static unsafe class MatmulPacking
     // ---------------------------------------------------------------- shared shapes
 
     // panel[p·w + r] = src[p·ld + r] for r < count (source rows are the k steps; copy, pad with 0).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackRowsContiguous(float* src, int ld, int kc, int count, int w, float* panel, bool avx512)
     {
         if (count == w && w % 16 == 0 && Vector512.IsHardwareAccelerated)
@@ -97,6 +98,7 @@ internal static unsafe class MatmulPacking
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackRowsContiguousBf16(ushort* src, int ld, int kc, int count, int w, float* panel, bool avx512)
     {
         if (count == w && w % 16 == 0 && Vector512.IsHardwareAccelerated)
@@ -117,6 +119,7 @@ internal static unsafe class MatmulPacking
     }
 
     // panel[p·w + r] = src[r·ld + p] for r < count (source rows run along k: a transpose; pad with 0).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackRowsAlongK(float* src, int ld, int kc, int count, int w, float* panel, bool avx512)
     {
         int p = 0;
@@ -142,6 +145,7 @@ internal static unsafe class MatmulPacking
             for (int pp = 0; pp < kc; pp++) panel[pp * w + r] = 0f;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackRowsAlongKBf16(ushort* src, int ld, int kc, int count, int w, float* panel, bool avx512)
     {
         int p = 0;
