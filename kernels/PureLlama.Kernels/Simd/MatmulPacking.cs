@@ -173,8 +173,13 @@ internal static unsafe class MatmulPacking
     // ---------------------------------------------------------------- 16×16 transpose
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> WidenBf16(Vector256<ushort> h) =>
-        Vector512.ShiftLeft(Vector512.WidenLower(Vector512.Create(h, h)), 16).AsSingle();
+    private static Vector512<float> WidenBf16(Vector256<ushort> h)
+    {
+        Vector512<uint> wide = Avx512F.IsSupported
+            ? Avx512F.ConvertToVector512UInt32(h) // vpmovzxwd
+            : Vector512.Create(Vector256.WidenLower(h), Vector256.WidenUpper(h));
+        return Vector512.ShiftLeft(wide, 16).AsSingle();
+    }
 
     // dst[t·w + r] = rows[r][p + t] for r, t < 16, in increasing t (so a later store may overwrite
     // the previous one's lanes r ≥ w: the overlap trick for w < 16).
