@@ -11,25 +11,29 @@ namespace PureLlama.Kernels.Gpu;
  *
  *   C[m,n] (=|+=) Σ_k A[m,k] · B[n,k]        A row-major [M,K], B a weight [N,K]
  *
- * Block tile 128×128, K step 32, 256 threads = 8 warps in a 2 (m) × 4 (n) grid; each warp owns
- * 64×32 of C = 4 × 4 mma tiles of 16×8, i.e. 64 f32 accumulators per thread:
+ * Block tile 128×128, K step 32, 128 threads = 4 warps in a 2 × 2 grid; each warp owns 64×64 of
+ * C = 4 (m) × 8 (n) mma tiles of 16×8, i.e. 128 f32 accumulators per thread:
  *
- *          n →  warp 0   warp 1   warp 2   warp 3      (32 columns each)
- *   m  0..63   [4×4 mma][4×4 mma][4×4 mma][4×4 mma]
- *   m 64..127  [ warp 4][ warp 5][ warp 6][ warp 7]
+ *              n 0..63            n 64..127
+ *   m  0..63   [warp 0: 4×8 mma]  [warp 1: 4×8 mma]
+ *   m 64..127  [warp 2: 4×8 mma]  [warp 3: 4×8 mma]
+ *
+ * Per k16 slice a warp loads 4 A fragments (16 regs) and 8 B fragments (16 regs) from shared
+ * memory and issues 32 independent mma: one 32-bit shared load per mma.
  *
  * Shared memory holds both operand tiles k-contiguous, as uint pairs of bf16 (low half = lower
  * k), row stride 20 uints (16 + 4 padding: the 8 rows × 4 pairs a fragment load touches fall in
- * 32 distinct banks), double-buffered: 2 × (128 + 128) × 20 × 4 B = 40 KB. Each K step, every
- * thread prefetches the next A and B tiles into registers (4 + 4 loads of 4 bf16 when rows are
- * 8-byte aligned, else per-element loads), computes two k16 slices from shared memory, then
- * writes the prefetched registers to the other buffer: one barrier per K step.
+ * 32 distinct banks), double-buffered: 2 × (128 + 128) × 20 × 4 B = 40 KB. Each K step every
+ * thread prefetches its share of the next A and B tiles into registers (8 + 8 loads of 4 bf16
+ * when rows are 8-byte aligned, unchecked inside the matrix, else per-element with bounds),
+ * computes the two k16 slices of the current buffer, then writes the prefetched registers to the
+ * other buffer: one barrier per K step.
  *
  * Fragments (PTX ISA, m16n8k16 .bf16; g = lane / 4, t = lane % 4; pairs along k):
  *   A 16×16 : a0 = A[g][2t..2t+1]   a1 = A[g+8][2t..]   a2 = A[g][2t+8..]   a3 = A[g+8][2t+8..]
  *   B 16×8  : b0 = B[k=2t..2t+1][n=g]                    b1 = B[k=2t+8..2t+9][n=g]
  *   C 16×8  : c0,c1 = C[g][2t, 2t+1]                     c2,c3 = C[g+8][2t, 2t+1]
- * so every fragment register is one 32-bit shared load: As[row][k/2 + t] or As[row][k/2 + 4 + t].
+ * so every fragment register is one 32-bit shared load: S[row][k/2 + t] or S[row][k/2 + 4 + t].
  *
  * Without CUDA (ILGPU's CPU accelerator) the mma is emulated per thread from the same shared
  * tiles, so tests can check the tiling, the ragged edges and the epilogue of this kernel.
@@ -39,7 +43,7 @@ internal static class TensorCoreMatmulKernel
     public const int TileM = 128;
     public const int TileN = 128;
     public const int TileK = 32;
-    public const int Threads = 256;
+    public const int Threads = 128;
     private const int RowUints = 20;                 // 16 uints of data + 4 of padding
     private const int TileUints = TileM * RowUints;  // one operand tile, one buffer
 
@@ -49,7 +53,8 @@ internal static class TensorCoreMatmulKernel
 
     /// <summary>8-byte loads are valid when every row start and the k extent are multiples of 4 elements.</summary>
     public static bool CanVectorize(ArrayView<ushort> a, int lda, ArrayView<ushort> b, int ldb, int k) =>
-        k % 4 == 0 && lda % 4 == 0 && ldb % 4 == 0 && GpuMatmul.ElementOffset(a) % 4 == 0 && GpuMatmul.ElementOffset(b) % 4 == 0;
+        k % 4 == 0 && lda % 4 == 0 && ldb % 4 == 0
+        && GpuMatmul.ElementOffset(a) % 4 == 0 && GpuMatmul.ElementOffset(b) % 4 == 0;
 
     public static void Kernel(GemmShape p, ArrayView<ushort> a, ArrayView<ushort> b, ArrayView<float> c)
     {
@@ -59,20 +64,19 @@ internal static class TensorCoreMatmulKernel
         int warp = tid >> 5, lane = tid & 31;
         int g = lane >> 2, t = lane & 3;
         int m0 = Grid.IdxY * TileM, n0 = Grid.IdxX * TileN;
-        int warpRow = (warp >> 2) * 64;   // within the block tile
-        int warpCol = (warp & 3) * 32;
+        int warpRow = (warp >> 1) * 64;   // within the block tile
+        int warpCol = (warp & 1) * 64;
+        // Whole block inside the matrices with aligned rows: loads need no bounds checks.
+        bool interior = p.Vectorized != 0 && m0 + TileM <= p.M && n0 + TileN <= p.N && p.K % TileK == 0;
 
         var a64 = a.Cast<ulong>();
         var b64 = b.Cast<ulong>();
 
-        Acc4 c00 = default, c01 = default, c02 = default, c03 = default;
-        Acc4 c10 = default, c11 = default, c12 = default, c13 = default;
-        Acc4 c20 = default, c21 = default, c22 = default, c23 = default;
-        Acc4 c30 = default, c31 = default, c32 = default, c33 = default;
+        AccRow r0 = default, r1 = default, r2 = default, r3 = default;
 
         int numK = (p.K + TileK - 1) / TileK;
-        Prefetch pa = LoadTile(p, a, a64, p.Lda, p.M, m0, 0, tid);
-        Prefetch pb = LoadTile(p, b, b64, p.Ldb, p.N, n0, 0, tid);
+        Prefetch pa = LoadTile(p, a, a64, p.Lda, p.M, m0, 0, tid, interior);
+        Prefetch pb = LoadTile(p, b, b64, p.Ldb, p.N, n0, 0, tid, interior);
         StoreTile(sA, 0, pa, tid);
         StoreTile(sB, 0, pb, tid);
         Group.Barrier();
@@ -83,45 +87,15 @@ internal static class TensorCoreMatmulKernel
             bool more = kt + 1 < numK;
             if (more)
             {
-                pa = LoadTile(p, a, a64, p.Lda, p.M, m0, (kt + 1) * TileK, tid);
-                pb = LoadTile(p, b, b64, p.Ldb, p.N, n0, (kt + 1) * TileK, tid);
+                pa = LoadTile(p, a, a64, p.Lda, p.M, m0, (kt + 1) * TileK, tid, interior);
+                pb = LoadTile(p, b, b64, p.Ldb, p.N, n0, (kt + 1) * TileK, tid, interior);
             }
 
-            for (int kk = 0; kk < TileK / 2; kk += 8) // two k16 slices, kk in uint units
-            {
-                int aBase = cur + (warpRow + g) * RowUints + kk + t;
-                int bBase = cur + (warpCol + g) * RowUints + kk + t;
-                AFrag a0 = LoadA(sA, aBase);
-                AFrag a1 = LoadA(sA, aBase + 16 * RowUints);
-                AFrag a2 = LoadA(sA, aBase + 32 * RowUints);
-                AFrag a3 = LoadA(sA, aBase + 48 * RowUints);
-                BFrag b0 = LoadB(sB, bBase);
-                BFrag b1 = LoadB(sB, bBase + 8 * RowUints);
-                BFrag b2 = LoadB(sB, bBase + 16 * RowUints);
-                BFrag b3 = LoadB(sB, bBase + 24 * RowUints);
-                if (CudaAsm.IsSupported)
-                {
-                    Mma(ref c00, a0, b0); Mma(ref c01, a0, b1); Mma(ref c02, a0, b2); Mma(ref c03, a0, b3);
-                    Mma(ref c10, a1, b0); Mma(ref c11, a1, b1); Mma(ref c12, a1, b2); Mma(ref c13, a1, b3);
-                    Mma(ref c20, a2, b0); Mma(ref c21, a2, b1); Mma(ref c22, a2, b2); Mma(ref c23, a2, b3);
-                    Mma(ref c30, a3, b0); Mma(ref c31, a3, b1); Mma(ref c32, a3, b2); Mma(ref c33, a3, b3);
-                }
-                else
-                {
-                    int ar = cur + (warpRow + g) * RowUints + kk, br = cur + (warpCol + 2 * t) * RowUints + kk;
-                    Emulate(ref c00, sA, ar, sB, br); Emulate(ref c01, sA, ar, sB, br + 8 * RowUints);
-                    Emulate(ref c02, sA, ar, sB, br + 16 * RowUints); Emulate(ref c03, sA, ar, sB, br + 24 * RowUints);
-                    ar += 16 * RowUints;
-                    Emulate(ref c10, sA, ar, sB, br); Emulate(ref c11, sA, ar, sB, br + 8 * RowUints);
-                    Emulate(ref c12, sA, ar, sB, br + 16 * RowUints); Emulate(ref c13, sA, ar, sB, br + 24 * RowUints);
-                    ar += 16 * RowUints;
-                    Emulate(ref c20, sA, ar, sB, br); Emulate(ref c21, sA, ar, sB, br + 8 * RowUints);
-                    Emulate(ref c22, sA, ar, sB, br + 16 * RowUints); Emulate(ref c23, sA, ar, sB, br + 24 * RowUints);
-                    ar += 16 * RowUints;
-                    Emulate(ref c30, sA, ar, sB, br); Emulate(ref c31, sA, ar, sB, br + 8 * RowUints);
-                    Emulate(ref c32, sA, ar, sB, br + 16 * RowUints); Emulate(ref c33, sA, ar, sB, br + 24 * RowUints);
-                }
-            }
+            int aRow = cur + (warpRow + g) * RowUints;      // this thread's A row g
+            int bRow = cur + (warpCol + g) * RowUints;      // this thread's B column g
+            int bEmu = cur + (warpCol + 2 * t) * RowUints;  // emulation: output column 2t
+            Slice(sA, sB, aRow, bRow, bEmu, t, ref r0, ref r1, ref r2, ref r3);          // k 0..15
+            Slice(sA, sB, aRow + 8, bRow + 8, bEmu + 8, t, ref r0, ref r1, ref r2, ref r3); // k 16..31
 
             if (more)
             {
@@ -133,23 +107,55 @@ internal static class TensorCoreMatmulKernel
         }
 
         int row = m0 + warpRow + g, col = n0 + warpCol + 2 * t;
-        StoreRowOfTiles(p, c, row, col, c00, c01, c02, c03);
-        StoreRowOfTiles(p, c, row + 16, col, c10, c11, c12, c13);
-        StoreRowOfTiles(p, c, row + 32, col, c20, c21, c22, c23);
-        StoreRowOfTiles(p, c, row + 48, col, c30, c31, c32, c33);
+        StoreRow(p, c, row, col, r0);
+        StoreRow(p, c, row + 16, col, r1);
+        StoreRow(p, c, row + 32, col, r2);
+        StoreRow(p, c, row + 48, col, r3);
     }
 
     /// <summary>One m16n8k16 tile accumulator: c0,c1 on row g, c2,c3 on row g+8.</summary>
     private struct Acc4 { public float C0, C1, C2, C3; }
 
+    /// <summary>A warp's 16-row strip of accumulators: 8 tiles of 16×8 side by side (64 columns).</summary>
+    private struct AccRow { public Acc4 N0, N1, N2, N3, N4, N5, N6, N7; }
+
     /// <summary>A fragment: 4 registers of 2 bf16.</summary>
     private struct AFrag { public uint A0, A1, A2, A3; }
 
-    /// <summary>B fragment: 2 registers of 2 bf16.</summary>
-    private struct BFrag { public uint B0, B1; }
+    /// <summary>The 8 B fragments (2 registers of 2 bf16 each) of a warp's 64 columns.</summary>
+    private struct BFrags
+    {
+        public uint B00, B01, B10, B11, B20, B21, B30, B31, B40, B41, B50, B51, B60, B61, B70, B71;
+    }
 
-    /// <summary>A thread's share of one operand tile (128 rows × 32 k): 4 chunks of 4 bf16.</summary>
-    private struct Prefetch { public ulong Q0, Q1, Q2, Q3; }
+    /// <summary>A thread's share of one operand tile (128 rows × 32 k): 8 chunks of 4 bf16.</summary>
+    private struct Prefetch { public ulong Q0, Q1, Q2, Q3, Q4, Q5, Q6, Q7; }
+
+    /// <summary>
+    /// One k16 slice for the warp: 4 A fragments × 8 B fragments = 32 mma. aRow/bRow are the
+    /// slice start of this thread's rows (g); the fragment words add pair t. bEmu is the slice
+    /// start of output column 2t, used by the emulation.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Slice(ArrayView<uint> sA, ArrayView<uint> sB, int aRow, int bRow, int bEmu, int t,
+        ref AccRow r0, ref AccRow r1, ref AccRow r2, ref AccRow r3)
+    {
+        if (CudaAsm.IsSupported)
+        {
+            BFrags bf = LoadB(sB, bRow + t);
+            MmaRow(ref r0, LoadA(sA, aRow + t), bf);
+            MmaRow(ref r1, LoadA(sA, aRow + t + 16 * RowUints), bf);
+            MmaRow(ref r2, LoadA(sA, aRow + t + 32 * RowUints), bf);
+            MmaRow(ref r3, LoadA(sA, aRow + t + 48 * RowUints), bf);
+        }
+        else
+        {
+            EmulateRow(ref r0, sA, aRow, sB, bEmu);
+            EmulateRow(ref r1, sA, aRow + 16 * RowUints, sB, bEmu);
+            EmulateRow(ref r2, sA, aRow + 32 * RowUints, sB, bEmu);
+            EmulateRow(ref r3, sA, aRow + 48 * RowUints, sB, bEmu);
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static AFrag LoadA(ArrayView<uint> s, int i)
@@ -163,29 +169,64 @@ internal static class TensorCoreMatmulKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static BFrag LoadB(ArrayView<uint> s, int i)
+    private static BFrags LoadB(ArrayView<uint> s, int i)
     {
-        BFrag f;
-        f.B0 = s[i];
-        f.B1 = s[i + 4];
+        const int T = 8 * RowUints; // next 8 columns
+        BFrags f;
+        f.B00 = s[i]; f.B01 = s[i + 4];
+        f.B10 = s[i + T]; f.B11 = s[i + T + 4];
+        f.B20 = s[i + 2 * T]; f.B21 = s[i + 2 * T + 4];
+        f.B30 = s[i + 3 * T]; f.B31 = s[i + 3 * T + 4];
+        f.B40 = s[i + 4 * T]; f.B41 = s[i + 4 * T + 4];
+        f.B50 = s[i + 5 * T]; f.B51 = s[i + 5 * T + 4];
+        f.B60 = s[i + 6 * T]; f.B61 = s[i + 6 * T + 4];
+        f.B70 = s[i + 7 * T]; f.B71 = s[i + 7 * T + 4];
         return f;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Mma(ref Acc4 d, AFrag a, BFrag b)
+    private static void MmaRow(ref AccRow r, AFrag a, BFrags b)
+    {
+        Mma(ref r.N0, a, b.B00, b.B01);
+        Mma(ref r.N1, a, b.B10, b.B11);
+        Mma(ref r.N2, a, b.B20, b.B21);
+        Mma(ref r.N3, a, b.B30, b.B31);
+        Mma(ref r.N4, a, b.B40, b.B41);
+        Mma(ref r.N5, a, b.B50, b.B51);
+        Mma(ref r.N6, a, b.B60, b.B61);
+        Mma(ref r.N7, a, b.B70, b.B71);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Mma(ref Acc4 d, AFrag a, uint b0, uint b1)
     {
         Ref<float> d0 = d.C0, d1 = d.C1, d2 = d.C2, d3 = d.C3;
-        Input<uint> a0 = a.A0, a1 = a.A1, a2 = a.A2, a3 = a.A3, b0 = b.B0, b1 = b.B1;
+        Input<uint> a0 = a.A0, a1 = a.A1, a2 = a.A2, a3 = a.A3, x0 = b0, x1 = b1;
         CudaAsm.EmitRef(
             "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};",
-            ref d0, ref d1, ref d2, ref d3, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1);
+            ref d0, ref d1, ref d2, ref d3, ref a0, ref a1, ref a2, ref a3, ref x0, ref x1);
         d.C0 = d0.Value; d.C1 = d1.Value; d.C2 = d2.Value; d.C3 = d3.Value;
     }
 
     /// <summary>
-    /// What the mma computes for this thread's four outputs, read straight from shared memory:
-    /// rows aRow and aRow + 8 (uint offset of k-slice start), columns bCol and bCol + 1.
+    /// What the 8 mma of one strip compute for this thread's outputs, read straight from shared
+    /// memory: rows aRow and aRow + 8 (offsets of the k-slice start), columns bCol + 8·j, +1.
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // keeps the CPU-only path small to compile
+    private static void EmulateRow(ref AccRow r, ArrayView<uint> sA, int aRow, ArrayView<uint> sB, int bCol)
+    {
+        const int T = 8 * RowUints;
+        Emulate(ref r.N0, sA, aRow, sB, bCol);
+        Emulate(ref r.N1, sA, aRow, sB, bCol + T);
+        Emulate(ref r.N2, sA, aRow, sB, bCol + 2 * T);
+        Emulate(ref r.N3, sA, aRow, sB, bCol + 3 * T);
+        Emulate(ref r.N4, sA, aRow, sB, bCol + 4 * T);
+        Emulate(ref r.N5, sA, aRow, sB, bCol + 5 * T);
+        Emulate(ref r.N6, sA, aRow, sB, bCol + 6 * T);
+        Emulate(ref r.N7, sA, aRow, sB, bCol + 7 * T);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)] // keeps the CPU-only path small to compile
     private static void Emulate(ref Acc4 d, ArrayView<uint> sA, int aRow, ArrayView<uint> sB, int bCol)
     {
         d.C0 += Dot16(sA, aRow, sB, bCol);
@@ -194,6 +235,7 @@ internal static class TensorCoreMatmulKernel
         d.C3 += Dot16(sA, aRow + 8 * RowUints, sB, bCol + RowUints);
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)] // keeps the CPU-only path small to compile
     private static float Dot16(ArrayView<uint> sA, int ai, ArrayView<uint> sB, int bi)
     {
         float sum = 0f;
@@ -207,17 +249,38 @@ internal static class TensorCoreMatmulKernel
     }
 
     /// <summary>
-    /// Reads this thread's 4 chunks (4 bf16 each) of rows [r0, r0+128) × k [k0, k0+32) of a
-    /// k-contiguous operand; chunk idx = tid + 256·e covers row idx/8, k (idx%8)·4. Zero outside.
+    /// Reads this thread's 8 chunks (4 bf16 each) of rows [r0, r0+128) × k [k0, k0+32) of a
+    /// k-contiguous operand; chunk idx = tid + 128·e covers row idx/8, k (idx%8)·4. Zero outside.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Prefetch LoadTile(GemmShape p, ArrayView<ushort> x, ArrayView<ulong> x64, int ld, int rows, int r0, int k0, int tid)
+    private static Prefetch LoadTile(GemmShape p, ArrayView<ushort> x, ArrayView<ulong> x64, int ld, int rows,
+        int r0, int k0, int tid, bool interior)
     {
+        int r = r0 + (tid >> 3), k = k0 + (tid & 7) * 4;
         Prefetch f;
-        f.Q0 = LoadChunk(p, x, x64, ld, rows, r0 + (tid >> 3), k0 + (tid & 7) * 4);
-        f.Q1 = LoadChunk(p, x, x64, ld, rows, r0 + 32 + (tid >> 3), k0 + (tid & 7) * 4);
-        f.Q2 = LoadChunk(p, x, x64, ld, rows, r0 + 64 + (tid >> 3), k0 + (tid & 7) * 4);
-        f.Q3 = LoadChunk(p, x, x64, ld, rows, r0 + 96 + (tid >> 3), k0 + (tid & 7) * 4);
+        if (interior)
+        {
+            int q = (r * ld + k) >> 2, step = 16 * ld >> 2; // 16 rows further, in ulongs
+            f.Q0 = x64[q];
+            f.Q1 = x64[q + step];
+            f.Q2 = x64[q + 2 * step];
+            f.Q3 = x64[q + 3 * step];
+            f.Q4 = x64[q + 4 * step];
+            f.Q5 = x64[q + 5 * step];
+            f.Q6 = x64[q + 6 * step];
+            f.Q7 = x64[q + 7 * step];
+        }
+        else
+        {
+            f.Q0 = LoadChunk(p, x, x64, ld, rows, r, k);
+            f.Q1 = LoadChunk(p, x, x64, ld, rows, r + 16, k);
+            f.Q2 = LoadChunk(p, x, x64, ld, rows, r + 32, k);
+            f.Q3 = LoadChunk(p, x, x64, ld, rows, r + 48, k);
+            f.Q4 = LoadChunk(p, x, x64, ld, rows, r + 64, k);
+            f.Q5 = LoadChunk(p, x, x64, ld, rows, r + 80, k);
+            f.Q6 = LoadChunk(p, x, x64, ld, rows, r + 96, k);
+            f.Q7 = LoadChunk(p, x, x64, ld, rows, r + 112, k);
+        }
         return f;
     }
 
@@ -237,11 +300,16 @@ internal static class TensorCoreMatmulKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreTile(ArrayView<uint> s, int buffer, Prefetch f, int tid)
     {
+        const int R = 16 * RowUints;
         int i = buffer + (tid >> 3) * RowUints + (tid & 7) * 2;
         StoreChunk(s, i, f.Q0);
-        StoreChunk(s, i + 32 * RowUints, f.Q1);
-        StoreChunk(s, i + 64 * RowUints, f.Q2);
-        StoreChunk(s, i + 96 * RowUints, f.Q3);
+        StoreChunk(s, i + R, f.Q1);
+        StoreChunk(s, i + 2 * R, f.Q2);
+        StoreChunk(s, i + 3 * R, f.Q3);
+        StoreChunk(s, i + 4 * R, f.Q4);
+        StoreChunk(s, i + 5 * R, f.Q5);
+        StoreChunk(s, i + 6 * R, f.Q6);
+        StoreChunk(s, i + 7 * R, f.Q7);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -251,14 +319,18 @@ internal static class TensorCoreMatmulKernel
         s[i + 1] = (uint)(q >> 32);
     }
 
-    /// <summary>Writes four 16×8 accumulators side by side (columns col + 8·j) of rows row, row + 8.</summary>
+    /// <summary>Writes a strip of eight 16×8 accumulators (columns col + 8·j) of rows row, row + 8.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRowOfTiles(GemmShape p, ArrayView<float> c, int row, int col, Acc4 x0, Acc4 x1, Acc4 x2, Acc4 x3)
+    private static void StoreRow(GemmShape p, ArrayView<float> c, int row, int col, AccRow r)
     {
-        StoreAcc(p, c, row, col, x0);
-        StoreAcc(p, c, row, col + 8, x1);
-        StoreAcc(p, c, row, col + 16, x2);
-        StoreAcc(p, c, row, col + 24, x3);
+        StoreAcc(p, c, row, col, r.N0);
+        StoreAcc(p, c, row, col + 8, r.N1);
+        StoreAcc(p, c, row, col + 16, r.N2);
+        StoreAcc(p, c, row, col + 24, r.N3);
+        StoreAcc(p, c, row, col + 32, r.N4);
+        StoreAcc(p, c, row, col + 40, r.N5);
+        StoreAcc(p, c, row, col + 48, r.N6);
+        StoreAcc(p, c, row, col + 56, r.N7);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
