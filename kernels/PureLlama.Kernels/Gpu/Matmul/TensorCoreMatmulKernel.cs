@@ -44,7 +44,7 @@ internal static class TensorCoreMatmulKernel
     public const int TileN = 128;
     public const int TileK = 32;
     public const int Threads = 128;
-    private const int RowUints = 20;                 // 16 uints of data + 4 of padding
+    private const int RowUints = 24;                 // 16 uints of data + 8 of padding
     private const int TileUints = TileM * RowUints;  // one operand tile, one buffer
 
     public static KernelConfig Config(int m, int n) => new(
@@ -71,6 +71,8 @@ internal static class TensorCoreMatmulKernel
 
         var a64 = a.Cast<ulong>();
         var b64 = b.Cast<ulong>();
+        var sA64 = sA.Cast<ulong>();   // fragment pairs are read 8 bytes at a time
+        var sB64 = sB.Cast<ulong>();
 
         AccRow r0 = default, r1 = default, r2 = default, r3 = default;
 
@@ -94,8 +96,8 @@ internal static class TensorCoreMatmulKernel
             int aRow = cur + (warpRow + g) * RowUints;      // this thread's A row g
             int bRow = cur + (warpCol + g) * RowUints;      // this thread's B column g
             int bEmu = cur + (warpCol + 2 * t) * RowUints;  // emulation: output column 2t
-            Slice(sA, sB, aRow, bRow, bEmu, t, ref r0, ref r1, ref r2, ref r3);          // k 0..15
-            Slice(sA, sB, aRow + 8, bRow + 8, bEmu + 8, t, ref r0, ref r1, ref r2, ref r3); // k 16..31
+            Slice(sA, sB, sA64, sB64, aRow, bRow, bEmu, t, ref r0, ref r1, ref r2, ref r3);          // k 0..15
+            Slice(sA, sB, sA64, sB64, aRow + 8, bRow + 8, bEmu + 8, t, ref r0, ref r1, ref r2, ref r3); // k 16..31
 
             if (more)
             {
@@ -137,16 +139,18 @@ internal static class TensorCoreMatmulKernel
     /// start of output column 2t, used by the emulation.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Slice(ArrayView<uint> sA, ArrayView<uint> sB, int aRow, int bRow, int bEmu, int t,
-        ref AccRow r0, ref AccRow r1, ref AccRow r2, ref AccRow r3)
+    private static void Slice(ArrayView<uint> sA, ArrayView<uint> sB, ArrayView<ulong> sA64, ArrayView<ulong> sB64,
+        int aRow, int bRow, int bEmu, int t, ref AccRow r0, ref AccRow r1, ref AccRow r2, ref AccRow r3)
     {
         if (CudaAsm.IsSupported)
         {
-            BFrags bf = LoadB(sB, bRow + t);
-            MmaRow(ref r0, LoadA(sA, aRow + t), bf);
-            MmaRow(ref r1, LoadA(sA, aRow + t + 16 * RowUints), bf);
-            MmaRow(ref r2, LoadA(sA, aRow + t + 32 * RowUints), bf);
-            MmaRow(ref r3, LoadA(sA, aRow + t + 48 * RowUints), bf);
+            // Thread t's pair (t, t+4) of a slice sits at slots 2t, 2t+1: one 8-byte load.
+            BFrags bf = LoadB(sB64, (bRow + 2 * t) >> 1);
+            int ai = (aRow + 2 * t) >> 1;
+            MmaRow(ref r0, LoadA(sA64, ai), bf);
+            MmaRow(ref r1, LoadA(sA64, ai + 8 * RowUints), bf);
+            MmaRow(ref r2, LoadA(sA64, ai + 16 * RowUints), bf);
+            MmaRow(ref r3, LoadA(sA64, ai + 24 * RowUints), bf);
         }
         else
         {
@@ -158,29 +162,31 @@ internal static class TensorCoreMatmulKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static AFrag LoadA(ArrayView<uint> s, int i)
+    private static AFrag LoadA(ArrayView<ulong> s, int i)
     {
+        ulong top = s[i], bottom = s[i + 4 * RowUints]; // rows g and g + 8 (ulong index)
         AFrag f;
-        f.A0 = s[i];
-        f.A1 = s[i + 8 * RowUints];
-        f.A2 = s[i + 4];
-        f.A3 = s[i + 8 * RowUints + 4];
+        f.A0 = (uint)top;
+        f.A2 = (uint)(top >> 32);
+        f.A1 = (uint)bottom;
+        f.A3 = (uint)(bottom >> 32);
         return f;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static BFrags LoadB(ArrayView<uint> s, int i)
+    private static BFrags LoadB(ArrayView<ulong> s, int i)
     {
-        const int T = 8 * RowUints; // next 8 columns
+        const int T = 4 * RowUints; // next 8 columns, in ulongs
         BFrags f;
-        f.B00 = s[i]; f.B01 = s[i + 4];
-        f.B10 = s[i + T]; f.B11 = s[i + T + 4];
-        f.B20 = s[i + 2 * T]; f.B21 = s[i + 2 * T + 4];
-        f.B30 = s[i + 3 * T]; f.B31 = s[i + 3 * T + 4];
-        f.B40 = s[i + 4 * T]; f.B41 = s[i + 4 * T + 4];
-        f.B50 = s[i + 5 * T]; f.B51 = s[i + 5 * T + 4];
-        f.B60 = s[i + 6 * T]; f.B61 = s[i + 6 * T + 4];
-        f.B70 = s[i + 7 * T]; f.B71 = s[i + 7 * T + 4];
+        ulong q;
+        q = s[i]; f.B00 = (uint)q; f.B01 = (uint)(q >> 32);
+        q = s[i + T]; f.B10 = (uint)q; f.B11 = (uint)(q >> 32);
+        q = s[i + 2 * T]; f.B20 = (uint)q; f.B21 = (uint)(q >> 32);
+        q = s[i + 3 * T]; f.B30 = (uint)q; f.B31 = (uint)(q >> 32);
+        q = s[i + 4 * T]; f.B40 = (uint)q; f.B41 = (uint)(q >> 32);
+        q = s[i + 5 * T]; f.B50 = (uint)q; f.B51 = (uint)(q >> 32);
+        q = s[i + 6 * T]; f.B60 = (uint)q; f.B61 = (uint)(q >> 32);
+        q = s[i + 7 * T]; f.B70 = (uint)q; f.B71 = (uint)(q >> 32);
         return f;
     }
 
@@ -212,27 +218,29 @@ internal static class TensorCoreMatmulKernel
     /// What the 8 mma of one strip compute for this thread's outputs, read straight from shared
     /// memory: rows aRow and aRow + 8 (offsets of the k-slice start), columns bCol + 8·j, +1.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)] // keeps the CPU-only path small to compile
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void EmulateRow(ref AccRow r, ArrayView<uint> sA, int aRow, ArrayView<uint> sB, int bCol)
     {
         const int T = 8 * RowUints;
-        Emulate(ref r.N0, sA, aRow, sB, bCol);
-        Emulate(ref r.N1, sA, aRow, sB, bCol + T);
-        Emulate(ref r.N2, sA, aRow, sB, bCol + 2 * T);
-        Emulate(ref r.N3, sA, aRow, sB, bCol + 3 * T);
-        Emulate(ref r.N4, sA, aRow, sB, bCol + 4 * T);
-        Emulate(ref r.N5, sA, aRow, sB, bCol + 5 * T);
-        Emulate(ref r.N6, sA, aRow, sB, bCol + 6 * T);
-        Emulate(ref r.N7, sA, aRow, sB, bCol + 7 * T);
+        r.N0 = Emulate(r.N0, sA, aRow, sB, bCol);
+        r.N1 = Emulate(r.N1, sA, aRow, sB, bCol + T);
+        r.N2 = Emulate(r.N2, sA, aRow, sB, bCol + 2 * T);
+        r.N3 = Emulate(r.N3, sA, aRow, sB, bCol + 3 * T);
+        r.N4 = Emulate(r.N4, sA, aRow, sB, bCol + 4 * T);
+        r.N5 = Emulate(r.N5, sA, aRow, sB, bCol + 5 * T);
+        r.N6 = Emulate(r.N6, sA, aRow, sB, bCol + 6 * T);
+        r.N7 = Emulate(r.N7, sA, aRow, sB, bCol + 7 * T);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)] // keeps the CPU-only path small to compile
-    private static void Emulate(ref Acc4 d, ArrayView<uint> sA, int aRow, ArrayView<uint> sB, int bCol)
+    private static Acc4 Emulate(Acc4 d, ArrayView<uint> sA, int aRow, ArrayView<uint> sB, int bCol)
     {
+        // By value, not by ref: a reference to the accumulators would pin them in local memory.
         d.C0 += Dot16(sA, aRow, sB, bCol);
         d.C1 += Dot16(sA, aRow, sB, bCol + RowUints);
         d.C2 += Dot16(sA, aRow + 8 * RowUints, sB, bCol);
         d.C3 += Dot16(sA, aRow + 8 * RowUints, sB, bCol + RowUints);
+        return d;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)] // keeps the CPU-only path small to compile
@@ -297,26 +305,36 @@ internal static class TensorCoreMatmulKernel
         return v;
     }
 
+    /// <summary>
+    /// Writes the prefetched chunks to shared memory. Chunk c of a row holds uint pairs 2c, 2c+1
+    /// (k 4c..4c+3); inside each 8-uint k16 slice, pair u is stored at slot 2·(u%4) + u/4 so a
+    /// fragment's pairs t and t+4 are adjacent.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreTile(ArrayView<uint> s, int buffer, Prefetch f, int tid)
     {
         const int R = 16 * RowUints;
-        int i = buffer + (tid >> 3) * RowUints + (tid & 7) * 2;
-        StoreChunk(s, i, f.Q0);
-        StoreChunk(s, i + R, f.Q1);
-        StoreChunk(s, i + 2 * R, f.Q2);
-        StoreChunk(s, i + 3 * R, f.Q3);
-        StoreChunk(s, i + 4 * R, f.Q4);
-        StoreChunk(s, i + 5 * R, f.Q5);
-        StoreChunk(s, i + 6 * R, f.Q6);
-        StoreChunk(s, i + 7 * R, f.Q7);
+        int c = tid & 7;
+        int u0 = 2 * (c & 3), u1 = u0 + 1;
+        int slice = (c >> 2) * 8;
+        int lo = slice + 2 * (u0 & 3) + (u0 >> 2);
+        int hi = slice + 2 * (u1 & 3) + (u1 >> 2);
+        int i = buffer + (tid >> 3) * RowUints;
+        StoreChunk(s, i, lo, hi, f.Q0);
+        StoreChunk(s, i + R, lo, hi, f.Q1);
+        StoreChunk(s, i + 2 * R, lo, hi, f.Q2);
+        StoreChunk(s, i + 3 * R, lo, hi, f.Q3);
+        StoreChunk(s, i + 4 * R, lo, hi, f.Q4);
+        StoreChunk(s, i + 5 * R, lo, hi, f.Q5);
+        StoreChunk(s, i + 6 * R, lo, hi, f.Q6);
+        StoreChunk(s, i + 7 * R, lo, hi, f.Q7);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreChunk(ArrayView<uint> s, int i, ulong q)
+    private static void StoreChunk(ArrayView<uint> s, int row, int lo, int hi, ulong q)
     {
-        s[i] = (uint)q;
-        s[i + 1] = (uint)(q >> 32);
+        s[row + lo] = (uint)q;
+        s[row + hi] = (uint)(q >> 32);
     }
 
     /// <summary>Writes a strip of eight 16×8 accumulators (columns col + 8·j) of rows row, row + 8.</summary>
