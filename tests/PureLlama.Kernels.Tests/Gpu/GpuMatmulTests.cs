@@ -63,20 +63,6 @@ public sealed class GpuMatmulTests : IClassFixture<GpuMatmulCpuFixture>
         err.Should().BeLessThanOrEqualTo(F32Tolerance, $"tensor-core layout {t}");
     }
 
-    // The 3-stage cp.async / ldmatrix kernel (copies and mma emulated off CUDA): k, lda, ldb
-    // multiples of 8; ragged m/n, several k steps wrapping the stage ring, swizzled rows.
-    [Theory]
-    [InlineData(130, 136, 136, 0, false)]  // 5 k steps: the 3-stage ring wraps, last step partial
-    [InlineData(128, 128, 64, 0, true)]    // one interior block, accumulate
-    [InlineData(200, 70, 40, 8, false)]    // padded ld, partial k step
-    [InlineData(5, 7, 8, 0, true)]         // tiny
-    public void Async_tensor_core_kernel_tiling_matches_reference(int m, int n, int k, int pad, bool accumulate)
-    {
-        var t = new MatmulCase(m, n, k, TransA: false, TransB: true, accumulate, pad);
-        double err = Run(_cpu.Accelerator, _cpu.Matmul, MatmulKind.Bf16TensorCoreAsync, t, seed: 61 + m);
-        err.Should().BeLessThanOrEqualTo(F32Tolerance, $"async tensor-core layout {t}");
-    }
-
     // Decode path: m = 1 with B a bf16 weight [n,k] goes to the warp-per-row GEMV.
     [Theory]
     [InlineData(37, 64, 0, false)]   // 8-byte loads, 5 groups of 8 rows

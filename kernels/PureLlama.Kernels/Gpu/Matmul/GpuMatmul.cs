@@ -24,7 +24,6 @@ public sealed class GpuMatmul : IDisposable
     private readonly Action<AcceleratorStream, KernelConfig, GemmShape, ArrayView<float>, ArrayView<ushort>, ArrayView<float>> _f32Bf16;
     private readonly Action<AcceleratorStream, KernelConfig, GemmShape, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>> _bf16Tiled;
     private readonly Action<AcceleratorStream, KernelConfig, GemmShape, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>>? _bf16TensorCore;
-    private readonly Action<AcceleratorStream, KernelConfig, GemmShape, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, long, long>? _bf16TensorCoreAsync;
     private readonly Action<AcceleratorStream, KernelConfig, GemmShape, ArrayView<float>, ArrayView<ushort>, ArrayView<float>> _gemvBf16;
     private bool _disposed;
 
@@ -48,7 +47,6 @@ public sealed class GpuMatmul : IDisposable
         {
             _bf16TensorCore = Load("TensorCoreMatmulKernel", () => accelerator.LoadKernel<GemmShape, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>>(
                 TensorCoreMatmulKernel.Kernel));
-            _bf16TensorCoreAsync = LoadAsyncKernel(accelerator);
         }
     }
 
@@ -82,12 +80,6 @@ public sealed class GpuMatmul : IDisposable
         ArrayView<ushort> b, int ldb, bool transB, ArrayView<float> c, int ldc, bool accumulate)
     {
         var shape = Validate(stream, m, n, k, a.Length, lda, transA, b.Length, ldb, transB, c.Length, ldc, accumulate);
-        if (UseAsyncPipeline && _bf16TensorCoreAsync is not null && !transA && transB && TensorCoreAsyncMatmulKernel.CanUse(a, lda, b, ldb, k))
-        {
-            _bf16TensorCoreAsync(stream, TensorCoreAsyncMatmulKernel.Config(m, n), shape, a, b, c,
-                TensorCoreAsyncMatmulKernel.Address(a), TensorCoreAsyncMatmulKernel.Address(b));
-            return;
-        }
         if (_bf16TensorCore is not null && !transA && transB)
         {
             shape.Vectorized = TensorCoreMatmulKernel.CanVectorize(a, lda, b, ldb, k) ? 1 : 0;
@@ -103,31 +95,14 @@ public sealed class GpuMatmul : IDisposable
     /// Only A [m,k], B [n,k]. Not for production use.
     /// </summary>
     internal void Bf16TensorCoreLayout(AcceleratorStream stream, int m, int n, int k, ArrayView<ushort> a, int lda,
-        ArrayView<ushort> b, int ldb, ArrayView<float> c, int ldc, bool accumulate, bool asyncPipeline = false)
+        ArrayView<ushort> b, int ldb, ArrayView<float> c, int ldc, bool accumulate)
     {
         var shape = Validate(stream, m, n, k, a.Length, lda, false, b.Length, ldb, true, c.Length, ldc, accumulate);
-        if (asyncPipeline)
-        {
-            if (!TensorCoreAsyncMatmulKernel.CanUse(a, lda, b, ldb, k))
-                throw new ArgumentException("the async tensor-core kernel needs lda, ldb, k and view offsets that are multiples of 8");
-            var asyncKernel = _bf16TensorCoreAsync ?? LoadAsyncKernel(_accelerator);
-            asyncKernel(stream, TensorCoreAsyncMatmulKernel.Config(m, n), shape, a, b, c,
-                TensorCoreAsyncMatmulKernel.Address(a), TensorCoreAsyncMatmulKernel.Address(b));
-            return;
-        }
         shape.Vectorized = TensorCoreMatmulKernel.CanVectorize(a, lda, b, ldb, k) ? 1 : 0;
         var kernel = _bf16TensorCore ?? Load("TensorCoreMatmulKernel", () => _accelerator.LoadKernel<GemmShape, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>>(
             TensorCoreMatmulKernel.Kernel));
         kernel(stream, TensorCoreMatmulKernel.Config(m, n), shape, a, b, c);
     }
-
-    /// <summary>Experimental: route aligned Bf16 calls to the cp.async/ldmatrix kernel (default off until measured).</summary>
-    internal bool UseAsyncPipeline { get; set; }
-
-    private static Action<AcceleratorStream, KernelConfig, GemmShape, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, long, long>
-        LoadAsyncKernel(Accelerator accelerator) =>
-        Load("TensorCoreAsyncMatmulKernel", () => accelerator.LoadKernel<GemmShape, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, long, long>(
-            TensorCoreAsyncMatmulKernel.Kernel));
 
     private static KernelConfig TiledConfig(int m, int n) => new(
         new Index3D(CeilDiv(n, TiledMatmulKernel.TileN), CeilDiv(m, TiledMatmulKernel.TileM), 1),

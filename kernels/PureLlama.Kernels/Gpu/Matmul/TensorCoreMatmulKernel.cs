@@ -116,16 +116,16 @@ internal static class TensorCoreMatmulKernel
     }
 
     /// <summary>One m16n8k16 tile accumulator: c0,c1 on row g, c2,c3 on row g+8.</summary>
-    internal struct Acc4 { public float C0, C1, C2, C3; }
+    private struct Acc4 { public float C0, C1, C2, C3; }
 
     /// <summary>A warp's 16-row strip of accumulators: 8 tiles of 16×8 side by side (64 columns).</summary>
-    internal struct AccRow { public Acc4 N0, N1, N2, N3, N4, N5, N6, N7; }
+    private struct AccRow { public Acc4 N0, N1, N2, N3, N4, N5, N6, N7; }
 
     /// <summary>A fragment: 4 registers of 2 bf16.</summary>
-    internal struct AFrag { public uint A0, A1, A2, A3; }
+    private struct AFrag { public uint A0, A1, A2, A3; }
 
     /// <summary>The 8 B fragments (2 registers of 2 bf16 each) of a warp's 64 columns.</summary>
-    internal struct BFrags
+    private struct BFrags
     {
         public uint B00, B01, B10, B11, B20, B21, B30, B31, B40, B41, B50, B51, B60, B61, B70, B71;
     }
@@ -191,7 +191,7 @@ internal static class TensorCoreMatmulKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void MmaRow(ref AccRow r, AFrag a, BFrags b)
+    private static void MmaRow(ref AccRow r, AFrag a, BFrags b)
     {
         Mma(ref r.N0, a, b.B00, b.B01);
         Mma(ref r.N1, a, b.B10, b.B11);
@@ -339,7 +339,7 @@ internal static class TensorCoreMatmulKernel
 
     /// <summary>Writes a strip of eight 16×8 accumulators (columns col + 8·j) of rows row, row + 8.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void StoreRow(GemmShape p, ArrayView<float> c, int row, int col, AccRow r)
+    private static void StoreRow(GemmShape p, ArrayView<float> c, int row, int col, AccRow r)
     {
         StoreAcc(p, c, row, col, r.N0);
         StoreAcc(p, c, row, col + 8, r.N1);
