@@ -10,9 +10,11 @@ namespace PureLlama.Kernels.Gpu;
  *   C[m,n] (=|+=) Σ_k op(A)[m,k] · op(B)[k,n]      op(X) = X or Xᵀ, any M, N, K ≥ 1
  *
  * Tiling. One group of 256 threads (16×16) owns a 128×128 block of C. The K dimension is
- * walked in steps of 16: each step the group copies op(A)[128×16] and op(B)[16×128] into
- * shared memory, k-major (As[k][m], Bs[k][n], row stride 132 floats to spread banks), out
- * of range elements as 0. Thread (tx, ty) then accumulates an 8×8 block held in registers:
+ * walked in steps of 16: op(A)[128×16] and op(B)[16×128] are copied into shared memory,
+ * k-major (As[k][m], Bs[k][n], row stride 132 floats to spread banks), out of range elements
+ * as 0, double-buffered: each thread fetches its 8 + 8 elements of step k+1 into registers,
+ * computes step k from one buffer, then stores them into the other (one barrier per step,
+ * 2 × 2 × 16 × 132 × 4 B = 33 KB). Thread (tx, ty) accumulates an 8×8 block in registers:
  *
  *            n0 + tx + 16·j   (j = 0..7)
  *          ┌──────────────────────────────┐
@@ -41,33 +43,41 @@ internal static class TiledMatmulKernel
         where WA : struct, IWiden<TA>
         where WB : struct, IWiden<TB>
     {
-        var tileA = SharedMemory.Allocate<float>(TileK * Stride); // As[k][m]
-        var tileB = SharedMemory.Allocate<float>(TileK * Stride); // Bs[k][n]
+        var tileA = SharedMemory.Allocate<float>(2 * TileK * Stride); // As[buf][k][m]
+        var tileB = SharedMemory.Allocate<float>(2 * TileK * Stride); // Bs[buf][k][n]
         int tid = Group.IdxX;
         int tx = tid & 15;
         int ty = tid >> 4;
         int m0 = Grid.IdxY * TileM;
         int n0 = Grid.IdxX * TileN;
+        int slotA = 1 - p.TransA, slotB = p.TransB;
 
         Vec8 c0 = default, c1 = default, c2 = default, c3 = default;
         Vec8 c4 = default, c5 = default, c6 = default, c7 = default;
 
+        // Copy: 128×16 = 2048 elements per operand, 8 per thread, coalesced along the operand's
+        // contiguous dimension. The next step's elements are fetched into registers before the
+        // current step's FMAs and stored to the other shared buffer after them.
+        Vec8 pa = LoadA8<TA, WA>(p, a, m0, 0, tid);
+        Vec8 pb = LoadB8<TB, WB>(p, b, n0, 0, tid);
+        Store8(tileA, 0, slotA, tid, pa);
+        Store8(tileB, 0, slotB, tid, pb);
+        Group.Barrier();
+
         for (int k0 = 0; k0 < p.K; k0 += TileK)
         {
-            // Copy: 128×16 = 2048 elements per operand, 8 per thread, coalesced along the
-            // operand's contiguous dimension.
-            for (int e = 0; e < TileM * TileK / Threads; e++)
+            int cur = ((k0 / TileK) & 1) * TileK * Stride;
+            bool more = k0 + TileK < p.K;
+            if (more)
             {
-                int idx = tid + e * Threads;
-                tileA[Slot(idx, 1 - p.TransA)] = LoadA<TA, WA>(p, a, m0, k0, idx);
-                tileB[Slot(idx, p.TransB)] = LoadB<TB, WB>(p, b, n0, k0, idx);
+                pa = LoadA8<TA, WA>(p, a, m0, k0 + TileK, tid);
+                pb = LoadB8<TB, WB>(p, b, n0, k0 + TileK, tid);
             }
-            Group.Barrier();
 
             for (int kk = 0; kk < TileK; kk++)
             {
-                Vec8 av = Vec8.Load(tileA, kk * Stride + ty, 16);
-                Vec8 bv = Vec8.Load(tileB, kk * Stride + tx, 16);
+                Vec8 av = Vec8.Load(tileA, cur + kk * Stride + ty, 16);
+                Vec8 bv = Vec8.Load(tileB, cur + kk * Stride + tx, 16);
                 c0 = Vec8.Fma(c0, av.V0, bv);
                 c1 = Vec8.Fma(c1, av.V1, bv);
                 c2 = Vec8.Fma(c2, av.V2, bv);
@@ -76,6 +86,13 @@ internal static class TiledMatmulKernel
                 c5 = Vec8.Fma(c5, av.V5, bv);
                 c6 = Vec8.Fma(c6, av.V6, bv);
                 c7 = Vec8.Fma(c7, av.V7, bv);
+            }
+
+            if (more)
+            {
+                int next = TileK * Stride - cur;
+                Store8(tileA, next, slotA, tid, pa);
+                Store8(tileB, next, slotB, tid, pb);
             }
             Group.Barrier();
         }
@@ -101,6 +118,56 @@ internal static class TiledMatmulKernel
         kContiguous != 0
             ? (idx & (TileK - 1)) * Stride + (idx >> 4)
             : (idx >> 7) * Stride + (idx & (TileM - 1));
+
+    /// <summary>This thread's 8 elements (copy indices tid + 256·e) of op(A)'s 128×16 tile at k0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vec8 LoadA8<TA, WA>(GemmShape p, ArrayView<TA> a, int m0, int k0, int tid)
+        where TA : unmanaged
+        where WA : struct, IWiden<TA>
+    {
+        Vec8 v;
+        v.V0 = LoadA<TA, WA>(p, a, m0, k0, tid);
+        v.V1 = LoadA<TA, WA>(p, a, m0, k0, tid + Threads);
+        v.V2 = LoadA<TA, WA>(p, a, m0, k0, tid + 2 * Threads);
+        v.V3 = LoadA<TA, WA>(p, a, m0, k0, tid + 3 * Threads);
+        v.V4 = LoadA<TA, WA>(p, a, m0, k0, tid + 4 * Threads);
+        v.V5 = LoadA<TA, WA>(p, a, m0, k0, tid + 5 * Threads);
+        v.V6 = LoadA<TA, WA>(p, a, m0, k0, tid + 6 * Threads);
+        v.V7 = LoadA<TA, WA>(p, a, m0, k0, tid + 7 * Threads);
+        return v;
+    }
+
+    /// <summary>This thread's 8 elements (copy indices tid + 256·e) of op(B)'s 16×128 tile at k0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vec8 LoadB8<TB, WB>(GemmShape p, ArrayView<TB> b, int n0, int k0, int tid)
+        where TB : unmanaged
+        where WB : struct, IWiden<TB>
+    {
+        Vec8 v;
+        v.V0 = LoadB<TB, WB>(p, b, n0, k0, tid);
+        v.V1 = LoadB<TB, WB>(p, b, n0, k0, tid + Threads);
+        v.V2 = LoadB<TB, WB>(p, b, n0, k0, tid + 2 * Threads);
+        v.V3 = LoadB<TB, WB>(p, b, n0, k0, tid + 3 * Threads);
+        v.V4 = LoadB<TB, WB>(p, b, n0, k0, tid + 4 * Threads);
+        v.V5 = LoadB<TB, WB>(p, b, n0, k0, tid + 5 * Threads);
+        v.V6 = LoadB<TB, WB>(p, b, n0, k0, tid + 6 * Threads);
+        v.V7 = LoadB<TB, WB>(p, b, n0, k0, tid + 7 * Threads);
+        return v;
+    }
+
+    /// <summary>Writes 8 prefetched elements to their k-major slots of shared buffer buf.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store8(ArrayView<float> tile, int buf, int kContiguous, int tid, Vec8 v)
+    {
+        tile[buf + Slot(tid, kContiguous)] = v.V0;
+        tile[buf + Slot(tid + Threads, kContiguous)] = v.V1;
+        tile[buf + Slot(tid + 2 * Threads, kContiguous)] = v.V2;
+        tile[buf + Slot(tid + 3 * Threads, kContiguous)] = v.V3;
+        tile[buf + Slot(tid + 4 * Threads, kContiguous)] = v.V4;
+        tile[buf + Slot(tid + 5 * Threads, kContiguous)] = v.V5;
+        tile[buf + Slot(tid + 6 * Threads, kContiguous)] = v.V6;
+        tile[buf + Slot(tid + 7 * Threads, kContiguous)] = v.V7;
+    }
 
     /// <summary>op(A)[m0 + i, k0 + kk] for copy index idx, 0 outside the matrix.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
