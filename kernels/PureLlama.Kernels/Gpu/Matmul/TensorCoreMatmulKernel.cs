@@ -19,21 +19,24 @@ namespace PureLlama.Kernels.Gpu;
  *   m 64..127  [warp 2: 4×8 mma]  [warp 3: 4×8 mma]
  *
  * Per k16 slice a warp loads 4 A fragments (16 regs) and 8 B fragments (16 regs) from shared
- * memory and issues 32 independent mma: one 32-bit shared load per mma.
+ * memory with 16 eight-byte loads and issues 32 independent mma.
  *
  * Shared memory holds both operand tiles k-contiguous, as uint pairs of bf16 (low half = lower
- * k), row stride 20 uints (16 + 4 padding: the 8 rows × 4 pairs a fragment load touches fall in
- * 32 distinct banks), double-buffered: 2 × (128 + 128) × 20 × 4 B = 40 KB. Each K step every
- * thread prefetches its share of the next A and B tiles into registers (8 + 8 loads of 4 bf16
- * when rows are 8-byte aligned, unchecked inside the matrix, else per-element with bounds),
- * computes the two k16 slices of the current buffer, then writes the prefetched registers to the
- * other buffer: one barrier per K step.
+ * k), row stride 24 uints, double-buffered: 2 × (128 + 128) × 24 × 4 B = 48 KB. Inside each
+ * 8-uint k16 slice pair u sits at slot 2·(u % 4) + u / 4, so the pairs t and t + 4 a thread needs
+ * for one fragment register pair are adjacent (one 8-byte load); with the 24-uint stride the 16
+ * lanes of a half-warp (8 rows g × 4 pairs t) hit distinct banks. Each K step every thread
+ * prefetches its share of the next A and B tiles into registers (8 + 8 loads of 4 bf16 when
+ * rows are 8-byte aligned, unchecked inside the matrix, else per-element with bounds), computes
+ * the two k16 slices of the current buffer, then writes the prefetched registers to the other
+ * buffer: one barrier per K step.
  *
  * Fragments (PTX ISA, m16n8k16 .bf16; g = lane / 4, t = lane % 4; pairs along k):
  *   A 16×16 : a0 = A[g][2t..2t+1]   a1 = A[g+8][2t..]   a2 = A[g][2t+8..]   a3 = A[g+8][2t+8..]
  *   B 16×8  : b0 = B[k=2t..2t+1][n=g]                    b1 = B[k=2t+8..2t+9][n=g]
  *   C 16×8  : c0,c1 = C[g][2t, 2t+1]                     c2,c3 = C[g+8][2t, 2t+1]
- * so every fragment register is one 32-bit shared load: S[row][k/2 + t] or S[row][k/2 + 4 + t].
+ * so (a0|a2), (a1|a3) and (b0|b1) are each one 8-byte load at slot 2t of the slice in row g,
+ * g + 8, or B row (column) g.
  *
  * Without CUDA (ILGPU's CPU accelerator) the mma is emulated per thread from the same shared
  * tiles, so tests can check the tiling, the ragged edges and the epilogue of this kernel.
