@@ -47,8 +47,8 @@ public class HfCheckpointTests(ITestOutputHelper output) : IDisposable
         File.WriteAllText(Path.Combine(dir, "generation_config.json"), """{"do_sample":true,"temperature":0.6,"top_p":0.9,"eos_token_id":[2,3]}""");
         File.WriteAllText(Path.Combine(dir, "tokenizer.json"), "{}");
         using var ckpt = HfCheckpoint.Open(dir);
-        var config = LlamaConfig.FromFile(ckpt.ConfigPath);
-        config.Validate(ckpt);
+        var config = LlamaConfig.FromCheckpoint(ckpt);
+        config.EosTokenIds.Should().Equal(2, 3);
         ckpt.TokenizerPath.Should().Be(Path.Combine(ckpt.Directory, "tokenizer.json"));
         ckpt.TokenizerConfigPath.Should().BeNull();
         ckpt.IndexPath.Should().BeNull();
