@@ -105,5 +105,4 @@ public static unsafe class SafeTensorsWriter
         (dense ?? t).Backend.CopyToHost(dense ?? t, bytes);
         stream.Write(bytes);
     }
-
 }
