@@ -17,7 +17,7 @@ public static class GpuElementwise
     public static void Binary(AcceleratorStream stream, BinaryOp op, ArrayView<float> a, int aStep, ArrayView<float> b, int bStep, ArrayView<float> y, long n)
     {
         var k = GpuKernelCache.For(stream);
-        k.Get(nameof(BinaryKernel), acc => acc.LoadKernel<ArrayView<float>, int, ArrayView<float>, int, ArrayView<float>, long, int>(BinaryKernel))
+        k.Get("GpuElementwise.BinaryKernel", acc => acc.LoadKernel<ArrayView<float>, int, ArrayView<float>, int, ArrayView<float>, long, int>(BinaryKernel))
             (stream, k.Stride(n), a, aStep, b, bStep, y, n, (int)op);
     }
 
@@ -25,7 +25,7 @@ public static class GpuElementwise
     public static void Scale(AcceleratorStream stream, ArrayView<float> x, float alpha, ArrayView<float> y, long n)
     {
         var k = GpuKernelCache.For(stream);
-        k.Get(nameof(ScaleKernel), acc => acc.LoadKernel<ArrayView<float>, float, ArrayView<float>, long>(ScaleKernel))
+        k.Get("GpuElementwise.ScaleKernel", acc => acc.LoadKernel<ArrayView<float>, float, ArrayView<float>, long>(ScaleKernel))
             (stream, k.Stride(n), x, alpha, y, n);
     }
 
@@ -33,7 +33,7 @@ public static class GpuElementwise
     public static void Axpy(AcceleratorStream stream, float alpha, ArrayView<float> x, ArrayView<float> y, long n)
     {
         var k = GpuKernelCache.For(stream);
-        k.Get(nameof(AxpyKernel), acc => acc.LoadKernel<float, ArrayView<float>, ArrayView<float>, long>(AxpyKernel))
+        k.Get("GpuElementwise.AxpyKernel", acc => acc.LoadKernel<float, ArrayView<float>, ArrayView<float>, long>(AxpyKernel))
             (stream, k.Stride(n), alpha, x, y, n);
     }
 
@@ -41,7 +41,7 @@ public static class GpuElementwise
     public static void Fill(AcceleratorStream stream, ArrayView<float> y, float v, long n)
     {
         var k = GpuKernelCache.For(stream);
-        k.Get(nameof(FillKernel), acc => acc.LoadKernel<ArrayView<float>, float, long>(FillKernel))
+        k.Get("GpuElementwise.FillKernel", acc => acc.LoadKernel<ArrayView<float>, float, long>(FillKernel))
             (stream, k.Stride(n), y, v, n);
     }
 
