@@ -1,0 +1,65 @@
+using PureLlama.Autograd.Functions;
+using PureLlama.Kernels;
+using PureLlama.Tensors;
+
+namespace PureLlama.Autograd;
+
+/// <summary>
+/// The differentiable ops. Each computes its forward on the tensors' backend and, when grad mode is
+/// on and an input requires a gradient, records itself on the <see cref="Tape"/>.
+/// </summary>
+public static class Ops
+{
+    /// <summary>op(a)·op(b); a: [.., m, k], b: [k, n] (shared weight) or [.., k, n]; b may be BF16 (frozen).</summary>
+    public static Tensor MatMul(Tensor a, Tensor b, bool transA = false, bool transB = false) => MatMulFunction.Apply(a, b, transA, transB);
+
+    /// <summary>x·Wᵀ for a weight W: [out, in] in Hugging Face layout (F32 or BF16).</summary>
+    public static Tensor Linear(Tensor x, Tensor weight) => MatMulFunction.Apply(x, weight, false, true);
+
+    /// <summary>a + b (broadcasting).</summary>
+    public static Tensor Add(Tensor a, Tensor b) => BinaryFunction.Apply(BinaryOp.Add, a, b);
+    /// <summary>a − b (broadcasting).</summary>
+    public static Tensor Sub(Tensor a, Tensor b) => BinaryFunction.Apply(BinaryOp.Sub, a, b);
+    /// <summary>a · b elementwise (broadcasting).</summary>
+    public static Tensor Mul(Tensor a, Tensor b) => BinaryFunction.Apply(BinaryOp.Mul, a, b);
+    /// <summary>a / b elementwise (broadcasting).</summary>
+    public static Tensor Div(Tensor a, Tensor b) => BinaryFunction.Apply(BinaryOp.Div, a, b);
+    /// <summary>α·x.</summary>
+    public static Tensor Scale(Tensor x, float alpha) => ScaleFunction.Apply(x, alpha);
+    /// <summary>Σ of all elements (a scalar).</summary>
+    public static Tensor Sum(Tensor x) => SumFunction.Apply(x, mean: false);
+    /// <summary>Mean of all elements (a scalar).</summary>
+    public static Tensor Mean(Tensor x) => SumFunction.Apply(x, mean: true);
+
+    /// <summary>RMSNorm over the last dimension with a learned scale (F32 or BF16 weight).</summary>
+    public static Tensor RmsNorm(Tensor x, Tensor weight, float eps) => RmsNormFunction.Apply(x, weight, eps);
+
+    /// <summary>Rotary embedding of x: [.., heads, headDim]; positions I32 with one entry per row of heads; cos/sin: [maxPos, headDim/2].</summary>
+    public static Tensor Rope(Tensor x, Tensor positions, Tensor cos, Tensor sin) => RopeFunction.Apply(x, positions, cos, sin);
+
+    /// <summary>x·σ(x).</summary>
+    public static Tensor Silu(Tensor x) => SiluFunction.Apply(x);
+    /// <summary>silu(gate)·up.</summary>
+    public static Tensor SwiGlu(Tensor gate, Tensor up) => SwiGluFunction.Apply(gate, up);
+    /// <summary>Softmax over the last dimension.</summary>
+    public static Tensor Softmax(Tensor x) => SoftmaxFunction.Apply(x);
+
+    /// <summary>
+    /// Mean cross-entropy of logits [rows, vocab] against I32 targets [rows], skipping
+    /// <paramref name="ignoreIndex"/>; divided by <paramref name="normalizer"/> instead of the count when given.
+    /// </summary>
+    public static Tensor CrossEntropy(Tensor logits, Tensor targets, int ignoreIndex = -100, float? normalizer = null) =>
+        CrossEntropyFunction.Apply(logits, targets, ignoreIndex, normalizer);
+
+    /// <summary>Rows of <paramref name="table"/> [vocab, dim] picked by I32 <paramref name="ids"/>: [.., dim].</summary>
+    public static Tensor Embedding(Tensor table, Tensor ids) => EmbeddingFunction.Apply(table, ids);
+
+    /// <summary>Same elements, new shape (view when possible).</summary>
+    public static Tensor Reshape(Tensor x, Shape shape) => ReshapeFunction.Apply(x, shape);
+    /// <summary>Swap two dimensions (view).</summary>
+    public static Tensor Transpose(Tensor x, int dim0, int dim1) => TransposeFunction.Apply(x, dim0, dim1);
+    /// <summary>[start, start+length) along a dimension (view).</summary>
+    public static Tensor Slice(Tensor x, int dim, int start, int length) => SliceFunction.Apply(x, dim, start, length);
+    /// <summary>A contiguous copy.</summary>
+    public static Tensor Contiguous(Tensor x) => ContiguousFunction.Apply(x);
+}

@@ -1,0 +1,124 @@
+using PureLlama.Kernels;
+using PureLlama.Tensors;
+
+namespace PureLlama.Compute;
+
+/// <summary>
+/// The op set of PureLlama expressed on tensors of one device. Every op writes into output tensors
+/// the caller allocated (with <see cref="Allocate"/> or <see cref="Tensor.Empty"/>); unless a
+/// parameter says otherwise, tensors must be contiguous, F32, and live on this backend's device.
+/// Implementations validate shapes and dtypes and throw <see cref="ArgumentException"/> naming
+/// the offending argument, then call one kernel. The math of each op is in docs/kernels/contracts.md.
+/// </summary>
+public interface IBackend : IDisposable
+{
+    /// <summary>Human-readable name, e.g. "cpu (AVX-512)" or "cuda (NVIDIA H100)".</summary>
+    string Name { get; }
+
+    /// <summary>The device this backend computes on.</summary>
+    Device Device { get; }
+
+    // ---- memory ------------------------------------------------------------------------------
+
+    /// <summary>Allocates zeroed storage of <paramref name="byteLength"/> bytes on this device.</summary>
+    Storage Allocate(long byteLength);
+
+    /// <summary>Copies host bytes into a contiguous tensor of this device.</summary>
+    void CopyFromHost(ReadOnlySpan<byte> source, Tensor destination);
+
+    /// <summary>Copies a contiguous tensor of this device into host bytes.</summary>
+    void CopyToHost(Tensor source, Span<byte> destination);
+
+    /// <summary>dst = src elementwise for any strided views of the same shape and dtype (either may be non-contiguous).</summary>
+    void Copy(Tensor source, Tensor destination);
+
+    /// <summary>Sets every element of a contiguous F32 tensor to <paramref name="value"/>.</summary>
+    void Fill(Tensor destination, float value);
+
+    /// <summary>Converts between F32, BF16 and F16 (round to nearest even when narrowing); same shapes.</summary>
+    void Cast(Tensor source, Tensor destination);
+
+    /// <summary>Waits until all queued work on this device has finished.</summary>
+    void Synchronize();
+
+    // ---- linear algebra ----------------------------------------------------------------------
+
+    /// <summary>
+    /// c (=|+=) op(a)·op(b). a: [.., m, k] (or [.., k, m] with <paramref name="transA"/>), b: [k, n] or
+    /// [.., k, n] (or [n, k]/[.., n, k] with <paramref name="transB"/>), c: [.., m, n] contiguous F32.
+    /// Leading (batch) dims of a and c must match; b either has the same batch dims or none (shared
+    /// weight). a is F32; b is F32 or BF16 (a weight used as stored).
+    /// </summary>
+    void MatMul(Tensor a, Tensor b, Tensor c, bool transA, bool transB, bool accumulate);
+
+    // ---- elementwise and reductions ----------------------------------------------------------
+
+    /// <summary>y = a ∘ b with numpy broadcasting of a and b to y's shape.</summary>
+    void Binary(BinaryOp op, Tensor a, Tensor b, Tensor y);
+
+    /// <summary>y = alpha·x (y may be x).</summary>
+    void Scale(Tensor x, float alpha, Tensor y);
+
+    /// <summary>y += alpha·x (same shapes).</summary>
+    void Axpy(float alpha, Tensor x, Tensor y);
+
+    /// <summary>
+    /// Sums <paramref name="source"/> down to the shape of <paramref name="destination"/>, which must be
+    /// a broadcast-compatible shape (the reverse of broadcasting; a scalar [] sums everything).
+    /// </summary>
+    void SumToShape(Tensor source, Tensor destination);
+
+    // ---- fused layers ------------------------------------------------------------------------
+
+    /// <summary>x: [rows, dim], weight: [dim] F32 or BF16 → y: [rows, dim], rstd: [rows].</summary>
+    void RmsNorm(Tensor x, Tensor weight, float eps, Tensor y, Tensor rstd);
+
+    /// <summary>dx = ∂L/∂x (overwritten); dWeight += ∂L/∂w (accumulated, F32 [dim]).</summary>
+    void RmsNormBackward(Tensor dy, Tensor x, Tensor weight, Tensor rstd, Tensor dx, Tensor dWeight);
+
+    /// <summary>
+    /// Rotary embedding in the rotate-half layout. x, y: [tokens, heads, headDim] (y may be x),
+    /// positions: I32 [tokens], cos/sin: [maxPositions, headDim/2]. <paramref name="inverse"/> rotates
+    /// by −θ (the backward).
+    /// </summary>
+    void Rope(Tensor x, Tensor positions, Tensor cos, Tensor sin, Tensor y, bool inverse);
+
+    /// <summary>y = x·σ(x).</summary>
+    void Silu(Tensor x, Tensor y);
+
+    /// <summary>dx = dy·silu'(x).</summary>
+    void SiluBackward(Tensor x, Tensor dy, Tensor dx);
+
+    /// <summary>y = silu(gate)·up.</summary>
+    void SwiGlu(Tensor gate, Tensor up, Tensor y);
+
+    /// <summary>dGate, dUp of y = silu(gate)·up.</summary>
+    void SwiGluBackward(Tensor gate, Tensor up, Tensor dy, Tensor dGate, Tensor dUp);
+
+    /// <summary>Softmax over the last dimension.</summary>
+    void Softmax(Tensor x, Tensor y);
+
+    /// <summary>dx = y·(dy − Σ dy·y) over the last dimension.</summary>
+    void SoftmaxBackward(Tensor y, Tensor dy, Tensor dx);
+
+    /// <summary>
+    /// logits: [rows, vocab], targets: I32 [rows] (each in [0, vocab) or <paramref name="ignoreIndex"/>)
+    /// → loss: [rows] (0 where ignored), lse: [rows] log-sum-exp of each row.
+    /// </summary>
+    void CrossEntropy(Tensor logits, Tensor targets, int ignoreIndex, Tensor loss, Tensor lse);
+
+    /// <summary>dLogits = scale·(softmax(logits) − onehot(target)), zero rows where ignored.</summary>
+    void CrossEntropyBackward(Tensor logits, Tensor targets, Tensor lse, int ignoreIndex, float scale, Tensor dLogits);
+
+    /// <summary>y[i] = table[ids[i]]; table: [vocab, dim] F32 or BF16, ids: I32 [n], y: [n, dim].</summary>
+    void EmbeddingGather(Tensor table, Tensor ids, Tensor y);
+
+    /// <summary>dTable[ids[i]] += dy[i]; dTable: F32 [vocab, dim].</summary>
+    void EmbeddingScatterAdd(Tensor dy, Tensor ids, Tensor dTable);
+
+    /// <summary>One decoupled-weight-decay Adam step over a whole parameter (all F32, same shape).</summary>
+    void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, in AdamWSettings settings, int step);
+}
+
+/// <summary>Hyper-parameters of an AdamW step.</summary>
+public readonly record struct AdamWSettings(float LearningRate, float Beta1 = 0.9f, float Beta2 = 0.999f, float Eps = 1e-8f, float WeightDecay = 0.01f);

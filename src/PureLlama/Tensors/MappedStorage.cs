@@ -1,0 +1,59 @@
+using System.IO.MemoryMappedFiles;
+
+namespace PureLlama.Tensors;
+
+/// <summary>
+/// A read-only memory-mapped region of a file (for example the data section of a safetensors
+/// file). Loading is instant and lean; pages are read from disk on first touch.
+/// </summary>
+public sealed unsafe class MappedStorage : HostStorage
+{
+    private readonly MemoryMappedFile _file;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly byte* _base;
+
+    private MappedStorage(MemoryMappedFile file, MemoryMappedViewAccessor view, long offset, long length)
+        : base(length, isReadOnly: true)
+    {
+        _file = file;
+        _view = view;
+        byte* p = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        _base = p + view.PointerOffset;
+        Path = "";
+        _ = offset;
+    }
+
+    /// <summary>The mapped file.</summary>
+    public string Path { get; private init; }
+
+    /// <summary>Maps <paramref name="length"/> bytes of <paramref name="path"/> starting at <paramref name="offset"/>.</summary>
+    public static MappedStorage Open(string path, long offset, long length)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists) throw new FileNotFoundException($"Cannot map '{path}': the file does not exist.", path);
+        if (offset < 0 || length < 0 || offset + length > info.Length)
+            throw new InvalidDataException($"Cannot map bytes [{offset}, {offset + length}) of '{path}': the file has only {info.Length} bytes.");
+        var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        try
+        {
+            var view = file.CreateViewAccessor(offset, length, MemoryMappedFileAccess.Read);
+            return new MappedStorage(file, view, offset, length) { Path = path };
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override byte* Pointer => IsReleased ? throw new ObjectDisposedException(nameof(MappedStorage)) : _base;
+
+    protected override void ReleaseMemory()
+    {
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _file.Dispose();
+    }
+}

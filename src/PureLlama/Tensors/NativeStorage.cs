@@ -1,0 +1,46 @@
+using System.Runtime.InteropServices;
+
+namespace PureLlama.Tensors;
+
+/// <summary>
+/// 64-byte aligned native (anonymous) host memory. The GC is told about the allocation so
+/// undisposed tensors still get collected under pressure; <see cref="LiveBytes"/> counts what is held.
+/// </summary>
+public sealed unsafe class NativeStorage : HostStorage
+{
+    /// <summary>Alignment of every allocation: one cache line, one Vector512.</summary>
+    public const int Alignment = 64;
+
+    private static long s_liveBytes;
+    private readonly byte* _ptr;
+
+    /// <summary>Allocates <paramref name="byteLength"/> bytes, optionally zeroed.</summary>
+    public NativeStorage(long byteLength, bool zero = true) : base(byteLength, isReadOnly: false)
+    {
+        nuint size = (nuint)Math.Max(byteLength, 1);
+        try
+        {
+            _ptr = (byte*)NativeMemory.AlignedAlloc(size, Alignment);
+        }
+        catch (OutOfMemoryException e)
+        {
+            throw new OutOfMemoryException($"Could not allocate {byteLength:N0} bytes of host memory for a tensor.", e);
+        }
+        if (zero) NativeMemory.Clear(_ptr, size);
+        if (byteLength > 0) GC.AddMemoryPressure(byteLength);
+        Interlocked.Add(ref s_liveBytes, byteLength);
+    }
+
+    /// <summary>Bytes currently held by all live native storages in this process.</summary>
+    public static long LiveBytes => Interlocked.Read(ref s_liveBytes);
+
+    /// <inheritdoc/>
+    public override byte* Pointer => IsReleased ? throw new ObjectDisposedException(nameof(NativeStorage)) : _ptr;
+
+    protected override void ReleaseMemory()
+    {
+        NativeMemory.AlignedFree(_ptr);
+        if (ByteLength > 0) GC.RemoveMemoryPressure(ByteLength);
+        Interlocked.Add(ref s_liveBytes, -ByteLength);
+    }
+}
