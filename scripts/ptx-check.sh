@@ -44,15 +44,63 @@ fetch_ptxas() {
     local deb; deb="$(ls -t "$CACHE/archives/${pkg}"_*.deb 2>/dev/null | head -n1)"
     [[ -n "$deb" ]] || continue
     if dpkg -c "$deb" | grep '/usr/bin/ptxas$' > /dev/null; then
-      dpkg -x "$deb" "$CACHE/root"
+      local unpack="$CACHE/unpack"
+      rm -rf "$unpack" && dpkg -x "$deb" "$unpack"
+      mkdir -p "$(dirname "$bin")" && cp "$unpack/usr/bin/ptxas" "$bin" && chmod +x "$bin"
+      rm -rf "$unpack"
       break
     fi
   done
   [[ -x "$bin" ]] || { echo "ptx-check: could not obtain ptxas" >&2; return 1; }
-  rm -rf "$CACHE/archives" "$CACHE/apt-cache"
+  rm -rf "$CACHE/archives" "$CACHE/apt-cache" "$CACHE/lists"
   echo "$bin"
 }
 
 PTXAS="${PTXAS:-$(fetch_ptxas)}"
 echo "ptx-check: using $PTXAS ($("$PTXAS" --version | tail -n1))" >&2
 if [[ "${PTX_CHECK_FETCH_ONLY:-0}" == 1 ]]; then exit 0; fi
+
+# (b) compile every kernel to PTX (the CLI's `ptx` command; no GPU needed).
+rm -rf "$OUT"
+mkdir -p "$OUT"
+status=0
+dotnet build "$ROOT/src/PureLlama.Cli" -c Release -v quiet -nologo >&2
+dotnet "$ROOT/src/PureLlama.Cli/bin/Release/net10.0/PureLlama.Cli.dll" ptx --out "$OUT" >&2 || status=1
+
+# (c) assemble each file for sm_90 and collect registers / spills / shared memory.
+REPORT="$OUT/ptxas-report.md"
+{
+  echo "# ptxas report (sm_90, $("$PTXAS" --version | tail -n1))"
+  echo
+  echo "| kernel | registers | spill stores (B) | spill loads (B) | stack (B) | shared (B) | result |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
+} > "$REPORT"
+count=0; failed=0
+for ptx in "$OUT"/*.ptx; do
+  [[ -e "$ptx" ]] || continue
+  count=$((count + 1))
+  name="$(basename "$ptx" .ptx)"
+  log="$OUT/$name.ptxas.log"
+  if "$PTXAS" -arch=sm_90 -v "$ptx" -o "$OUT/$name.cubin" > "$log" 2>&1; then
+    regs="$(grep -oE 'Used [0-9]+ registers' "$log" | grep -oE '[0-9]+' | sort -n | tail -n1 || true)"
+    st="$(grep -oE '[0-9]+ bytes spill stores' "$log" | grep -oE '^[0-9]+' | sort -n | tail -n1 || true)"
+    ld="$(grep -oE '[0-9]+ bytes spill loads' "$log" | grep -oE '^[0-9]+' | sort -n | tail -n1 || true)"
+    stack="$(grep -oE '[0-9]+ bytes stack frame' "$log" | grep -oE '^[0-9]+' | sort -n | tail -n1 || true)"
+    smem="$(grep -oE '[0-9]+ bytes smem' "$log" | grep -oE '^[0-9]+' | sort -n | tail -n1 || true)"
+    echo "| $name | ${regs:-?} | ${st:-0} | ${ld:-0} | ${stack:-0} | ${smem:-0} | ok |" >> "$REPORT"
+  else
+    failed=$((failed + 1))
+    echo "| $name | | | | | | **ptxas error** (see $name.ptxas.log) |" >> "$REPORT"
+    echo "ptx-check: ptxas failed on $name:" >&2
+    sed 's/^/    /' "$log" >&2
+  fi
+  rm -f "$OUT/$name.cubin"
+done
+{
+  echo
+  echo "$count kernels assembled, $failed failed."
+} >> "$REPORT"
+cat "$REPORT"
+if [[ $count -eq 0 ]]; then echo "ptx-check: no PTX files were produced" >&2; exit 1; fi
+if [[ $failed -gt 0 || $status -ne 0 ]]; then echo "ptx-check: FAILED" >&2; exit 1; fi
+echo "ptx-check: all $count kernels assemble for sm_90" >&2

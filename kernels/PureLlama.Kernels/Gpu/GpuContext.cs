@@ -59,12 +59,14 @@ public static class GpuContext
 
     /// <summary>Builds a context with the simulator CPU device and CUDA devices (if any).</summary>
     public static Context CreateContext() =>
-        Context.Create(builder => builder
-            .CPU(SimulatorDevice)
-            .Cuda()
-            .Math(MathMode.Fast32BitOnly)
-            .Optimize(OptimizationLevel.O1)
-            .EnableAlgorithms());
+        Context.Create(builder => ConfigureCompiler(builder.CPU(SimulatorDevice).Cuda()));
+
+    /// <summary>
+    /// Compiler settings shared by the runtime context and the PTX check: 32-bit float math
+    /// (no silent promotion to double), O1, and ILGPU.Algorithms (XMath intrinsics).
+    /// </summary>
+    public static Context.Builder ConfigureCompiler(Context.Builder builder) =>
+        builder.Math(MathMode.Fast32BitOnly).Optimize(OptimizationLevel.O1).EnableAlgorithms();
 
     /// <summary>True when the CUDA driver reports at least one device.</summary>
     public static bool HasCuda
