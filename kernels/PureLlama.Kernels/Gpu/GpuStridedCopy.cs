@@ -2,9 +2,11 @@
 // (transposes, slices, broadcasts with stride 0).
 //
 // Math: for the row-major multi-index (i0..i5) of output element k (shape padded on the left
-// with 1s to rank 6), dst[k] = src[offset + Σ_d i_d·stride_d] (strides in elements).
+// with 1s to rank 6), dst[k] = src[offset + Σ_d i_d·stride_d] (strides in elements). The
+// strided-destination form computes the destination offset the same way from its own strides.
 // Thread mapping: grid-stride loop over output elements; consecutive threads write consecutive
 // outputs (coalesced stores; loads are as coalesced as the innermost stride allows).
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
@@ -38,6 +40,19 @@ public readonly struct StridedLayout6
 
     /// <summary>Number of elements.</summary>
     public long Count => D0 * D1 * D2 * D3 * D4 * D5;
+
+    /// <summary>Source element offset of row-major element <paramref name="k"/> (usable in kernels).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long OffsetOf(long k)
+    {
+        long rem = k, off = Offset, q;
+        q = rem / D5; off += (rem - q * D5) * S5; rem = q;
+        q = rem / D4; off += (rem - q * D4) * S4; rem = q;
+        q = rem / D3; off += (rem - q * D3) * S3; rem = q;
+        q = rem / D2; off += (rem - q * D2) * S2; rem = q;
+        q = rem / D1; off += (rem - q * D1) * S1; rem = q;
+        return off + rem * S0;
+    }
 }
 
 /// <summary>Strided view → contiguous copy on ILGPU, for any unmanaged element type.</summary>
@@ -53,19 +68,31 @@ public static class GpuStridedCopy
             (stream, k.Stride(n), src, layout, dst, n);
     }
 
+    /// <summary>
+    /// dst[dstLayout offset of k] = src[srcLayout offset of k]: both sides strided (same sizes), e.g.
+    /// writing into a slice. Destination elements must not overlap (no two k to one offset).
+    /// </summary>
+    public static void Copy<T>(AcceleratorStream stream, ArrayView<T> src, StridedLayout6 srcLayout, ArrayView<T> dst, StridedLayout6 dstLayout) where T : unmanaged
+    {
+        long n = srcLayout.Count;
+        if (n != dstLayout.Count) throw new ArgumentException($"strided copy: source has {n} elements, destination {dstLayout.Count}");
+        if (n == 0) return;
+        var k = GpuKernelCache.For(stream);
+        k.Get($"GpuStridedCopy.CopyStridedKernel<{typeof(T).Name}>", acc => acc.LoadKernel<ArrayView<T>, StridedLayout6, ArrayView<T>, StridedLayout6, long>(CopyStridedKernel))
+            (stream, k.Stride(n), src, srcLayout, dst, dstLayout, n);
+    }
+
     internal static void CopyKernel<T>(ArrayView<T> src, StridedLayout6 l, ArrayView<T> dst, long n) where T : unmanaged
     {
         long stride = (long)Grid.DimX * Group.DimX;
         for (long k = (long)Grid.IdxX * Group.DimX + Group.IdxX; k < n; k += stride)
-        {
-            long rem = k, off = l.Offset, q;
-            q = rem / l.D5; off += (rem - q * l.D5) * l.S5; rem = q;
-            q = rem / l.D4; off += (rem - q * l.D4) * l.S4; rem = q;
-            q = rem / l.D3; off += (rem - q * l.D3) * l.S3; rem = q;
-            q = rem / l.D2; off += (rem - q * l.D2) * l.S2; rem = q;
-            q = rem / l.D1; off += (rem - q * l.D1) * l.S1; rem = q;
-            off += rem * l.S0;
-            dst[k] = src[off];
-        }
+            dst[k] = src[l.OffsetOf(k)];
+    }
+
+    internal static void CopyStridedKernel<T>(ArrayView<T> src, StridedLayout6 ls, ArrayView<T> dst, StridedLayout6 ld, long n) where T : unmanaged
+    {
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long k = (long)Grid.IdxX * Group.DimX + Group.IdxX; k < n; k += stride)
+            dst[ld.OffsetOf(k)] = src[ls.OffsetOf(k)];
     }
 }

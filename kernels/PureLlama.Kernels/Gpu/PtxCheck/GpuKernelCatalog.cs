@@ -19,6 +19,7 @@ public static class GpuKernelCatalog
     public static IReadOnlyList<GpuKernelEntry> All { get; } =
     [
         Explicit(typeof(GpuElementwise), nameof(GpuElementwise.BinaryKernel)),
+        Explicit(typeof(GpuElementwise), nameof(GpuElementwise.BinaryBroadcastKernel)),
         Explicit(typeof(GpuElementwise), nameof(GpuElementwise.ScaleKernel)),
         Explicit(typeof(GpuElementwise), nameof(GpuElementwise.AxpyKernel)),
         Explicit(typeof(GpuElementwise), nameof(GpuElementwise.FillKernel)),
@@ -50,6 +51,8 @@ public static class GpuKernelCatalog
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyKernel), typeof(float)),
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyKernel), typeof(ushort)),
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyKernel), typeof(byte)),
+        Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyStridedKernel), typeof(float)),
+        Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyStridedKernel), typeof(ushort)),
         // Matmul kernels (Gpu/Matmul) go here, one line each, once that branch is merged.
     ];
 
