@@ -1,5 +1,5 @@
 using PureLlama.Kernels.Simd;
-using PureLlama.Kernels.Tests.Reference;
+using PureLlama.Kernels.Reference;
 using static PureLlama.Kernels.Tests.MatmulTestSupport;
 
 namespace PureLlama.Kernels.Tests;

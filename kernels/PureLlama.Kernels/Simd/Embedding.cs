@@ -24,7 +24,7 @@ public static unsafe class Embedding
     public static void Gather(ushort* table, int* ids, float* y, int n, int dim) => ParallelWork.Rows(n, dim, (r0, r1) =>
     {
         for (int i = r0; i < r1; i++)
-            Convert.Bf16ToF32Run(table + (long)ids[i] * dim, y + (long)i * dim, dim);
+            FloatConvert.Bf16ToF32Run(table + (long)ids[i] * dim, y + (long)i * dim, dim);
     });
 
     /// <summary>dTable[ids[i]] += dy[i], deterministic.</summary>

@@ -28,6 +28,22 @@ public static class Backends
         return IsAvailable(DeviceKind.Cuda) ? Device.Cuda : Device.Cpu;
     }
 
+    /// <summary>
+    /// Every device usable here (CPU, then ILGPU's CPU accelerator, then CUDA), optionally narrowed by
+    /// PURELLAMA_TEST_DEVICES=cpu,cuda,… — the set the test suites run each backend-level test on.
+    /// </summary>
+    public static IEnumerable<Device> Available()
+    {
+        var only = Environment.GetEnvironmentVariable("PURELLAMA_TEST_DEVICES");
+        var wanted = string.IsNullOrWhiteSpace(only) ? null : only.Split(',').Select(Device.Parse).ToHashSet();
+        foreach (var kind in new[] { DeviceKind.Cpu, DeviceKind.IlgpuCpu, DeviceKind.Cuda })
+        {
+            var device = new Device(kind);
+            if (wanted is not null && !wanted.Contains(device)) continue;
+            if (IsAvailable(kind)) yield return device;
+        }
+    }
+
     /// <summary>Whether a device kind can be used on this machine.</summary>
     public static bool IsAvailable(DeviceKind kind) => kind switch
     {

@@ -21,7 +21,7 @@ internal sealed class BroadcastPlan
 
     public static BroadcastPlan Create(Shape a, Shape b, Shape y)
     {
-        if (Shape.Broadcast(a, b) != y) throw new ArgumentException($"Operands {a} and {b} do not broadcast to the output shape {y}.");
+        if (Shape.Broadcast(Shape.Broadcast(a, b), y) != y) throw new ArgumentException($"Operands {a} and {b} do not broadcast to the output shape {y}.");
         int rank = Math.Max(y.Rank, 1);
         var dims = new List<int>(); var sa = new List<long>(); var sb = new List<long>();
         long[] fullA = BroadcastStrides(a, y), fullB = BroadcastStrides(b, y);

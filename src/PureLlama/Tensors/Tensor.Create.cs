@@ -10,9 +10,7 @@ public sealed unsafe partial class Tensor
     {
         var backend = Backends.Get(device ?? Device.Cpu);
         var storage = backend.Allocate(shape.Numel * dtype.SizeOf());
-        var t = new Tensor(storage, shape, shape.ContiguousStrides(), 0, dtype);
-        storage.ReleaseRef(); // the tensor now holds the only reference
-        return t;
+        return new Tensor(storage, shape, shape.ContiguousStrides(), 0, dtype); // the only reference
     }
 
     /// <summary>A tensor of zeros.</summary>

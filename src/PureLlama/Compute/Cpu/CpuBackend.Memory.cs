@@ -1,6 +1,6 @@
 using PureLlama.Kernels.Simd;
 using PureLlama.Tensors;
-using SimdConvert = PureLlama.Kernels.Simd.Convert;
+
 
 namespace PureLlama.Compute;
 
@@ -49,10 +49,10 @@ public sealed unsafe partial class CpuBackend
         switch (source.DType, destination.DType)
         {
             case var (s, d) when s == d: Copy(source, destination); break;
-            case (DType.F32, DType.BF16): SimdConvert.F32ToBf16(source.Pointer<float>(), destination.Pointer<ushort>(), n); break;
-            case (DType.BF16, DType.F32): SimdConvert.Bf16ToF32(source.Pointer<ushort>(), destination.Pointer<float>(), n); break;
-            case (DType.F32, DType.F16): SimdConvert.F32ToF16(source.Pointer<float>(), destination.Pointer<ushort>(), n); break;
-            case (DType.F16, DType.F32): SimdConvert.F16ToF32(source.Pointer<ushort>(), destination.Pointer<float>(), n); break;
+            case (DType.F32, DType.BF16): FloatConvert.F32ToBf16(source.Pointer<float>(), destination.Pointer<ushort>(), n); break;
+            case (DType.BF16, DType.F32): FloatConvert.Bf16ToF32(source.Pointer<ushort>(), destination.Pointer<float>(), n); break;
+            case (DType.F32, DType.F16): FloatConvert.F32ToF16(source.Pointer<float>(), destination.Pointer<ushort>(), n); break;
+            case (DType.F16, DType.F32): FloatConvert.F16ToF32(source.Pointer<ushort>(), destination.Pointer<float>(), n); break;
             case (DType.BF16, DType.F16) or (DType.F16, DType.BF16):
                 {
                     using var tmp = Tensor.Empty(source.Shape, DType.F32, Device);

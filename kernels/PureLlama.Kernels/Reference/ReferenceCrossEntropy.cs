@@ -1,4 +1,4 @@
-namespace PureLlama.Kernels.Tests.Reference;
+namespace PureLlama.Kernels.Reference;
 
 /// <summary>
 /// float64 reference: softmax cross-entropy. logits: [rows, vocab]; targets, loss, lse: [rows].

@@ -1,4 +1,4 @@
-namespace PureLlama.Kernels.Tests.Reference;
+namespace PureLlama.Kernels.Reference;
 
 /// <summary>
 /// float64 reference: one AdamW step (decoupled weight decay, bias-corrected moments), t ≥ 1:

@@ -1,4 +1,4 @@
-namespace PureLlama.Kernels.Tests.Reference;
+namespace PureLlama.Kernels.Reference;
 
 /// <summary>float64 reference: SiLU and SwiGLU with their backwards. σ(x) = 1/(1 + e^−x).</summary>
 public static class ReferenceActivations

@@ -1,4 +1,4 @@
-namespace PureLlama.Kernels.Tests.Reference;
+namespace PureLlama.Kernels.Reference;
 
 /// <summary>float64 reference: elementwise binary ops, scale, axpy, fill.</summary>
 public static class ReferenceElementwise

@@ -1,4 +1,4 @@
-namespace PureLlama.Kernels.Tests.Reference;
+namespace PureLlama.Kernels.Reference;
 
 /// <summary>
 /// Plain float64 matrix multiply, the reference for every matmul kernel (CPU and GPU):

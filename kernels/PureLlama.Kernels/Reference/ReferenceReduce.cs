@@ -1,4 +1,4 @@
-namespace PureLlama.Kernels.Tests.Reference;
+namespace PureLlama.Kernels.Reference;
 
 /// <summary>float64 reference: sums. x: [rows, cols] row-major.</summary>
 public static class ReferenceReduce

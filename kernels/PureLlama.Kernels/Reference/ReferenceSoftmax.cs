@@ -1,4 +1,4 @@
-namespace PureLlama.Kernels.Tests.Reference;
+namespace PureLlama.Kernels.Reference;
 
 /// <summary>float64 reference: softmax over the last dim. x, y: [rows, cols].</summary>
 public static class ReferenceSoftmax

@@ -1,4 +1,4 @@
-namespace PureLlama.Kernels.Tests.Reference;
+namespace PureLlama.Kernels.Reference;
 
 /// <summary>float64 reference: embedding lookup and its gradient. table: [vocab, dim]; ids: [n]; y: [n, dim].</summary>
 public static class ReferenceEmbedding

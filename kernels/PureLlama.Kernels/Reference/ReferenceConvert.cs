@@ -1,4 +1,4 @@
-namespace PureLlama.Kernels.Tests.Reference;
+namespace PureLlama.Kernels.Reference;
 
 /// <summary>
 /// Reference float conversions written from the number formats, not from bit tricks:

@@ -12,10 +12,8 @@ namespace PureLlama.Kernels.Simd;
 ///            overflow rounds to ±∞; NaN → quiet NaN with the sign and top payload bits kept)
 /// F32ToF16 / F16ToF32: IEEE binary16, round to nearest even (TensorPrimitives.ConvertToHalf/ToSingle)
 /// </code>
-/// Note: this class shares its name with System.Convert; callers outside this namespace may need
-/// <c>PureLlama.Kernels.Simd.Convert</c> or a using alias.
 /// </summary>
-public static unsafe class Convert
+public static unsafe class FloatConvert
 {
     /// <summary>f32 → bf16 bits, round to nearest even.</summary>
     public static void F32ToBf16(float* x, ushort* y, long n) => ParallelWork.For(n, (s, e) =>

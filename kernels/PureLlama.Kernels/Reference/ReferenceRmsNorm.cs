@@ -1,4 +1,4 @@
-namespace PureLlama.Kernels.Tests.Reference;
+namespace PureLlama.Kernels.Reference;
 
 /// <summary>
 /// float64 reference: RMSNorm. x, y: [rows, dim]; w: [dim]; rstd: [rows].

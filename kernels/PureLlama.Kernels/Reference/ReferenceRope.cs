@@ -1,4 +1,4 @@
-namespace PureLlama.Kernels.Tests.Reference;
+namespace PureLlama.Kernels.Reference;
 
 /// <summary>
 /// float64 reference: rotary position embeddings, rotate-half (Hugging Face Llama) layout.

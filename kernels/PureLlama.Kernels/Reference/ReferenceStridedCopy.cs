@@ -1,4 +1,4 @@
-namespace PureLlama.Kernels.Tests.Reference;
+namespace PureLlama.Kernels.Reference;
 
 /// <summary>
 /// Reference strided gather: dst (contiguous, row-major over <c>shape</c>) takes, element by element,
