@@ -20,6 +20,7 @@ public static class GpuCrossEntropy
     public static void Forward(AcceleratorStream stream, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> loss, ArrayView<float> lse,
         int rows, int vocab, int ignoreIndex)
     {
+        if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
         k.Get("GpuCrossEntropy.ForwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(ForwardKernel))
             (stream, k.PerRow(rows), logits, targets, loss, lse, vocab, ignoreIndex);
@@ -29,6 +30,7 @@ public static class GpuCrossEntropy
     public static void Backward(AcceleratorStream stream, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> lse, ArrayView<float> dlogits,
         int rows, int vocab, int ignoreIndex, float scale)
     {
+        if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
         k.Get("GpuCrossEntropy.BackwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, float>(BackwardKernel))
             (stream, k.PerRow(rows), logits, targets, lse, dlogits, vocab, ignoreIndex, scale);

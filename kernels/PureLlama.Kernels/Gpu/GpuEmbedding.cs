@@ -17,6 +17,7 @@ public static class GpuEmbedding
     /// <summary>y [n, dim] = table[ids] for an F32 table [vocab, dim].</summary>
     public static void Gather(AcceleratorStream stream, ArrayView<float> table, ArrayView<int> ids, ArrayView<float> y, int n, int dim)
     {
+        if (n <= 0) return;
         var k = GpuKernelCache.For(stream);
         k.Get("GpuEmbedding.GatherKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int>(GatherKernel))
             (stream, k.PerRow(n), table, ids, y, dim);
@@ -25,6 +26,7 @@ public static class GpuEmbedding
     /// <summary>y [n, dim] = table[ids] for a BF16 table [vocab, dim] (ushort bits).</summary>
     public static void Gather(AcceleratorStream stream, ArrayView<ushort> table, ArrayView<int> ids, ArrayView<float> y, int n, int dim)
     {
+        if (n <= 0) return;
         var k = GpuKernelCache.For(stream);
         k.Get("GpuEmbedding.GatherBf16Kernel", acc => acc.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int>(GatherBf16Kernel))
             (stream, k.PerRow(n), table, ids, y, dim);
@@ -33,6 +35,7 @@ public static class GpuEmbedding
     /// <summary>dTable[ids[i]] += dy[i] for dy [n, dim].</summary>
     public static void ScatterAdd(AcceleratorStream stream, ArrayView<float> dy, ArrayView<int> ids, ArrayView<float> dTable, int n, int dim)
     {
+        if (n <= 0) return;
         var k = GpuKernelCache.For(stream);
         k.Get("GpuEmbedding.ScatterAddKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int>(ScatterAddKernel))
             (stream, k.PerRow(n), dy, ids, dTable, dim);

@@ -47,6 +47,7 @@ public static class GpuReduce
     /// <summary>y[r] (=|+=) Σ_c x[r, c] for x [rows, cols].</summary>
     public static void SumOverCols(AcceleratorStream stream, ArrayView<float> x, int rows, int cols, ArrayView<float> y, bool accumulate)
     {
+        if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
         k.Get("GpuReduce.SumOverColsKernel", acc => acc.LoadKernel<ArrayView<float>, int, int, ArrayView<float>, int>(SumOverColsKernel))
             (stream, k.PerRow(rows), x, rows, cols, y, accumulate ? 1 : 0);

@@ -19,6 +19,7 @@ public static class GpuRmsNorm
     /// <summary>y = x·rstd·w per row; rstd [rows] is written. x, y [rows, dim]; y may alias x.</summary>
     public static void Forward(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> w, ArrayView<float> y, ArrayView<float> rstd, int rows, int dim, float eps)
     {
+        if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
         k.Get("GpuRmsNorm.ForwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(ForwardKernel))
             (stream, k.PerRow(rows), x, w, y, rstd, dim, eps);
@@ -27,6 +28,7 @@ public static class GpuRmsNorm
     /// <summary>Forward with BF16 weights (ushort bits).</summary>
     public static void Forward(AcceleratorStream stream, ArrayView<float> x, ArrayView<ushort> w, ArrayView<float> y, ArrayView<float> rstd, int rows, int dim, float eps)
     {
+        if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
         k.Get("GpuRmsNorm.ForwardBf16Kernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, int, float>(ForwardBf16Kernel))
             (stream, k.PerRow(rows), x, w, y, rstd, dim, eps);
@@ -39,6 +41,7 @@ public static class GpuRmsNorm
     public static void Backward(AcceleratorStream stream, ArrayView<float> dy, ArrayView<float> x, ArrayView<float> w, ArrayView<float> rstd,
         ArrayView<float> dx, ArrayView<float> dw, int rows, int dim)
     {
+        if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
         k.Get("GpuRmsNorm.BackwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(BackwardKernel))
             (stream, k.PerRow(rows), dy, x, w, rstd, dx, dim);
@@ -49,6 +52,7 @@ public static class GpuRmsNorm
     public static void Backward(AcceleratorStream stream, ArrayView<float> dy, ArrayView<float> x, ArrayView<ushort> w, ArrayView<float> rstd,
         ArrayView<float> dx, ArrayView<float> dw, int rows, int dim)
     {
+        if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
         k.Get("GpuRmsNorm.BackwardBf16Kernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, int>(BackwardBf16Kernel))
             (stream, k.PerRow(rows), dy, x, w, rstd, dx, dim);

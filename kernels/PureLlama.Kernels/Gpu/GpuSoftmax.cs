@@ -18,6 +18,7 @@ public static class GpuSoftmax
     /// <summary>y = softmax(x) per row of x [rows, cols].</summary>
     public static void Forward(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> y, int rows, int cols)
     {
+        if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
         k.Get("GpuSoftmax.ForwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, int>(ForwardKernel))
             (stream, k.PerRow(rows), x, y, cols);
@@ -26,6 +27,7 @@ public static class GpuSoftmax
     /// <summary>dx = y·(dy − Σ dy·y) per row.</summary>
     public static void Backward(AcceleratorStream stream, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, int rows, int cols)
     {
+        if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
         k.Get("GpuSoftmax.BackwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(BackwardKernel))
             (stream, k.PerRow(rows), y, dy, dx, cols);

@@ -1,6 +1,6 @@
 using PureLlama.Kernels.Gpu;
 using PureLlama.Kernels.Tests.Harness;
-using PureLlama.Kernels.Tests.Reference;
+using PureLlama.Kernels.Reference;
 
 namespace PureLlama.Kernels.Tests.Gpu;
 

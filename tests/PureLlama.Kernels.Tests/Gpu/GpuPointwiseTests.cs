@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using PureLlama.Kernels.Gpu;
 using PureLlama.Kernels.Tests.Harness;
-using PureLlama.Kernels.Tests.Reference;
+using PureLlama.Kernels.Reference;
 
 namespace PureLlama.Kernels.Tests.Gpu;
 

@@ -74,7 +74,7 @@ public sealed class IlgpuBackendTests
     {
         var cases = new (int[] A, int[] B, int[] Y)[]
         {
-            ([2, 3, 4], [4], [2, 3, 4]), ([2, 1, 4], [3, 1], [2, 3, 4]), ([5], [], [5]), ([3, 1, 2, 1, 3, 1, 2], [1, 2, 1, 3, 1, 2, 1], [3, 2, 2, 3, 3, 2, 2]),
+            ([2, 3, 4], [4], [2, 3, 4]), ([2, 1, 4], [3, 1], [2, 3, 4]), ([5], [], [5]),
         };
         int seed = RandomData.Seed(nameof(Binary_Broadcasts_LikeCpu));
         foreach (var (sa, sb, sy) in cases)
@@ -82,6 +82,11 @@ public sealed class IlgpuBackendTests
                 Compare(device, $"Binary {op} {new Shape(sa)}∘{new Shape(sb)}",
                     be => [Make(be, RandomData.NonZero(seed, new Shape(sa).Numel), sa, DType.F32), Make(be, RandomData.NonZero(seed + 1, new Shape(sb).Numel), sb, DType.F32), Poisoned(be, sy)],
                     (be, t) => be.Binary(op, t[0], t[1], t[2]), [2]);
+        // 7 alternating broadcast dimensions: more than the rank-6 kernel, one launch per row.
+        int[] a7 = [2, 1, 2, 1, 2, 1, 3], b7 = [1, 2, 1, 2, 1, 2, 1], y7 = [2, 2, 2, 2, 2, 2, 3];
+        Compare(device, "Binary rank 7",
+            be => [Make(be, RandomData.NonZero(seed, 24), a7, DType.F32), Make(be, RandomData.NonZero(seed + 1, 8), b7, DType.F32), Poisoned(be, y7)],
+            (be, t) => be.Binary(BinaryOp.Sub, t[0], t[1], t[2]), [2]);
     }
 
     [Theory]
