@@ -115,4 +115,23 @@ internal static class GpuGroupReduce
         for (int w = 0; w < warps; w++) Combine(ref m, ref s, sharedM[w], sharedS[w]);
         Group.Barrier();
     }
+
+    /// <summary>
+    /// Column-tile reduction for "sum over rows" kernels. The group is 32 columns × S row slices
+    /// (S = Group.DimX/32 ≤ 32): thread (slice, lane) passes in its partial for column lane; slice 0
+    /// gets Σ over slices, added in slice order (deterministic). Other threads get 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ColumnTileSum(float partial)
+    {
+        var tile = SharedMemory.Allocate<float>(32 * 32);
+        int lane = Group.IdxX & 31, slice = Group.IdxX >> 5, slices = Group.DimX >> 5;
+        tile[slice * 32 + lane] = partial;
+        Group.Barrier();
+        float total = 0f;
+        if (slice == 0)
+            for (int s = 0; s < slices; s++) total += tile[s * 32 + lane];
+        Group.Barrier();
+        return total;
+    }
 }

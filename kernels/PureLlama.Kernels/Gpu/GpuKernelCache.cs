@@ -80,6 +80,14 @@ public sealed class GpuKernelCache
         return new KernelConfig((int)Math.Clamp(groups, 1, MaxGroups), RowGroupSize);
     }
 
+    /// <summary>
+    /// Launch shape for column reductions: one group per 32 columns, the group's threads in
+    /// 32-wide row slices (needs a warp of 32; RowGroupSize is a multiple of it).
+    /// </summary>
+    public KernelConfig ColumnTiles(long cols) => RowGroupSize % 32 == 0
+        ? new((int)((cols + 31) / 32), RowGroupSize)
+        : throw new NotSupportedException($"Column reductions need groups of a multiple of 32 threads; {Accelerator.Name} offers {RowGroupSize}.");
+
     /// <summary>Launch shape with one group per row (rows ≥ 1).</summary>
     public KernelConfig PerRow(long rows) => new((int)rows, RowGroupSize);
 }

@@ -5,8 +5,10 @@
 //              One launch with one group when no scratch is given; with a scratch of P floats,
 //              stage 1 writes up to P group partials and stage 2 (one group) sums them. The order
 //              of additions is fixed by the launch shape, so results repeat run to run.
-// SumOverRows: y[c] (=|+=) Σ_r x[r, c]. One thread per column (grid-stride over columns), looping
-//              over rows: consecutive threads read consecutive columns of a row (coalesced).
+// SumOverRows: y[c] (=|+=) Σ_r x[r, c]. A group owns 32 columns and splits the rows into
+//              S = G/32 slices: thread (slice, lane) sums rows slice, slice+S, … of column lane (a
+//              warp reads 32 consecutive floats of one row: coalesced), then the S partials are
+//              added in slice order through shared memory (GpuGroupReduce.ColumnTileSum).
 // SumOverCols: y[r] (=|+=) Σ_c x[r, c]. One group per row: threads stride over the row's columns,
 //              then a group reduction; thread 0 writes y[r].
 using ILGPU;
@@ -40,8 +42,9 @@ public static class GpuReduce
     public static void SumOverRows(AcceleratorStream stream, ArrayView<float> x, int rows, int cols, ArrayView<float> y, bool accumulate)
     {
         var k = GpuKernelCache.For(stream);
+        if (cols <= 0) return;
         k.Get("GpuReduce.SumOverRowsKernel", acc => acc.LoadKernel<ArrayView<float>, int, int, ArrayView<float>, int>(SumOverRowsKernel))
-            (stream, k.Stride(cols), x, rows, cols, y, accumulate ? 1 : 0);
+            (stream, k.ColumnTiles(cols), x, rows, cols, y, accumulate ? 1 : 0);
     }
 
     /// <summary>y[r] (=|+=) Σ_c x[r, c] for x [rows, cols].</summary>
@@ -70,20 +73,13 @@ public static class GpuReduce
 
     internal static void SumOverRowsKernel(ArrayView<float> x, int rows, int cols, ArrayView<float> y, int accumulate)
     {
-        int stride = Grid.DimX * Group.DimX;
-        for (int c = Grid.IdxX * Group.DimX + Group.IdxX; c < cols; c += stride)
-        {
-            float acc0 = 0f, acc1 = 0f;
-            int r = 0;
-            for (; r + 1 < rows; r += 2)
-            {
-                acc0 += x[(long)r * cols + c];
-                acc1 += x[(long)(r + 1) * cols + c];
-            }
-            if (r < rows) acc0 += x[(long)r * cols + c];
-            float s = acc0 + acc1;
-            y[c] = accumulate != 0 ? y[c] + s : s;
-        }
+        int c = Grid.IdxX * 32 + (Group.IdxX & 31);
+        int slices = Group.DimX >> 5;
+        float acc = 0f;
+        if (c < cols)
+            for (int r = Group.IdxX >> 5; r < rows; r += slices) acc += x[(long)r * cols + c];
+        float s = GpuGroupReduce.ColumnTileSum(acc);
+        if (Group.IdxX < 32 && c < cols) y[c] = accumulate != 0 ? y[c] + s : s;
     }
 
     internal static void SumOverColsKernel(ArrayView<float> x, int rows, int cols, ArrayView<float> y, int accumulate)

@@ -4,8 +4,9 @@
 // Backward: g = dy·w;  dx[r,c] = rstd·g − x·rstd³·(Σ_c g·x)/dim;  dw[c] += Σ_r dy[r,c]·x[r,c]·rstd[r].
 // Thread mapping: forward and dx use one group per row; threads stride over the row's columns
 // (coalesced), reduce Σx² (or Σg·x) with warp shuffles + shared memory (GpuGroupReduce), then
-// stride again to write. dw is a column reduction: one thread per column, looping over rows in
-// a fixed order (deterministic, no atomics).
+// stride again to write. dw is a column reduction laid out like GpuReduce.SumOverRows: a group
+// owns 32 columns, its 32-thread slices take interleaved rows, and the slice partials are added
+// in a fixed order (deterministic, no atomics).
 using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Algorithms;
@@ -61,7 +62,7 @@ public static class GpuRmsNorm
 
     private static void WeightGrad(AcceleratorStream stream, GpuKernelCache k, ArrayView<float> dy, ArrayView<float> x, ArrayView<float> rstd, ArrayView<float> dw, int rows, int dim) =>
         k.Get("GpuRmsNorm.WeightGradKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(WeightGradKernel))
-            (stream, k.Stride(dim), dy, x, rstd, dw, rows, dim);
+            (stream, k.ColumnTiles(dim), dy, x, rstd, dw, rows, dim);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float RowRstd(ArrayView<float> x, long row, int dim, float eps)
@@ -116,16 +117,16 @@ public static class GpuRmsNorm
 
     internal static void WeightGradKernel(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> rstd, ArrayView<float> dw, int rows, int dim)
     {
-        int stride = Grid.DimX * Group.DimX;
-        for (int c = Grid.IdxX * Group.DimX + Group.IdxX; c < dim; c += stride)
-        {
-            float acc = 0f;
-            for (int r = 0; r < rows; r++)
+        int c = Grid.IdxX * 32 + (Group.IdxX & 31);
+        int slices = Group.DimX >> 5;
+        float acc = 0f;
+        if (c < dim)
+            for (int r = Group.IdxX >> 5; r < rows; r += slices)
             {
                 long i = (long)r * dim + c;
                 acc += dy[i] * x[i] * rstd[r];
             }
-            dw[c] += acc;
-        }
+        float s = GpuGroupReduce.ColumnTileSum(acc);
+        if (Group.IdxX < 32 && c < dim) dw[c] += s;
     }
 }
