@@ -1,4 +1,6 @@
 using System.CommandLine;
+using PureLlama.Cli.Commands;
 
-var root = new RootCommand("PureLlama: a Llama 3 compute engine in managed C#.");
+var root = new RootCommand("purellama: a Llama 3 compute engine in managed C# (SIMD CPU and ILGPU CUDA).");
+root.Subcommands.Add(SelftestCommand.Create());
 return root.Parse(args).Invoke();
