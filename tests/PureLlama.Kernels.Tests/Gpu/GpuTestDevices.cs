@@ -25,13 +25,18 @@ public static class GpuTestDevices
         }
     }
 
-    /// <summary>The shared accelerator for a device name.</summary>
-    public static Accelerator Get(string name) => name switch
+    /// <summary>The shared accelerator for a device name, made current on the calling thread.</summary>
+    public static Accelerator Get(string name)
     {
-        "ilgpu-cpu" => Cpu.Value,
-        "cuda" => Cuda.Value ?? throw new InvalidOperationException("no CUDA device"),
-        _ => throw new ArgumentException(name),
-    };
+        var acc = name switch
+        {
+            "ilgpu-cpu" => Cpu.Value,
+            "cuda" => Cuda.Value ?? throw new InvalidOperationException("no CUDA device"),
+            _ => throw new ArgumentException(name),
+        };
+        if (acc.AcceleratorType == AcceleratorType.Cuda) acc.Bind(); // CUDA contexts are per thread
+        return acc;
+    }
 
     /// <summary>Copies a host array to a new device buffer.</summary>
     public static MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(this Accelerator acc, T[] data) where T : unmanaged
