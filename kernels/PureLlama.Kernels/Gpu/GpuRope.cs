@@ -21,23 +21,26 @@ public static class GpuRope
     {
         var k = GpuKernelCache.For(stream);
         long pairs = (long)tokens * heads * (headDim / 2);
-        k.Get("GpuRope.ApplyKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, long, int, int, ArrayView<int>, ArrayView<float>, ArrayView<float>, float>(ApplyKernel))
-            (stream, k.Stride(pairs), x, y, pairs, heads, headDim, positions, cos, sin, inverse ? -1f : 1f);
+        // 32-bit indices (with headroom so the grid-stride step cannot overflow).
+        if (pairs > int.MaxValue / 2) throw new ArgumentException($"RoPE over {tokens}×{heads}×{headDim} exceeds 2^30 rotation pairs in one call.");
+        if (pairs == 0) return;
+        k.Get("GpuRope.ApplyKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, int, ArrayView<int>, ArrayView<float>, ArrayView<float>, float>(ApplyKernel))
+            (stream, k.Stride(pairs), x, y, (int)pairs, heads, headDim, positions, cos, sin, inverse ? -1f : 1f);
     }
 
-    internal static void ApplyKernel(ArrayView<float> x, ArrayView<float> y, long pairs, int heads, int headDim,
+    internal static void ApplyKernel(ArrayView<float> x, ArrayView<float> y, int pairs, int heads, int headDim,
         ArrayView<int> positions, ArrayView<float> cos, ArrayView<float> sin, float sign)
     {
         int half = headDim / 2;
-        long stride = (long)Grid.DimX * Group.DimX;
-        for (long p = (long)Grid.IdxX * Group.DimX + Group.IdxX; p < pairs; p += stride)
+        int stride = Grid.DimX * Group.DimX;
+        for (int p = Grid.IdxX * Group.DimX + Group.IdxX; p < pairs; p += stride)
         {
-            long vec = p / half;              // (token, head) index
-            int i = (int)(p - vec * half);
-            long token = vec / heads;
+            int vec = p / half;               // (token, head) index: 32-bit division (64-bit is emulated)
+            int i = p - vec * half;
+            int token = vec / heads;
             long table = (long)positions[token] * half + i;
             float c = cos[table], s = sign * sin[table];
-            long at = vec * headDim + i;
+            long at = (long)vec * headDim + i;
             float a = x[at], b = x[at + half];
             y[at] = a * c - b * s;
             y[at + half] = b * c + a * s;
