@@ -53,12 +53,12 @@ public static class GpuKernelCatalog
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyKernel), typeof(byte)),
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyStridedKernel), typeof(float)),
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyStridedKernel), typeof(ushort)),
-        // Matmul kernels (Gpu/Matmul, branch h/gpu-matmul): uncomment once it is merged.
-        // Explicit(typeof(TiledMatmulKernel), nameof(TiledMatmulKernel.Kernel), typeof(float), typeof(float), typeof(F32Widen), typeof(F32Widen)),
-        // Explicit(typeof(TiledMatmulKernel), nameof(TiledMatmulKernel.Kernel), typeof(float), typeof(ushort), typeof(F32Widen), typeof(Bf16Widen)),
-        // Explicit(typeof(TiledMatmulKernel), nameof(TiledMatmulKernel.Kernel), typeof(ushort), typeof(ushort), typeof(Bf16Widen), typeof(Bf16Widen)),
-        // Explicit(typeof(GemvBf16Kernel), nameof(GemvBf16Kernel.Kernel)),
-        // Explicit(typeof(TensorCoreMatmulKernel), nameof(TensorCoreMatmulKernel.Kernel)),
+        // Matmul kernels (Gpu/Matmul).
+        Explicit(typeof(TiledMatmulKernel), nameof(TiledMatmulKernel.Kernel), typeof(float), typeof(float), typeof(F32Widen), typeof(F32Widen)),
+        Explicit(typeof(TiledMatmulKernel), nameof(TiledMatmulKernel.Kernel), typeof(float), typeof(ushort), typeof(F32Widen), typeof(Bf16Widen)),
+        Explicit(typeof(TiledMatmulKernel), nameof(TiledMatmulKernel.Kernel), typeof(ushort), typeof(ushort), typeof(Bf16Widen), typeof(Bf16Widen)),
+        Explicit(typeof(GemvBf16Kernel), nameof(GemvBf16Kernel.Kernel)),
+        Explicit(typeof(TensorCoreMatmulKernel), nameof(TensorCoreMatmulKernel.Kernel)),
     ];
 
     /// <summary>An explicitly grouped kernel <paramref name="owner"/>.<paramref name="method"/>, closed over <paramref name="typeArguments"/>.</summary>
