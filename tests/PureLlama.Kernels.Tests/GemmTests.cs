@@ -115,6 +115,35 @@ public sealed unsafe class GemmTests
     }
 
     [Fact]
+    public void Results_do_not_depend_on_the_thread_count()
+    {
+        // Threads split m or n, never k, so every element is summed in the same order.
+        const int m = 150, n = 200, k = 600;
+        var rng = new Random(6);
+        var a = Random(rng, (long)m * k);
+        var b = ToBf16(Random(rng, (long)n * k));
+        var c1 = new float[m * n];
+        var c2 = new float[m * n];
+        int saved = SimdThreading.MaxThreads;
+        try
+        {
+            fixed (float* pa = a, p1 = c1, p2 = c2)
+            fixed (ushort* pb = b)
+            {
+                SimdThreading.MaxThreads = 1;
+                Gemm.F32Bf16(m, n, k, pa, k, false, pb, k, true, p1, n, false);
+                SimdThreading.MaxThreads = Math.Max(2, saved);
+                Gemm.F32Bf16(m, n, k, pa, k, false, pb, k, true, p2, n, false);
+            }
+        }
+        finally
+        {
+            SimdThreading.MaxThreads = saved;
+        }
+        c2.Should().Equal(c1);
+    }
+
+    [Fact]
     public void Zero_k_writes_zeros_unless_accumulating()
     {
         var c = Nan(6);

@@ -133,6 +133,7 @@ public static unsafe class Gemm
     }
 
     // C[i0..i1, j0..j1] on the calling thread.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block(in Problem pr, int i0, int i1, int j0, int j1)
     {
         var blk = pr.Blk;

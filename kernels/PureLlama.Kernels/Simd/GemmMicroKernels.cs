@@ -7,6 +7,7 @@
 // into MR·NR/W accumulators that live in registers for the whole kc loop. Vector512 tile:
 // 8 rows × 32 columns = 16 zmm accumulators + 2 B vectors + 1 broadcast (of 32 zmm registers).
 // The k loop is unrolled by hand (the JIT does not unroll). load = false stores, true adds to C.
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace PureLlama.Kernels.Simd;
@@ -14,6 +15,7 @@ namespace PureLlama.Kernels.Simd;
 internal static unsafe class GemmMicroKernels
 {
     /// <summary>8×32 tile: C[8,32] (=|+=) Σ_p Ap[p,0..8) ⊗ Bp[p,0..32) on Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile512(int kc, float* a, float* b, float* c, long ldc, bool load)
     {
         var c00 = Vector512<float>.Zero; var c01 = Vector512<float>.Zero;
@@ -92,6 +94,7 @@ internal static unsafe class GemmMicroKernels
     }
 
     /// <summary>6×16 tile: C[6,16] (=|+=) Σ_p Ap[p,0..6) ⊗ Bp[p,0..16) on Vector256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile256(int kc, float* a, float* b, float* c, long ldc, bool load)
     {
         var c00 = Vector256<float>.Zero; var c01 = Vector256<float>.Zero;
@@ -158,6 +161,7 @@ internal static unsafe class GemmMicroKernels
     }
 
     /// <summary>4×4 scalar tile (no-SIMD fallback).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void TileScalar(int kc, float* a, float* b, float* c, long ldc, bool load)
     {
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;

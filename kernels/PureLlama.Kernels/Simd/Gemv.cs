@@ -5,9 +5,8 @@
 //   Y[r, i] (=|+=) Σ_p W[i, p] · X[r, p]         (F32Rows, Bf16Rows: Y = X · Wᵀ, r < m)
 //
 // Memory-bound: every weight is read once. Threads split the n weight rows; each thread walks
-// groups of 4 weight rows and, for each group, every x row (up to 4 x rows at once) — so a
-// group of W is fetched from memory once and reused from L1 for all m rows. bf16 weights are
-// widened in registers (zero-extend 16 → 32 bits, shift left 16).
+// its rows one at a time against every x row (4 x rows at once), so a weight row is fetched from
+// memory once and reused from L1 for all m rows. bf16 weights are widened in registers.
 namespace PureLlama.Kernels.Simd;
 
 /// <summary>Matrix-vector (and few-row matrix) products against a weight stored [n, k].</summary>

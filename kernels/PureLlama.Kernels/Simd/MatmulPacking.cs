@@ -71,6 +71,7 @@ internal static unsafe class MatmulPacking
     // ---------------------------------------------------------------- shared shapes
 
     // panel[p·w + r] = src[p·ld + r] for r < count (source rows are the k steps; copy, pad with 0).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackRowsContiguous(float* src, int ld, int kc, int count, int w, float* panel, bool avx512)
     {
         if (count == w && w % 16 == 0 && Vector512.IsHardwareAccelerated)
@@ -97,6 +98,7 @@ internal static unsafe class MatmulPacking
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackRowsContiguousBf16(ushort* src, int ld, int kc, int count, int w, float* panel, bool avx512)
     {
         if (count == w && w % 16 == 0 && Vector512.IsHardwareAccelerated)
@@ -117,6 +119,7 @@ internal static unsafe class MatmulPacking
     }
 
     // panel[p·w + r] = src[r·ld + p] for r < count (source rows run along k: a transpose; pad with 0).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackRowsAlongK(float* src, int ld, int kc, int count, int w, float* panel, bool avx512)
     {
         int p = 0;
@@ -142,6 +145,7 @@ internal static unsafe class MatmulPacking
             for (int pp = 0; pp < kc; pp++) panel[pp * w + r] = 0f;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackRowsAlongKBf16(ushort* src, int ld, int kc, int count, int w, float* panel, bool avx512)
     {
         int p = 0;
@@ -169,8 +173,13 @@ internal static unsafe class MatmulPacking
     // ---------------------------------------------------------------- 16×16 transpose
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> WidenBf16(Vector256<ushort> h) =>
-        Vector512.ShiftLeft(Vector512.WidenLower(Vector512.Create(h, h)), 16).AsSingle();
+    private static Vector512<float> WidenBf16(Vector256<ushort> h)
+    {
+        Vector512<uint> wide = Avx512F.IsSupported
+            ? Avx512F.ConvertToVector512UInt32(h) // vpmovzxwd
+            : Vector512.Create(Vector256.WidenLower(h), Vector256.WidenUpper(h));
+        return Vector512.ShiftLeft(wide, 16).AsSingle();
+    }
 
     // dst[t·w + r] = rows[r][p + t] for r, t < 16, in increasing t (so a later store may overwrite
     // the previous one's lanes r ≥ w: the overlap trick for w < 16).
