@@ -19,7 +19,7 @@ static class Program
     static int Main(string[] args)
     {
         string mode = args.Length > 0 ? args[0] : "check";
-        CudaDriverResolver.Register();
+        CudaDriverLoader.Register();
         if (mode == "ptx") return Ptx(args.Length > 1 ? args[1] : "/tmp/gpuprobe/ptx");
         using var context = Context.Create(b => b.CPU(new CPUDevice(32, 8, 2)).Cuda().Optimize(OptimizationLevel.O2));
         Accelerator acc;

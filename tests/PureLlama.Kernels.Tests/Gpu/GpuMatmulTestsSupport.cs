@@ -56,14 +56,14 @@ public sealed class GpuMatmulCudaFixture : IDisposable
     }
 }
 
-/// <summary>Whether a CUDA device can be opened (driver resolved through <see cref="CudaDriverResolver"/>).</summary>
+/// <summary>Whether a CUDA device can be opened (driver resolved through <see cref="CudaDriverLoader"/>).</summary>
 public static class CudaProbe
 {
     private static readonly Lazy<bool> Probe = new(() =>
     {
         try
         {
-            CudaDriverResolver.Register();
+            CudaDriverLoader.Register();
             using var context = Context.Create(b => b.Cuda());
             return context.GetCudaDevices().Count > 0;
         }

@@ -59,6 +59,12 @@ public static class GpuKernelCatalog
         Explicit(typeof(TiledMatmulKernel), nameof(TiledMatmulKernel.Kernel), typeof(ushort), typeof(ushort), typeof(Bf16Widen), typeof(Bf16Widen)),
         Explicit(typeof(GemvBf16Kernel), nameof(GemvBf16Kernel.Kernel)),
         Explicit(typeof(TensorCoreMatmulKernel), nameof(TensorCoreMatmulKernel.Kernel)),
+        Explicit(typeof(GpuFlashAttention), nameof(GpuFlashAttention.ForwardKernel)),
+        Explicit(typeof(GpuFlashAttention), nameof(GpuFlashAttention.DecodeKernel)),
+        Explicit(typeof(GpuFlashAttention), nameof(GpuFlashAttention.CombineKernel)),
+        Explicit(typeof(GpuFlashAttentionBackward), nameof(GpuFlashAttentionBackward.RowDotKernel)),
+        Explicit(typeof(GpuFlashAttentionBackward), nameof(GpuFlashAttentionBackward.KeyGradKernel)),
+        Explicit(typeof(GpuFlashAttentionBackward), nameof(GpuFlashAttentionBackward.QueryGradKernel)),
     ];
 
     /// <summary>An explicitly grouped kernel <paramref name="owner"/>.<paramref name="method"/>, closed over <paramref name="typeArguments"/>.</summary>
