@@ -50,8 +50,9 @@ public sealed unsafe class MappedStorage : HostStorage
     /// <inheritdoc/>
     public override byte* Pointer => IsReleased ? throw new ObjectDisposedException(nameof(MappedStorage)) : _base;
 
-    protected override void ReleaseMemory()
+    protected override void ReleaseMemory(bool disposing)
     {
+        if (!disposing) return; // the view's and file's own safe handles release them when finalized
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _file.Dispose();

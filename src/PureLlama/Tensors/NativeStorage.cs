@@ -37,7 +37,7 @@ public sealed unsafe class NativeStorage : HostStorage
     /// <inheritdoc/>
     public override byte* Pointer => IsReleased ? throw new ObjectDisposedException(nameof(NativeStorage)) : _ptr;
 
-    protected override void ReleaseMemory()
+    protected override void ReleaseMemory(bool disposing)
     {
         NativeMemory.AlignedFree(_ptr);
         if (ByteLength > 0) GC.RemoveMemoryPressure(ByteLength);

@@ -45,16 +45,19 @@ public abstract class Storage : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _released, 1) != 0) return;
-        ReleaseMemory();
+        ReleaseMemory(disposing: true);
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>Frees the underlying memory; called exactly once.</summary>
-    protected abstract void ReleaseMemory();
+    /// <summary>
+    /// Frees the underlying memory; called exactly once. <paramref name="disposing"/> is false on the
+    /// finalizer thread, where managed objects this storage holds may already have been finalized.
+    /// </summary>
+    protected abstract void ReleaseMemory(bool disposing);
 
     ~Storage()
     {
-        if (Interlocked.Exchange(ref _released, 1) == 0) ReleaseMemory();
+        if (Interlocked.Exchange(ref _released, 1) == 0) ReleaseMemory(disposing: false);
     }
 }
 

@@ -45,10 +45,11 @@ internal sealed class DeviceBufferPool : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             InUseBytes += size;
-            if (_free.TryGetValue(size, out var stack) && stack.Count > 0)
+            while (_free.TryGetValue(size, out var stack) && stack.Count > 0)
             {
                 CachedBytes -= size;
-                return stack.Pop();
+                var cached = stack.Pop();
+                if (!cached.IsDisposed) return cached;
             }
         }
         try

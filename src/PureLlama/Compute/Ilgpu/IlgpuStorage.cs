@@ -41,5 +41,10 @@ public sealed class IlgpuStorage : Storage
         return Bytes.SubView(elementOffset * size, count * size).Cast<T>();
     }
 
-    protected override void ReleaseMemory() => _pool.Return(_buffer);
+    // On the finalizer thread the ILGPU buffer may already be finalized (freed): it must not go back
+    // to the pool then; its own finalizer releases the device memory.
+    protected override void ReleaseMemory(bool disposing)
+    {
+        if (disposing) _pool.Return(_buffer);
+    }
 }
