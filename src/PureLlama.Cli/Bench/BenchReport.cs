@@ -53,7 +53,8 @@ internal static class BenchReport
         $"roofline ({roof.Threads} threads): FMA F32 {F(roof.FmaGflops, 1)} GFLOP/s (Vector{roof.VectorBits}), " +
         $"read {F(roof.ReadGBps, 1)} GB/s, copy {F(roof.CopyGBps, 1)} GB/s (read+written, {roof.BufferBytes >> 20} MiB buffer)";
 
-    public static void WriteJson(string path, string command, int threads, RooflineFigures? roof, IReadOnlyList<BenchRow> rows, PyTorchRun? torch)
+    public static void WriteJson(string path, string command, int threads, string loadBefore, RooflineFigures? roof,
+        IReadOnlyList<BenchRow> rows, PyTorchRun? torch)
     {
         using var stream = File.Create(path);
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
@@ -62,6 +63,8 @@ internal static class BenchReport
         w.WriteString("command", command);
         w.WriteString("machine", MachineLine());
         w.WriteNumber("threads", threads);
+        w.WriteString("load_average_before", loadBefore);
+        w.WriteString("load_average_after", LoadAverage());
         if (roof != null)
         {
             w.WriteStartObject("roofline");
@@ -132,6 +135,14 @@ internal static class BenchReport
         bool v512 = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
         return $"{cpu}, {Environment.ProcessorCount} logical CPUs, Vector512 {(v512 ? "accelerated" : "not accelerated")}, " +
                $"AVX512-BF16 (cpuinfo) {bf16}, .NET {Environment.Version}";
+    }
+
+    /// <summary>The 1/5/15-minute load averages (Linux), or "unknown".</summary>
+    public static string LoadAverage()
+    {
+        try { return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (IOException) { return "unknown"; }
+        catch (UnauthorizedAccessException) { return "unknown"; }
     }
 
     private static string F(double v, int decimals) => v.ToString("F" + decimals, Inv);

@@ -80,7 +80,7 @@ internal static class PyTorchRunner
         var parts = new List<string>();
         if (root.TryGetProperty("blas", out var blas))
         {
-            if (blas.TryGetProperty("openblas_config", out var cfg)) parts.Add($"OpenBLAS {cfg.GetString()}");
+            if (blas.TryGetProperty("openblas_config", out var cfg)) parts.Add(cfg.GetString() ?? "OpenBLAS");
             if (blas.TryGetProperty("openblas_core", out var core)) parts.Add($"core {core.GetString()}");
             if (!blas.TryGetProperty("openblas_config", out _) && blas.TryGetProperty("libraries", out var libs))
                 parts.Add("BLAS libraries: " + string.Join(", ", libs.EnumerateArray().Select(l => l.GetString())));

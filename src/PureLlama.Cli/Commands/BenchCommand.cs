@@ -74,7 +74,9 @@ public static class BenchCommand
             }
         }
 
+        string loadBefore = BenchReport.LoadAverage();
         Console.WriteLine($"machine: {BenchReport.MachineLine()}");
+        Console.WriteLine($"load average (1/5/15 min) before: {loadBefore}");
         Console.WriteLine($"threads: {o.Threads}, matmul ISA: {GemmIsa.Current}, samples per item: {o.Repeats} (median)");
 
         RooflineFigures? roof = null;
@@ -115,6 +117,7 @@ public static class BenchCommand
 
         var rows = timings.Select(x => new BenchRow(x.Item, x.Timing, BenchReport.PercentOfRoof(x.Item, x.Item.Rate(x.Timing.MedianMs), roof),
             torch != null && torch.Results.TryGetValue(x.Item.Id, out var pt) ? pt : null)).ToList();
+        Console.WriteLine($"load average (1/5/15 min) after: {BenchReport.LoadAverage()}");
         Console.WriteLine();
         Console.Write(BenchReport.Table(rows, torch != null));
         Console.WriteLine();
@@ -126,7 +129,7 @@ public static class BenchCommand
         }
         if (o.Json != null)
         {
-            BenchReport.WriteJson(o.Json, o.CommandLine, o.Threads, roof, rows, torch);
+            BenchReport.WriteJson(o.Json, o.CommandLine, o.Threads, loadBefore, roof, rows, torch);
             Console.WriteLine($"results written to {o.Json}");
         }
         return 0;
