@@ -3,6 +3,7 @@ using PureLlama.Cli.Commands;
 
 var root = new RootCommand("purellama: a Llama 3 compute engine in managed C# (SIMD CPU and ILGPU CUDA).");
 root.Subcommands.Add(SelftestCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(PtxCommand.Create());
 return root.Parse(args).Invoke();
