@@ -24,14 +24,18 @@ public static class BenchCommand
         var bandwidthMiB = new Option<int>("--bandwidth-mib") { Description = "Buffer size of the bandwidth probe, MiB.", DefaultValueFactory = _ => 1024 };
         var python = new Option<string>("--python") { Description = "Python with torch installed.", DefaultValueFactory = _ => "/usr/bin/python3" };
         var script = new Option<string?>("--pytorch-script") { Description = "Path of benchmarks/pytorch/kernels.py (found from the working directory by default)." };
+        var device = DeviceOption.Create();
+        device.Description = "Time the backend ops on this device instead (cuda, ilgpu-cpu, cpu): matmul, GEMV, RMSNorm, attention.";
         var keepEnv = new Option<bool>("--keep-openblas-env") { Description = "Keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for PyTorch (by default they are unset: they hold OpenBLAS to AVX2)." };
 
         var command = new Command("bench", "Benchmark the SIMD kernels against the measured roofline (and PyTorch with --vs-pytorch).");
-        foreach (var o in new Option[] { vsPyTorch, json, repeats, threads, only, list, noRoofline, bandwidthMiB, python, script, keepEnv })
+        foreach (var o in new Option[] { vsPyTorch, json, repeats, threads, only, list, noRoofline, bandwidthMiB, python, script, keepEnv, device })
             command.Options.Add(o);
 
         command.SetAction(parse =>
         {
+            if (parse.GetValue(device) is { } deviceName)
+                return DeviceBench.Run(DeviceOption.Resolve(deviceName), Math.Max(1, parse.GetValue(repeats)), parse.GetValue(only));
             if (parse.GetValue(list))
             {
                 foreach (var item in BenchWork.All) Console.WriteLine($"{item.Id,-34} {item.Work}, {item.Shape}");

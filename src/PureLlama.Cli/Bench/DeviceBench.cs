@@ -1,0 +1,105 @@
+using PureLlama.Compute;
+using PureLlama.Tensors;
+
+namespace PureLlama.Cli.Bench;
+
+/// <summary>
+/// Benchmarks through <see cref="IBackend"/> on any device (the GPU path of <c>purellama bench
+/// --device cuda</c>): each call is followed by <see cref="IBackend.Synchronize"/>, so the time is
+/// the device's, launches included. Rates count the useful FLOPs (causal attention: half the
+/// square) or the bytes a kernel must move at least once.
+/// </summary>
+internal static class DeviceBench
+{
+    private sealed record Item(string Id, string Shape, string Unit, double Work, Action Call) : IDisposable
+    {
+        public List<Tensor> Owned { get; } = [];
+        public void Dispose() { foreach (var t in Owned) t.Dispose(); }
+    }
+
+    public static int Run(Device device, int repeats, string? only)
+    {
+        var be = Backends.Get(device);
+        Console.WriteLine($"device bench on {be.Name}, median of {repeats} samples (synchronized)");
+        Console.WriteLine($"{"item",-26} {"shape",-30} {"ms",10} {"rate",12}");
+        foreach (var make in Items(be))
+        {
+            using var item = make();
+            if (only is not null && !only.Split(',').Any(o => item.Id.Contains(o.Trim(), StringComparison.OrdinalIgnoreCase))) continue;
+            var t = BenchTimer.Measure(item.Call, repeats, warmupMs: 300, minWarmupCalls: 3, minSampleMs: 20);
+            double rate = item.Work / (t.MedianMs * 1e-3) / (item.Unit == "TFLOP/s" ? 1e12 : 1e9);
+            Console.WriteLine($"{item.Id,-26} {item.Shape,-30} {t.MedianMs,10:F3} {rate,8:F1} {item.Unit}");
+        }
+        return 0;
+    }
+
+    private static Tensor Rand(IBackend be, Item item, DType dtype, params int[] shape)
+    {
+        var t = Tensor.RandU(new Shape(shape), new Rng((ulong)item.Owned.Count + 1), -1f, 1f, dtype, be.Device);
+        item.Owned.Add(t);
+        return t;
+    }
+
+    private static IEnumerable<Func<Item>> Items(IBackend be)
+    {
+        foreach (var (dtype, name) in new[] { (DType.F32, "matmul f32"), (DType.BF16, "matmul f32×bf16ᵀ") })
+            yield return () =>
+            {
+                const int n = 4096;
+                Item? item = null;
+                item = new Item(name, $"{n}x{n}x{n}", "TFLOP/s", 2.0 * n * n * n, () => { });
+                var a = Rand(be, item, DType.F32, n, n);
+                var b = Rand(be, item, dtype, n, n);
+                var c = Rand(be, item, DType.F32, n, n);
+                bool transB = dtype == DType.BF16;
+                return item with { Call = () => { be.MatMul(a, b, c, false, transB, false); be.Synchronize(); } };
+            };
+        yield return () =>
+        {
+            const int k = 4096, n = 14336;
+            var item = new Item("gemv bf16 (decode)", $"1x{k} · [{n}x{k}]", "GB/s", 2.0 * n * k, () => { });
+            var x = Rand(be, item, DType.F32, 1, k);
+            var w = Rand(be, item, DType.BF16, n, k);
+            var y = Rand(be, item, DType.F32, 1, n);
+            return item with { Call = () => { be.MatMul(x, w, y, false, true, false); be.Synchronize(); } };
+        };
+        yield return () =>
+        {
+            const int rows = 4096, dim = 4096;
+            var item = new Item("rmsnorm", $"[{rows},{dim}]", "GB/s", 2.0 * 4 * rows * dim, () => { });
+            var x = Rand(be, item, DType.F32, rows, dim);
+            var w = Rand(be, item, DType.F32, dim);
+            var y = Rand(be, item, DType.F32, rows, dim);
+            var r = Rand(be, item, DType.F32, rows);
+            return item with { Call = () => { be.RmsNorm(x, w, 1e-5f, y, r); be.Synchronize(); } };
+        };
+        foreach (int seq in new[] { 512, 1024, 2048, 4096 })
+            foreach (bool backward in new[] { false, true })
+                yield return () =>
+                {
+                    const int heads = 32, d = 64;
+                    double fwdFlops = 2.0 * 2 * seq * (double)seq * d * heads / 2;
+                    var item = new Item(backward ? "attention fwd+bwd causal" : "attention fwd causal", $"T={seq} H={heads} d={d}", "TFLOP/s",
+                        backward ? 3.5 * fwdFlops : fwdFlops, () => { });
+                    var q = Rand(be, item, DType.F32, seq, heads, d);
+                    var k = Rand(be, item, DType.F32, seq, heads, d);
+                    var v = Rand(be, item, DType.F32, seq, heads, d);
+                    var o = Rand(be, item, DType.F32, seq, heads, d);
+                    var lse = Rand(be, item, DType.F32, heads, seq);
+                    var dO = Rand(be, item, DType.F32, seq, heads, d);
+                    var dq = Rand(be, item, DType.F32, seq, heads, d);
+                    var dk = Rand(be, item, DType.F32, seq, heads, d);
+                    var dv = Rand(be, item, DType.F32, seq, heads, d);
+                    var s = AttentionSettings.For(d);
+                    return item with
+                    {
+                        Call = () =>
+                        {
+                            be.Attention(q, k, v, o, lse, s);
+                            if (backward) be.AttentionBackward(q, k, v, o, dO, lse, dq, dk, dv, s);
+                            be.Synchronize();
+                        },
+                    };
+                };
+    }
+}
