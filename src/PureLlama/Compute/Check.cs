@@ -60,6 +60,17 @@ internal static class Check
         if (a.Shape != b.Shape) throw new ArgumentException($"{nameB}: {b.Describe()} must have the shape of {nameA} {a.Shape}.", nameB);
     }
 
+    /// <summary>Both sides of a dtype cast: on the device, contiguous, same shape, destination writable.</summary>
+    public static void CastArguments(IBackend backend, Tensor source, Tensor destination)
+    {
+        OnDevice(backend, source, nameof(source));
+        OnDevice(backend, destination, nameof(destination));
+        Contiguous(source, nameof(source));
+        Contiguous(destination, nameof(destination));
+        Writable(destination, nameof(destination));
+        SameShape(source, destination, nameof(source), nameof(destination));
+    }
+
     /// <summary>Elements as an int count, or an error for tensors too large for one kernel call.</summary>
     public static int Int(long n, string what) =>
         n <= int.MaxValue ? (int)n : throw new ArgumentException($"{what}: {n} elements exceed the 2^31 limit of one kernel call.");

@@ -7,19 +7,9 @@ namespace PureLlama.Tests.Autograd;
 /// <summary>Ops.Attention (FlashAttention backward kernel) against float64 central differences, on every backend present.</summary>
 public class AttentionGradCheckTests
 {
-    public static TheoryData<string> Devices()
-    {
-        var d = new TheoryData<string>();
-        foreach (var device in Backends.Available()) d.Add(device.ToString());
-        return d;
-    }
+    public static TheoryData<string> Devices() => GradCheckTests.Devices();
 
-    private static Tensor Leaf(Device dev, ulong seed, params int[] shape)
-    {
-        var t = Tensor.RandU(new Shape(shape), new Rng(seed), -1f, 1f, DType.F32, dev);
-        t.RequiresGrad = true;
-        return t;
-    }
+    private static Tensor Leaf(Device dev, ulong seed, params int[] shape) => GradCheckTests.Leaf(dev, seed, shape);
 
     private static void Check(Device d, int tokens, int kvLen, int heads, int kvHeads, int headDim, AttentionSettings s, int[]? segments = null)
     {

@@ -17,7 +17,7 @@ public class GradCheckTests
         return d;
     }
 
-    private static Tensor Leaf(Device dev, ulong seed, params int[] shape)
+    internal static Tensor Leaf(Device dev, ulong seed, params int[] shape)
     {
         var t = Tensor.RandU(new Shape(shape), new Rng(seed), -1f, 1f, DType.F32, dev);
         t.RequiresGrad = true;

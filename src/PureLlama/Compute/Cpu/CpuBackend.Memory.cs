@@ -39,12 +39,7 @@ public sealed unsafe partial class CpuBackend
     /// <inheritdoc/>
     public void Cast(Tensor source, Tensor destination)
     {
-        Check.OnDevice(this, source, nameof(source));
-        Check.OnDevice(this, destination, nameof(destination));
-        Check.Contiguous(source, nameof(source));
-        Check.Contiguous(destination, nameof(destination));
-        Check.Writable(destination, nameof(destination));
-        Check.SameShape(source, destination, nameof(source), nameof(destination));
+        Check.CastArguments(this, source, destination);
         long n = source.Numel;
         switch (source.DType, destination.DType)
         {
