@@ -8,8 +8,11 @@
 // so dK/dV of a KV head sum over its group; its K/V rows sit in shared memory ([32, 129] each) and
 // queries stream through shared tiles of 8 (scale·Q and dO, [8, 128] each). QueryGradKernel gives
 // each thread one query row (group of 32 per head) with scale·Q and dO in shared memory ([32, 129])
-// and streams K/V tiles of 8 keys. Accumulators are the thread's own output row in global memory.
-// Shared memory ≤ 41 KB (headDim ≤ 128).
+// and streams K/V tiles of 8 keys. Each thread touches only its own rows of the [32 × stride]
+// buffers (stride 65 for head_dim ≤ 64, 129 above: bank (t + c) mod 32, conflict-free). For
+// head_dim ≤ 64 the accumulators (dK, dV rows; the dQ row) live in shared memory too and are written
+// to global memory once at the end; above 64 they do not fit and accumulate in the output rows in
+// global memory. Shared memory ≤ 41.5 KB.
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
@@ -20,6 +23,7 @@ namespace PureLlama.Kernels.Gpu;
 public static class GpuFlashAttentionBackward
 {
     private const int Rows = 32, QTile = 8, KTile = 8, MaxD = GpuFlashAttention.MaxHeadDim, RowStride = MaxD + 1;
+    private const int SmallD = 64, SmallStride = SmallD + 1;
 
     /// <summary>dq, dk, dv (overwritten) from q, k, v, o, dO, lse; rowDot: scratch [H·T].</summary>
     public static void Backward(AcceleratorStream stream, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o,
@@ -63,20 +67,21 @@ public static class GpuFlashAttentionBackward
     internal static void KeyGradKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dO, ArrayView<float> lse,
         ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv, ArrayView<int> qSeg, ArrayView<int> kSeg, GpuAttentionDims p)
     {
-        var kSh = SharedMemory.Allocate<float>(Rows * RowStride);   // K rows of the block: [32, 129]
-        var vSh = SharedMemory.Allocate<float>(Rows * RowStride);   // V rows: [32, 129]
+        var rowsSh = SharedMemory.Allocate<float>(4 * Rows * SmallStride);   // K, V (, dK, dV) rows: [32, rs] each
         var qT = SharedMemory.Allocate<float>(QTile * MaxD);        // scale·Q tile: [8, d]
         var dOT = SharedMemory.Allocate<float>(QTile * MaxD);       // dO tile: [8, d]
         int d = p.HeadDim, group = p.Heads / p.KvHeads, kBlocks = (p.KvLen + Rows - 1) / Rows;
         int kb = Grid.IdxX % kBlocks, kvh = Grid.IdxX / kBlocks, t = Group.IdxX;
         int j0 = kb * Rows, j = j0 + t, nk = XMath.Min(Rows, p.KvLen - j0);
-        bool valid = j < p.KvLen;
+        bool valid = j < p.KvLen, small = d <= SmallD;
+        int rs = small ? SmallStride : RowStride, kOff = t * rs, vOff = (Rows + t) * rs, dkOff = (2 * Rows + t) * rs, dvOff = (3 * Rows + t) * rs;
         long kRow = ((long)j * p.KvHeads + kvh) * d;
         for (int c = 0; c < d; c++)
         {
-            kSh[t * RowStride + c] = valid ? k[kRow + c] : 0f;
-            vSh[t * RowStride + c] = valid ? v[kRow + c] : 0f;
-            if (valid) { dk[kRow + c] = 0f; dv[kRow + c] = 0f; }
+            rowsSh[kOff + c] = valid ? k[kRow + c] : 0f;
+            rowsSh[vOff + c] = valid ? v[kRow + c] : 0f;
+            if (small) { rowsSh[dkOff + c] = 0f; rowsSh[dvOff + c] = 0f; }
+            else if (valid) { dk[kRow + c] = 0f; dv[kRow + c] = 0f; }
         }
         // Queries whose position can reach keys [j0, j0 + nk).
         int iLo = 0, iHi = p.Tokens;
@@ -105,39 +110,49 @@ public static class GpuFlashAttentionBackward
                     float s = 0f, dp = 0f;
                     for (int c = 0; c < d; c++)
                     {
-                        s += qT[ii * d + c] * kSh[t * RowStride + c];
-                        dp += dOT[ii * d + c] * vSh[t * RowStride + c];
+                        s += qT[ii * d + c] * rowsSh[kOff + c];
+                        dp += dOT[ii * d + c] * rowsSh[vOff + c];
                     }
                     long at = (long)h * p.Tokens + i;
                     float pr = XMath.Exp(s - RowLse(lse, at));
                     float ds = pr * (dp - rowDot[at]);
-                    for (int c = 0; c < d; c++)
-                    {
-                        dv[kRow + c] += pr * dOT[ii * d + c];
-                        dk[kRow + c] += ds * qT[ii * d + c];
-                    }
+                    if (small)
+                        for (int c = 0; c < d; c++)
+                        {
+                            rowsSh[dvOff + c] += pr * dOT[ii * d + c];
+                            rowsSh[dkOff + c] += ds * qT[ii * d + c];
+                        }
+                    else
+                        for (int c = 0; c < d; c++)
+                        {
+                            dv[kRow + c] += pr * dOT[ii * d + c];
+                            dk[kRow + c] += ds * qT[ii * d + c];
+                        }
                 }
             }
         }
+        if (small && valid)
+            for (int c = 0; c < d; c++) { dk[kRow + c] = rowsSh[dkOff + c]; dv[kRow + c] = rowsSh[dvOff + c]; }
     }
 
     internal static void QueryGradKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dO, ArrayView<float> lse,
         ArrayView<float> rowDot, ArrayView<float> dq, ArrayView<int> qSeg, ArrayView<int> kSeg, GpuAttentionDims p)
     {
-        var qSh = SharedMemory.Allocate<float>(Rows * RowStride);   // scale·Q: [32, 129]
-        var dOSh = SharedMemory.Allocate<float>(Rows * RowStride);  // dO: [32, 129]
+        var rowsSh = SharedMemory.Allocate<float>(2 * Rows * RowStride);   // scale·Q, dO (, dQ) rows: [32, rs] each
         var kT = SharedMemory.Allocate<float>(KTile * MaxD);        // K tile: [8, d]
         var vT = SharedMemory.Allocate<float>(KTile * MaxD);        // V tile: [8, d]
         int d = p.HeadDim, blocks = (p.Tokens + Rows - 1) / Rows;
         int qb = Grid.IdxX % blocks, h = Grid.IdxX / blocks, kvh = h / (p.Heads / p.KvHeads), t = Group.IdxX;
         int i0 = qb * Rows, i = i0 + t, nq = XMath.Min(Rows, p.Tokens - i0);
-        bool valid = i < p.Tokens;
+        bool valid = i < p.Tokens, small = d <= SmallD;
+        int rs = small ? SmallStride : RowStride, qOff = t * rs, dOOff = (Rows + t) * rs, dqOff = (2 * Rows + t) * rs;
         long qRow = ((long)i * p.Heads + h) * d;
         for (int c = 0; c < d; c++)
         {
-            qSh[t * RowStride + c] = valid ? q[qRow + c] * p.Scale : 0f;
-            dOSh[t * RowStride + c] = valid ? dO[qRow + c] : 0f;
-            if (valid) dq[qRow + c] = 0f;
+            rowsSh[qOff + c] = valid ? q[qRow + c] * p.Scale : 0f;
+            rowsSh[dOOff + c] = valid ? dO[qRow + c] : 0f;
+            if (small) rowsSh[dqOff + c] = 0f;
+            else if (valid) dq[qRow + c] = 0f;
         }
         long at = (long)h * p.Tokens + i;
         float rowLse = valid ? RowLse(lse, at) : 0f, rowD = valid ? rowDot[at] : 0f;
@@ -162,12 +177,17 @@ public static class GpuFlashAttentionBackward
                 float s = 0f, dp = 0f;
                 for (int c = 0; c < d; c++)
                 {
-                    s += qSh[t * RowStride + c] * kT[jj * d + c];
-                    dp += dOSh[t * RowStride + c] * vT[jj * d + c];
+                    s += rowsSh[qOff + c] * kT[jj * d + c];
+                    dp += rowsSh[dOOff + c] * vT[jj * d + c];
                 }
                 float ds = XMath.Exp(s - rowLse) * (dp - rowD) * p.Scale;
-                for (int c = 0; c < d; c++) dq[qRow + c] += ds * kT[jj * d + c];
+                if (small)
+                    for (int c = 0; c < d; c++) rowsSh[dqOff + c] += ds * kT[jj * d + c];
+                else
+                    for (int c = 0; c < d; c++) dq[qRow + c] += ds * kT[jj * d + c];
             }
         }
+        if (small && valid)
+            for (int c = 0; c < d; c++) dq[qRow + c] = rowsSh[dqOff + c];
     }
 }

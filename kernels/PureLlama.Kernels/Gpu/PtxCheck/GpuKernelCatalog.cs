@@ -60,6 +60,7 @@ public static class GpuKernelCatalog
         Explicit(typeof(GemvBf16Kernel), nameof(GemvBf16Kernel.Kernel)),
         Explicit(typeof(TensorCoreMatmulKernel), nameof(TensorCoreMatmulKernel.Kernel)),
         Explicit(typeof(GpuFlashAttention), nameof(GpuFlashAttention.ForwardKernel)),
+        Explicit(typeof(GpuFlashAttentionTiled), nameof(GpuFlashAttentionTiled.ForwardKernel)),
         Explicit(typeof(GpuFlashAttention), nameof(GpuFlashAttention.DecodeKernel)),
         Explicit(typeof(GpuFlashAttention), nameof(GpuFlashAttention.CombineKernel)),
         Explicit(typeof(GpuFlashAttentionBackward), nameof(GpuFlashAttentionBackward.RowDotKernel)),

@@ -28,7 +28,10 @@ public sealed partial class IlgpuBackend
         }
         else
         {
-            GpuFlashAttention.Forward(Stream, F(q32 ?? q), F(k32 ?? k), F(v32 ?? v), F(output), lseView, lse is not null, qs, ks, p);
+            if (GpuFlashAttentionTiled.Supports(p))
+                GpuFlashAttentionTiled.Forward(Stream, F(q32 ?? q), F(k32 ?? k), F(v32 ?? v), F(output), lseView, lse is not null, qs, ks, p);
+            else
+                GpuFlashAttention.Forward(Stream, F(q32 ?? q), F(k32 ?? k), F(v32 ?? v), F(output), lseView, lse is not null, qs, ks, p);
             if (q32 is not null || k32 is not null) Stream.Synchronize();   // the temporaries go back to the pool
         }
     }
