@@ -1,0 +1,76 @@
+using System.Text.Json;
+using PureLlama.Tokenization;
+using Xunit.Abstractions;
+
+namespace PureLlama.Tests.Tokenization;
+
+/// <summary>One case of ../shared/fixtures/llama3-tokenizer/cases.jsonl.</summary>
+public sealed record TokenizerCase(int Line, string Category, string Text, int[] Ids, bool SpecialTokensParsed, int[]? Llama30Ids);
+
+/// <summary>
+/// Finds ../shared/fixtures (walking up from the test binaries until a folder has a
+/// shared/fixtures child) and loads the Llama 3 tokenizer once per test class.
+/// </summary>
+public sealed class TokenizerFixture
+{
+    public const string Folder = "llama3-tokenizer";
+    private readonly Lazy<Llama3Tokenizer?> _tokenizer;
+    private readonly Lazy<IReadOnlyList<TokenizerCase>> _cases;
+
+    public TokenizerFixture()
+    {
+        Dir = FindFixtureFolder(Folder);
+        _tokenizer = new(() => Dir is null || !File.Exists(TokenizerJson) ? null : Llama3Tokenizer.Load(Dir));
+        _cases = new(() => ReadCases(Path.Combine(Dir!, "cases.jsonl")));
+    }
+
+    /// <summary>The fixture folder, or null when it is not found.</summary>
+    public string? Dir { get; }
+    public string TokenizerJson => Path.Combine(Dir ?? "../shared/fixtures/" + Folder, "tokenizer.json");
+    public Llama3Tokenizer? Tokenizer => _tokenizer.Value;
+    public IReadOnlyList<TokenizerCase> Cases => _cases.Value;
+
+    /// <summary>
+    /// The tokenizer, or null when the fixture is missing and the test should return early
+    /// (after writing which file is missing). With CI=true a missing fixture fails the test.
+    /// </summary>
+    public Llama3Tokenizer? RequireTokenizer(ITestOutputHelper output, string file = "tokenizer.json")
+    {
+        string path = Path.Combine(Dir ?? Path.Combine("../shared/fixtures", Folder), file);
+        if (Dir is not null && File.Exists(path) && Tokenizer is not null) return Tokenizer;
+        string message = $"fixture missing: {path} (looked for a shared/fixtures folder above {AppContext.BaseDirectory})";
+        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+            throw new FileNotFoundException(message + "; CI=true, so this fails", path);
+        output.WriteLine("SKIPPED: " + message);
+        return null;
+    }
+
+    public static string? FindFixtureFolder(string name)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "shared", "fixtures");
+            if (Directory.Exists(candidate)) return Path.Combine(candidate, name);
+        }
+        return null;
+    }
+
+    private static List<TokenizerCase> ReadCases(string path)
+    {
+        var cases = new List<TokenizerCase>();
+        int line = 0;
+        foreach (string text in File.ReadLines(path))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            using var doc = JsonDocument.Parse(text);
+            var r = doc.RootElement;
+            int[] Ints(string name) => r.GetProperty(name).EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            string category = r.GetProperty("category").GetString()!;
+            bool parsed = r.TryGetProperty("special_tokens_parsed", out var p) ? p.GetBoolean() : category.StartsWith("special", StringComparison.Ordinal);
+            int[]? ids30 = r.TryGetProperty("llama3_0_tokenizer_json_ids", out _) ? Ints("llama3_0_tokenizer_json_ids") : null;
+            cases.Add(new TokenizerCase(line, category, r.GetProperty("text").GetString()!, Ints("ids"), parsed, ids30));
+        }
+        return cases;
+    }
+}
