@@ -4,7 +4,7 @@ namespace PureLlama.Llama;
 /// How to pick the next token and when to stop. Order of application (Hugging Face's): repetition
 /// penalty → (greedy argmax when <see cref="Temperature"/> ≤ 0) → temperature → top-k → top-p → min-p
 /// → sample from the softmax of what is left. Defaults come from generation_config.json when the
-/// model folder has one (see LlamaRuntime.DefaultSampling); otherwise greedy.
+/// model folder has one (see <see cref="LlamaRuntime.DefaultSampling"/>); otherwise greedy.
 /// </summary>
 public sealed record SamplingOptions
 {
