@@ -37,6 +37,16 @@ public static class Ops
     /// <summary>Rotary embedding of x: [.., heads, headDim]; positions I32 with one entry per row of heads; cos/sin: [maxPos, headDim/2].</summary>
     public static Tensor Rope(Tensor x, Tensor positions, Tensor cos, Tensor sin) => RopeFunction.Apply(x, positions, cos, sin);
 
+    /// <summary>
+    /// Fused scaled-dot-product attention (FlashAttention-2; grads for q, k, v). q: [tokens, heads, headDim];
+    /// k, v: [kvLen, kvHeads, headDim] with heads % kvHeads == 0 (GQA); returns [tokens, heads, headDim].
+    /// Query i sits at position settings.QueryOffset + i (causal mask, optional sliding window); optional
+    /// I32 segment ids [tokens] / [kvLen] keep packed sequences apart. Decode (few queries, long kvLen)
+    /// takes the split-KV path inside the backend.
+    /// </summary>
+    public static Tensor Attention(Tensor q, Tensor k, Tensor v, in Compute.AttentionSettings settings, Tensor? querySegments = null, Tensor? keySegments = null) =>
+        AttentionFunction.Apply(q, k, v, settings, querySegments, keySegments);
+
     /// <summary>x·σ(x).</summary>
     public static Tensor Silu(Tensor x) => SiluFunction.Apply(x);
     /// <summary>silu(gate)·up.</summary>

@@ -118,7 +118,43 @@ public interface IBackend : IDisposable
 
     /// <summary>One decoupled-weight-decay Adam step over a whole parameter (all F32, same shape).</summary>
     void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, in AdamWSettings settings, int step);
+
+    // ---- attention ---------------------------------------------------------------------------
+
+    /// <summary>
+    /// FlashAttention forward (docs/kernels/flash-attention.md). q: [tokens, heads, headDim];
+    /// k, v: [kvLen, kvHeads, headDim], heads % kvHeads == 0 (GQA, no copies), headDim a multiple of 8;
+    /// q, k, v F32 or BF16 (k and v the same dtype), F32 accumulation. output: [tokens, heads, headDim]
+    /// F32; lse: [heads, tokens] F32 log-sum-exp of each query row's scaled scores (saved for the
+    /// backward; null at inference). Query i sits at position settings.QueryOffset + i, keys at
+    /// 0..kvLen−1; see <see cref="AttentionSettings"/> for the mask. Optional I32 segment ids
+    /// (querySegments [tokens], keySegments [kvLen], both or neither): a query sees only keys of its
+    /// own segment (packed sequences). A query that sees no key gets a zero row and lse = −∞.
+    /// Few queries against a long kvLen switch to split-KV (flash-decoding) inside.
+    /// </summary>
+    void Attention(Tensor q, Tensor k, Tensor v, Tensor output, Tensor? lse, in AttentionSettings settings,
+        Tensor? querySegments = null, Tensor? keySegments = null);
+
+    /// <summary>
+    /// FlashAttention backward: dq [tokens, heads, headDim], dk, dv [kvLen, kvHeads, headDim] (F32,
+    /// overwritten) from the forward's inputs, its output, dOutput (F32, the output's shape) and the
+    /// saved lse. dk/dv of a KV head are summed over its query-head group.
+    /// </summary>
+    void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor output, Tensor dOutput, Tensor lse,
+        Tensor dq, Tensor dk, Tensor dv, in AttentionSettings settings, Tensor? querySegments = null, Tensor? keySegments = null);
 }
 
 /// <summary>Hyper-parameters of an AdamW step.</summary>
 public readonly record struct AdamWSettings(float LearningRate, float Beta1 = 0.9f, float Beta2 = 0.999f, float Eps = 1e-8f, float WeightDecay = 0.01f);
+
+/// <summary>
+/// Softmax scale and mask of an attention op. Query i (absolute position QueryOffset + i) sees key j
+/// when (!Causal || j ≤ position) and (Window ≤ 0 || j &gt; position − Window) (Mistral-style sliding
+/// window of Window keys including its own).
+/// </summary>
+public readonly record struct AttentionSettings(float Scale, bool Causal = true, int Window = 0, int QueryOffset = 0)
+{
+    /// <summary>The usual scale 1/√headDim with the given mask.</summary>
+    public static AttentionSettings For(int headDim, bool causal = true, int window = 0, int queryOffset = 0) =>
+        new(1f / MathF.Sqrt(headDim), causal, window, queryOffset);
+}

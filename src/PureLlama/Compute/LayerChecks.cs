@@ -105,6 +105,67 @@ internal static class LayerChecks
         if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, "AdamW step counts from 1.");
     }
 
+    /// <summary>Sizes of an attention problem, validated by <see cref="Attention"/>.</summary>
+    public readonly record struct AttentionSizes(int Tokens, int KvLen, int Heads, int KvHeads, int HeadDim);
+
+    /// <summary>Largest query-head group (heads / kvHeads) the attention kernels take.</summary>
+    public const int MaxAttentionGroup = 64;
+
+    public static AttentionSizes Attention(IBackend be, Tensor q, Tensor k, Tensor v, Tensor output, Tensor? lse, in AttentionSettings s, Tensor? qSeg, Tensor? kSeg)
+    {
+        Check.F32OrBf16(be, q, nameof(q));
+        Check.F32OrBf16(be, k, nameof(k));
+        Check.F32OrBf16(be, v, nameof(v));
+        if (q.Rank != 3) throw new ArgumentException($"Attention: q {q.Describe()} must be [tokens, heads, headDim].", nameof(q));
+        if (k.Rank != 3) throw new ArgumentException($"Attention: k {k.Describe()} must be [kvLen, kvHeads, headDim].", nameof(k));
+        Check.SameShape(k, v, nameof(k), nameof(v));
+        if (k.DType != v.DType) throw new ArgumentException($"Attention: k {k.Describe()} and v {v.Describe()} must have the same dtype.", nameof(v));
+        int tokens = q.Shape[0], heads = q.Shape[1], d = q.Shape[2], kvLen = k.Shape[0], kvHeads = k.Shape[1];
+        if (k.Shape[2] != d) throw new ArgumentException($"Attention: k {k.Describe()} must have headDim {d} like q {q.Describe()}.", nameof(k));
+        if (d <= 0 || d % 8 != 0) throw new ArgumentException($"Attention: headDim {d} of {q.Describe()} must be a positive multiple of 8.", nameof(q));
+        if (kvHeads <= 0 || heads % kvHeads != 0) throw new ArgumentException($"Attention: {heads} query heads of {q.Describe()} are not a multiple of the {kvHeads} KV heads of {k.Describe()}.", nameof(k));
+        if (heads / kvHeads > MaxAttentionGroup) throw new ArgumentException($"Attention: {heads / kvHeads} query heads per KV head exceeds the supported {MaxAttentionGroup}.", nameof(k));
+        Check.F32Out(be, output, nameof(output));
+        Check.Shape(output, new Shape(tokens, heads, d), nameof(output));
+        if (lse is not null) { Check.F32Out(be, lse, nameof(lse)); Check.Shape(lse, new Shape(heads, tokens), nameof(lse)); }
+        if (!float.IsFinite(s.Scale) || s.Scale == 0) throw new ArgumentException($"Attention: scale {s.Scale} must be finite and non-zero.", "settings");
+        if (s.Window < 0) throw new ArgumentException($"Attention: window {s.Window} must be ≥ 0 (0 = none).", "settings");
+        if (s.QueryOffset < 0) throw new ArgumentException($"Attention: query offset {s.QueryOffset} must be ≥ 0.", "settings");
+        if ((qSeg is null) != (kSeg is null)) throw new ArgumentException("Attention: querySegments and keySegments must be given together.", qSeg is null ? "querySegments" : "keySegments");
+        if (qSeg is not null && kSeg is not null)
+        {
+            Segments(be, qSeg, tokens, "querySegments");
+            Segments(be, kSeg, kvLen, "keySegments");
+        }
+        return new(tokens, kvLen, heads, kvHeads, d);
+    }
+
+    public static AttentionSizes AttentionBackward(IBackend be, Tensor q, Tensor k, Tensor v, Tensor output, Tensor dOutput, Tensor lse,
+        Tensor dq, Tensor dk, Tensor dv, in AttentionSettings s, Tensor? qSeg, Tensor? kSeg)
+    {
+        Check.F32(be, output, nameof(output));
+        var sizes = Attention(be, q, k, v, output, null, s, qSeg, kSeg);
+        Check.F32(be, lse, nameof(lse));
+        Check.Shape(lse, new Shape(sizes.Heads, sizes.Tokens), nameof(lse));
+        Check.F32(be, dOutput, nameof(dOutput));
+        Check.SameShape(output, dOutput, nameof(output), nameof(dOutput));
+        Check.F32Out(be, dq, nameof(dq));
+        Check.Shape(dq, q.Shape, nameof(dq));
+        Check.F32Out(be, dk, nameof(dk));
+        Check.Shape(dk, k.Shape, nameof(dk));
+        Check.F32Out(be, dv, nameof(dv));
+        Check.Shape(dv, k.Shape, nameof(dv));
+        return sizes;
+    }
+
+    private static void Segments(IBackend be, Tensor ids, int length, string name)
+    {
+        Check.OnDevice(be, ids, name);
+        Check.Contiguous(ids, name);
+        Check.DType(ids, DType.I32, name);
+        Check.Shape(ids, new Shape(length), name);
+    }
+
     /// <summary>Host-side check that every index lies in [0, limit).</summary>
     public static unsafe void IndicesInRange(int* idx, int n, int limit, string what, string limitName)
     {

@@ -48,6 +48,7 @@ public static partial class KernelChecks
         }
         foreach (var (tokens, heads, headDim) in small ? new[] { (3, 2, 8), (5, 3, 16) } : new[] { (1, 1, 8), (17, 4, 64), (33, 8, 128) })
             list.Add(Rope(tokens, heads, headDim));
+        foreach (var c in AttentionCases(small)) list.Add(Attention(c));
         return list;
     }
 
@@ -123,16 +124,7 @@ public static partial class KernelChecks
             Compare("sum-to-shape", "all", all, [ReferenceReduce.Sum(x, x.Length)], tol));
     });
 
-    internal static int Seed(string name, params int[] parts)
-    {
-        unchecked
-        {
-            uint h = 2166136261;
-            foreach (char c in name) { h ^= c; h *= 16777619; }
-            foreach (int p in parts) { h ^= (uint)p; h *= 16777619; h ^= h >> 15; }
-            return (int)(h & 0x7FFF_FFFF);
-        }
-    }
+    internal static int Seed(string name, params int[] parts) => StableSeed.Of(name, parts);
 
     internal static float[] Random(Rng rng, int n, float lo = -1f, float hi = 1f)
     {

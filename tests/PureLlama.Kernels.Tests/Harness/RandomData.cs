@@ -8,17 +8,8 @@ namespace PureLlama.Kernels.Tests.Harness;
 /// </summary>
 public static class RandomData
 {
-    /// <summary>A stable seed (FNV-1a, not string.GetHashCode, which is randomized per process).</summary>
-    public static int Seed(string name, params int[] parts)
-    {
-        unchecked
-        {
-            uint h = 2166136261;
-            foreach (char c in name) { h ^= c; h *= 16777619; }
-            foreach (int p in parts) { h ^= (uint)p; h *= 16777619; h ^= h >> 15; }
-            return (int)(h & 0x7FFF_FFFF);
-        }
-    }
+    /// <summary>A stable seed from the test's name and sizes (see <see cref="Reference.StableSeed"/>).</summary>
+    public static int Seed(string name, params int[] parts) => Reference.StableSeed.Of(name, parts);
 
     /// <summary>Uniform floats in [lo, hi).</summary>
     public static float[] Uniform(int seed, long n, float lo = -1f, float hi = 1f)

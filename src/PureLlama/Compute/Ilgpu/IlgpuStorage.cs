@@ -1,0 +1,45 @@
+using ILGPU;
+using ILGPU.Runtime;
+using PureLlama.Tensors;
+using Device = PureLlama.Tensors.Device;
+
+namespace PureLlama.Compute;
+
+/// <summary>
+/// Tensor memory on an ILGPU accelerator: a pooled device buffer. Releasing it (last tensor
+/// disposed, or finalized) returns the buffer to the backend's pool for reuse.
+/// </summary>
+public sealed class IlgpuStorage : Storage
+{
+    private readonly DeviceBufferPool _pool;
+    private readonly MemoryBuffer1D<byte, Stride1D.Dense> _buffer;
+
+    internal IlgpuStorage(DeviceBufferPool pool, MemoryBuffer1D<byte, Stride1D.Dense> buffer, long byteLength, Device device)
+        : base(byteLength, device, isReadOnly: false)
+    {
+        _pool = pool;
+        _buffer = buffer;
+    }
+
+    /// <summary>The storage's bytes as a device view (exactly <see cref="Storage.ByteLength"/> long).</summary>
+    public ArrayView<byte> Bytes
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(IsReleased, this);
+            return _buffer.View.SubView(0, ByteLength);
+        }
+    }
+
+    /// <summary>
+    /// A typed view of <paramref name="count"/> elements starting at element <paramref name="elementOffset"/>.
+    /// </summary>
+    public ArrayView<T> View<T>(long elementOffset, long count) where T : unmanaged
+    {
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        if (count == 0) return Bytes.SubView(0, 0).Cast<T>();
+        return Bytes.SubView(elementOffset * size, count * size).Cast<T>();
+    }
+
+    protected override void ReleaseMemory() => _pool.Return(_buffer);
+}
