@@ -1,3 +1,5 @@
+using PureLlama.Autograd;
+using PureLlama.Compute;
 using PureLlama.Nn;
 using PureLlama.Tensors;
 
@@ -46,14 +48,14 @@ public sealed class LlamaAttention : IDisposable
         var q3 = tmp.Add(q.Reshape(n, Heads, HeadDim));               // [N, nHeads, d]
         var k3 = tmp.Add(k.Reshape(n, KvHeads, HeadDim));             // [N, nKv, d]
         var v3 = tmp.Add(v.Reshape(n, KvHeads, HeadDim));             // [N, nKv, d]
-        var qr = tmp.Add(Autograd.Ops.Rope(q3, ctx.Positions, ctx.Rope.Cos, ctx.Rope.Sin));
-        var kr = tmp.Add(Autograd.Ops.Rope(k3, ctx.Positions, ctx.Rope.Cos, ctx.Rope.Sin));
+        var qr = tmp.Add(Ops.Rope(q3, ctx.Positions, ctx.Rope.Cos, ctx.Rope.Sin));
+        var kr = tmp.Add(Ops.Rope(k3, ctx.Positions, ctx.Rope.Cos, ctx.Rope.Sin));
 
         Tensor o3;                                                    // [N, nHeads, d]
         if (ctx.Sequences.Count == 1) o3 = tmp.Add(AttendOne(qr, kr, v3, ctx.Sequences[0], layer, tmp));
         else
         {
-            if (Autograd.GradMode.IsEnabled) throw new InvalidOperationException("A forward over several sequences is for inference: run it under GradMode.NoGrad().");
+            if (GradMode.IsEnabled) throw new InvalidOperationException("A forward over several sequences is for inference: run it under GradMode.NoGrad().");
             o3 = tmp.Add(Tensor.Empty(new Shape(n, Heads, HeadDim), DType.F32, h.Device));
             foreach (var seq in ctx.Sequences)
             {
@@ -72,13 +74,14 @@ public sealed class LlamaAttention : IDisposable
     // q: [T, nHeads, d], k/v: [T, nKv, d] of one sequence → [T, nHeads, d].
     private Tensor AttendOne(Tensor q, Tensor k, Tensor v, SequenceSlice seq, int layer, Temporaries tmp)
     {
-        if (seq.Cache is not { } cache) return AttentionFallback.Attend(q, k, v, seq.Start, Scale);
+        var settings = new AttentionSettings(Scale, Causal: true, QueryOffset: seq.Start);
+        if (seq.Cache is not { } cache) return Ops.Attention(q, k, v, settings);
         // Append this step's keys/values to the cache, then attend to every cached position.
         using (var kDst = cache.Keys(layer, seq.Start, seq.Count)) q.Backend.Copy(k, kDst);
         using (var vDst = cache.Values(layer, seq.Start, seq.Count)) q.Backend.Copy(v, vDst);
         var kAll = tmp.Add(cache.Keys(layer, 0, seq.Start + seq.Count));   // [Start+T, nKv, d]
         var vAll = tmp.Add(cache.Values(layer, 0, seq.Start + seq.Count));
-        return AttentionFallback.Attend(q, kAll, vAll, seq.Start, Scale);
+        return Ops.Attention(q, kAll, vAll, settings);
     }
 
     /// <inheritdoc/>
