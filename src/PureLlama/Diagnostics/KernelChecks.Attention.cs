@@ -27,6 +27,7 @@ public static partial class KernelChecks
             new(33, 33, 8, 1, 8, Segments: true),
             new(9, 9, 2, 2, 16, Bf16: true),
             new(2, 150, 4, 1, 8, QueryOffset: 148, Backward: false),
+            new(1, 600, 4, 2, 16, QueryOffset: 599, Backward: false),
         ]
         : [
             new(1, 1, 4, 1, 64),

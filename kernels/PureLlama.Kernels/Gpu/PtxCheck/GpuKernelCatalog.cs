@@ -53,6 +53,12 @@ public static class GpuKernelCatalog
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyKernel), typeof(byte)),
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyStridedKernel), typeof(float)),
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyStridedKernel), typeof(ushort)),
+        Explicit(typeof(GpuFlashAttention), nameof(GpuFlashAttention.ForwardKernel)),
+        Explicit(typeof(GpuFlashAttention), nameof(GpuFlashAttention.DecodeKernel)),
+        Explicit(typeof(GpuFlashAttention), nameof(GpuFlashAttention.CombineKernel)),
+        Explicit(typeof(GpuFlashAttentionBackward), nameof(GpuFlashAttentionBackward.RowDotKernel)),
+        Explicit(typeof(GpuFlashAttentionBackward), nameof(GpuFlashAttentionBackward.KeyGradKernel)),
+        Explicit(typeof(GpuFlashAttentionBackward), nameof(GpuFlashAttentionBackward.QueryGradKernel)),
         // Matmul kernels (Gpu/Matmul, branch h/gpu-matmul): uncomment once it is merged.
         // Explicit(typeof(TiledMatmulKernel), nameof(TiledMatmulKernel.Kernel), typeof(float), typeof(float), typeof(F32Widen), typeof(F32Widen)),
         // Explicit(typeof(TiledMatmulKernel), nameof(TiledMatmulKernel.Kernel), typeof(float), typeof(ushort), typeof(F32Widen), typeof(Bf16Widen)),
