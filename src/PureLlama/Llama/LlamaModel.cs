@@ -133,7 +133,8 @@ public sealed partial class LlamaModel : IDisposable
         foreach (var s in sequences)
             for (int j = 0; j < s.Count; j++) { positionsHost[s.Row + j] = s.Start + j; maxPos = Math.Max(maxPos, s.Start + j); }
         Rope.Ensure(maxPos + 1);
-        using var positions = Tensor.FromArray(positionsHost, new Shape(n), Device);   // I32 [N]
+        using var step = new Temporaries();                                           // positions live as long as a graph may
+        var positions = step.Add(Tensor.FromArray(positionsHost, new Shape(n), Device)); // I32 [N]
         var ctx = new ForwardContext { Positions = positions, Rope = Rope, Sequences = sequences, Tokens = n };
 
         var x = EmbedTokens.Forward(ids);                                          // [N, C]
