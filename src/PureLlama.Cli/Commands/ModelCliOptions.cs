@@ -64,11 +64,7 @@ internal sealed class SamplingCliOptions
     {
         var o = defaults;
         if (parse.GetValue(MaxNewTokens) is int n) o = o with { MaxNewTokens = n };
-        if (parse.GetValue(Temperature) is float t)
-        {
-            o = o with { Temperature = t };
-            // asking for a temperature means sampling, as with HF do_sample; keep the config's top-k/top-p only if it sampled
-        }
+        if (parse.GetValue(Temperature) is float t) o = o with { Temperature = t }; // > 0 samples (HF do_sample); top-k/p stay as configured
         if (parse.GetValue(TopK) is int k) o = o with { TopK = k };
         if (parse.GetValue(TopP) is float p) o = o with { TopP = p };
         if (parse.GetValue(MinP) is float m) o = o with { MinP = m };
