@@ -60,13 +60,49 @@ internal static class BenchDecodeCommand
             foreach (var _ in llama.Generate(prompt[..8], options with { MaxNewTokens = 3 })) { }
             foreach (var _ in llama.Generate(prompt, options)) { }
             var s = llama.LastStats!;
+            var (stepMs, sweepMs) = InterleavedStepVsSweep(llama, prompt, 12);
             double roofline = gbs * 1e9 / bytes;
             Console.WriteLine($"{mode,-7} load {loadSeconds:F1} s | prefill {s.PromptTokens} tok: {s.PrefillTokensPerSecond:F1} tok/s | " +
                               $"decode {s.DecodeSteps} tok: {s.DecodeTokensPerSecond:F2} tok/s = {s.DecodeTokensPerSecond / roofline:P0} of roofline " +
                               $"{roofline:F1} tok/s ({bytes / 1e9:F2} GB/token, {s.DecodeTokensPerSecond * bytes / 1e9:F1} GB/s) | peak RSS {s.PeakWorkingSetBytes / 1048576.0:F0} MiB");
+            Console.WriteLine($"        interleaved medians: decode step {stepMs:F1} ms vs GEMV sweep over the same weights {sweepMs:F1} ms " +
+                              $"(step = {stepMs / sweepMs:P0} of the bare weight stream; the rest is norms, RoPE, attention, sampling, allocation)");
         }
         Console.WriteLine($"load average after: {LoadAverage()}");
         return 0;
+    }
+
+    // Alternates one decode forward with one bare GEMV pass over every weight matrix of the model
+    // (the bandwidth floor of a step), so machine load hits both alike; returns the medians in ms.
+    private static unsafe (double StepMs, double SweepMs) InterleavedStepVsSweep(LlamaRuntime llama, int[] prompt, int rounds)
+    {
+        var model = llama.Model;
+        var weights = new List<Tensor> { model.LmHead.Weight };
+        foreach (var l in model.Layers)
+            weights.AddRange([l.Attention.QProj.Weight, l.Attention.KProj.Weight, l.Attention.VProj.Weight, l.Attention.OProj.Weight,
+                l.Mlp.GateProj.Weight, l.Mlp.UpProj.Weight, l.Mlp.DownProj.Weight]);
+        int maxN = weights.Max(w => w.Shape[0]), maxK = weights.Max(w => w.Shape[1]);
+        using var x = Tensor.Full(new Shape(maxK), 0.01f);
+        using var y = Tensor.Empty(new Shape(maxN));
+        using var cache = model.CreateCache(prompt.Length + rounds + 1);
+        using (model.Forward(prompt, cache)) { }
+        var steps = new List<double>();
+        var sweeps = new List<double>();
+        for (int r = 0; r < rounds; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            using (var logits = model.Forward([prompt[r]], cache)) logits.ToFloatArray();
+            steps.Add(clock.Elapsed.TotalMilliseconds);
+            clock.Restart();
+            foreach (var w in weights)
+            {
+                if (w.DType == DType.BF16) Kernels.Simd.Gemv.Bf16(w.Shape[0], w.Shape[1], w.Pointer<ushort>(), w.Shape[1], x.Pointer<float>(), y.Pointer<float>(), false);
+                else Kernels.Simd.Gemv.F32(w.Shape[0], w.Shape[1], w.Pointer<float>(), w.Shape[1], x.Pointer<float>(), y.Pointer<float>(), false);
+            }
+            sweeps.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        steps.Sort(); sweeps.Sort();
+        return (steps[rounds / 2], sweeps[rounds / 2]);
     }
 
     private static string LoadAverage()
