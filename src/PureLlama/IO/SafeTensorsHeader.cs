@@ -84,6 +84,8 @@ public sealed class SafeTensorsHeader
     {
         long headerLength = json.Length;
         long dataLength = fileLength - 8 - headerLength;
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new InvalidDataException($"Safetensors file '{path}' has a header that is not valid UTF-8 JSON.");
         JsonDocument doc;
         try
         {

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text;
 using System.Text.Json;
 using PureLlama.Tensors;
 
@@ -106,7 +105,4 @@ public static unsafe class SafeTensorsWriter
         (dense ?? t).Backend.CopyToHost(dense ?? t, bytes);
         stream.Write(bytes);
     }
-
-    /// <summary>The header JSON this writer would produce, for inspection (no padding).</summary>
-    internal static string HeaderText(string path) => Encoding.UTF8.GetString(File.ReadAllBytes(path).AsSpan(8, (int)SafeTensorsHeader.Read(path).HeaderLength)).TrimEnd();
 }

@@ -74,6 +74,16 @@ public sealed record LlamaConfig
         return Parse(File.ReadAllText(path), path);
     }
 
+    /// <summary>Reads the checkpoint's <c>config.json</c> and, when <paramref name="validate"/>, checks the weights against it (<see cref="Validate"/>).</summary>
+    /// <exception cref="InvalidDataException">The config is wrong or the weights do not match it.</exception>
+    public static LlamaConfig FromCheckpoint(HfCheckpoint checkpoint, bool validate = true)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        var config = FromFile(checkpoint.ConfigPath);
+        if (validate) config.Validate(checkpoint);
+        return config;
+    }
+
     /// <summary>Parses config.json text; <paramref name="source"/> names it in messages.</summary>
     /// <exception cref="InvalidDataException">A field is missing, wrong, unsupported or inconsistent.</exception>
     public static LlamaConfig Parse(string json, string source = "config.json")
