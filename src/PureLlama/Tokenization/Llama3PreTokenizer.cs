@@ -39,9 +39,11 @@ public static class Llama3PreTokenizer
     }
 
     /// <summary>The length in UTF-16 units of the pre-token that starts at <paramref name="start"/> (always at least 1).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="start"/> is not inside <paramref name="text"/>.</exception>
     public static int NextLength(ReadOnlySpan<char> text, int start)
     {
         int n = text.Length;
+        if ((uint)start >= (uint)n) throw new ArgumentOutOfRangeException(nameof(start), start, $"start must be inside the text (length {n})");
         char c = text[start];
         Kind k0 = KindAt(text, start, out int w0);
 

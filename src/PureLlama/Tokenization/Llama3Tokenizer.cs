@@ -18,7 +18,8 @@ public sealed class Llama3Tokenizer
     private readonly byte[]?[] _idToBytes;      // raw bytes of each id (added tokens: their UTF-8 text)
     private readonly string?[] _idToToken;      // vocabulary form of each id ("Ġworld"), added tokens as their content
     private readonly bool[] _isSpecial;
-    private readonly Dictionary<string, int> _tokenToId;
+    private readonly Dictionary<string, int> _vocab;       // BPE vocabulary (byte-level form)
+    private readonly Dictionary<string, int> _addedToId;   // added tokens by content
     private readonly AddedTokenMatcher _allAdded;
     private readonly AddedTokenMatcher _nonSpecialAdded;
 
@@ -36,7 +37,8 @@ public sealed class Llama3Tokenizer
         _idToBytes = new byte[size][];
         _idToToken = new string[size];
         _isSpecial = new bool[size];
-        _tokenToId = new Dictionary<string, int>(data.Vocab, StringComparer.Ordinal);
+        _vocab = data.Vocab;
+        _addedToId = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (token, id) in data.Vocab)
         {
             _idToToken[id] = token;
@@ -48,18 +50,18 @@ public sealed class Llama3Tokenizer
             _idToToken[t.Id] = t.Content;
             _idToBytes[t.Id] = Encoding.UTF8.GetBytes(t.Content);
             _isSpecial[t.Id] = t.Special;
-            _tokenToId[t.Content] = t.Id;
+            _addedToId[t.Content] = t.Id;
         }
         _allAdded = new AddedTokenMatcher(data.AddedTokens);
         _nonSpecialAdded = new AddedTokenMatcher(data.AddedTokens.Where(t => !t.Special));
 
-        BosToken = data.BosToken ?? (_tokenToId.ContainsKey("<|begin_of_text|>") ? "<|begin_of_text|>" : null);
-        EosToken = data.EosToken ?? (_tokenToId.ContainsKey("<|end_of_text|>") ? "<|end_of_text|>" : null);
-        BosId = BosToken is not null && _tokenToId.TryGetValue(BosToken, out int bos) ? bos : null;
-        EosId = EosToken is not null && _tokenToId.TryGetValue(EosToken, out int eos) ? eos : null;
+        BosToken = data.BosToken ?? (TokenToId("<|begin_of_text|>") is null ? null : "<|begin_of_text|>");
+        EosToken = data.EosToken ?? (TokenToId("<|end_of_text|>") is null ? null : "<|end_of_text|>");
+        BosId = BosToken is null ? null : TokenToId(BosToken);
+        EosId = EosToken is null ? null : TokenToId(EosToken);
         var stops = new List<int>();
         foreach (string? s in new[] { EosToken, "<|eot_id|>", "<|end_of_text|>", "<|eom_id|>" })
-            if (s is not null && _tokenToId.TryGetValue(s, out int id) && !stops.Contains(id)) stops.Add(id);
+            if (s is not null && TokenToId(s) is int id && !stops.Contains(id)) stops.Add(id);
         StopTokenIds = stops.AsReadOnly();
         ChatTemplate = new ChatTemplate(this, data.ChatTemplate);
     }
@@ -202,7 +204,8 @@ public sealed class Llama3Tokenizer
         (uint)id < (uint)_idToToken.Length && _idToToken[id] is { } t ? t : throw UnknownId(id);
 
     /// <summary>The id of a token given in vocabulary form or as an added token's text, or null.</summary>
-    public int? TokenToId(string token) => _tokenToId.TryGetValue(token, out int id) ? id : null;
+    public int? TokenToId(string token) =>
+        _addedToId.TryGetValue(token, out int id) || _vocab.TryGetValue(token, out id) ? id : null;
 
     /// <summary>Whether <paramref name="id"/> is a special (control) token.</summary>
     public bool IsSpecial(int id) => (uint)id < (uint)_isSpecial.Length && _isSpecial[id];

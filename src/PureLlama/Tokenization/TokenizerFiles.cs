@@ -21,34 +21,42 @@ internal sealed class TokenizerData
 /// <summary>Reads Hugging Face tokenizer files; every problem is an <see cref="InvalidDataException"/> naming the file.</summary>
 internal static class TokenizerFiles
 {
+    // One streaming pass: the big "model" object (vocab and merges) is read token by token without
+    // building a document; the small top-level objects are parsed as JsonElements.
     public static TokenizerData ReadTokenizerJson(ReadOnlyMemory<byte> json, string source)
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 256 }); }
-        catch (JsonException e) { throw Bad(source, $"not valid JSON ({e.Message})"); }
-        using (doc)
+        try
         {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw Bad(source, "the top level is not a JSON object");
-            if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
-                throw Bad(source, "missing the \"model\" object");
-            string? type = OptString(model, "type");
-            if (type is not null && type != "BPE") throw Bad(source, $"model type is \"{type}\"; only byte-level \"BPE\" is supported");
-            if (model.TryGetProperty("byte_fallback", out var bf) && bf.ValueKind == JsonValueKind.True)
-                throw Bad(source, "model.byte_fallback is true (a SentencePiece-style BPE); only byte-level BPE is supported");
-            CheckNormalizer(root, source);
-            var split = ReadPreTokenizer(root, source);
-
-            var vocab = ReadVocab(model, source);
-            var (merges, mergeCount) = ReadMerges(model, vocab, source);
-            bool ignoreMerges = model.TryGetProperty("ignore_merges", out var im) && im.ValueKind == JsonValueKind.True;
-            var added = ReadAddedTokens(root, source);
+            var reader = new Utf8JsonReader(json.Span, new JsonReaderOptions { MaxDepth = 256 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) throw Bad(source, "the top level is not a JSON object");
+            TokenizerModelReader? model = null;
+            JsonElement? pre = null, normalizer = null, added = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                string name = reader.GetString()!;
+                reader.Read();
+                switch (name)
+                {
+                    case "model": model = TokenizerModelReader.Read(ref reader, source, json.Length); break;
+                    case "pre_tokenizer": pre = JsonElement.ParseValue(ref reader); break;
+                    case "normalizer": normalizer = JsonElement.ParseValue(ref reader); break;
+                    case "added_tokens": added = JsonElement.ParseValue(ref reader); break;
+                    default: reader.Skip(); break;
+                }
+            }
+            if (reader.TokenType != JsonTokenType.EndObject) throw Bad(source, "the top level is not a JSON object");
+            if (model is null) throw Bad(source, "missing the \"model\" object");
+            if (normalizer is { ValueKind: not JsonValueKind.Null } norm)
+                throw Bad(source, $"normalizer \"{OptString(norm, "type") ?? "?"}\" is not supported (Llama 3 has none)");
+            var split = ReadPreTokenizer(pre, source);
+            var (vocab, merges, mergeCount) = model.Finish();
             return new TokenizerData
             {
-                Vocab = vocab, Merges = merges, MergeCount = mergeCount, IgnoreMerges = ignoreMerges,
-                AddedTokens = added, CustomSplit = split,
+                Vocab = vocab, Merges = merges, MergeCount = mergeCount, IgnoreMerges = model.IgnoreMerges,
+                AddedTokens = ReadAddedTokens(added, source), CustomSplit = split,
             };
         }
+        catch (JsonException e) { throw Bad(source, $"not valid JSON ({e.Message})"); }
     }
 
     /// <summary>Reads bos_token, eos_token and chat_template from <c>tokenizer_config.json</c> into <paramref name="data"/>.</summary>
@@ -86,17 +94,11 @@ internal static class TokenizerFiles
         throw Bad(source, $"{name} is neither a string nor an object with \"content\"");
     }
 
-    private static void CheckNormalizer(JsonElement root, string source)
-    {
-        if (root.TryGetProperty("normalizer", out var norm) && norm.ValueKind != JsonValueKind.Null)
-            throw Bad(source, $"normalizer \"{OptString(norm, "type") ?? "?"}\" is not supported (Llama 3 has none)");
-    }
-
     // Supported: Sequence[Split(regex, Isolated), ByteLevel(use_regex: false)] and ByteLevel(use_regex: false) alone
     // after a Split. Returns null when the split regex is Llama 3's own pattern.
-    private static Regex? ReadPreTokenizer(JsonElement root, string source)
+    private static Regex? ReadPreTokenizer(JsonElement? preTokenizer, string source)
     {
-        if (!root.TryGetProperty("pre_tokenizer", out var pre) || pre.ValueKind != JsonValueKind.Object)
+        if (preTokenizer is not { ValueKind: JsonValueKind.Object } pre)
             throw Bad(source, "missing the \"pre_tokenizer\" object (a byte-level tokenizer needs one)");
         var steps = new List<JsonElement>();
         if (OptString(pre, "type") == "Sequence" && pre.TryGetProperty("pretokenizers", out var list) && list.ValueKind == JsonValueKind.Array)
@@ -136,70 +138,10 @@ internal static class TokenizerFiles
         catch (ArgumentException e) { throw Bad(source, $"the pre_tokenizer regex does not compile in .NET ({e.Message})"); }
     }
 
-    private static Dictionary<string, int> ReadVocab(JsonElement model, string source)
-    {
-        if (!model.TryGetProperty("vocab", out var v) || v.ValueKind != JsonValueKind.Object)
-            throw Bad(source, "model.vocab is missing or not an object");
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var entry in v.EnumerateObject())
-        {
-            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0)
-                throw Bad(source, $"model.vocab entry \"{entry.Name}\" has no valid id");
-            if (!vocab.TryAdd(entry.Name, id)) throw Bad(source, $"model.vocab has \"{entry.Name}\" twice");
-        }
-        if (vocab.Count == 0) throw Bad(source, "model.vocab is empty");
-        for (int b = 0; b < 256; b++)
-            if (!vocab.ContainsKey(ByteLevel.ByteToChar((byte)b).ToString()))
-                throw Bad(source, $"model.vocab lacks the byte-level token for byte 0x{b:X2} (not a byte-level BPE vocabulary)");
-        return vocab;
-    }
-
-    private static (Dictionary<long, long>, int) ReadMerges(JsonElement model, Dictionary<string, int> vocab, string source)
-    {
-        if (!model.TryGetProperty("merges", out var m) || m.ValueKind != JsonValueKind.Array)
-            throw Bad(source, "model.merges is missing or not an array");
-        var lookup = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
-        var merges = new Dictionary<long, long>(m.GetArrayLength());
-        int rank = 0;
-        Span<char> joined = stackalloc char[256];
-        foreach (var item in m.EnumerateArray())
-        {
-            string left, right;
-            if (item.ValueKind == JsonValueKind.String)
-            {
-                string s = item.GetString()!;
-                int space = s.IndexOf(' ');
-                if (space <= 0 || space == s.Length - 1 || s.IndexOf(' ', space + 1) >= 0)
-                    throw Bad(source, $"model.merges[{rank}] \"{s}\" is not two tokens separated by one space");
-                left = s[..space];
-                right = s[(space + 1)..];
-            }
-            else if (item.ValueKind == JsonValueKind.Array && item.GetArrayLength() == 2
-                     && item[0].ValueKind == JsonValueKind.String && item[1].ValueKind == JsonValueKind.String)
-            {
-                left = item[0].GetString()!;
-                right = item[1].GetString()!;
-            }
-            else throw Bad(source, $"model.merges[{rank}] is neither \"a b\" nor [\"a\", \"b\"]");
-
-            if (!lookup.TryGetValue(left, out int a)) throw Bad(source, $"model.merges[{rank}]: \"{left}\" is not in the vocab");
-            if (!lookup.TryGetValue(right, out int b)) throw Bad(source, $"model.merges[{rank}]: \"{right}\" is not in the vocab");
-            int length = left.Length + right.Length;
-            Span<char> buffer = length <= joined.Length ? joined : new char[length];
-            left.CopyTo(buffer);
-            right.CopyTo(buffer[left.Length..]);
-            if (!lookup.TryGetValue(buffer[..length], out int merged))
-                throw Bad(source, $"model.merges[{rank}]: the merged token \"{left}{right}\" is not in the vocab");
-            merges[(long)a << 32 | (uint)b] = (long)rank << 32 | (uint)merged; // a repeated pair keeps its last rank
-            rank++;
-        }
-        return (merges, rank);
-    }
-
-    private static List<AddedToken> ReadAddedTokens(JsonElement root, string source)
+    private static List<AddedToken> ReadAddedTokens(JsonElement? addedTokens, string source)
     {
         var added = new List<AddedToken>();
-        if (!root.TryGetProperty("added_tokens", out var list) || list.ValueKind == JsonValueKind.Null) return added;
+        if (addedTokens is not { } list || list.ValueKind == JsonValueKind.Null) return added;
         if (list.ValueKind != JsonValueKind.Array) throw Bad(source, "added_tokens is not an array");
         int i = 0;
         foreach (var t in list.EnumerateArray())
@@ -214,7 +156,7 @@ internal static class TokenizerFiles
         return added;
     }
 
-    private static string? OptString(JsonElement obj, string name) =>
+    internal static string? OptString(JsonElement obj, string name) =>
         obj.ValueKind == JsonValueKind.Object && obj.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
     internal static InvalidDataException Bad(string source, string what) => new($"{source}: {what}");

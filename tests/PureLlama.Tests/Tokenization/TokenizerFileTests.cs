@@ -107,6 +107,32 @@ public sealed class TokenizerFileTests : IDisposable
     }
 
     [Fact]
+    public void Llama31_template_adds_the_dated_system_turn()
+    {
+        // The markers the 3.1 template is recognised by; the rendering follows the 3.1 template's rules.
+        string config = """{"bos_token":"<|begin_of_text|>","eos_token":"<|eot_id|>","chat_template":"{{- bos_token }}{{- \"Cutting Knowledge Date: December 2023\\n\" }}<|start_header_id|>…<|end_header_id|>…<|eot_id|>{%- if add_generation_prompt %}"}""";
+        var tok = Llama3Tokenizer.FromJson(Encoding.UTF8.GetBytes(MiniTokenizer(false)), Encoding.UTF8.GetBytes(config));
+        tok.ChatTemplate.Style.Should().Be(ChatTemplateStyle.Llama31);
+        tok.ChatTemplate.GenerationPromptIsUnconditional.Should().BeFalse();
+        tok.ChatTemplate.Render([ChatMessage.System(" Be brief. "), ChatMessage.User("Hi"), new ChatMessage("ipython", " {\"x\": 1} ")]).Should().Be(
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nBe brief.<|eot_id|>" +
+            "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>" +
+            "<|start_header_id|>ipython<|end_header_id|>\n\n {\"x\": 1} <|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+        tok.ChatTemplate.Render([ChatMessage.User("Hi")], addGenerationPrompt: false).Should().Be(
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>" +
+            "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>");
+    }
+
+    [Fact]
+    public void A_template_that_is_not_llama3_is_reported()
+    {
+        string config = """{"chat_template":"{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"}""";
+        var tok = Llama3Tokenizer.FromJson(Encoding.UTF8.GetBytes(MiniTokenizer(false)), Encoding.UTF8.GetBytes(config));
+        tok.ChatTemplate.Style.Should().Be(ChatTemplateStyle.NotLlama3);
+        tok.ChatTemplate.IsLlama3.Should().BeFalse();
+    }
+
+    [Fact]
     public void Missing_file_and_bad_arguments_are_clear()
     {
         FluentActions.Invoking(() => Llama3Tokenizer.Load(Path.Combine(_dir, "nope"))).Should().Throw<FileNotFoundException>().WithMessage("*nope*");

@@ -7,9 +7,16 @@ namespace PureLlama.Tests.Tokenization;
 /// <summary>One case of ../shared/fixtures/llama3-tokenizer/cases.jsonl.</summary>
 public sealed record TokenizerCase(int Line, string Category, string Text, int[] Ids, bool SpecialTokensParsed, int[]? Llama30Ids);
 
+/// <summary>The tests that share one loaded Llama 3 tokenizer (the 9 MB file is read once).</summary>
+[CollectionDefinition(Name)]
+public sealed class TokenizerCollection : ICollectionFixture<TokenizerFixture>
+{
+    public const string Name = "Llama 3 tokenizer fixture";
+}
+
 /// <summary>
 /// Finds ../shared/fixtures (walking up from the test binaries until a folder has a
-/// shared/fixtures child) and loads the Llama 3 tokenizer once per test class.
+/// shared/fixtures child) and loads the Llama 3 tokenizer once for the collection.
 /// </summary>
 public sealed class TokenizerFixture
 {

@@ -5,7 +5,8 @@ using Xunit.Abstractions;
 namespace PureLlama.Tests.Tokenization;
 
 /// <summary>The Llama 3 tokenizer against ids produced by other implementations (../shared/fixtures/llama3-tokenizer).</summary>
-public sealed class TokenizerFixtureTests(TokenizerFixture fixture, ITestOutputHelper output) : IClassFixture<TokenizerFixture>
+[Collection(TokenizerCollection.Name)]
+public sealed class TokenizerFixtureTests(TokenizerFixture fixture, ITestOutputHelper output)
 {
     [Fact]
     public void Fixture_every_case_encodes_to_its_ids()
