@@ -11,10 +11,11 @@ internal sealed class ModelCliOptions
     public Option<string?> Device { get; } = DeviceOption.Create();
     public Option<string> Loading { get; } = new("--loading") { Description = "copied (anonymous memory, faster decode; default) | mapped (memory-mapped, instant load)", DefaultValueFactory = _ => "copied" };
     public Option<int?> Context { get; } = new("--context") { Description = "positions per sequence (default: max_position_embeddings, at most 8192)" };
+    public Option<string> KvCache { get; } = new("--kv-cache") { Description = "KV cache storage: f32 (default, exact) | bf16 (half the memory)", DefaultValueFactory = _ => "f32" };
 
     public void AddTo(Command command)
     {
-        command.Options.Add(Model); command.Options.Add(Device); command.Options.Add(Loading); command.Options.Add(Context);
+        command.Options.Add(Model); command.Options.Add(Device); command.Options.Add(Loading); command.Options.Add(Context); command.Options.Add(KvCache);
     }
 
     public LlamaRuntime Load(ParseResult parse)
@@ -25,8 +26,16 @@ internal sealed class ModelCliOptions
             "mapped" or "mmap" => WeightLoading.Mapped,
             var other => throw new ArgumentException($"--loading must be copied or mapped, not '{other}'."),
         };
+        var kv = parse.GetValue(KvCache)?.Trim().ToLowerInvariant() switch
+        {
+            "f32" or null => Tensors.DType.F32,
+            "bf16" => Tensors.DType.BF16,
+            var other => throw new ArgumentException($"--kv-cache must be f32 or bf16, not '{other}'."),
+        };
         var device = DeviceOption.Resolve(parse.GetValue(Device));
-        return LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context));
+        var runtime = LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context));
+        runtime.KvCacheDType = kv;
+        return runtime;
     }
 
     /// <summary>Runs <paramref name="body"/>, turning the errors users cause into one line on stderr and exit code 2.</summary>

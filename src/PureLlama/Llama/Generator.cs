@@ -105,7 +105,7 @@ public static class Generator
     /// tokens are those it would get alone. Returns the generated ids per prompt (stop token included).
     /// </summary>
     public static int[][] RunBatch(LlamaModel model, IReadOnlyList<int[]> prompts, SamplingOptions options,
-        IReadOnlyCollection<int> stopTokenIds, int contextLength, GenerationStats? stats = null)
+        IReadOnlyCollection<int> stopTokenIds, int contextLength, GenerationStats? stats = null, Tensors.DType kvCacheDType = Tensors.DType.F32)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(prompts);
@@ -124,7 +124,7 @@ public static class Generator
                 if (prompts[s] is not { Length: > 0 } p) throw new ArgumentException($"Prompt {s} is empty.", nameof(prompts));
                 if (p.Length >= contextLength) throw new ContextLengthExceededException($"Prompt {s} has {p.Length} tokens; the context holds {contextLength}.");
                 model.CheckIds(p, s);
-                caches[s] = model.CreateCache(Math.Min(contextLength, p.Length + options.MaxNewTokens));
+                caches[s] = model.CreateCache(Math.Min(contextLength, p.Length + options.MaxNewTokens), kvCacheDType);
                 samplers[s] = new Sampler(options, model.VocabSize);
                 samplers[s].Observe(p);
                 outputs[s] = [];

@@ -4,7 +4,8 @@ namespace PureLlama.Llama;
 
 /// <summary>
 /// The keys and values of one sequence, preallocated for <see cref="Capacity"/> positions:
-/// per layer k, v: [capacity, nKvHeads, headDim] F32 (post-RoPE keys). Positions [0, <see cref="Length"/>)
+/// per layer k, v: [capacity, nKvHeads, headDim] F32, or BF16 to halve the memory (post-RoPE keys;
+/// attention widens BF16 inside its kernel). Positions [0, <see cref="Length"/>)
 /// are filled; a forward over T new tokens writes rows [Length, Length + T) and attends to
 /// [0, Length + T). GQA is served without duplicating heads. Owns its memory: dispose it.
 /// </summary>
@@ -14,9 +15,11 @@ public sealed class KvCache : IDisposable
     private readonly Tensor[] _values; // per layer [capacity, nKvHeads, headDim]
     private bool _disposed;
 
-    /// <summary>Allocates the cache (zeroed) on <paramref name="device"/>.</summary>
-    public KvCache(int layers, int kvHeads, int headDim, int capacity, Device device)
+    /// <summary>Allocates the cache (zeroed) on <paramref name="device"/>, storing F32 (default) or BF16.</summary>
+    public KvCache(int layers, int kvHeads, int headDim, int capacity, Device device, DType dtype = DType.F32)
     {
+        if (dtype is not (DType.F32 or DType.BF16)) throw new ArgumentException($"A KV cache stores F32 or BF16, not {dtype}.", nameof(dtype));
+        DType = dtype;
         if (layers <= 0 || kvHeads <= 0 || headDim <= 0)
             throw new ArgumentException($"KV cache needs positive layers, KV heads and head dim (got {layers}, {kvHeads}, {headDim}).");
         if (capacity <= 0) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "KV cache capacity must be at least one position.");
@@ -28,9 +31,9 @@ public sealed class KvCache : IDisposable
         {
             for (int l = 0; l < layers; l++)
             {
-                _keys[l] = Tensor.Empty(shape, DType.F32, device);
+                _keys[l] = Tensor.Empty(shape, dtype, device);
                 _keys[l].Name = $"kv_cache.{l}.k";
-                _values[l] = Tensor.Empty(shape, DType.F32, device);
+                _values[l] = Tensor.Empty(shape, dtype, device);
                 _values[l].Name = $"kv_cache.{l}.v";
             }
         }
@@ -53,6 +56,9 @@ public sealed class KvCache : IDisposable
     /// <summary>Positions the cache can hold.</summary>
     public int Capacity { get; }
 
+    /// <summary>Element type of the stored keys and values.</summary>
+    public DType DType { get; }
+
     /// <summary>Where the cache lives.</summary>
     public Device Device { get; }
 
@@ -62,8 +68,8 @@ public sealed class KvCache : IDisposable
     /// <summary>Positions still free.</summary>
     public int Remaining => Capacity - Length;
 
-    /// <summary>Bytes held: 2 · layers · capacity · kvHeads · headDim · 4.</summary>
-    public long ByteLength => 2L * Layers * Capacity * KvHeads * HeadDim * sizeof(float);
+    /// <summary>Bytes held: 2 · layers · capacity · kvHeads · headDim · (4 for F32, 2 for BF16).</summary>
+    public long ByteLength => 2L * Layers * Capacity * KvHeads * HeadDim * DType.SizeOf();
 
     /// <summary>Forgets every position (the memory is kept for reuse).</summary>
     public void Clear() => Length = 0;

@@ -77,11 +77,20 @@ public sealed class LlamaAttention : IDisposable
         var settings = new AttentionSettings(Scale, Causal: true, QueryOffset: seq.Start);
         if (seq.Cache is not { } cache) return Ops.Attention(q, k, v, settings);
         // Append this step's keys/values to the cache, then attend to every cached position.
-        using (var kDst = cache.Keys(layer, seq.Start, seq.Count)) q.Backend.Copy(k, kDst);
-        using (var vDst = cache.Values(layer, seq.Start, seq.Count)) q.Backend.Copy(v, vDst);
+        using (var kDst = cache.Keys(layer, seq.Start, seq.Count)) Store(k, kDst);
+        using (var vDst = cache.Values(layer, seq.Start, seq.Count)) Store(v, vDst);
         var kAll = tmp.Add(cache.Keys(layer, 0, seq.Start + seq.Count));   // [Start+T, nKv, d]
         var vAll = tmp.Add(cache.Values(layer, 0, seq.Start + seq.Count));
         return Ops.Attention(q, kAll, vAll, settings);
+    }
+
+    // k/v rows of this step (F32, maybe a strided view) into cache rows (F32 or BF16, contiguous).
+    private static void Store(Tensor source, Tensor destination)
+    {
+        if (destination.DType == source.DType) { source.Backend.Copy(source, destination); return; }
+        if (source.IsContiguous) { source.Backend.Cast(source, destination); return; }
+        using var dense = source.ContiguousCopy();
+        source.Backend.Cast(dense, destination);
     }
 
     /// <inheritdoc/>

@@ -19,7 +19,7 @@ public sealed class LlamaChat : IDisposable
         _runtime = runtime;
         runtime.RequireTokenizer();
         if (!string.IsNullOrEmpty(system)) _messages.Add(ChatMessage.System(system));
-        _cache = runtime.Model.CreateCache(runtime.ContextLength);
+        _cache = runtime.Model.CreateCache(runtime.ContextLength, runtime.KvCacheDType);
     }
 
     /// <summary>The conversation so far.</summary>

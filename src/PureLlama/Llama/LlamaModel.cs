@@ -72,12 +72,15 @@ public sealed partial class LlamaModel : IDisposable
         }
     }
 
-    /// <summary>A KV cache for one sequence of up to <paramref name="capacity"/> positions on this model's device.</summary>
-    public KvCache CreateCache(int capacity)
+    /// <summary>
+    /// A KV cache for one sequence of up to <paramref name="capacity"/> positions on this model's device,
+    /// storing F32 (default; exact) or BF16 (half the memory).
+    /// </summary>
+    public KvCache CreateCache(int capacity, DType dtype = DType.F32)
     {
         if (capacity > Config.MaxPositionEmbeddings)
             throw new ContextLengthExceededException($"A context of {capacity} positions exceeds the model's max_position_embeddings ({Config.MaxPositionEmbeddings}).");
-        return new KvCache(Config.NumHiddenLayers, Config.NumKeyValueHeads, Config.HeadDim, capacity, Device);
+        return new KvCache(Config.NumHiddenLayers, Config.NumKeyValueHeads, Config.HeadDim, capacity, Device, dtype);
     }
 
     // ---- training / full-sequence ------------------------------------------------------------

@@ -76,6 +76,14 @@ public sealed class LlamaRuntime : IDisposable
     public int ContextLength { get; }
     /// <summary>Ids that end generation: config and generation_config eos ids, and the tokenizer's end-of-turn tokens.</summary>
     public IReadOnlyCollection<int> StopTokenIds => _stopIds;
+    /// <summary>Element type of the KV caches this runtime creates: F32 (default, exact) or BF16 (half the memory).</summary>
+    public DType KvCacheDType
+    {
+        get => _kvCacheDType;
+        set => _kvCacheDType = value is DType.F32 or DType.BF16 ? value : throw new ArgumentException($"A KV cache stores F32 or BF16, not {value}.", nameof(value));
+    }
+    private DType _kvCacheDType = DType.F32;
+
     /// <summary>Statistics of the last finished (or stopped) generation.</summary>
     public GenerationStats? LastStats { get; private set; }
 
@@ -113,7 +121,7 @@ public sealed class LlamaRuntime : IDisposable
     private IEnumerable<GeneratedToken> Stream(int[] promptIds, SamplingOptions opts, CancellationToken cancellation)
     {
         var stats = new GenerationStats();
-        using var cache = Model.CreateCache(Math.Min(ContextLength, promptIds.Length + opts.MaxNewTokens));
+        using var cache = Model.CreateCache(Math.Min(ContextLength, promptIds.Length + opts.MaxNewTokens), KvCacheDType);
         try
         {
             foreach (var t in Generator.Run(Model, cache, promptIds, opts, StopIdsFor(opts), Tokenizer, stats, cancellation: cancellation))
@@ -147,7 +155,7 @@ public sealed class LlamaRuntime : IDisposable
     {
         var opts = options ?? DefaultSampling;
         var stats = new GenerationStats();
-        var result = Generator.RunBatch(Model, prompts, opts, StopIdsFor(opts), ContextLength, stats);
+        var result = Generator.RunBatch(Model, prompts, opts, StopIdsFor(opts), ContextLength, stats, KvCacheDType);
         LastStats = stats;
         return result;
     }

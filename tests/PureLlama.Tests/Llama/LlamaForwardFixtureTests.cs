@@ -92,4 +92,27 @@ public class LlamaForwardFixtureTests(ITestOutputHelper output)
         output.WriteLine($"{device}: cached logits max-abs error {err:E3}");
         err.Should().BeLessThan(LogitTolerance);
     }
+
+    [Theory, MemberData(nameof(LlamaFixtures.Devices), MemberType = typeof(LlamaFixtures))]
+    public void Fixture_bf16_kv_cache_stays_close_to_the_f32_logits(string device)
+    {
+        var tiny = LlamaFixtures.FindTiny();
+        if (tiny is null) { output.WriteLine("skipped: shared/fixtures/llama3-tiny missing"); return; }
+        var dev = Device.Parse(device);
+        using var model = LlamaFixtures.LoadModel(tiny, "f32", dev);
+        using var cache = model.CreateCache(32, DType.BF16);
+        cache.ByteLength.Should().Be(2L * 2 * 32 * 2 * 16 * 2);
+        var prompt = LlamaFixtures.Prompt;
+        using var first = model.Forward(prompt.AsSpan(0, 8), cache, LogitRows.All);
+        var rows = new List<float>(first.ToFloatArray());
+        for (int i = 8; i < 16; i++)
+        {
+            using var step = model.Forward(prompt.AsSpan(i, 1), cache);
+            rows.AddRange(step.ToFloatArray());
+        }
+        var (expected, _) = LlamaFixtures.Reference(tiny, "logits");
+        double err = LlamaFixtures.MaxAbsDiff([.. rows], expected);
+        output.WriteLine($"{device}: BF16 KV cache logits max-abs error {err:E3} (|logits| ≤ 17)");
+        err.Should().BeLessThan(0.05);
+    }
 }
