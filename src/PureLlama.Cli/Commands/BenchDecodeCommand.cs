@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using PureLlama.IO;
+using PureLlama.Llama;
+using PureLlama.Tensors;
+
+namespace PureLlama.Cli.Commands;
+
+/// <summary>
+/// <c>purellama bench-decode</c> (hidden): prefill and decode speed of a Llama-3.2-1B-shaped model with
+/// random BF16 weights (vocab 128256, hidden 2048, 16 layers, 32 heads, 8 KV heads, intermediate 8192,
+/// tied embeddings), written once as a safetensors folder and loaded copied and/or mapped, with the
+/// ratio to the memory-bandwidth roofline (weight bytes per token ÷ bandwidth).
+/// </summary>
+internal static class BenchDecodeCommand
+{
+    public static Command Create()
+    {
+        var dir = new Option<string>("--dir") { Description = "folder of the random checkpoint (created when missing)", DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "purellama-random-1b") };
+        var prompt = new Option<int>("--prompt") { Description = "prompt tokens to prefill", DefaultValueFactory = _ => 128 };
+        var decode = new Option<int>("--decode") { Description = "tokens to decode", DefaultValueFactory = _ => 32 };
+        var loading = new Option<string>("--loading") { Description = "copied | mapped | both", DefaultValueFactory = _ => "both" };
+        var bandwidth = new Option<double?>("--bandwidth-gbs") { Description = "memory bandwidth for the roofline in GB/s (default: measured here by a 2 GiB read)" };
+        var layers = new Option<int>("--layers") { Description = "decoder layers (16 for the 1B shape; fewer for a quick check)", DefaultValueFactory = _ => 16 };
+        var device = DeviceOption.Create();
+        var command = new Command("bench-decode", "Prefill/decode speed of a random Llama-3.2-1B-shaped BF16 model against the bandwidth roofline.")
+        {
+            dir, prompt, decode, loading, bandwidth, layers, device,
+        };
+        command.Hidden = true;
+        command.SetAction(parse => ModelCliOptions.Guard(() => Run(parse.GetValue(dir)!, parse.GetValue(prompt), parse.GetValue(decode),
+            parse.GetValue(loading)!, parse.GetValue(bandwidth), parse.GetValue(layers), DeviceOption.Resolve(parse.GetValue(device)))));
+        return command;
+    }
+
+    private static int Run(string dir, int promptTokens, int decodeTokens, string loading, double? bandwidthGbs, int layers, Device device)
+    {
+        if (promptTokens < 1 || decodeTokens < 1) throw new ArgumentException("--prompt and --decode must be at least 1.");
+        var modes = loading.ToLowerInvariant() switch
+        {
+            "both" => new[] { WeightLoading.Copied, WeightLoading.Mapped },
+            "copied" => [WeightLoading.Copied],
+            "mapped" => [WeightLoading.Mapped],
+            _ => throw new ArgumentException($"--loading must be copied, mapped or both, not '{loading}'."),
+        };
+        RandomCheckpoint.EnsureWritten(dir, layers);
+        double gbs = bandwidthGbs ?? MeasureReadBandwidth();
+        Console.WriteLine($"machine: {Environment.ProcessorCount} threads, load average {LoadAverage()}, read bandwidth {gbs:F1} GB/s{(bandwidthGbs is null ? " (measured)" : "")}");
+        var rng = new Rng(1);
+        int[] prompt = Enumerable.Range(0, promptTokens).Select(_ => rng.NextInt(128000)).ToArray();
+        var options = new SamplingOptions { MaxNewTokens = decodeTokens + 1, StopTokenIds = [] };
+        foreach (var mode in modes)
+        {
+            var load = Stopwatch.StartNew();
+            using var llama = LlamaRuntime.Load(dir, device, mode, contextLength: promptTokens + decodeTokens + 8);
+            double loadSeconds = load.Elapsed.TotalSeconds;
+            long bytes = llama.Model.WeightBytes;
+            // warm-up: JIT, page faults of mapped weights, thread pool
+            foreach (var _ in llama.Generate(prompt[..8], options with { MaxNewTokens = 3 })) { }
+            foreach (var _ in llama.Generate(prompt, options)) { }
+            var s = llama.LastStats!;
+            var (stepMs, sweepMs) = InterleavedStepVsSweep(llama, prompt, 12);
+            double roofline = gbs * 1e9 / bytes;
+            Console.WriteLine($"{mode,-7} load {loadSeconds:F1} s | prefill {s.PromptTokens} tok: {s.PrefillTokensPerSecond:F1} tok/s | " +
+                              $"decode {s.DecodeSteps} tok: {s.DecodeTokensPerSecond:F2} tok/s = {s.DecodeTokensPerSecond / roofline:P0} of roofline " +
+                              $"{roofline:F1} tok/s ({bytes / 1e9:F2} GB/token, {s.DecodeTokensPerSecond * bytes / 1e9:F1} GB/s) | peak RSS {s.PeakWorkingSetBytes / 1048576.0:F0} MiB");
+            Console.WriteLine($"        interleaved medians: decode step {stepMs:F1} ms vs GEMV sweep over the same weights {sweepMs:F1} ms " +
+                              $"(step = {stepMs / sweepMs:P0} of the bare weight stream; the rest is norms, RoPE, attention, sampling, allocation)");
+        }
+        Console.WriteLine($"load average after: {LoadAverage()}");
+        return 0;
+    }
+
+    // Alternates one decode forward with one bare GEMV pass over every weight matrix of the model
+    // (the bandwidth floor of a step), so machine load hits both alike; returns the medians in ms.
+    private static unsafe (double StepMs, double SweepMs) InterleavedStepVsSweep(LlamaRuntime llama, int[] prompt, int rounds)
+    {
+        var model = llama.Model;
+        var weights = new List<Tensor> { model.LmHead.Weight };
+        foreach (var l in model.Layers)
+            weights.AddRange([l.Attention.QProj.Weight, l.Attention.KProj.Weight, l.Attention.VProj.Weight, l.Attention.OProj.Weight,
+                l.Mlp.GateProj.Weight, l.Mlp.UpProj.Weight, l.Mlp.DownProj.Weight]);
+        int maxN = weights.Max(w => w.Shape[0]), maxK = weights.Max(w => w.Shape[1]);
+        using var x = Tensor.Full(new Shape(maxK), 0.01f);
+        using var y = Tensor.Empty(new Shape(maxN));
+        using var cache = model.CreateCache(prompt.Length + rounds + 1);
+        using (model.Forward(prompt, cache)) { }
+        var steps = new List<double>();
+        var sweeps = new List<double>();
+        for (int r = 0; r < rounds; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            using (var logits = model.Forward([prompt[r]], cache)) logits.ToFloatArray();
+            steps.Add(clock.Elapsed.TotalMilliseconds);
+            clock.Restart();
+            foreach (var w in weights)
+            {
+                if (w.DType == DType.BF16) Kernels.Simd.Gemv.Bf16(w.Shape[0], w.Shape[1], w.Pointer<ushort>(), w.Shape[1], x.Pointer<float>(), y.Pointer<float>(), false);
+                else Kernels.Simd.Gemv.F32(w.Shape[0], w.Shape[1], w.Pointer<float>(), w.Shape[1], x.Pointer<float>(), y.Pointer<float>(), false);
+            }
+            sweeps.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        steps.Sort(); sweeps.Sort();
+        return (steps[rounds / 2], sweeps[rounds / 2]);
+    }
+
+    private static string LoadAverage()
+    {
+        try { return File.ReadAllText("/proc/loadavg").Split(' ')[0]; }
+        catch (IOException) { return "?"; }
+    }
+
+    // Sums a 2 GiB buffer with all threads (Vector256 loads), best of three passes: an estimate of the
+    // read bandwidth decode can use.
+    private static unsafe double MeasureReadBandwidth()
+    {
+        const long bytes = 2L << 30;
+        using var buffer = Tensor.Empty(new Shape((int)(bytes / 4)), DType.F32);
+        float* p = buffer.Pointer<float>();
+        long n = bytes / 4;
+        int threads = Environment.ProcessorCount;
+        double best = 0;
+        for (int pass = 0; pass < 3; pass++)
+        {
+            var clock = Stopwatch.StartNew();
+            Parallel.For(0, threads, t =>
+            {
+                long start = n * t / threads / 8 * 8, end = n * (t + 1) / threads / 8 * 8;
+                var acc0 = Vector256<float>.Zero; var acc1 = Vector256<float>.Zero;
+                for (long i = start; i < end; i += 16)
+                {
+                    acc0 += Vector256.Load(p + i);
+                    acc1 += Vector256.Load(p + i + 8);
+                }
+                if (float.IsNaN(Vector256.Sum(acc0 + acc1))) Console.Write("");
+            });
+            best = Math.Max(best, bytes / clock.Elapsed.TotalSeconds / 1e9);
+        }
+        return best;
+    }
+}

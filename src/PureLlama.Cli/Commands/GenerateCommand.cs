@@ -1,0 +1,69 @@
+using System.CommandLine;
+using PureLlama.Llama;
+
+namespace PureLlama.Cli.Commands;
+
+/// <summary><c>purellama generate</c>: stream a continuation of a prompt, then prefill/decode speed and peak memory.</summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = new ModelCliOptions();
+        var sampling = new SamplingCliOptions();
+        var prompt = new Option<string?>("--prompt") { Description = "prompt text (BOS is added)" };
+        var promptIds = new Option<string?>("--prompt-ids") { Description = "prompt as comma-separated token ids, used as given (for models without a tokenizer)" };
+        var printIds = new Option<bool>("--print-ids") { Description = "also print the generated token ids" };
+        var command = new Command("generate", "Generate a continuation of a prompt, streaming tokens as they are produced.");
+        model.AddTo(command);
+        command.Options.Add(prompt); command.Options.Add(promptIds); command.Options.Add(printIds);
+        sampling.AddTo(command);
+        command.SetAction(parse => ModelCliOptions.Guard(() =>
+            Run(parse, model, sampling, parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(printIds))));
+        return command;
+    }
+
+    /// <summary>Parses "1,250, 252" into ids, naming the bad entry.</summary>
+    public static int[] ParseIds(string text)
+    {
+        var parts = text.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var ids = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], out ids[i])) throw new ArgumentException($"--prompt-ids entry {i} ('{parts[i]}') is not an integer token id.");
+        if (ids.Length == 0) throw new ArgumentException("--prompt-ids holds no token id: the prompt is empty.");
+        return ids;
+    }
+
+    private static int Run(ParseResult parse, ModelCliOptions modelOptions, SamplingCliOptions samplingOptions, string? prompt, string? promptIds, bool printIds)
+    {
+        if (prompt is null == promptIds is null) throw new ArgumentException("Give exactly one of --prompt TEXT or --prompt-ids 1,250,….");
+        if (prompt is { Length: 0 }) throw new ArgumentException("The prompt is empty.");
+        using var llama = modelOptions.Load(parse);
+        var options = samplingOptions.Resolve(parse, llama.DefaultSampling);
+        int[] ids = promptIds is not null ? ParseIds(promptIds) : llama.Encode(prompt!);
+        Console.Error.WriteLine($"{llama.Config.DescribeShape()} on {llama.Model.Device}; prompt {ids.Length} tokens; {Describe(options)}");
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
+        Console.CancelKeyPress += onCancel;
+        var generated = new List<int>();
+        try
+        {
+            if (prompt is not null) Console.Write(prompt);
+            foreach (var t in llama.Generate(ids, options, cts.Token))
+            {
+                generated.Add(t.Id);
+                if (llama.Tokenizer is null) Console.Write(generated.Count == 1 ? $"{t.Id}" : $",{t.Id}");
+                else Console.Write(t.Text);
+                Console.Out.Flush();
+            }
+        }
+        finally { Console.CancelKeyPress -= onCancel; }
+        Console.WriteLine();
+        if (printIds) Console.WriteLine($"ids: {string.Join(",", generated)}");
+        Console.Error.WriteLine(llama.LastStats);
+        return 0;
+    }
+
+    internal static string Describe(SamplingOptions o) => o.IsGreedy
+        ? $"greedy, max {o.MaxNewTokens} new tokens"
+        : $"temperature {o.Temperature}, top-k {o.TopK}, top-p {o.TopP}, min-p {o.MinP}, repetition penalty {o.RepetitionPenalty}, seed {(o.Seed is { } s ? s : "random")}, max {o.MaxNewTokens} new tokens";
+}

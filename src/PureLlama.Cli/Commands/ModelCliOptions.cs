@@ -1,0 +1,86 @@
+using System.CommandLine;
+using PureLlama.IO;
+using PureLlama.Llama;
+
+namespace PureLlama.Cli.Commands;
+
+/// <summary>Options shared by the commands that load a model: --model, --device, --loading, --context.</summary>
+internal sealed class ModelCliOptions
+{
+    public Option<string> Model { get; } = new("--model") { Description = "Hugging Face model folder (config.json, *.safetensors, tokenizer.json)", Required = true };
+    public Option<string?> Device { get; } = DeviceOption.Create();
+    public Option<string> Loading { get; } = new("--loading") { Description = "copied (anonymous memory, faster decode; default) | mapped (memory-mapped, instant load)", DefaultValueFactory = _ => "copied" };
+    public Option<int?> Context { get; } = new("--context") { Description = "positions per sequence (default: max_position_embeddings, at most 8192)" };
+    public Option<string> KvCache { get; } = new("--kv-cache") { Description = "KV cache storage: f32 (default, exact) | bf16 (half the memory)", DefaultValueFactory = _ => "f32" };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Model); command.Options.Add(Device); command.Options.Add(Loading); command.Options.Add(Context); command.Options.Add(KvCache);
+    }
+
+    public LlamaRuntime Load(ParseResult parse)
+    {
+        var loading = parse.GetValue(Loading)?.Trim().ToLowerInvariant() switch
+        {
+            "copied" or "copy" or null => WeightLoading.Copied,
+            "mapped" or "mmap" => WeightLoading.Mapped,
+            var other => throw new ArgumentException($"--loading must be copied or mapped, not '{other}'."),
+        };
+        var kv = parse.GetValue(KvCache)?.Trim().ToLowerInvariant() switch
+        {
+            "f32" or null => Tensors.DType.F32,
+            "bf16" => Tensors.DType.BF16,
+            var other => throw new ArgumentException($"--kv-cache must be f32 or bf16, not '{other}'."),
+        };
+        var device = DeviceOption.Resolve(parse.GetValue(Device));
+        var runtime = LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context));
+        runtime.KvCacheDType = kv;
+        return runtime;
+    }
+
+    /// <summary>Runs <paramref name="body"/>, turning the errors users cause into one line on stderr and exit code 2.</summary>
+    public static int Guard(Func<int> body)
+    {
+        try { return body(); }
+        catch (Exception e) when (e is PureLlamaException or ArgumentException or InvalidDataException or IOException
+                                      or InvalidOperationException or UnauthorizedAccessException or FormatException)
+        {
+            Console.Out.Flush();
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+    }
+}
+
+/// <summary>The sampling options of generate and chat, defaulting to the model's generation_config.json.</summary>
+internal sealed class SamplingCliOptions
+{
+    public Option<int?> MaxNewTokens { get; } = new("--max-new-tokens") { Description = "tokens to generate at most (default: generation_config max_new_tokens, else 256)" };
+    public Option<float?> Temperature { get; } = new("--temperature") { Description = "softmax temperature; 0 = greedy (default: generation_config)" };
+    public Option<int?> TopK { get; } = new("--top-k") { Description = "keep the k most likely tokens; 0 = off" };
+    public Option<float?> TopP { get; } = new("--top-p") { Description = "nucleus sampling mass in (0, 1]; 1 = off" };
+    public Option<float?> MinP { get; } = new("--min-p") { Description = "drop tokens below min-p × the top probability; 0 = off" };
+    public Option<float?> RepetitionPenalty { get; } = new("--repetition-penalty") { Description = "HF repetition penalty; 1 = off" };
+    public Option<ulong?> Seed { get; } = new("--seed") { Description = "sampling seed (same seed, same tokens)" };
+    public Option<string[]> Stop { get; } = new("--stop") { Description = "stop when this text appears (repeatable)", AllowMultipleArgumentsPerToken = false };
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in new Option[] { MaxNewTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, Seed, Stop }) command.Options.Add(o);
+    }
+
+    public SamplingOptions Resolve(ParseResult parse, SamplingOptions defaults)
+    {
+        var o = defaults;
+        if (parse.GetValue(MaxNewTokens) is int n) o = o with { MaxNewTokens = n };
+        if (parse.GetValue(Temperature) is float t) o = o with { Temperature = t }; // > 0 samples (HF do_sample); top-k/p stay as configured
+        if (parse.GetValue(TopK) is int k) o = o with { TopK = k };
+        if (parse.GetValue(TopP) is float p) o = o with { TopP = p };
+        if (parse.GetValue(MinP) is float m) o = o with { MinP = m };
+        if (parse.GetValue(RepetitionPenalty) is float r) o = o with { RepetitionPenalty = r };
+        if (parse.GetValue(Seed) is ulong s) o = o with { Seed = s };
+        if (parse.GetValue(Stop) is { Length: > 0 } stops) o = o with { StopStrings = stops };
+        o.Validate();
+        return o;
+    }
+}

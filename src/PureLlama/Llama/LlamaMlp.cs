@@ -1,0 +1,38 @@
+using PureLlama.Autograd;
+using PureLlama.Nn;
+using PureLlama.Tensors;
+
+namespace PureLlama.Llama;
+
+/// <summary>SwiGLU MLP: down_proj(silu(gate_proj(h)) · up_proj(h)).</summary>
+public sealed class LlamaMlp : IDisposable
+{
+    /// <summary>Builds the block from gate [I, C], up [I, C] and down [C, I] projections.</summary>
+    public LlamaMlp(Linear gateProj, Linear upProj, Linear downProj)
+    {
+        GateProj = gateProj; UpProj = upProj; DownProj = downProj;
+    }
+
+    /// <summary>gate_proj: [intermediate, hidden].</summary>
+    public Linear GateProj { get; }
+    /// <summary>up_proj: [intermediate, hidden].</summary>
+    public Linear UpProj { get; }
+    /// <summary>down_proj: [hidden, intermediate].</summary>
+    public Linear DownProj { get; }
+
+    /// <summary>h: [N, hidden] → [N, hidden].</summary>
+    public Tensor Forward(Tensor h)
+    {
+        using var tmp = new Temporaries();
+        var g = tmp.Add(GateProj.Forward(h));     // [N, I]
+        var u = tmp.Add(UpProj.Forward(h));       // [N, I]
+        var a = tmp.Add(Ops.SwiGlu(g, u));        // [N, I]
+        return DownProj.Forward(a);               // [N, C]
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        GateProj.Dispose(); UpProj.Dispose(); DownProj.Dispose();
+    }
+}

@@ -1,0 +1,113 @@
+using PureLlama.IO;
+using PureLlama.Nn;
+using PureLlama.Tensors;
+
+namespace PureLlama.Llama;
+
+public sealed partial class LlamaModel
+{
+    /// <summary>
+    /// Builds the model from a checkpoint: checks every tensor against <paramref name="config"/>
+    /// (missing, unexpected or mis-shaped tensors name the tensor and file), keeps F32 and BF16 weights
+    /// as stored (F16 is widened to F32), and moves them to <paramref name="device"/> when it is not the CPU.
+    /// </summary>
+    public static LlamaModel Load(HfCheckpoint checkpoint, LlamaConfig config, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        ArgumentNullException.ThrowIfNull(config);
+        config.CheckConsistency(checkpoint.ConfigPath);
+        config.Validate(checkpoint);
+        return Build(config, device, (name, shape) => checkpoint.GetTensor(name, shape, DType.F32, DType.BF16, DType.F16));
+    }
+
+    /// <summary>
+    /// Builds the model from a weight source: <paramref name="weight"/>(name, expected shape) returns a
+    /// new tensor handle in Hugging Face name and layout (the model takes ownership).
+    /// </summary>
+    public static LlamaModel Build(LlamaConfig config, Device device, Func<string, Shape, Tensor> weight)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(weight);
+        config.CheckConsistency();
+        int c = config.HiddenSize, inter = config.IntermediateSize;
+        float eps = (float)config.RmsNormEps;
+        var owned = new List<IDisposable>();
+        Tensor Get(string name, Shape shape)
+        {
+            var t = Prepare(weight(name, shape), name, shape, device);
+            owned.Add(t);
+            return t;
+        }
+        try
+        {
+            var embed = new Embedding(Get("model.embed_tokens.weight", new Shape(config.VocabSize, c)));
+            var layers = new List<LlamaLayer>(config.NumHiddenLayers);
+            for (int i = 0; i < config.NumHiddenLayers; i++)
+            {
+                string p = $"model.layers.{i}.";
+                var attention = new LlamaAttention(
+                    new Linear(Get(p + "self_attn.q_proj.weight", new Shape(config.QueryDim, c))),
+                    new Linear(Get(p + "self_attn.k_proj.weight", new Shape(config.KeyValueDim, c))),
+                    new Linear(Get(p + "self_attn.v_proj.weight", new Shape(config.KeyValueDim, c))),
+                    new Linear(Get(p + "self_attn.o_proj.weight", new Shape(c, config.QueryDim))),
+                    config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
+                var mlp = new LlamaMlp(
+                    new Linear(Get(p + "mlp.gate_proj.weight", new Shape(inter, c))),
+                    new Linear(Get(p + "mlp.up_proj.weight", new Shape(inter, c))),
+                    new Linear(Get(p + "mlp.down_proj.weight", new Shape(c, inter))));
+                layers.Add(new LlamaLayer(i,
+                    new RmsNormLayer(Get(p + "input_layernorm.weight", new Shape(c)), eps), attention,
+                    new RmsNormLayer(Get(p + "post_attention_layernorm.weight", new Shape(c)), eps), mlp));
+            }
+            var norm = new RmsNormLayer(Get("model.norm.weight", new Shape(c)), eps);
+            Linear lmHead;
+            if (config.TieWordEmbeddings)
+            {
+                // A second handle on the embedding table: lm_head = embed_tokensᵀ, no copy.
+                var table = embed.Table;
+                var tied = table.ViewWith(table.Shape, table.Shape.ContiguousStrides(), table.Offset);
+                tied.Name = "lm_head.weight (tied to model.embed_tokens.weight)";
+                owned.Add(tied);
+                lmHead = new Linear(tied);
+            }
+            else lmHead = new Linear(Get("lm_head.weight", new Shape(config.VocabSize, c)));
+            return new LlamaModel(config, embed, layers, norm, lmHead, device);
+        }
+        catch
+        {
+            foreach (var o in owned) o.Dispose();
+            throw;
+        }
+    }
+
+    // F32/BF16 stay as stored; F16 widens to F32; then to the device.
+    private static Tensor Prepare(Tensor t, string name, Shape shape, Device device)
+    {
+        if (t.Shape != shape)
+        {
+            var got = t.Shape;
+            t.Dispose();
+            throw new InvalidDataException($"Weight '{name}' has shape {got}; {shape} was expected.");
+        }
+        if (t.DType == DType.F16)
+        {
+            var widened = t.To(DType.F32);
+            t.Dispose();
+            t = widened;
+        }
+        else if (t.DType is not (DType.F32 or DType.BF16))
+        {
+            var dt = t.DType;
+            t.Dispose();
+            throw new InvalidDataException($"Weight '{name}' is {dt}; F32, BF16 or F16 was expected.");
+        }
+        if (t.Device != device)
+        {
+            var moved = t.To(device);
+            t.Dispose();
+            t = moved;
+        }
+        t.Name ??= name;
+        return t;
+    }
+}

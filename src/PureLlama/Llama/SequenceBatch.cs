@@ -1,0 +1,28 @@
+using PureLlama.Tensors;
+
+namespace PureLlama.Llama;
+
+/// <summary>Which rows of logits a forward computes.</summary>
+public enum LogitRows
+{
+    /// <summary>Only each sequence's last position: [sequences, vocab] (generation).</summary>
+    Last,
+    /// <summary>Every position: [total tokens, vocab] (scoring, the <c>logits</c> command).</summary>
+    All,
+}
+
+/// <summary>
+/// One sequence's part of a forward: rows [Row, Row + Count) of the flattened token matrix, at
+/// positions [Start, Start + Count). With a cache the keys/values go to cache rows [Start, Start + Count)
+/// and attention reads cache rows [0, Start + Count).
+/// </summary>
+internal readonly record struct SequenceSlice(int Row, int Count, int Start, KvCache? Cache);
+
+/// <summary>Everything a decoder layer needs besides its input rows.</summary>
+internal sealed class ForwardContext
+{
+    public required Tensor Positions { get; init; }          // I32 [N]
+    public required RopeCache Rope { get; init; }
+    public required IReadOnlyList<SequenceSlice> Sequences { get; init; }
+    public required int Tokens { get; init; }                // N
+}
