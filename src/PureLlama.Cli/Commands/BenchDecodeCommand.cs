@@ -74,16 +74,20 @@ internal static class BenchDecodeCommand
 
     // Alternates one decode forward with one bare GEMV pass over every weight matrix of the model
     // (the bandwidth floor of a step), so machine load hits both alike; returns the medians in ms.
-    private static unsafe (double StepMs, double SweepMs) InterleavedStepVsSweep(LlamaRuntime llama, int[] prompt, int rounds)
+    private static (double StepMs, double SweepMs) InterleavedStepVsSweep(LlamaRuntime llama, int[] prompt, int rounds)
     {
         var model = llama.Model;
         var weights = new List<Tensor> { model.LmHead.Weight };
         foreach (var l in model.Layers)
             weights.AddRange([l.Attention.QProj.Weight, l.Attention.KProj.Weight, l.Attention.VProj.Weight, l.Attention.OProj.Weight,
                 l.Mlp.GateProj.Weight, l.Mlp.UpProj.Weight, l.Mlp.DownProj.Weight]);
-        int maxN = weights.Max(w => w.Shape[0]), maxK = weights.Max(w => w.Shape[1]);
-        using var x = Tensor.Full(new Shape(maxK), 0.01f);
-        using var y = Tensor.Empty(new Shape(maxN));
+        // One activation row and one output row per weight shape, on the model's device: the sweep goes
+        // through the backend's MatMul (the GEMV path), so it measures the same kernels on any device.
+        var backend = model.LmHead.Weight.Backend;
+        var rows = new Dictionary<(int N, int K), (Tensor X, Tensor Y)>();
+        foreach (var w in weights)
+            if (!rows.ContainsKey((w.Shape[0], w.Shape[1])))
+                rows[(w.Shape[0], w.Shape[1])] = (Tensor.Full(new Shape(1, w.Shape[1]), 0.01f, DType.F32, backend.Device), Tensor.Empty(new Shape(1, w.Shape[0]), DType.F32, backend.Device));
         using var cache = model.CreateCache(prompt.Length + rounds + 1);
         using (model.Forward(prompt, cache)) { }
         var steps = new List<double>();
@@ -96,11 +100,13 @@ internal static class BenchDecodeCommand
             clock.Restart();
             foreach (var w in weights)
             {
-                if (w.DType == DType.BF16) Kernels.Simd.Gemv.Bf16(w.Shape[0], w.Shape[1], w.Pointer<ushort>(), w.Shape[1], x.Pointer<float>(), y.Pointer<float>(), false);
-                else Kernels.Simd.Gemv.F32(w.Shape[0], w.Shape[1], w.Pointer<float>(), w.Shape[1], x.Pointer<float>(), y.Pointer<float>(), false);
+                var (x, y) = rows[(w.Shape[0], w.Shape[1])];
+                backend.MatMul(x, w, y, transA: false, transB: true, accumulate: false);
             }
+            backend.Synchronize();
             sweeps.Add(clock.Elapsed.TotalMilliseconds);
         }
+        foreach (var (x, y) in rows.Values) { x.Dispose(); y.Dispose(); }
         steps.Sort(); sweeps.Sort();
         return (steps[rounds / 2], sweeps[rounds / 2]);
     }
