@@ -53,6 +53,21 @@ internal static class LlamaFixtures
         return worst;
     }
 
+    /// <summary>
+    /// Devices for the fixture tests beyond the one f32 forward (generations, caches, variants): all
+    /// present except ILGPU's CPU accelerator, a thread-per-GPU-thread simulator on which one tiny-model
+    /// forward takes a minute under load. It runs the f32 logits test (<see cref="Devices"/>) and the
+    /// kernel checks; CUDA runs everything.
+    /// </summary>
+    public static TheoryData<string> GenerationDevices()
+    {
+        var d = new TheoryData<string>();
+        foreach (var device in PureLlama.Compute.Backends.Available())
+            if (device.Kind != DeviceKind.IlgpuCpu) d.Add(device.ToString());
+        return d;
+    }
+
+    /// <summary>Every device present: for tests that run one forward pass.</summary>
     public static TheoryData<string> Devices()
     {
         var d = new TheoryData<string>();

@@ -27,7 +27,7 @@ public class LlamaForwardFixtureTests(ITestOutputHelper output)
         err.Should().BeLessThan(LogitTolerance);
     }
 
-    [Theory, MemberData(nameof(LlamaFixtures.Devices), MemberType = typeof(LlamaFixtures))]
+    [Theory, MemberData(nameof(LlamaFixtures.GenerationDevices), MemberType = typeof(LlamaFixtures))]
     public void Fixture_hidden_states_match_transformers(string device)
     {
         var tiny = LlamaFixtures.FindTiny();
@@ -52,7 +52,7 @@ public class LlamaForwardFixtureTests(ITestOutputHelper output)
         finally { foreach (var s in states) s.Dispose(); }
     }
 
-    [Theory, MemberData(nameof(LlamaFixtures.Devices), MemberType = typeof(LlamaFixtures))]
+    [Theory, MemberData(nameof(LlamaFixtures.GenerationDevices), MemberType = typeof(LlamaFixtures))]
     public void Fixture_bf16_weights_f32_compute_logits_match_transformers(string device)
     {
         var tiny = LlamaFixtures.FindTiny();
@@ -69,7 +69,7 @@ public class LlamaForwardFixtureTests(ITestOutputHelper output)
         err.Should().BeLessThan(LogitTolerance);
     }
 
-    [Theory, MemberData(nameof(LlamaFixtures.Devices), MemberType = typeof(LlamaFixtures))]
+    [Theory, MemberData(nameof(LlamaFixtures.GenerationDevices), MemberType = typeof(LlamaFixtures))]
     public void Fixture_logits_through_the_kv_cache_match_the_full_forward(string device)
     {
         var tiny = LlamaFixtures.FindTiny();
@@ -93,7 +93,7 @@ public class LlamaForwardFixtureTests(ITestOutputHelper output)
         err.Should().BeLessThan(LogitTolerance);
     }
 
-    [Theory, MemberData(nameof(LlamaFixtures.Devices), MemberType = typeof(LlamaFixtures))]
+    [Theory, MemberData(nameof(LlamaFixtures.GenerationDevices), MemberType = typeof(LlamaFixtures))]
     public void Fixture_bf16_kv_cache_stays_close_to_the_f32_logits(string device)
     {
         var tiny = LlamaFixtures.FindTiny();

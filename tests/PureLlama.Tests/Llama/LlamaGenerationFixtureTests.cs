@@ -10,7 +10,7 @@ public class LlamaGenerationFixtureTests(ITestOutputHelper output)
 {
     private static readonly SamplingOptions Greedy20 = new() { MaxNewTokens = 20, StopTokenIds = [] };
 
-    [Theory, MemberData(nameof(LlamaFixtures.Devices), MemberType = typeof(LlamaFixtures))]
+    [Theory, MemberData(nameof(LlamaFixtures.GenerationDevices), MemberType = typeof(LlamaFixtures))]
     public void Fixture_greedy_tokens_with_the_kv_cache_match_transformers(string device)
     {
         var tiny = LlamaFixtures.FindTiny();
@@ -24,7 +24,7 @@ public class LlamaGenerationFixtureTests(ITestOutputHelper output)
         output.WriteLine($"{device}: {llama.LastStats}");
     }
 
-    [Theory, MemberData(nameof(LlamaFixtures.Devices), MemberType = typeof(LlamaFixtures))]
+    [Theory, MemberData(nameof(LlamaFixtures.GenerationDevices), MemberType = typeof(LlamaFixtures))]
     public void Fixture_greedy_tokens_with_full_recompute_match_transformers(string device)
     {
         var tiny = LlamaFixtures.FindTiny();
@@ -43,7 +43,7 @@ public class LlamaGenerationFixtureTests(ITestOutputHelper output)
         seq.Skip(16).Should().Equal(LlamaFixtures.GreedyNewTokens);
     }
 
-    [Theory, MemberData(nameof(LlamaFixtures.Devices), MemberType = typeof(LlamaFixtures))]
+    [Theory, MemberData(nameof(LlamaFixtures.GenerationDevices), MemberType = typeof(LlamaFixtures))]
     public void Fixture_bf16_weights_greedy_tokens_match_transformers(string device)
     {
         var tiny = LlamaFixtures.FindTiny();
@@ -53,7 +53,7 @@ public class LlamaGenerationFixtureTests(ITestOutputHelper output)
         ids.Should().Equal(LlamaFixtures.GreedyBf16WeightsF32Compute);
     }
 
-    [Theory, MemberData(nameof(LlamaFixtures.Devices), MemberType = typeof(LlamaFixtures))]
+    [Theory, MemberData(nameof(LlamaFixtures.GenerationDevices), MemberType = typeof(LlamaFixtures))]
     public void Fixture_batched_generation_gives_each_sequence_its_tokens_alone(string device)
     {
         // vLLM #5898: greedy output must not change with batch composition. Three prompts of
