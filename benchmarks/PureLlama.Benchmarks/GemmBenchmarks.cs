@@ -1,3 +1,4 @@
+using PureLlama.Cli.Bench;
 using BenchmarkDotNet.Attributes;
 using PureLlama.Kernels.Simd;
 
@@ -13,7 +14,7 @@ public unsafe class GemmBenchmarks : IWorkAmount
     [Params("2048x2048x2048", "128x2048x2048", "512x4096x4096")]
     public string Shape { get; set; } = "2048x2048x2048";
 
-    private NativeBuffers? _buffers;
+    private BenchBuffers? _buffers;
     private int _m, _n, _k;
     private float* _x, _w, _c;
     private ushort* _wBf16;
@@ -22,7 +23,7 @@ public unsafe class GemmBenchmarks : IWorkAmount
     public void Setup()
     {
         (_m, _n, _k) = Parse(Shape);
-        _buffers = new NativeBuffers();
+        _buffers = new BenchBuffers(seed: 1234);
         _x = _buffers.F32((long)_m * _k);
         _w = _buffers.F32((long)_n * _k);
         _wBf16 = _buffers.Bf16((long)_n * _k);

@@ -1,3 +1,4 @@
+using PureLlama.Cli.Bench;
 using BenchmarkDotNet.Attributes;
 using PureLlama.Kernels.Simd;
 
@@ -16,7 +17,7 @@ public unsafe class GemvBenchmarks : IWorkAmount
     [Params("8192x2048", "4096x4096")]
     public string Shape { get; set; } = "8192x2048";
 
-    private NativeBuffers? _buffers;
+    private BenchBuffers? _buffers;
     private int _n, _k, _next;
     private float* _x, _y;
     private readonly nint[] _wF32 = new nint[Copies], _wBf16 = new nint[Copies];
@@ -25,7 +26,7 @@ public unsafe class GemvBenchmarks : IWorkAmount
     public void Setup()
     {
         (_n, _k) = Parse(Shape);
-        _buffers = new NativeBuffers();
+        _buffers = new BenchBuffers(seed: 1234);
         _x = _buffers.F32(_k);
         _y = _buffers.Zeros(_n);
         for (int i = 0; i < Copies; i++)

@@ -1,3 +1,4 @@
+using PureLlama.Cli.Bench;
 using BenchmarkDotNet.Attributes;
 using PureLlama.Kernels.Simd;
 
@@ -14,7 +15,7 @@ public unsafe class NormBenchmarks : IWorkAmount
     [Params("4096x2048", "512x32000")]
     public string Shape { get; set; } = "4096x2048";
 
-    private NativeBuffers? _buffers;
+    private BenchBuffers? _buffers;
     private int _rows, _cols;
     private float* _x, _y, _dy, _dx, _w, _dw, _rstd;
 
@@ -23,7 +24,7 @@ public unsafe class NormBenchmarks : IWorkAmount
     {
         (_rows, _cols) = Parse(Shape);
         long n = (long)_rows * _cols;
-        _buffers = new NativeBuffers();
+        _buffers = new BenchBuffers(seed: 1234);
         _x = _buffers.F32(n);
         _dy = _buffers.F32(n);
         _y = _buffers.Zeros(n);
