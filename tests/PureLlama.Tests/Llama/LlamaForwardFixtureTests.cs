@@ -11,19 +11,24 @@ public class LlamaForwardFixtureTests(ITestOutputHelper output)
     private const double LogitTolerance = 1e-4;
 
     [Theory, MemberData(nameof(LlamaFixtures.Devices), MemberType = typeof(LlamaFixtures))]
-    public void Fixture_f32_logits_match_transformers(string device)
+    public void Fixture_f32_logits_match_transformers(string device) =>
+        LogitsMatch(device, "f32", "logits");
+
+    // One forward of the fixture prompt on a device, compared with a transformers reference tensor.
+    private void LogitsMatch(string device, string variant, string referenceName)
     {
         var tiny = LlamaFixtures.FindTiny();
         if (tiny is null) { output.WriteLine("skipped: shared/fixtures/llama3-tiny missing"); return; }
         var dev = Device.Parse(device);
-        using var model = LlamaFixtures.LoadModel(tiny, "f32", dev);
+        using var model = LlamaFixtures.LoadModel(tiny, variant, dev);
+        if (variant == "bf16") model.Layers[0].Attention.QProj.Weight.DType.Should().Be(DType.BF16, "BF16 weights are used as stored");
         using var _ = GradMode.NoGrad();
         using var ids = Tensor.FromArray(LlamaFixtures.Prompt, new Shape(16), dev);
         using var logits = model.Forward(ids);
         logits.Shape.Should().Be(new Shape(16, 256));
-        var (expected, _) = LlamaFixtures.Reference(tiny, "logits");
+        var (expected, _) = LlamaFixtures.Reference(tiny, referenceName);
         double err = LlamaFixtures.MaxAbsDiff(logits.ToFloatArray(), expected);
-        output.WriteLine($"{device}: f32 logits max-abs error {err:E3}");
+        output.WriteLine($"{device}: {variant} weights, {referenceName} max-abs error {err:E3}");
         err.Should().BeLessThan(LogitTolerance);
     }
 
@@ -53,21 +58,8 @@ public class LlamaForwardFixtureTests(ITestOutputHelper output)
     }
 
     [Theory, MemberData(nameof(LlamaFixtures.GenerationDevices), MemberType = typeof(LlamaFixtures))]
-    public void Fixture_bf16_weights_f32_compute_logits_match_transformers(string device)
-    {
-        var tiny = LlamaFixtures.FindTiny();
-        if (tiny is null) { output.WriteLine("skipped: shared/fixtures/llama3-tiny missing"); return; }
-        var dev = Device.Parse(device);
-        using var model = LlamaFixtures.LoadModel(tiny, "bf16", dev);
-        model.Layers[0].Attention.QProj.Weight.DType.Should().Be(DType.BF16, "BF16 weights are used as stored");
-        using var _ = GradMode.NoGrad();
-        using var ids = Tensor.FromArray(LlamaFixtures.Prompt, new Shape(16), dev);
-        using var logits = model.Forward(ids);
-        var (expected, _) = LlamaFixtures.Reference(tiny, "bf16_weights_logits_f32_compute");
-        double err = LlamaFixtures.MaxAbsDiff(logits.ToFloatArray(), expected);
-        output.WriteLine($"{device}: bf16-weight logits max-abs error {err:E3}");
-        err.Should().BeLessThan(LogitTolerance);
-    }
+    public void Fixture_bf16_weights_f32_compute_logits_match_transformers(string device) =>
+        LogitsMatch(device, "bf16", "bf16_weights_logits_f32_compute");
 
     [Theory, MemberData(nameof(LlamaFixtures.GenerationDevices), MemberType = typeof(LlamaFixtures))]
     public void Fixture_logits_through_the_kv_cache_match_the_full_forward(string device)
