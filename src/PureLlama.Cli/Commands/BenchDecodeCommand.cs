@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.Intrinsics;
 using PureLlama.IO;
 using PureLlama.Llama;
+using PureLlama.Nn;
 using PureLlama.Tensors;
 
 namespace PureLlama.Cli.Commands;
@@ -77,13 +78,13 @@ internal static class BenchDecodeCommand
     private static (double StepMs, double SweepMs) InterleavedStepVsSweep(LlamaRuntime llama, int[] prompt, int rounds)
     {
         var model = llama.Model;
-        var weights = new List<Tensor> { model.LmHead.Weight };
+        var weights = new List<Tensor> { model.LmHead.DenseWeight() };
         foreach (var l in model.Layers)
-            weights.AddRange([l.Attention.QProj.Weight, l.Attention.KProj.Weight, l.Attention.VProj.Weight, l.Attention.OProj.Weight,
-                l.Mlp.GateProj.Weight, l.Mlp.UpProj.Weight, l.Mlp.DownProj.Weight]);
+            weights.AddRange([l.Attention.QProj.DenseWeight(), l.Attention.KProj.DenseWeight(), l.Attention.VProj.DenseWeight(), l.Attention.OProj.DenseWeight(),
+                l.Mlp.GateProj.DenseWeight(), l.Mlp.UpProj.DenseWeight(), l.Mlp.DownProj.DenseWeight()]);
         // One activation row and one output row per weight shape, on the model's device: the sweep goes
         // through the backend's MatMul (the GEMV path), so it measures the same kernels on any device.
-        var backend = model.LmHead.Weight.Backend;
+        var backend = model.LmHead.DenseWeight().Backend;
         var rows = new Dictionary<(int N, int K), (Tensor X, Tensor Y)>();
         foreach (var w in weights)
             if (!rows.ContainsKey((w.Shape[0], w.Shape[1])))

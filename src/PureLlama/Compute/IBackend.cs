@@ -51,6 +51,17 @@ public interface IBackend : IDisposable
     /// </summary>
     void MatMul(Tensor a, Tensor b, Tensor c, bool transA, bool transB, bool accumulate);
 
+    /// <summary>
+    /// Dequant-matmul: y (=|+=) x·Ŵᵀ with x: [.., in], y: [.., out] (<paramref name="transposeWeight"/> false:
+    /// the forward), or y (=|+=) x·Ŵ with x: [.., out], y: [.., in] (true: the input gradient dX = dY·W of a
+    /// frozen quantized base). Ŵ is dequantized inside the kernel (registers / shared memory), never
+    /// materialized whole. x and y are contiguous F32 on this device; w lives on this device.
+    /// </summary>
+    void QuantizedMatMul(Tensor x, QuantizedTensor w, Tensor y, bool transposeWeight, bool accumulate);
+
+    /// <summary>destination: contiguous F32 [out, in] = Ŵ (merging LoRA, references, export).</summary>
+    void Dequantize(QuantizedTensor w, Tensor destination);
+
     // ---- elementwise and reductions ----------------------------------------------------------
 
     /// <summary>y = a ∘ b with numpy broadcasting of a and b to y's shape.</summary>

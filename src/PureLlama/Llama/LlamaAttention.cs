@@ -12,7 +12,7 @@ namespace PureLlama.Llama;
 public sealed class LlamaAttention : IDisposable
 {
     /// <summary>Builds the block from its four projections.</summary>
-    public LlamaAttention(Linear qProj, Linear kProj, Linear vProj, Linear oProj, int heads, int kvHeads, int headDim)
+    public LlamaAttention(ILinear qProj, ILinear kProj, ILinear vProj, ILinear oProj, int heads, int kvHeads, int headDim)
     {
         if (heads % kvHeads != 0) throw new ArgumentException($"num_attention_heads ({heads}) must be a multiple of num_key_value_heads ({kvHeads}).");
         QProj = qProj; KProj = kProj; VProj = vProj; OProj = oProj;
@@ -21,13 +21,13 @@ public sealed class LlamaAttention : IDisposable
     }
 
     /// <summary>q_proj: [nHeads·headDim, hidden].</summary>
-    public Linear QProj { get; }
+    public ILinear QProj { get; internal set; }
     /// <summary>k_proj: [nKvHeads·headDim, hidden].</summary>
-    public Linear KProj { get; }
+    public ILinear KProj { get; internal set; }
     /// <summary>v_proj: [nKvHeads·headDim, hidden].</summary>
-    public Linear VProj { get; }
+    public ILinear VProj { get; internal set; }
     /// <summary>o_proj: [hidden, nHeads·headDim].</summary>
-    public Linear OProj { get; }
+    public ILinear OProj { get; internal set; }
     /// <summary>Query heads.</summary>
     public int Heads { get; }
     /// <summary>Key/value heads (GQA groups).</summary>

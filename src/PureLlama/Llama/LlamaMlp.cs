@@ -8,17 +8,17 @@ namespace PureLlama.Llama;
 public sealed class LlamaMlp : IDisposable
 {
     /// <summary>Builds the block from gate [I, C], up [I, C] and down [C, I] projections.</summary>
-    public LlamaMlp(Linear gateProj, Linear upProj, Linear downProj)
+    public LlamaMlp(ILinear gateProj, ILinear upProj, ILinear downProj)
     {
         GateProj = gateProj; UpProj = upProj; DownProj = downProj;
     }
 
     /// <summary>gate_proj: [intermediate, hidden].</summary>
-    public Linear GateProj { get; }
+    public ILinear GateProj { get; internal set; }
     /// <summary>up_proj: [intermediate, hidden].</summary>
-    public Linear UpProj { get; }
+    public ILinear UpProj { get; internal set; }
     /// <summary>down_proj: [hidden, intermediate].</summary>
-    public Linear DownProj { get; }
+    public ILinear DownProj { get; internal set; }
 
     /// <summary>h: [N, hidden] → [N, hidden].</summary>
     public Tensor Forward(Tensor h)

@@ -60,7 +60,7 @@ public sealed partial class LlamaModel
                     new RmsNormLayer(Get(p + "post_attention_layernorm.weight", new Shape(c)), eps), mlp));
             }
             var norm = new RmsNormLayer(Get("model.norm.weight", new Shape(c)), eps);
-            Linear lmHead;
+            ILinear lmHead;
             if (config.TieWordEmbeddings)
             {
                 // A second handle on the embedding table: lm_head = embed_tokensᵀ, no copy.

@@ -18,7 +18,7 @@ public sealed partial class LlamaModel : IDisposable
     private bool _disposed;
 
     /// <summary>Assembles a model from its modules (ownership passes to the model).</summary>
-    public LlamaModel(LlamaConfig config, Embedding embedTokens, IReadOnlyList<LlamaLayer> layers, RmsNormLayer norm, Linear lmHead, Device device)
+    public LlamaModel(LlamaConfig config, Embedding embedTokens, IReadOnlyList<LlamaLayer> layers, RmsNormLayer norm, ILinear lmHead, Device device)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.CheckConsistency();
@@ -49,7 +49,7 @@ public sealed partial class LlamaModel : IDisposable
     public RmsNormLayer Norm { get; }
 
     /// <summary>lm_head: [vocab, hidden] (a second handle on embed_tokens when tied).</summary>
-    public Linear LmHead { get; }
+    public ILinear LmHead { get; internal set; }
 
     /// <summary>cos/sin tables shared by every layer.</summary>
     public RopeCache Rope { get; }
@@ -62,12 +62,9 @@ public sealed partial class LlamaModel : IDisposable
     {
         get
         {
-            long sum = LmHead.Weight.ByteLength + Norm.Weight.ByteLength;
-            foreach (var l in _layers)
-                sum += l.InputNorm.Weight.ByteLength + l.PostAttentionNorm.Weight.ByteLength
-                     + l.Attention.QProj.Weight.ByteLength + l.Attention.KProj.Weight.ByteLength
-                     + l.Attention.VProj.Weight.ByteLength + l.Attention.OProj.Weight.ByteLength
-                     + l.Mlp.GateProj.Weight.ByteLength + l.Mlp.UpProj.Weight.ByteLength + l.Mlp.DownProj.Weight.ByteLength;
+            long sum = Norm.Weight.ByteLength;
+            foreach (var l in _layers) sum += l.InputNorm.Weight.ByteLength + l.PostAttentionNorm.Weight.ByteLength;
+            foreach (var (_, linear) in NamedLinears()) sum += linear.WeightBytes;
             return sum;
         }
     }

@@ -8,7 +8,7 @@ namespace PureLlama.Nn;
 /// The weight is used as stored: F32, or BF16 widened inside the matmul kernel (frozen).
 /// Owns its weight tensor handle: <see cref="Dispose"/> releases it.
 /// </summary>
-public sealed class Linear : IDisposable
+public sealed class Linear : ILinear
 {
     /// <summary>Wraps <paramref name="weight"/> [out, in]; the module takes ownership of this handle.</summary>
     public Linear(Tensor weight)
@@ -28,6 +28,9 @@ public sealed class Linear : IDisposable
 
     /// <summary>Columns of the output.</summary>
     public int OutFeatures => Weight.Shape[0];
+
+    /// <inheritdoc/>
+    public long WeightBytes => Weight.ByteLength;
 
     /// <summary>x: [.., in] → [.., out].</summary>
     public Tensor Forward(Tensor x)

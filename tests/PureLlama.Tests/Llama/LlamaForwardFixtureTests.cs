@@ -1,5 +1,6 @@
 using PureLlama.Autograd;
 using PureLlama.Llama;
+using PureLlama.Nn;
 using PureLlama.Tensors;
 using Xunit.Abstractions;
 
@@ -21,7 +22,7 @@ public class LlamaForwardFixtureTests(ITestOutputHelper output)
         if (tiny is null) { output.WriteLine("skipped: shared/fixtures/llama3-tiny missing"); return; }
         var dev = Device.Parse(device);
         using var model = LlamaFixtures.LoadModel(tiny, variant, dev);
-        if (variant == "bf16") model.Layers[0].Attention.QProj.Weight.DType.Should().Be(DType.BF16, "BF16 weights are used as stored");
+        if (variant == "bf16") model.Layers[0].Attention.QProj.DenseWeight().DType.Should().Be(DType.BF16, "BF16 weights are used as stored");
         using var _ = GradMode.NoGrad();
         using var ids = Tensor.FromArray(LlamaFixtures.Prompt, new Shape(16), dev);
         using var logits = model.Forward(ids);

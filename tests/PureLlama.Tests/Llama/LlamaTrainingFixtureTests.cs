@@ -1,5 +1,6 @@
 using PureLlama.Autograd;
 using PureLlama.Llama;
+using PureLlama.Nn;
 using PureLlama.Tensors;
 using Xunit.Abstractions;
 
@@ -14,10 +15,10 @@ public class LlamaTrainingFixtureTests(ITestOutputHelper output)
         var tiny = LlamaFixtures.FindTiny();
         if (tiny is null) { output.WriteLine("skipped: shared/fixtures/llama3-tiny missing"); return; }
         using var model = LlamaFixtures.LoadModel(tiny, "f32", Device.Cpu);
-        var weights = new List<Tensor> { model.EmbedTokens.Table, model.Norm.Weight, model.LmHead.Weight };
+        var weights = new List<Tensor> { model.EmbedTokens.Table, model.Norm.Weight, model.LmHead.DenseWeight() };
         foreach (var l in model.Layers)
-            weights.AddRange([l.InputNorm.Weight, l.PostAttentionNorm.Weight, l.Attention.QProj.Weight, l.Attention.KProj.Weight,
-                l.Attention.VProj.Weight, l.Attention.OProj.Weight, l.Mlp.GateProj.Weight, l.Mlp.UpProj.Weight, l.Mlp.DownProj.Weight]);
+            weights.AddRange([l.InputNorm.Weight, l.PostAttentionNorm.Weight, l.Attention.QProj.DenseWeight(), l.Attention.KProj.DenseWeight(),
+                l.Attention.VProj.DenseWeight(), l.Attention.OProj.DenseWeight(), l.Mlp.GateProj.DenseWeight(), l.Mlp.UpProj.DenseWeight(), l.Mlp.DownProj.DenseWeight()]);
         foreach (var w in weights) w.RequiresGrad = true;
 
         var prompt = LlamaFixtures.Prompt;
@@ -41,7 +42,7 @@ public class LlamaTrainingFixtureTests(ITestOutputHelper output)
         }
 
         // directional derivative along the gradient of one q_proj weight, by central differences
-        var q = model.Layers[1].Attention.QProj.Weight;
+        var q = model.Layers[1].Attention.QProj.DenseWeight();
         var grad = q.Grad!.ToFloatArray();
         double norm = Math.Sqrt(grad.Sum(g => (double)g * g));
         var dir = grad.Select(g => (float)(g / norm)).ToArray();

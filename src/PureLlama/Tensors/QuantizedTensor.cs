@@ -1,0 +1,72 @@
+namespace PureLlama.Tensors;
+
+/// <summary>The packed weight formats PureLlama computes with (docs/quantization.md).</summary>
+public enum QuantFormat
+{
+    /// <summary>QLoRA NormalFloat-4: 16 codes × blockwise absmax (block 64), absmaxes optionally double-quantized to 8 bits.</summary>
+    Nf4,
+    /// <summary>Symmetric row-wise INT8: q = round(127·w / absmax(row)).</summary>
+    Int8,
+}
+
+/// <summary>
+/// A weight matrix [out, in] (Hugging Face Linear layout) stored packed, as several component tensors
+/// on one device. It is read only through dequant-matmul kernels (<see cref="Compute.IBackend.QuantizedMatMul"/>)
+/// or dequantized whole (<see cref="Compute.IBackend.Dequantize"/>, for merging and references).
+/// Owns its component tensors.
+/// </summary>
+public abstract class QuantizedTensor : IDisposable
+{
+    private bool _disposed;
+
+    /// <summary>Logical shape of the dequantized weight: [out, in].</summary>
+    public abstract Shape Shape { get; }
+
+    /// <summary>The packing.</summary>
+    public abstract QuantFormat Format { get; }
+
+    /// <summary>Where the components live.</summary>
+    public abstract Device Device { get; }
+
+    /// <summary>Every component tensor (packed codes, scales, maps…).</summary>
+    public abstract IReadOnlyList<Tensor> Components { get; }
+
+    /// <summary>Rows (output features).</summary>
+    public int Rows => Shape[0];
+
+    /// <summary>Columns (input features).</summary>
+    public int Columns => Shape[1];
+
+    /// <summary>Bytes of all components (what a matmul reads at most).</summary>
+    public long ByteLength => Components.Sum(c => c.ByteLength);
+
+    /// <summary>Storage bits per weight, all components included.</summary>
+    public double BitsPerWeight => 8.0 * ByteLength / Shape.Numel;
+
+    /// <summary>An optional name (parameter name, for messages and checkpoints).</summary>
+    public string? Name { get; set; }
+
+    /// <summary>e.g. "NF4 [2048, 8192] (4.13 bits/weight) on cpu".</summary>
+    public string Describe() => $"{(Name is null ? "" : Name + ": ")}{Format} {Shape} ({BitsPerWeight:F2} bits/weight) on {Device}";
+
+    /// <summary>Copies every component to <paramref name="device"/> (a new tensor; this one is left alone).</summary>
+    public abstract QuantizedTensor To(Device device);
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        foreach (var c in Components) c.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Throws unless <paramref name="t"/> is contiguous, of <paramref name="dtype"/> and shape [<paramref name="length"/>] on <paramref name="device"/>.</summary>
+    protected static void Require(Tensor t, string what, DType dtype, long length, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(t, what);
+        if (t.DType != dtype || t.Rank != 1 || t.Shape[0] != length || !t.IsContiguous)
+            throw new ArgumentException($"{what} must be a contiguous {dtype} [{length}], got {t.Describe()}.", what);
+        if (t.Device != device) throw new ArgumentException($"{what} is on {t.Device}; the other components are on {device}.", what);
+    }
+}
