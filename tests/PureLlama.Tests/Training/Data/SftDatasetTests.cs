@@ -64,6 +64,29 @@ public sealed class SftDatasetTests(TokenizerFixture fixture, ITestOutputHelper 
         all.Labels[..^1].Should().Equal(all.Ids[1..]);
     }
 
+    [Fact]
+    public void Fixture_llama31_template_masks_the_preamble_and_maps_messages_after_the_system_turn()
+    {
+        if (fixture.RequireTokenizer(output) is null) return;
+        // The fixture vocabulary with a (shortened) 3.1-style template: a system turn with the knowledge-cutoff lines always comes first.
+        string config = """{"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "chat_template": "<|start_header_id|>system<|end_header_id|> Cutting Knowledge Date: December 2023 <|eot_id|>"}""";
+        var tok = Llama3Tokenizer.FromJson(File.ReadAllBytes(fixture.TokenizerJson), System.Text.Encoding.UTF8.GetBytes(config), "llama31");
+        tok.ChatTemplate.Style.Should().Be(ChatTemplateStyle.Llama31);
+        ChatMessage[] turns = [ChatMessage.System("Sys"), ChatMessage.User("Q"), ChatMessage.Assistant("A")];
+        int[] ids = tok.ChatTemplate.Encode(turns, addGenerationPrompt: false, parseSpecialInContent: false, out int[] owner);
+        ids.Should().Equal(tok.ChatTemplate.Encode(turns, addGenerationPrompt: false));
+        int eot = tok.TokenToId("<|eot_id|>")!.Value;
+        ids.Where((_, t) => owner[t] == 0).Should().Equal([.. tok.Encode("Sys"), eot]);
+        ids.Where((_, t) => owner[t] == 1).Should().Equal([.. tok.Encode("Q"), eot]);
+        ids.Where((_, t) => owner[t] == 2).Should().Equal([.. tok.Encode("A"), eot]);
+        // Without a system message the preamble's own turn belongs to no message.
+        tok.ChatTemplate.Encode(turns[1..], false, false, out int[] owner2);
+        owner2.Count(o => o == -1).Should().BeGreaterThan(10);
+        owner2.Max().Should().Be(1);
+        var e = SftDataset.Load(["""{"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]}"""], "x", tok).Examples.Single();
+        Targets(e).Should().Equal([.. tok.Encode("A"), eot]);
+    }
+
     // Whether token i lies in an assistant message's content or is its closing eot (walks back to the last header).
     private static bool InsideAssistantTurn(int[] ids, int i, int assistantRole, Llama3Tokenizer tok)
     {
