@@ -53,6 +53,7 @@ internal static unsafe class BenchWork
                 float* x = buf.F32(512L * 32000), y = buf.Zeros(512L * 32000);
                 return () => Softmax.Forward(x, y, 512, 32000);
             }),
+        .. BenchWorkQuant.Items(),
     ];
 
     // C[m,n] = A[m,k]·B; B is [k,n] or, with weightLayout, a weight W[n,k] used transposed.

@@ -97,7 +97,7 @@ public static class BenchCommand
             using var buffers = new BenchBuffers(seed: 1234);
             var call = item.Prepare(buffers);
             var t = BenchTimer.Measure(call, o.Repeats);
-            Console.Error.WriteLine($"  purellama {item.Id}: {t.MedianMs:F3} ms, {item.Rate(t.MedianMs):F1} {item.Unit}");
+            Console.Error.WriteLine($"  purellama {item.Id}: {t.MedianMs:F3} ms, {item.Rate(t.MedianMs):F1} {item.Unit} (best sample {t.MinMs:F3} ms, {item.Rate(t.MinMs):F1} {item.Unit})");
             timings.Add((item, t));
         }
 
