@@ -19,7 +19,7 @@ internal enum RateKind
 /// (owned by the given <see cref="BenchBuffers"/>) and returns one call of the kernel.
 /// </summary>
 internal sealed record WorkItem(string Id, string Work, string Shape, RateKind Kind, double AmountPerCall,
-    string Ours, Func<BenchBuffers, Action> Prepare)
+    string Ours, Func<BenchBuffers, Action> Prepare, bool InPyTorchScript = true)
 {
     /// <summary>Unit of the rate column.</summary>
     public string Unit => Kind == RateKind.Flops ? "GFLOP/s" : "GB/s";

@@ -6,7 +6,8 @@ namespace PureLlama.Cli.Bench;
 /// Dequant-matmul items of <c>purellama bench</c> on Llama-3.2-1B shapes (hidden 2048, intermediate
 /// 8192): NF4 (double-quantized) and INT8 GEMV for decode, rated in GB/s of the bytes actually read
 /// (packed codes + absmax codes + scales), beside BF16 GEMV on the same shapes; and the
-/// panel-dequantizing GEMM for prefill (GFLOP/s).
+/// panel-dequantizing GEMM for prefill (GFLOP/s). PyTorch on the CPU has no NF4/INT8 kernel, so only
+/// the BF16 items have a counterpart in benchmarks/pytorch/kernels.py.
 /// </summary>
 internal static unsafe class BenchWorkQuant
 {
@@ -60,7 +61,7 @@ internal static unsafe class BenchWorkQuant
                 for (int i = 0; i < ws.Length; i++) ws[i] = Nf4Weight(buf, n, k);
                 int next = 0;
                 return () => { Kernels.Simd.Nf4Gemv.Run(ws[next], 1, x, k, y, n, false); next = (next + 1) % ws.Length; };
-            });
+            }, InPyTorchScript: false);
 
     private static WorkItem Int8Gemv(int n, int k) =>
         new($"gemv_int8_{n}x{k}", "GEMV INT8 weight (decode)", $"1×{k} · [{n}×{k}]", RateKind.ReadBytes, (double)n * k + 4.0 * n,
@@ -71,7 +72,7 @@ internal static unsafe class BenchWorkQuant
                 for (int i = 0; i < ws.Length; i++) ws[i] = new Int8Matrix(n, k, (sbyte*)buf.Bf16((long)n * k / 2), buf.F32(n));
                 int next = 0;
                 return () => { Kernels.Simd.Int8Gemv.Run(ws[next], 1, x, k, y, n, false); next = (next + 1) % ws.Length; };
-            });
+            }, InPyTorchScript: false);
 
     private static WorkItem Nf4Gemm(int m, int n, int k) =>
         new($"gemm_nf4_{m}x{n}x{k}", "matmul F32 × NF4 weight (prefill)", $"{m}×{n}×{k}", RateKind.Flops, 2.0 * m * n * k,
@@ -80,7 +81,7 @@ internal static unsafe class BenchWorkQuant
                 float* x = buf.F32((long)m * k), y = buf.Zeros((long)m * n);
                 var w = Nf4Weight(buf, n, k);
                 return () => QuantGemm.Nf4(w, m, x, k, y, n, false, false);
-            });
+            }, InPyTorchScript: false);
 
     private static WorkItem Int8Gemm(int m, int n, int k) =>
         new($"gemm_int8_{m}x{n}x{k}", "matmul F32 × INT8 weight (prefill)", $"{m}×{n}×{k}", RateKind.Flops, 2.0 * m * n * k,
@@ -89,5 +90,5 @@ internal static unsafe class BenchWorkQuant
                 float* x = buf.F32((long)m * k), y = buf.Zeros((long)m * n);
                 var w = new Int8Matrix(n, k, (sbyte*)buf.Bf16((long)n * k / 2), buf.F32(n));
                 return () => QuantGemm.Int8(w, m, x, k, y, n, false, false);
-            });
+            }, InPyTorchScript: false);
 }

@@ -107,7 +107,7 @@ public static class BenchCommand
             Console.Error.WriteLine("running PyTorch on the same work …");
             try
             {
-                torch = PyTorchRunner.Run(o.Python, scriptPath!, items.Select(i => i.Id), o.Threads, o.Repeats, o.KeepOpenBlasEnv);
+                torch = PyTorchRunner.Run(o.Python, scriptPath!, items.Where(i => i.InPyTorchScript).Select(i => i.Id), o.Threads, o.Repeats, o.KeepOpenBlasEnv);
             }
             catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or System.Text.Json.JsonException or KeyNotFoundException)
             {
