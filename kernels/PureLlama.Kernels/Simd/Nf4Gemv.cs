@@ -25,12 +25,8 @@ public static unsafe class Nf4Gemv
     /// <summary>Y[m, rows] (=|+=) X[m, cols] · Ŵᵀ; ldx ≥ cols, ldy ≥ rows. Any m (x rows taken 4 at a time).</summary>
     public static void Run(in Nf4Matrix w, int m, float* x, int ldx, float* y, int ldy, bool accumulate)
     {
-        if (m <= 0) return;
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(y);
-        var level = GemmIsa.Current;
-        int isa = level == GemmSimdLevel.Vector512 && Avx512F.IsSupported ? 512
-            : level >= GemmSimdLevel.Vector256 && Avx2.IsSupported ? 256 : 0;
+        if (!QuantGemvCommon.Prologue(m, x, y)) return;
+        int isa = QuantGemvCommon.Width();
         var wc = w;
         nint yp = (nint)y;
         if (isa == 0 || !w.RowAligned)
@@ -112,7 +108,7 @@ public static unsafe class Nf4Gemv
                     }
                 }
             }
-            Store(y, ldy, r, mm, accumulate, Vector512.Sum(a0 + a0b), Vector512.Sum(a1), Vector512.Sum(a2), Vector512.Sum(a3));
+            QuantGemvCommon.Store(y, ldy, r, mm, accumulate, 1f, Vector512.Sum(a0 + a0b), Vector512.Sum(a1), Vector512.Sum(a2), Vector512.Sum(a3));
         }
     }
 
@@ -149,7 +145,7 @@ public static unsafe class Nf4Gemv
                     }
                 }
             }
-            Store(y, ldy, r, mm, accumulate, Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2), Vector256.Sum(a3));
+            QuantGemvCommon.Store(y, ldy, r, mm, accumulate, 1f, Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2), Vector256.Sum(a3));
         }
     }
 
@@ -163,16 +159,6 @@ public static unsafe class Nf4Gemv
         acc = Fma.MultiplyAdd(w1, Vector256.Load(x + 8), acc);
         acc = Fma.MultiplyAdd(w2, Vector256.Load(x + 16), acc);
         return Fma.MultiplyAdd(w3, Vector256.Load(x + 24), acc);
-    }
-
-    private static void Store(float* y, int ldy, int r, int mm, bool accumulate, float s0, float s1, float s2, float s3)
-    {
-        Span<float> s = [s0, s1, s2, s3];
-        for (int j = 0; j < mm; j++)
-        {
-            float* dst = y + (long)j * ldy + r;
-            *dst = accumulate ? *dst + s[j] : s[j];
-        }
     }
 
     // Any shape: walk each row's block segments (blocks may start mid-row), scalar.
