@@ -20,9 +20,9 @@ public sealed partial class IlgpuBackend
         CheckWeight(w, nameof(w));
         int xCols = transposeWeight ? w.Rows : w.Columns, yCols = transposeWeight ? w.Columns : w.Rows;
         string form = transposeWeight ? "x·Ŵ" : "x·Ŵᵀ";
-        if (x.Rank < 1 || x.Shape[^1] != xCols)
+        if (x.Rank < 1 || x.Shape[x.Rank - 1] != xCols)
             throw new ArgumentException($"x: {x.Describe()} must be [.., {xCols}] for {form} with {w.Describe()}.", nameof(x));
-        if (y.Rank != x.Rank || y.Shape[^1] != yCols)
+        if (y.Rank != x.Rank || y.Shape[y.Rank - 1] != yCols)
             throw new ArgumentException($"y: {y.Describe()} must be [.., {yCols}] with the leading dims of x {x.Shape} for {form} with {w.Describe()}.", nameof(y));
         for (int d = 0; d < x.Rank - 1; d++)
             if (x.Shape[d] != y.Shape[d])
