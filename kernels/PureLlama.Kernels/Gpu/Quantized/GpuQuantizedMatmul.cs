@@ -39,39 +39,32 @@ public static class GpuQuantizedMatmul
     private const long IndexHeadroom = 1L << 24;
 
     /// <summary>y (=|+=) x·Ŵᵀ (x [m, in], y [m, out]) or x·Ŵ (transposeWeight: x [m, out], y [m, in]).</summary>
-    public static void Nf4(AcceleratorStream stream, in Nf4DeviceWeight w, ArrayView<float> x, ArrayView<float> y, int m, bool transposeWeight, bool accumulate)
-    {
-        var op = Operand(w);
-        CheckProduct(x, y, m, w.Out, w.In, transposeWeight);
-        var k = GpuKernelCache.For(stream);
-        if (!transposeWeight && m <= MaxGemvRows)
-        {
-            var shape = new QuantGemvShape { M = m, Out = w.Out, In = w.In, Accumulate = accumulate ? 1 : 0 };
-            k.Get("Nf4GemvKernel.Kernel", acc => acc.LoadKernel<QuantGemvShape, ArrayView<float>, Nf4Operand, ArrayView<float>>(Nf4GemvKernel.Kernel))
-                (stream, Nf4GemvKernel.Config(w.Out, k.Accelerator.WarpSize), shape, x, op, y);
-            return;
-        }
-        var gemm = Gemm(m, w.Out, w.In, transposeWeight, accumulate);
-        k.Get("QuantGemmKernels.Nf4Kernel", acc => acc.LoadKernel<GemmShape, ArrayView<float>, Nf4Operand, ArrayView<float>>(QuantGemmKernels.Nf4Kernel))
-            (stream, QuantGemmKernels.Config(gemm.M, gemm.N), gemm, x, op, y);
-    }
+    public static void Nf4(AcceleratorStream stream, in Nf4DeviceWeight w, ArrayView<float> x, ArrayView<float> y, int m, bool transposeWeight, bool accumulate) =>
+        Product(stream, Operand(w), w.Out, w.In, x, y, m, transposeWeight, accumulate,
+            "Nf4GemvKernel.Kernel", Nf4GemvKernel.Kernel, "QuantGemmKernels.Nf4Kernel", QuantGemmKernels.Nf4Kernel);
 
     /// <summary>INT8 form of <see cref="Nf4"/>.</summary>
-    public static void Int8(AcceleratorStream stream, in Int8DeviceWeight w, ArrayView<float> x, ArrayView<float> y, int m, bool transposeWeight, bool accumulate)
+    public static void Int8(AcceleratorStream stream, in Int8DeviceWeight w, ArrayView<float> x, ArrayView<float> y, int m, bool transposeWeight, bool accumulate) =>
+        Product(stream, Operand(w), w.Out, w.In, x, y, m, transposeWeight, accumulate,
+            "Int8GemvKernel.Kernel", Int8GemvKernel.Kernel, "QuantGemmKernels.Int8Kernel", QuantGemmKernels.Int8Kernel);
+
+    /// <summary>Validates the product, then launches the GEMV (forward, m ≤ 4) or the GEMM.</summary>
+    private static void Product<TOp>(AcceleratorStream stream, TOp op, int rows, int cols, ArrayView<float> x, ArrayView<float> y,
+        int m, bool transposeWeight, bool accumulate,
+        string gemvName, Action<QuantGemvShape, ArrayView<float>, TOp, ArrayView<float>> gemv,
+        string gemmName, Action<GemmShape, ArrayView<float>, TOp, ArrayView<float>> gemm)
+        where TOp : struct
     {
-        var op = Operand(w);
-        CheckProduct(x, y, m, w.Out, w.In, transposeWeight);
+        CheckProduct(x, y, m, rows, cols, transposeWeight);
         var k = GpuKernelCache.For(stream);
         if (!transposeWeight && m <= MaxGemvRows)
         {
-            var shape = new QuantGemvShape { M = m, Out = w.Out, In = w.In, Accumulate = accumulate ? 1 : 0 };
-            k.Get("Int8GemvKernel.Kernel", acc => acc.LoadKernel<QuantGemvShape, ArrayView<float>, Int8Operand, ArrayView<float>>(Int8GemvKernel.Kernel))
-                (stream, Int8GemvKernel.Config(w.Out, k.Accelerator.WarpSize), shape, x, op, y);
+            var shape = new QuantGemvShape { M = m, Out = rows, In = cols, Accumulate = accumulate ? 1 : 0 };
+            k.Get(gemvName, acc => acc.LoadKernel(gemv))(stream, Nf4GemvKernel.Config(rows, k.Accelerator.WarpSize), shape, x, op, y);
             return;
         }
-        var gemm = Gemm(m, w.Out, w.In, transposeWeight, accumulate);
-        k.Get("QuantGemmKernels.Int8Kernel", acc => acc.LoadKernel<GemmShape, ArrayView<float>, Int8Operand, ArrayView<float>>(QuantGemmKernels.Int8Kernel))
-            (stream, QuantGemmKernels.Config(gemm.M, gemm.N), gemm, x, op, y);
+        var p = Gemm(m, rows, cols, transposeWeight, accumulate);
+        k.Get(gemmName, acc => acc.LoadKernel(gemm))(stream, QuantGemmKernels.Config(p.M, p.N), p, x, op, y);
     }
 
     /// <summary>dst [out, in] = Ŵ.</summary>

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
-using ILGPU.Runtime;
 
 namespace PureLlama.Kernels.Gpu;
 
@@ -10,16 +9,13 @@ namespace PureLlama.Kernels.Gpu;
  *   y[i, r] (=|+=) (SCB[r] / 127) · Σ_c x[i, c] · q[r, c]        i < M ≤ 4
  *
  * The row scale is applied once, after the reduction. Bandwidth-bound (1 byte per weight). One
- * warp per output row, 8 rows per group of 256 threads. When rows start 4-byte aligned
+ * warp per output row, 8 rows per group of 256 threads (launched like Nf4GemvKernel). When rows start 4-byte aligned
  * (in % 4 = 0) a lane reads 4 q at a time (one 32-bit load, 128 B per warp step, coalesced) and
  * sign-extends each byte with shifts: q_t = (int)(word << (24 − 8t)) >> 24. Otherwise lanes take
  * single bytes (c = lane + 32·t). Lane partials of the M rows are summed by shuffles; lane 0 writes.
  */
 internal static class Int8GemvKernel
 {
-    /// <summary>One warp per output row (same launch shape as the NF4 GEMV).</summary>
-    public static KernelConfig Config(int rows, int warpSize) => Nf4GemvKernel.Config(rows, warpSize);
-
     public static void Kernel(QuantGemvShape p, ArrayView<float> x, Int8Operand w, ArrayView<float> y)
     {
         int warpSize = Warp.WarpSize;
