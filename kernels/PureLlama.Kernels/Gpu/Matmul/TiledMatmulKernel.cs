@@ -26,7 +26,8 @@ namespace PureLlama.Kernels.Gpu;
  *
  * Arithmetic intensity per thread and k: 16 shared loads for 64 FMAs. The 8×8 block is
  * hand-unrolled through Vec8 (ILGPU 1.5.3 does not unroll loops). Elements are read through
- * an IWiden struct, so the same source serves f32·f32, f32·bf16 and bf16·bf16 operands.
+ * an IWiden struct, so the same source serves f32·f32, f32·bf16 and bf16·bf16 operands; B goes
+ * through an IGemmOperandB (Run), so a packed weight can be dequantized on load (Gpu/Quantized).
  * Results are written only where row < M and col < N; padding of C (ldc > N) is never touched.
  */
 internal static class TiledMatmulKernel
