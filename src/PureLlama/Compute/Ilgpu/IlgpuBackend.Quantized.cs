@@ -14,21 +14,9 @@ public sealed partial class IlgpuBackend
     /// </remarks>
     public void QuantizedMatMul(Tensor x, QuantizedTensor w, Tensor y, bool transposeWeight, bool accumulate)
     {
-        ArgumentNullException.ThrowIfNull(w);
-        Check.F32(this, x, nameof(x));
-        Check.F32Out(this, y, nameof(y));
-        CheckWeight(w, nameof(w));
-        int xCols = transposeWeight ? w.Rows : w.Columns, yCols = transposeWeight ? w.Columns : w.Rows;
-        string form = transposeWeight ? "x·Ŵ" : "x·Ŵᵀ";
-        if (x.Rank < 1 || x.Shape[x.Rank - 1] != xCols)
-            throw new ArgumentException($"x: {x.Describe()} must be [.., {xCols}] for {form} with {w.Describe()}.", nameof(x));
-        if (y.Rank != x.Rank || y.Shape[y.Rank - 1] != yCols)
-            throw new ArgumentException($"y: {y.Describe()} must be [.., {yCols}] with the leading dims of x {x.Shape} for {form} with {w.Describe()}.", nameof(y));
-        for (int d = 0; d < x.Rank - 1; d++)
-            if (x.Shape[d] != y.Shape[d])
-                throw new ArgumentException($"y: {y.Describe()} must have the leading dims of x {x.Shape} (dim {d} differs).", nameof(y));
-        int m = Check.Int(x.Numel / xCols, $"rows of x {x.Describe()}");
-        if (m == 0) return;
+        var s = QuantizedShapes.Validate(this, x, w, y, transposeWeight);
+        if (s.M == 0) return;
+        int m = s.M;
         var px = F(x);
         var py = F(y);
         switch (w)
@@ -42,10 +30,7 @@ public sealed partial class IlgpuBackend
     /// <inheritdoc/>
     public void Dequantize(QuantizedTensor w, Tensor destination)
     {
-        ArgumentNullException.ThrowIfNull(w);
-        Check.F32Out(this, destination, nameof(destination));
-        CheckWeight(w, nameof(w));
-        Check.Shape(destination, w.Shape, nameof(destination));
+        QuantizedShapes.Destination(this, w, destination);
         var dst = F(destination);
         switch (w)
         {
@@ -53,12 +38,6 @@ public sealed partial class IlgpuBackend
             case Int8Tensor int8: GpuQuantizedMatmul.DequantizeInt8(Stream, DeviceWeight(int8), dst); break;
             default: throw new NotSupportedException($"Dequantizing {w.Describe()} ({w.GetType().Name}) is not implemented on {Name}.");
         }
-    }
-
-    private void CheckWeight(QuantizedTensor w, string name)
-    {
-        if (w.Device != Device) throw new ArgumentException($"{name}: {w.Describe()} is not on {Device}; move it with To(device).", name);
-        foreach (var c in w.Components) c.ThrowIfDisposed();
     }
 
     private static Nf4DeviceWeight DeviceWeight(Nf4Tensor w) => new(
