@@ -59,6 +59,13 @@ public static class GpuKernelCatalog
         Explicit(typeof(TiledMatmulKernel), nameof(TiledMatmulKernel.Kernel), typeof(ushort), typeof(ushort), typeof(Bf16Widen), typeof(Bf16Widen)),
         Explicit(typeof(GemvBf16Kernel), nameof(GemvBf16Kernel.Kernel)),
         Explicit(typeof(TensorCoreMatmulKernel), nameof(TensorCoreMatmulKernel.Kernel)),
+        // Dequant-matmul kernels (Gpu/Quantized).
+        Explicit(typeof(Nf4GemvKernel), nameof(Nf4GemvKernel.Kernel)),
+        Explicit(typeof(Int8GemvKernel), nameof(Int8GemvKernel.Kernel)),
+        Explicit(typeof(QuantGemmKernels), nameof(QuantGemmKernels.Nf4Kernel)),
+        Explicit(typeof(QuantGemmKernels), nameof(QuantGemmKernels.Int8Kernel)),
+        Explicit(typeof(QuantDequantizeKernels), nameof(QuantDequantizeKernels.Nf4Kernel)),
+        Explicit(typeof(QuantDequantizeKernels), nameof(QuantDequantizeKernels.Int8Kernel)),
         Explicit(typeof(GpuFlashAttention), nameof(GpuFlashAttention.ForwardKernel)),
         Explicit(typeof(GpuFlashAttentionTiled), nameof(GpuFlashAttentionTiled.ForwardKernel)),
         Explicit(typeof(GpuFlashAttention), nameof(GpuFlashAttention.DecodeKernel)),
