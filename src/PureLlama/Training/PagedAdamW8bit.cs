@@ -84,19 +84,14 @@ public sealed unsafe class PagedAdamW8bit : IOptimizer
     public void Step(float learningRate)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!(learningRate >= 0) || float.IsInfinity(learningRate)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be finite and ≥ 0.");
-        StepCount++;
-        for (int i = 0; i < _params.Length; i++)
+        OptimizerStateFile.ForEachUpdate(_params, _steps, _decay, Options, learningRate, (i, g, settings, step) =>
         {
-            var g = OptimizerStateFile.Gradient(_params[i]);
-            if (g is null) continue;
-            _steps[i]++;
-            var settings = new AdamWSettings(learningRate, Options.Beta1, Options.Beta2, Options.Eps, _decay[i] ? Options.WeightDecay : 0f);
             var p = _params[i].Value;
             var s = _state[i];
-            if (!IsPaged) p.Backend.AdamW8bit(p, g, s.MCodes, s.MAbsmax, s.VCodes, s.VAbsmax, settings, _steps[i]);
-            else StepPaged(p, g, s, settings, _steps[i]);
-        }
+            if (!IsPaged) p.Backend.AdamW8bit(p, g, s.MCodes, s.MAbsmax, s.VCodes, s.VAbsmax, settings, step);
+            else StepPaged(p, g, s, settings, step);
+        });
+        StepCount++;
     }
 
     // Host state → staging → kernel → host, one chunk of whole blocks at a time.
@@ -134,52 +129,22 @@ public sealed unsafe class PagedAdamW8bit : IOptimizer
     public void SaveState(string path)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var steps = OptimizerStateFile.Steps(_steps);
-        var tensors = new List<(string, Tensor)>();
-        for (int i = 0; i < _params.Length; i++)
-        {
-            string name = _params[i].Name;
-            tensors.Add(($"{name}.step", steps[i]));
-            tensors.Add(($"{name}.exp_avg.codes", _state[i].MCodes));
-            tensors.Add(($"{name}.exp_avg.absmax", _state[i].MAbsmax));
-            tensors.Add(($"{name}.exp_avg_sq.codes", _state[i].VCodes));
-            tensors.Add(($"{name}.exp_avg_sq.absmax", _state[i].VAbsmax));
-        }
-        try { OptimizerStateFile.Write(path, Kind, StepCount, tensors); }
-        finally { foreach (var t in steps) t.Dispose(); }
+        OptimizerStateFile.Save(path, Kind, StepCount, _params, _steps, Buffers);
     }
 
     /// <inheritdoc/>
     public void LoadState(string path)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var expected = new List<(string, DType, Shape)>();
-        for (int i = 0; i < _params.Length; i++)
-        {
-            string name = _params[i].Name;
-            var codes = _state[i].MCodes.Shape;
-            var blocks = _state[i].MAbsmax.Shape;
-            expected.Add(($"{name}.step", DType.I32, new Shape(1)));
-            expected.Add(($"{name}.exp_avg.codes", DType.U8, codes));
-            expected.Add(($"{name}.exp_avg.absmax", DType.F32, blocks));
-            expected.Add(($"{name}.exp_avg_sq.codes", DType.U8, codes));
-            expected.Add(($"{name}.exp_avg_sq.absmax", DType.F32, blocks));
-        }
-        var (file, step) = OptimizerStateFile.Open(path, Kind, expected);
-        using (file)
-        {
-            for (int i = 0; i < _params.Length; i++)
-            {
-                string name = _params[i].Name;
-                _steps[i] = OptimizerStateFile.ReadStep(file, $"{name}.step");
-                OptimizerStateFile.CopyInto(file, $"{name}.exp_avg.codes", _state[i].MCodes);
-                OptimizerStateFile.CopyInto(file, $"{name}.exp_avg.absmax", _state[i].MAbsmax);
-                OptimizerStateFile.CopyInto(file, $"{name}.exp_avg_sq.codes", _state[i].VCodes);
-                OptimizerStateFile.CopyInto(file, $"{name}.exp_avg_sq.absmax", _state[i].VAbsmax);
-            }
-        }
-        StepCount = step;
+        StepCount = OptimizerStateFile.Load(path, Kind, _params, _steps, Buffers);
     }
+
+    // The saved buffers of parameter i, by suffix: codes U8 [n] and absmax F32 [⌈n/256⌉] of each moment.
+    private IEnumerable<(string, Tensor)> Buffers(int i) =>
+    [
+        ("exp_avg.codes", _state[i].MCodes), ("exp_avg.absmax", _state[i].MAbsmax),
+        ("exp_avg_sq.codes", _state[i].VCodes), ("exp_avg_sq.absmax", _state[i].VAbsmax),
+    ];
 
     /// <summary>Releases the states and the staging buffer.</summary>
     public void Dispose()
