@@ -48,6 +48,7 @@ public static class GpuKernelCatalog
         Explicit(typeof(GpuConvert), nameof(GpuConvert.F32ToF16Kernel)),
         Explicit(typeof(GpuConvert), nameof(GpuConvert.F16ToF32Kernel)),
         Explicit(typeof(GpuAdamW), nameof(GpuAdamW.StepKernel)),
+        Explicit(typeof(GpuAdamW8bit), nameof(GpuAdamW8bit.StepKernel)),
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyKernel), typeof(float)),
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyKernel), typeof(ushort)),
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyKernel), typeof(byte)),
