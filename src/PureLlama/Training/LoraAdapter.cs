@@ -79,8 +79,15 @@ public sealed partial class LoraAdapter : IDisposable
     private static LoraAdapter Wrap(LlamaModel model, LoraConfig config, LoraDropout dropout, Func<string, ILinear, LoraLinear> make)
     {
         var targets = config.ResolvedTargets();
-        var chosen = model.NamedLinears().Where(n => targets.Contains(n.Name[(n.Name.LastIndexOf('.') + 1)..])).ToList();
-        if (chosen.Count == 0) throw new ArgumentException($"No linear layer of the model matches target_modules [{string.Join(", ", targets)}].");
+        var names = model.NamedLinears().Select(n => n.Name).Where(n => targets.Contains(n[(n.LastIndexOf('.') + 1)..])).ToHashSet(StringComparer.Ordinal);
+        if (names.Count == 0) throw new ArgumentException($"No linear layer of the model matches target_modules [{string.Join(", ", targets)}].");
+        return WrapModules(model, config, dropout, names, make);
+    }
+
+    /// <summary>Replaces the modules named in <paramref name="names"/> (in model order) by their wrappers.</summary>
+    private static LoraAdapter WrapModules(LlamaModel model, LoraConfig config, LoraDropout dropout, HashSet<string> names, Func<string, ILinear, LoraLinear> make)
+    {
+        var chosen = model.NamedLinears().Where(n => names.Contains(n.Name)).ToList();
         foreach (var (name, linear) in chosen)
             if (linear is LoraLinear) throw new InvalidOperationException($"'{name}' already carries a LoRA adapter; detach or merge it first.");
         var layers = new List<(string, LoraLinear)>();
