@@ -22,8 +22,7 @@ public sealed partial class LoraAdapter
             var merged = MergedWeight(layer);
             merged.Name = name + ".weight";
             Model.ReplaceLinear(name, new Linear(merged));
-            layer.Base.Dispose();
-            layer.Dispose();
+            layer.Dispose();                                            // A, B and the base
         }
         _attached = false;
     }

@@ -177,6 +177,29 @@ public sealed class LoraAdapterFixtureTests(ITestOutputHelper output) : IDisposa
     }
 
     [Fact]
+    public void Merged_checkpoint_on_disk_loads_as_a_plain_model_with_the_adapter_logits()
+    {
+        using var model = Load(out var tiny);
+        if (model is null) { output.WriteLine("skipped: shared/fixtures/llama3-tiny missing"); return; }
+        float[] withAdapter;
+        using (var adapter = LoraAdapter.Attach(model, new LoraConfig { R = 8, Alpha = 16, TargetModules = ["q_proj", "v_proj", "down_proj"] }, seed: 21))
+        {
+            Randomize(adapter, 22);
+            withAdapter = Logits(model);
+            adapter.Save(Path.Combine(_dir, "adapter"));
+        }
+        string outDir = Path.Combine(_dir, "merged");
+        string summary = LoraMerge.WriteMergedCheckpoint(Path.Combine(tiny!, "f32"), Path.Combine(_dir, "adapter"), outDir, DType.F32);
+        summary.Should().StartWith("trainable params: ");
+        File.Exists(Path.Combine(outDir, "model.safetensors")).Should().BeTrue();
+        File.ReadAllText(Path.Combine(outDir, "config.json")).Should().Contain("\"torch_dtype\": \"float32\"");
+        using var merged = LlamaFixtures.LoadModel(_dir, "merged", Device.Cpu);
+        double rel = RelativeError(Logits(merged), withAdapter);
+        output.WriteLine($"merged checkpoint vs adapter logits: relative error {rel:E2}");
+        rel.Should().BeLessThan(1e-5);
+    }
+
+    [Fact]
     public void Whole_model_lora_gradients_match_finite_differences()
     {
         using var model = Load(out _);
