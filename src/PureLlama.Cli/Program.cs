@@ -11,4 +11,5 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(BenchDecodeCommand.Create());
 root.Subcommands.Add(PtxCommand.Create());
 root.Subcommands.Add(TrainTokenizerCommand.Create());
+root.Subcommands.Add(MergeCommand.Create());
 return root.Parse(args).Invoke();
