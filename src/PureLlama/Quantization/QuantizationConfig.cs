@@ -65,6 +65,15 @@ public sealed record QuantizationConfig
         return SkipModules.Any(s => s.Length > 0 && dotted.Contains("." + s.Trim('.') + ".", StringComparison.Ordinal));
     }
 
+    /// <summary>Quantizes one dense weight [out, in] (F32/BF16/F16, any device) as this config says, onto <paramref name="device"/> (default: the weight's).</summary>
+    public QuantizedTensor Quantize(Tensor weight, Device? device = null)
+    {
+        Validate();
+        return Format == QuantFormat.Nf4
+            ? Nf4Quantizer.Quantize(weight, device, BlockSize, DoubleQuant)
+            : Int8Quantizer.Quantize(weight, device);
+    }
+
     /// <summary>"NF4 (double-quantized absmax, blocks of 64)" or "INT8 (row-wise)".</summary>
     public string Describe() => Format == QuantFormat.Nf4
         ? $"NF4 ({(DoubleQuant ? "double-quantized" : "F32")} absmax, blocks of {BlockSize})"
