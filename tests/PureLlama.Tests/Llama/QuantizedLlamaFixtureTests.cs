@@ -56,6 +56,19 @@ public sealed class QuantizedLlamaFixtureTests(ITestOutputHelper output)
         var (reference, _) = LlamaFixtures.Reference(tiny, "logits");
         double rel = RelativeError(a, reference);
         using var dense = LlamaRuntime.Load(f32, Cpu);
+        // Weight error of the projections: ‖Ŵ − W‖ / ‖W‖ over all of them.
+        double wNum = 0, wDen = 0;
+        var denseLinears = dense.Model.NamedLinears().ToDictionary(l => l.Name, l => l.Linear);
+        foreach (var (name, l) in onLoad.Model.NamedLinears())
+        {
+            if (l is not QuantLinear q) continue;
+            float[] w = denseLinears[name].DenseWeight().ToFloatArray();
+            using var deq = Tensor.Empty(q.Weight.Shape, DType.F32);
+            PureLlama.Compute.Backends.Get(Cpu).Dequantize(q.Weight, deq);
+            float[] wq = deq.ToFloatArray();
+            for (int i = 0; i < w.Length; i++) { double d = wq[i] - (double)w[i]; wNum += d * d; wDen += (double)w[i] * w[i]; }
+        }
+        output.WriteLine($"{config.Describe()}: projection weight relative error {Math.Sqrt(wNum / wDen):E3}");
         output.WriteLine($"{config.Describe()}: tiny-model logits relative error vs HF F32 logits {rel:E3} (dense PureLlama F32: {RelativeError(dense.Logits(ids), reference):E3}); " +
                          $"projection bytes {onLoad.Model.NamedLinears().Where(l => l.Name != "lm_head").Sum(l => l.Linear.WeightBytes):N0} vs dense {dense.Model.NamedLinears().Where(l => l.Name != "lm_head").Sum(l => l.Linear.WeightBytes):N0}");
         rel.Should().BeLessThan(format == "int8" ? 0.02 : 0.2, "quantization perturbs the logits by about its weight error, no more");
