@@ -49,6 +49,9 @@ public readonly record struct QuantGrid(float Scale, byte Zero, int MaxQ)
 /// <param name="Symmetric">Symmetric grids (zero = 2^(bits−1)) instead of min-max asymmetric ones.</param>
 public readonly record struct GroupQuantOptions(int Bits = 4, int GroupSize = 128, bool Symmetric = false)
 {
+    /// <summary>4-bit, group 128, asymmetric.</summary>
+    public GroupQuantOptions() : this(4, 128, false) { }
+
     /// <summary>The number of groups over <paramref name="columns"/> input columns.</summary>
     public int GroupCount(int columns) => GroupSize < 0 ? 1 : (columns + GroupSize - 1) / GroupSize;
 
