@@ -4,7 +4,8 @@ namespace PureLlama.Quantization;
 /// <param name="Quant">Bits, group size and symmetry of the grids (AWQ: 4-bit, group 128, asymmetric).</param>
 /// <param name="Grid">Points of the α grid over [0, 1).</param>
 /// <param name="MaxShrink">Largest clipping shrink of a group's range (0.5: down to half the max).</param>
-public readonly record struct AwqOptions(GroupQuantOptions Quant, int Grid = 20, double MaxShrink = 0.5)
+/// <param name="ClipSampleRows">Input rows the clipping search uses (evenly spaced, AutoAWQ's 512 tokens).</param>
+public readonly record struct AwqOptions(GroupQuantOptions Quant, int Grid = 20, double MaxShrink = 0.5, int ClipSampleRows = 512)
 {
     /// <summary>4-bit, group 128, asymmetric, 20 grid points, shrink up to 0.5.</summary>
     public AwqOptions() : this(new GroupQuantOptions()) { }
@@ -80,6 +81,7 @@ public static class Awq
         ArgumentNullException.ThrowIfNull(weight);
         var opt = Resolve(options);
         if (weight.Columns != x.Columns) throw new ArgumentException($"Weight [{weight.Rows}, {weight.Columns}] does not read inputs of {x.Columns} features.", nameof(weight));
+        x = SampleRows(x, opt.ClipSampleRows);
         int rows = weight.Rows, cols = weight.Columns, n = x.Rows;
         int width = opt.Quant.Width(cols), groups = opt.Quant.GroupCount(cols);
         var limits = new float[(long)rows * groups];
@@ -182,6 +184,15 @@ public static class Awq
         if (opt.Quant.Bits == 0) opt = opt with { Quant = new GroupQuantOptions() };
         if (opt.Grid <= 0) throw new ArgumentOutOfRangeException(nameof(options), opt.Grid, "AWQ grid must be positive.");
         return opt;
+    }
+
+    /// <summary>At most <paramref name="count"/> evenly spaced rows of x (x itself when it has no more).</summary>
+    private static HostMatrix SampleRows(HostMatrix x, int count)
+    {
+        if (count <= 0 || x.Rows <= count) return x;
+        var data = new float[(long)count * x.Columns];
+        for (int r = 0; r < count; r++) Array.Copy(x.Data, (long)r * x.Rows / count * x.Columns, data, (long)r * x.Columns, x.Columns);
+        return new HostMatrix(data, count, x.Columns);
     }
 
     private static HostMatrix Slice(HostMatrix m, int c0, int width)
