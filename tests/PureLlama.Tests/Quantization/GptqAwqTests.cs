@@ -120,7 +120,7 @@ public class GptqAwqTests(ITestOutputHelper output)
     {
         if (Environment.GetEnvironmentVariable("PURELLAMA_QUANT_FIGURE") != "1") return;
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        var layer = new SyntheticLayer(2048, 2048, calibrationRows: 4096, heldOutRows: 1024, seed: 2048);
+        var layer = new SyntheticLayer(2048, 2048, calibrationRows: 2048, heldOutRows: 1024, seed: 2048);
         output.WriteLine($"setup {sw.Elapsed.TotalSeconds:F1} s");
         sw.Restart();
         var (rtn, gptq, gptqAct, awq) = layer.CompareMethods();
@@ -138,6 +138,32 @@ public class GptqAwqTests(ITestOutputHelper output)
             sw.Restart();
             Gptq.Quantize(w, rows, cols, h);
             output.WriteLine($"GPTQ [{rows}, {cols}]: Hessian of 4096 rows {tH:F1} s, quantize {sw.Elapsed.TotalSeconds:F1} s");
+        }
+    }
+
+    /// <summary>PURELLAMA_QUANT_FIGURE=1: decode GEMV of an INT4 group weight vs the F32 GEMV of the same shape.</summary>
+    [Fact]
+    public unsafe void Gemv_timing_for_the_docs()
+    {
+        if (Environment.GetEnvironmentVariable("PURELLAMA_QUANT_FIGURE") != "1") return;
+        foreach (var (rows, cols) in new[] { (2048, 8192), (8192, 2048) })
+        {
+            var rng = new Rng(4);
+            var w = new float[rows * cols];
+            rng.FillNormal(w);
+            using var q = Rtn.Quantize(w, rows, cols).ToTensor();
+            var x = new float[cols];
+            rng.FillNormal(x);
+            var y = new float[rows];
+            var weights = new PureLlama.Kernels.Simd.Int4GroupWeights(q.QWeight.Pointer<int>(), q.QZeros.Pointer<int>(), q.Scales.Pointer<ushort>(), q.GIdx.Pointer<int>(), rows, cols, q.Groups);
+            fixed (float* px = x, py = y, pw = w)
+            {
+                double Time(Action a) { for (int i = 0; i < 5; i++) a(); var sw = System.Diagnostics.Stopwatch.StartNew(); int n = 0; while (sw.ElapsedMilliseconds < 2000) { a(); n++; } return sw.Elapsed.TotalMilliseconds / n; }
+                float* xp = px, yp = py, wp = pw;
+                double tq = Time(() => PureLlama.Kernels.Simd.Int4GroupMatmul.Forward(weights, 1, xp, yp, false));
+                double tf = Time(() => PureLlama.Kernels.Simd.Gemv.F32(rows, cols, wp, cols, xp, yp, false));
+                output.WriteLine($"GEMV [{rows}, {cols}]: INT4 g128 {tq:F3} ms ({q.ByteLength / tq / 1e6:F1} GB/s of packed weights), F32 {tf:F3} ms ({4.0 * rows * cols / tf / 1e6:F1} GB/s), speed-up ×{tf / tq:F2}");
+            }
         }
     }
 
