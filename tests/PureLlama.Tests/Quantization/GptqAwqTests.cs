@@ -125,19 +125,30 @@ public class GptqAwqTests(ITestOutputHelper output)
         sw.Restart();
         var (rtn, gptq, gptqAct, awq) = layer.CompareMethods();
         output.WriteLine($"[2048, 2048] RTN {rtn:E3} GPTQ {gptq:E3} GPTQ act-order {gptqAct:E3} AWQ {awq:E3} ({sw.Elapsed.TotalSeconds:F1} s)");
-        foreach (var (rows, cols) in new[] { (8192, 2048), (2048, 8192) })
+    }
+
+    /// <summary>PURELLAMA_QUANT_FIGURE=1: GPTQ time of a [8192, 2048] layer (wall and process CPU time); PURELLAMA_QUANT_FIGURE_BIG=1 adds [2048, 8192].</summary>
+    [Fact]
+    public void Gptq_timing_for_the_docs()
+    {
+        if (Environment.GetEnvironmentVariable("PURELLAMA_QUANT_FIGURE") != "1") return;
+        var shapes = Environment.GetEnvironmentVariable("PURELLAMA_QUANT_FIGURE_BIG") == "1" ? new[] { (8192, 2048), (2048, 8192) } : new[] { (8192, 2048) };
+        var process = System.Diagnostics.Process.GetCurrentProcess();
+        foreach (var (rows, cols) in shapes)
         {
             var w = new float[rows * cols];
             new Rng(1).FillNormal(w);
             var x = new float[4096 * cols];
             new Rng(2).FillNormal(x);
-            sw.Restart();
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var cpu0 = process.TotalProcessorTime;
             var h = new GptqHessian(cols);
             h.Add(x, 4096);
-            double tH = sw.Elapsed.TotalSeconds;
+            double tH = sw.Elapsed.TotalSeconds, cH = (process.TotalProcessorTime - cpu0).TotalSeconds;
             sw.Restart();
+            cpu0 = process.TotalProcessorTime;
             Gptq.Quantize(w, rows, cols, h);
-            output.WriteLine($"GPTQ [{rows}, {cols}]: Hessian of 4096 rows {tH:F1} s, quantize {sw.Elapsed.TotalSeconds:F1} s");
+            output.WriteLine($"GPTQ [{rows}, {cols}]: Hessian of 4096 rows {tH:F1} s wall / {cH:F1} s CPU, quantize {sw.Elapsed.TotalSeconds:F1} s wall / {(process.TotalProcessorTime - cpu0).TotalSeconds:F1} s CPU ({Environment.ProcessorCount} cores)");
         }
     }
 
