@@ -52,6 +52,7 @@ public static partial class KernelChecks
         foreach (var c in AttentionCases(small)) list.Add(Attention(c));
         foreach (var (m, inF, outF, r) in LoraCases(small)) list.Add(Lora(m, inF, outF, r));
         list.AddRange(QuantizedChecks(small));
+        list.AddRange(Int4GroupChecks(small));
         return list;
     }
 
