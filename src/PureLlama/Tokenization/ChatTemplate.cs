@@ -70,7 +70,7 @@ public sealed class ChatTemplate
     public string Render(IEnumerable<ChatMessage> messages, bool addGenerationPrompt = true)
     {
         var sb = new StringBuilder();
-        foreach (var (text, _) in Segments(messages, addGenerationPrompt)) sb.Append(text);
+        foreach (var (text, _, _) in Segments(messages, addGenerationPrompt)) sb.Append(text);
         return sb.ToString();
     }
 
@@ -81,16 +81,36 @@ public sealed class ChatTemplate
     /// When false (the default) special-token text inside message content stays plain text, so a user cannot
     /// inject <c>&lt;|eot_id|&gt;</c>; when true the result equals encoding <see cref="Render"/>'s text, as Hugging Face does.
     /// </param>
-    public int[] Encode(IEnumerable<ChatMessage> messages, bool addGenerationPrompt = true, bool parseSpecialInContent = false)
+    public int[] Encode(IEnumerable<ChatMessage> messages, bool addGenerationPrompt = true, bool parseSpecialInContent = false) =>
+        Encode(messages, addGenerationPrompt, parseSpecialInContent, out _);
+
+    /// <summary>
+    /// Renders and encodes a conversation like <see cref="Encode(IEnumerable{ChatMessage}, bool, bool)"/> and says which
+    /// message each token belongs to (for training masks).
+    /// </summary>
+    /// <param name="messages">The turns, in order.</param>
+    /// <param name="addGenerationPrompt">Append the assistant header so the model writes the next turn.</param>
+    /// <param name="parseSpecialInContent">Parse special-token text inside message content (see the other overload).</param>
+    /// <param name="tokenMessage">
+    /// Per token [ids.Length]: the index in <paramref name="messages"/> of the message whose trimmed content or closing
+    /// <c>&lt;|eot_id|&gt;</c> the token is, or −1 for BOS, role headers, the 3.1 preamble and the generation prompt.
+    /// </param>
+    public int[] Encode(IEnumerable<ChatMessage> messages, bool addGenerationPrompt, bool parseSpecialInContent, out int[] tokenMessage)
     {
         var ids = new List<int>();
-        foreach (var (text, isContent) in Segments(messages, addGenerationPrompt))
+        var owner = new List<int>();
+        foreach (var (text, isContent, message) in Segments(messages, addGenerationPrompt))
+        {
             _tokenizer.Encode(text, ids, parseSpecial: !isContent || parseSpecialInContent);
+            while (owner.Count < ids.Count) owner.Add(message);
+        }
+        tokenMessage = owner.ToArray();
         return ids.ToArray();
     }
 
     // The rendered text as pieces; content pieces are flagged so they can be encoded without special parsing.
-    private List<(string Text, bool IsContent)> Segments(IEnumerable<ChatMessage> messages, bool addGenerationPrompt)
+    // Message: the index of the message a content piece or closing eot belongs to, else -1.
+    private List<(string Text, bool IsContent, int Message)> Segments(IEnumerable<ChatMessage> messages, bool addGenerationPrompt)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var list = messages.ToList();
@@ -100,33 +120,35 @@ public sealed class ChatTemplate
                 throw new ArgumentException($"message {i} needs a role and content", nameof(messages));
         }
         string bos = _tokenizer.BosToken ?? "";
-        var seg = new List<(string, bool)>();
+        var seg = new List<(string, bool, int)>();
         if (Style == ChatTemplateStyle.Llama31)
         {
-            seg.Add((bos, false));
+            seg.Add((bos, false, -1));
             string system = "";
-            if (list.Count > 0 && list[0].Role == "system") { system = Trim(list[0].Content); list.RemoveAt(0); }
-            seg.Add(($"{StartHeader}system{EndHeader}\n\nCutting Knowledge Date: December 2023\nToday Date: {DateString}\n\n", false));
-            seg.Add((system, true));
-            seg.Add((Eot, false));
-            foreach (var m in list)
+            int systemIndex = -1, first = 0;
+            if (list.Count > 0 && list[0].Role == "system") { system = Trim(list[0].Content); systemIndex = 0; first = 1; }
+            seg.Add(($"{StartHeader}system{EndHeader}\n\nCutting Knowledge Date: December 2023\nToday Date: {DateString}\n\n", false, -1));
+            seg.Add((system, true, systemIndex));
+            seg.Add((Eot, false, systemIndex));
+            for (int i = first; i < list.Count; i++)
             {
+                var m = list[i];
                 bool tool = m.Role is "ipython" or "tool";
-                seg.Add(($"{StartHeader}{(tool ? "ipython" : m.Role)}{EndHeader}\n\n", false));
-                seg.Add((tool ? m.Content : Trim(m.Content), true)); // the 3.1 template does not trim tool output
-                seg.Add((Eot, false));
+                seg.Add(($"{StartHeader}{(tool ? "ipython" : m.Role)}{EndHeader}\n\n", false, -1));
+                seg.Add((tool ? m.Content : Trim(m.Content), true, i)); // the 3.1 template does not trim tool output
+                seg.Add((Eot, false, i));
             }
         }
         else
         {
             for (int i = 0; i < list.Count; i++)
             {
-                seg.Add(((i == 0 ? bos : "") + $"{StartHeader}{list[i].Role}{EndHeader}\n\n", false));
-                seg.Add((Trim(list[i].Content), true));
-                seg.Add((Eot, false));
+                seg.Add(((i == 0 ? bos : "") + $"{StartHeader}{list[i].Role}{EndHeader}\n\n", false, -1));
+                seg.Add((Trim(list[i].Content), true, i));
+                seg.Add((Eot, false, i));
             }
         }
-        if (addGenerationPrompt) seg.Add(($"{StartHeader}assistant{EndHeader}\n\n", false));
+        if (addGenerationPrompt) seg.Add(($"{StartHeader}assistant{EndHeader}\n\n", false, -1));
         seg.RemoveAll(s => s.Item1.Length == 0);
         return seg;
     }
