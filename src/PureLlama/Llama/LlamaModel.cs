@@ -51,6 +51,12 @@ public sealed partial class LlamaModel : IDisposable
     /// <summary>lm_head: [vocab, hidden] (a second handle on embed_tokens when tied).</summary>
     public ILinear LmHead { get; internal set; }
 
+    /// <summary>
+    /// When set, each decoder layer of a forward under grad mode runs through <see cref="Checkpoint.Run"/>:
+    /// only layer inputs are kept, and the backward recomputes each layer (less memory, one more forward).
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
+
     /// <summary>cos/sin tables shared by every layer.</summary>
     public RopeCache Rope { get; }
 
@@ -145,7 +151,10 @@ public sealed partial class LlamaModel : IDisposable
         hidden?.Add(x);
         for (int l = 0; l < _layers.Length; l++)
         {
-            var next = RunLayer(_layers[l], x, ctx);                                // [N, C]
+            var layer = _layers[l];
+            var next = GradientCheckpointing && hidden is null
+                ? Checkpoint.Run(h => layer.Forward(h, ctx), x)                       // [N, C], recomputed in backward
+                : layer.Forward(x, ctx);                                            // [N, C]
             if (hidden is null) Temporaries.Drop(x);
             x = next;
             if (hidden is not null && l < _layers.Length - 1) hidden.Add(x);
