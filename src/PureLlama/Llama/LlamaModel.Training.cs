@@ -34,13 +34,6 @@ public sealed partial class LlamaModel
     }
 
     /// <summary>
-    /// Recompute each decoder layer's forward during the backward instead of keeping its activations
-    /// (only the layer inputs are kept): less memory for about one more forward of compute. Applies to
-    /// forwards under grad mode.
-    /// </summary>
-    public bool GradientCheckpointing { get; set; }
-
-    /// <summary>
     /// Every weight under its Hugging Face name (model.embed_tokens.weight, model.layers.{i}.…, model.norm.weight,
     /// lm_head.weight), each once: a tied lm_head is the embedding table and is not listed again. Linears that
     /// are not dense (quantized, LoRA-wrapped) are skipped.
@@ -80,52 +73,44 @@ public sealed partial class LlamaModel
     }
 
     /// <summary>
-    /// Causal-LM loss with Hugging Face's label convention: <paramref name="labels"/> [T] are aligned with the
-    /// input ids (usually a copy of them, −100 where no loss is wanted, e.g. the prompt) and shifted here, so
-    /// row t of <paramref name="logits"/> [T, vocab] is scored against labels[t + 1]; the last row predicts
-    /// nothing. With <paramref name="segments"/> a row is not scored against the first token of the next packed
-    /// example. The sum of token losses is divided by <paramref name="normalizer"/>: pass the number of scored
-    /// tokens of the whole accumulated batch (<see cref="CountLossTokens"/> summed over micro-batches) so that
-    /// gradient accumulation gives the token mean over the batch, not a mean of per-micro-batch means.
-    /// Null normalizer: this call's own count.
+    /// Causal-LM loss. <b>Label convention</b> (shared with <see cref="Training.Data.TrainingExample"/>): labels are
+    /// already shifted, <paramref name="labels"/>[t] is the token logits row t must predict (the token after
+    /// ids[t]) or −100 where nothing is scored (the prompt, padding, the last token of each packed example), so
+    /// no shift happens here and packed examples never predict across a boundary. (Hugging Face's
+    /// <c>LlamaForCausalLM</c> takes labels aligned with the ids and shifts them itself;
+    /// <see cref="Training.Data.TrainingExample.ShiftedLabels"/> converts.) The sum of token losses is divided by
+    /// <paramref name="normalizer"/>: pass the number of scored tokens of the whole accumulated batch
+    /// (<see cref="Training.Data.AccumulatedBatch.TargetCount"/>) so that gradient accumulation gives the token mean
+    /// over the batch, not a mean of per-micro-batch means. Null: this call's own count.
     /// </summary>
-    public static Tensor CausalLmLoss(Tensor logits, int[] labels, int[]? segments = null, float? normalizer = null)
+    public static Tensor CausalLmLoss(Tensor logits, int[] labels, float? normalizer = null)
     {
         ArgumentNullException.ThrowIfNull(logits);
         ArgumentNullException.ThrowIfNull(labels);
         if (logits.Rank != 2 || logits.Shape[0] != labels.Length)
             throw new ArgumentException($"logits {logits.Describe()} do not match {labels.Length} labels.", nameof(labels));
-        var targets = ShiftedTargets(labels, segments);
-        using var t = Tensor.FromArray(targets, new Shape(targets.Length), logits.Device); // I32 [T]
-        return Ops.CrossEntropy(logits, t, IgnoreIndex, normalizer);
+        var t = Tensor.FromArray(labels, new Shape(labels.Length), logits.Device);       // I32 [T]
+        var loss = Ops.CrossEntropy(logits, t, Training.Data.TrainingExample.IgnoreIndex, normalizer);
+        if (!loss.RequiresGrad) t.Dispose();                                            // else the graph holds it until released
+        return loss;
     }
 
-    /// <summary>The label value that is not scored (−100, as in PyTorch and Hugging Face).</summary>
-    public const int IgnoreIndex = -100;
-
-    /// <summary>Tokens <see cref="CausalLmLoss"/> scores for these labels: labels[t + 1] ≠ −100 within a segment.</summary>
-    public static int CountLossTokens(int[] labels, int[]? segments = null)
+    /// <summary>
+    /// A freshly initialised F32 model for pretraining, as Hugging Face initialises Llama: every linear weight and
+    /// the embedding table drawn from normal(0, <paramref name="initializerRange"/>) (config initializer_range,
+    /// 0.02 by default), every RMSNorm weight 1. Each tensor draws from its own stream derived from
+    /// <paramref name="seed"/> and its index, so the same seed gives the same model.
+    /// </summary>
+    public static LlamaModel CreateRandom(LlamaConfig config, Device device, ulong seed, float initializerRange = 0.02f)
     {
-        ArgumentNullException.ThrowIfNull(labels);
-        int count = 0;
-        foreach (int t in ShiftedTargets(labels, segments)) if (t != IgnoreIndex) count++;
-        return count;
-    }
-
-    // targets[t] = labels[t + 1] inside a segment, −100 across a segment boundary and at the end.
-    private static int[] ShiftedTargets(int[] labels, int[]? segments)
-    {
-        if (segments is not null && segments.Length != labels.Length)
-            throw new ArgumentException($"segments has {segments.Length} entries; labels has {labels.Length}.", nameof(segments));
-        var targets = new int[labels.Length];
-        for (int t = 0; t < labels.Length; t++)
+        ArgumentNullException.ThrowIfNull(config);
+        if (!(initializerRange > 0)) throw new ArgumentOutOfRangeException(nameof(initializerRange), initializerRange, "initializer_range must be positive.");
+        ulong index = 0;
+        return Build(config, device, (name, shape) =>
         {
-            bool inside = t + 1 < labels.Length && (segments is null || segments[t] == segments[t + 1]);
-            targets[t] = inside ? labels[t + 1] : IgnoreIndex;
-        }
-        return targets;
+            index++;
+            if (shape.Rank == 1) return Tensor.Ones(shape);                                    // RMSNorm weight
+            return Tensor.RandN(shape, new Rng(seed * 0x9E3779B97F4A7C15UL + index), initializerRange);
+        });
     }
-
-    // One decoder layer; recomputed during the backward when gradient checkpointing is on.
-    private static Tensor RunLayer(LlamaLayer layer, Tensor x, ForwardContext ctx) => layer.Forward(x, ctx);
 }
