@@ -113,4 +113,25 @@ public sealed partial class LlamaModel
             return Tensor.RandN(shape, new Rng(seed * 0x9E3779B97F4A7C15UL + index), initializerRange);
         });
     }
+
+    /// <summary>
+    /// The dropout stream of an attached LoRA adapter (set by <see cref="Training.LoraWeights"/>): with gradient
+    /// checkpointing, a layer recomputed in the backward replays the masks its forward drew (the stream's
+    /// counter is wound back to where that forward started, then restored).
+    /// </summary>
+    public Nn.LoraDropout? CheckpointedDropout { get; set; }
+
+    // The layer as a checkpoint block that draws the same dropout masks each time it runs.
+    private Func<Tensor, Tensor> ReplayingBlock(LlamaLayer layer, ForwardContext ctx)
+    {
+        if (CheckpointedDropout is not { } dropout) return h => layer.Forward(h, ctx);
+        ulong start = dropout.Counter;
+        return h =>
+        {
+            ulong saved = dropout.Counter;
+            dropout.Counter = start;
+            try { return layer.Forward(h, ctx); }
+            finally { dropout.Counter = Math.Max(saved, dropout.Counter); }
+        };
+    }
 }

@@ -153,7 +153,7 @@ public sealed partial class LlamaModel : IDisposable
         {
             var layer = _layers[l];
             var next = GradientCheckpointing && hidden is null
-                ? Checkpoint.Run(h => layer.Forward(h, ctx), x)                       // [N, C], recomputed in backward
+                ? Checkpoint.Run(ReplayingBlock(layer, ctx), x)                      // [N, C], recomputed in backward
                 : layer.Forward(x, ctx);                                            // [N, C]
             if (hidden is null) Temporaries.Drop(x);
             x = next;

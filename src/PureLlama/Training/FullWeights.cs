@@ -68,11 +68,13 @@ public sealed class FullWeights : ITrainableWeights
     }
 
     /// <inheritdoc/>
-    public void Load(string directory)
+    public void Load(string directory) => CopyInto(Path.Combine(directory, "model.safetensors"), Parameters);
+
+    /// <summary>Copies the F32 tensors of a safetensors file into the parameters of the same names and shapes.</summary>
+    internal static void CopyInto(string path, IReadOnlyList<NamedParameter> parameters)
     {
-        string path = Path.Combine(directory, "model.safetensors");
         using var file = SafeTensorsFile.Open(path);
-        foreach (var p in Parameters)
+        foreach (var p in parameters)
         {
             if (!file.Contains(p.Name)) throw new InvalidDataException($"'{path}' has no tensor '{p.Name}'.");
             using var stored = file.GetTensor(p.Name);
