@@ -22,6 +22,9 @@ public static class Ops
     /// </summary>
     public static Tensor Lora(Tensor x, Tensor a, Tensor b, Tensor baseOutput, float scale) => LoraFunction.Apply(x, a, b, baseOutput, scale);
 
+    /// <summary>x·Ŵᵀ with a frozen quantized weight Ŵ [out, in] (NF4/INT8): x: [.., in] → [.., out]; backward dx = dy·Ŵ, no weight gradient.</summary>
+    public static Tensor QuantLinear(Tensor x, QuantizedTensor weight) => QuantLinearFunction.Apply(x, weight);
+
     /// <summary>a + b (broadcasting).</summary>
     public static Tensor Add(Tensor a, Tensor b) => BinaryFunction.Apply(BinaryOp.Add, a, b);
     /// <summary>a − b (broadcasting).</summary>

@@ -50,6 +50,7 @@ public static partial class KernelChecks
             list.Add(Rope(tokens, heads, headDim));
         foreach (var c in AttentionCases(small)) list.Add(Attention(c));
         foreach (var (m, inF, outF, r) in LoraCases(small)) list.Add(Lora(m, inF, outF, r));
+        list.AddRange(QuantizedChecks(small));
         return list;
     }
 
