@@ -44,6 +44,7 @@ public static partial class KernelChecks
             list.Add(Embedding(r, c, vocab: 50, bf16: true));
             list.Add(Casts(r * c));
             list.Add(AdamW(r * c));
+            list.Add(AdamW8bit(r * c));
             list.Add(TransposeCopy(r, c));
         }
         foreach (var (tokens, heads, headDim) in small ? new[] { (3, 2, 8), (5, 3, 16) } : new[] { (1, 1, 8), (17, 4, 64), (33, 8, 128) })

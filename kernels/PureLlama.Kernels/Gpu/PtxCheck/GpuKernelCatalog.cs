@@ -54,6 +54,7 @@ public static class GpuKernelCatalog
         Explicit(typeof(GpuLora), nameof(GpuLora.GradInputKernel)),
         Explicit(typeof(GpuLora), nameof(GpuLora.OuterSumKernel)),
         Explicit(typeof(GpuLora), nameof(GpuLora.OuterSumTransposedKernel)),
+        Explicit(typeof(GpuAdamW8bit), nameof(GpuAdamW8bit.StepKernel)),
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyKernel), typeof(float)),
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyKernel), typeof(ushort)),
         Explicit(typeof(GpuStridedCopy), nameof(GpuStridedCopy.CopyKernel), typeof(byte)),
