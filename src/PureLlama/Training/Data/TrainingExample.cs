@@ -19,8 +19,8 @@ public sealed record TrainingExample(int[] Ids, int[] Labels, int Source)
     /// <summary>Number of tokens.</summary>
     public int Length => Ids.Length;
 
-    /// <summary>Number of labels that are not <see cref="IgnoreIndex"/> (tokens that contribute to the loss).</summary>
-    public int TargetCount { get; } = CountTargets(Labels);
+    /// <summary>Number of labels that are not <see cref="IgnoreIndex"/> (tokens that contribute to the loss; counted on each call).</summary>
+    public int TargetCount => CountTargets(Labels);
 
     /// <summary>Builds shifted labels from per-token "is trained" flags: <c>labels[t] = ids[t+1]</c> when token <c>t+1</c> is trained, else −100; the last label is −100.</summary>
     /// <param name="ids">Token ids [n].</param>
@@ -58,8 +58,8 @@ public sealed record TrainingSequence(int[] Ids, int[] Labels, int[] Positions, 
     /// <summary>T, the number of tokens.</summary>
     public int Length => Ids.Length;
 
-    /// <summary>Number of labels that are not −100.</summary>
-    public int TargetCount { get; } = TrainingExample.CountTargets(Labels);
+    /// <summary>Number of labels that are not −100 (counted on each call).</summary>
+    public int TargetCount => TrainingExample.CountTargets(Labels);
 }
 
 /// <summary>
