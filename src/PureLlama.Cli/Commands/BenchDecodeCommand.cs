@@ -28,17 +28,18 @@ internal static class BenchDecodeCommand
         var layers = new Option<int>("--layers") { Description = "decoder layers (16 for the 1B shape; fewer for a quick check)", DefaultValueFactory = _ => 16 };
         var model = new Option<string?>("--model") { Description = "time this model folder (e.g. one written by purellama quantize) instead of the random 1B-shaped one" };
         var quantize = new Option<string?>("--quantize") { Description = "quantize the projections while loading: nf4 | int8 (default: BF16 as stored)" };
+        var quantizeLmHead = new Option<bool>("--quantize-lm-head") { Description = "with --quantize: quantize lm_head too (its own copy when tied)" };
         var versus = new Option<string[]>("--versus") { Description = "also time these folders, alternating decode steps with --model (or the random BF16 one) in one process (ratios robust to machine load)", AllowMultipleArgumentsPerToken = true };
         var device = DeviceOption.Create();
         var command = new Command("bench-decode", "Prefill/decode speed of a random Llama-3.2-1B-shaped BF16 model against the bandwidth roofline.")
         {
-            dir, prompt, decode, loading, bandwidth, layers, model, quantize, versus, device,
+            dir, prompt, decode, loading, bandwidth, layers, model, quantize, quantizeLmHead, versus, device,
         };
         command.Hidden = true;
         command.SetAction(parse => ModelCliOptions.Guard(() => parse.GetValue(versus) is { Length: > 0 } others
             ? Versus([parse.GetValue(model) ?? EnsureRandom(parse.GetValue(dir)!, parse.GetValue(layers)), .. others], parse.GetValue(prompt), parse.GetValue(decode), DeviceOption.Resolve(parse.GetValue(device)))
             : Run(parse.GetValue(model) ?? parse.GetValue(dir)!, parse.GetValue(model) is null, parse.GetValue(prompt), parse.GetValue(decode),
-            parse.GetValue(loading)!, parse.GetValue(bandwidth), parse.GetValue(layers), ModelCliOptions.QuantizeOption(parse.GetValue(quantize)),
+            parse.GetValue(loading)!, parse.GetValue(bandwidth), parse.GetValue(layers), ModelCliOptions.QuantizeOption(parse.GetValue(quantize), parse.GetValue(quantizeLmHead)),
             DeviceOption.Resolve(parse.GetValue(device)))));
         return command;
     }

@@ -94,6 +94,39 @@ public sealed class QuantizedLlamaFixtureTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FixtureQuantizeOnLoadCanQuantizeLmHeadTiedOrNot(bool tied)
+    {
+        if (LlamaFixtures.FindTiny() is not { } tiny) return;
+        using var dir = new TempDir();
+        string source = Path.Combine(tiny, "f32");
+        if (tied)
+        {
+            // The fixture with tie_word_embeddings: lm_head is the embedding table, not stored.
+            source = dir.File("tied");
+            Directory.CreateDirectory(source);
+            string json = File.ReadAllText(Path.Combine(tiny, "f32", "config.json")).Replace("\"tie_word_embeddings\": false", "\"tie_word_embeddings\": true");
+            File.WriteAllText(Path.Combine(source, "config.json"), json);
+            using var file = SafeTensorsFile.Open(Path.Combine(tiny, "f32", "model.safetensors"));
+            var list = file.Tensors.Where(t => t.Name != "lm_head.weight").Select(t => (t.Name, file.GetTensor(t.Name))).ToList();
+            SafeTensorsWriter.Write(Path.Combine(source, "model.safetensors"), list);
+            foreach (var (_, t) in list) t.Dispose();
+        }
+        using var dense = LlamaRuntime.Load(source, Cpu);
+        using var quantized = LlamaRuntime.Load(source, Cpu, WeightLoading.Copied, quantize: QuantizationConfig.Nf4() with { SkipModules = [] });
+        var head = quantized.Model.LmHead.Should().BeOfType<QuantLinear>().Subject;
+        quantized.Model.EmbedTokens.Table.DType.Should().Be(DType.F32, "the embedding gather keeps the dense table");
+
+        // lm_head is the NF4 quantization of the (tied or stored) dense head.
+        using var expected = Nf4Quantizer.Quantize(dense.Model.LmHead.DenseWeight());
+        ((Nf4Tensor)head.Weight).Packed.ToArray<byte>().Should().Equal(expected.Packed.ToArray<byte>());
+        double rel = RelativeError(quantized.Logits(LlamaFixtures.Prompt), dense.Logits(LlamaFixtures.Prompt));
+        output.WriteLine($"tied={tied}: NF4 everything incl. lm_head, logits relative error vs dense {rel:E3}");
+        rel.Should().BeInRange(1e-6, 0.25);
+    }
+
     [Fact]
     public void FixtureQuantizedFolderErrorsNameTheTensor()
     {
