@@ -16,6 +16,9 @@ public static class Ops
     /// <summary>x·Wᵀ for a weight W: [out, in] in Hugging Face layout (F32 or BF16).</summary>
     public static Tensor Linear(Tensor x, Tensor weight) => MatMulFunction.Apply(x, weight, false, true);
 
+    /// <summary>x·Ŵᵀ with a frozen quantized weight Ŵ [out, in] (NF4/INT8): x: [.., in] → [.., out]; backward dx = dy·Ŵ, no weight gradient.</summary>
+    public static Tensor QuantLinear(Tensor x, QuantizedTensor weight) => QuantLinearFunction.Apply(x, weight);
+
     /// <summary>a + b (broadcasting).</summary>
     public static Tensor Add(Tensor a, Tensor b) => BinaryFunction.Apply(BinaryOp.Add, a, b);
     /// <summary>a − b (broadcasting).</summary>
