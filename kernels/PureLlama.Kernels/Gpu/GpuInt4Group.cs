@@ -26,24 +26,21 @@ public static class GpuInt4Group
 {
     /// <summary>y [m, out] (=|+=) x [m, in]·Ŵᵀ.</summary>
     public static void Forward(AcceleratorStream stream, ArrayView<float> x, ArrayView<int> qweight, ArrayView<int> qzeros,
-        ArrayView<ushort> scales, ArrayView<int> gIdx, ArrayView<float> y, Int4GroupDims dims)
-    {
-        long n = (long)dims.M * dims.Rows;
-        if (n == 0) return;
-        var k = GpuKernelCache.For(stream);
-        k.Get("GpuInt4Group.ForwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<ushort>, ArrayView<int>, ArrayView<float>, Int4GroupDims>(ForwardKernel))
-            (stream, k.Stride(n), x, qweight, qzeros, scales, gIdx, y, dims);
-    }
+        ArrayView<ushort> scales, ArrayView<int> gIdx, ArrayView<float> y, Int4GroupDims dims) =>
+        Launch(stream, "GpuInt4Group.ForwardKernel", ForwardKernel, (long)dims.M * dims.Rows, x, qweight, qzeros, scales, gIdx, y, dims);
 
     /// <summary>y [m, in] (=|+=) x [m, out]·Ŵ.</summary>
     public static void Transposed(AcceleratorStream stream, ArrayView<float> x, ArrayView<int> qweight, ArrayView<int> qzeros,
-        ArrayView<ushort> scales, ArrayView<int> gIdx, ArrayView<float> y, Int4GroupDims dims)
+        ArrayView<ushort> scales, ArrayView<int> gIdx, ArrayView<float> y, Int4GroupDims dims) =>
+        Launch(stream, "GpuInt4Group.TransposedKernel", TransposedKernel, (long)dims.M * dims.Cols, x, qweight, qzeros, scales, gIdx, y, dims);
+
+    private static void Launch(AcceleratorStream stream, string name,
+        Action<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<ushort>, ArrayView<int>, ArrayView<float>, Int4GroupDims> kernel, long n,
+        ArrayView<float> x, ArrayView<int> qweight, ArrayView<int> qzeros, ArrayView<ushort> scales, ArrayView<int> gIdx, ArrayView<float> y, Int4GroupDims dims)
     {
-        long n = (long)dims.M * dims.Cols;
         if (n == 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuInt4Group.TransposedKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<ushort>, ArrayView<int>, ArrayView<float>, Int4GroupDims>(TransposedKernel))
-            (stream, k.Stride(n), x, qweight, qzeros, scales, gIdx, y, dims);
+        k.Get(name, acc => acc.LoadKernel(kernel))(stream, k.Stride(n), x, qweight, qzeros, scales, gIdx, y, dims);
     }
 
     /// <summary>w [out, in] = Ŵ.</summary>

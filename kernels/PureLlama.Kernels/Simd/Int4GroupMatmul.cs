@@ -187,6 +187,23 @@ public static unsafe class Int4GroupMatmul
         });
     }
 
+    /// <summary>t[0..16) += Σₖ x[k]·nibble k of q[0..16) (the AVX-512 step of the decode path).</summary>
+    private static void Accumulate16(uint* q16, float* t, float* x)
+    {
+        var mask = Vector512.Create(15u);
+        var q = Vector512.Load(q16);
+        var a = Vector512.Load(t);
+        a += Vector512.Create(x[0]) * Vector512.ConvertToSingle((q & mask).AsInt32());
+        a += Vector512.Create(x[1]) * Vector512.ConvertToSingle(((q >> 4) & mask).AsInt32());
+        a += Vector512.Create(x[2]) * Vector512.ConvertToSingle(((q >> 8) & mask).AsInt32());
+        a += Vector512.Create(x[3]) * Vector512.ConvertToSingle(((q >> 12) & mask).AsInt32());
+        a += Vector512.Create(x[4]) * Vector512.ConvertToSingle(((q >> 16) & mask).AsInt32());
+        a += Vector512.Create(x[5]) * Vector512.ConvertToSingle(((q >> 20) & mask).AsInt32());
+        a += Vector512.Create(x[6]) * Vector512.ConvertToSingle(((q >> 24) & mask).AsInt32());
+        a += Vector512.Create(x[7]) * Vector512.ConvertToSingle((q >> 28).AsInt32());
+        a.Store(t);
+    }
+
     /// <summary>The decode path: m ≤ 4 rows, consecutive groups of <paramref name="width"/> (a multiple of 8) columns.</summary>
     private static void GemvSequential(Int4GroupWeights w, int m, float* x, float* y, bool accumulate, int width)
     {
@@ -218,7 +235,10 @@ public static unsafe class Int4GroupMatmul
                             Vector256<float> x0 = Vector256.Create(xr[0]), x1 = Vector256.Create(xr[1]), x2 = Vector256.Create(xr[2]), x3 = Vector256.Create(xr[3]),
                                 x4 = Vector256.Create(xr[4]), x5 = Vector256.Create(xr[5]), x6 = Vector256.Create(xr[6]), x7 = Vector256.Create(xr[7]);
                             float* tr = pt + r * rows;
-                            for (int o = 0; o < rows; o += 8)
+                            int o = 0;
+                            if (Vector512.IsHardwareAccelerated)
+                                for (; o + 16 <= rows; o += 16) Accumulate16(qrow + o, tr + o, xr);
+                            for (; o < rows; o += 8)
                             {
                                 var q = Vector256.Load(qrow + o);
                                 var a = Vector256.Load(tr + o);
