@@ -184,7 +184,8 @@ public static class Int4Checkpoint
         var scales = Read<ushort>("scales", DType.F16, groups, rows);
         if (quant.IsAwq)
         {
-            if (groups * quant.GroupSize != cols) throw new InvalidDataException($"'{module}.scales' has {groups} groups; in = {cols} with group_size {quant.GroupSize} needs {cols / quant.GroupSize}.");
+            int need = (cols + quant.GroupSize - 1) / quant.GroupSize;
+            if (groups != need) throw new InvalidDataException($"'{module}.scales' has {groups} groups; in = {cols} with group_size {quant.GroupSize} needs {need}.");
             return Int4Packing.FromAwq(Read<int>("qweight", DType.I32, cols, rows / 8), Read<int>("qzeros", DType.I32, groups, rows / 8), scales, rows, cols, quant.GroupSize, device);
         }
         var qweight = Read<int>("qweight", DType.I32, cols / 8, rows);
