@@ -76,7 +76,7 @@ public static class GpuInt4Group
                     {
                         gPrev = g;
                         s = GpuBits.F16ToF32(scales[(long)g * d.Rows + o]);
-                        z = ((uint)qzeros[(long)g * (d.Rows / 8) + o / 8] >> (4 * (o % 8))) & 15u;
+                        z = Zero(qzeros, g, d.Rows, o);
                     }
                     float q = (word >> (4 * k)) & 15u;
                     acc += x[xRow + i] * (s * (q - z));
@@ -101,8 +101,7 @@ public static class GpuInt4Group
             for (int o = 0; o < d.Rows; o++)
             {
                 float q = ((uint)qweight[(long)p * d.Rows + o] >> shift) & 15u;
-                float z = ((uint)qzeros[(long)g * (d.Rows / 8) + o / 8] >> (4 * (o % 8))) & 15u;
-                acc += x[xRow + o] * (GpuBits.F16ToF32(scales[(long)g * d.Rows + o]) * (q - z));
+                acc += x[xRow + o] * (GpuBits.F16ToF32(scales[(long)g * d.Rows + o]) * (q - Zero(qzeros, g, d.Rows, o)));
             }
             y[e] = d.Accumulate != 0 ? y[e] + acc : acc;
         }
@@ -118,8 +117,11 @@ public static class GpuInt4Group
             int o = (int)(e / cols), i = (int)(e % cols);
             int g = gIdx[i];
             float q = ((uint)qweight[(long)(i / 8) * rows + o] >> (4 * (i % 8))) & 15u;
-            float z = ((uint)qzeros[(long)g * (rows / 8) + o / 8] >> (4 * (o % 8))) & 15u;
-            w[e] = GpuBits.F16ToF32(scales[(long)g * rows + o]) * (q - z);
+            w[e] = GpuBits.F16ToF32(scales[(long)g * rows + o]) * (q - Zero(qzeros, g, rows, o));
         }
     }
+
+    /// <summary>z[g, o]: nibble o % 8 of qzeros[g, o / 8].</summary>
+    private static float Zero(ArrayView<int> qzeros, int g, int rows, int o) =>
+        ((uint)qzeros[(long)g * (rows / 8) + o / 8] >> (4 * (o % 8))) & 15u;
 }

@@ -42,6 +42,11 @@ public sealed class Int4GroupTensor : QuantizedTensor
         RequireMatrix(qzeros, "qzeros", DType.I32, groups, rows / 8, device);
         RequireMatrix(scales, "scales", DType.F16, groups, rows, device);
         Require(gIdx, "g_idx", DType.I32, cols, device);
+        // The kernels index scales by g_idx unchecked: validate it once here (a copy of in ints).
+        var groupOf = gIdx.ToArray<int>();
+        for (int i = 0; i < groupOf.Length; i++)
+            if ((uint)groupOf[i] >= (uint)groups)
+                throw new ArgumentException($"g_idx[{i}] = {groupOf[i]} is outside [0, {groups}) (the rows of scales/qzeros).", nameof(gIdx));
         _shape = shape;
         GroupSize = groupSize; Groups = groups; Symmetric = symmetric;
         QWeight = qweight; QZeros = qzeros; Scales = scales; GIdx = gIdx;

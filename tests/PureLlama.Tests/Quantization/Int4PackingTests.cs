@@ -80,5 +80,9 @@ public class Int4PackingTests
             Tensor.Zeros(new Shape(2, 16), DType.I32), Tensor.Zeros(new Shape(1, 3), DType.I32),
             Tensor.Zeros(new Shape(1, 16), DType.F16), Tensor.Zeros(new Shape(16), DType.I32));
         act2.Should().Throw<ArgumentException>().WithMessage("*qzeros*");
+        var act3 = () => new Int4GroupTensor(new Shape(16, 16), 8, 2, false,
+            Tensor.Zeros(new Shape(2, 16), DType.I32), Tensor.Zeros(new Shape(2, 2), DType.I32),
+            Tensor.Zeros(new Shape(2, 16), DType.F16), Tensor.FromArray(Enumerable.Range(0, 16).ToArray(), new Shape(16)));
+        act3.Should().Throw<ArgumentException>().WithMessage("*g_idx[2] = 2*");
     }
 }
