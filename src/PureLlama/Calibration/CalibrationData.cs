@@ -6,7 +6,8 @@ namespace PureLlama.Calibration;
 /// Calibration sequences for GPTQ/AWQ: token windows cut from a text (a file, or <see cref="BuiltInText"/>).
 /// The text is tokenized once (BOS first when the tokenizer has one) and <c>count</c> windows of
 /// <c>length</c> tokens are taken at evenly spaced offsets (disjoint when the text is long enough,
-/// overlapping otherwise; one shorter window when the text is shorter than a window).
+/// overlapping otherwise, at most 2·⌈tokens/length⌉ windows so a short text is not repeated many times;
+/// one shorter window when the text is shorter than a window).
 /// </summary>
 public static class CalibrationData
 {
@@ -79,6 +80,7 @@ public static class CalibrationData
         var all = ids.ToArray();
         if (all.Length <= length) return [all];
         int span = all.Length - length;
+        count = Math.Min(count, 2 * ((all.Length + length - 1) / length)); // a short text: windows overlap by half on average, not more
         var result = new List<int[]>(count);
         for (int i = 0; i < count; i++)
         {

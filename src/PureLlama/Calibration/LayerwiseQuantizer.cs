@@ -36,7 +36,8 @@ public sealed record LayerwiseOptions(GroupMethod Method, GroupQuantOptions Quan
 public sealed record LayerProgress(int Layer, int Layers, double Seconds, double RelativeError)
 {
     /// <summary>"layer 3/16: 4.2 s, relative output error 1.2e-4".</summary>
-    public override string ToString() => $"layer {Layer + 1}/{Layers}: {Seconds:F1} s, relative output error {RelativeError:E2}";
+    public override string ToString() => $"layer {Layer + 1}/{Layers}: {Seconds:F1} s, " +
+        (double.IsNaN(RelativeError) ? "no calibration samples (output error not measured)" : $"relative output error {RelativeError:E2}");
 }
 
 /// <summary>

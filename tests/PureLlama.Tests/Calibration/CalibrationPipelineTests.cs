@@ -124,5 +124,6 @@ public sealed class CalibrationPipelineTests(ITestOutputHelper output)
         w[0][0].Should().Be(0);
         w[2][^1].Should().Be(99);
         CalibrationData.Windows(ids, 2, 500).Should().ContainSingle().Which.Should().HaveCount(100);
+        CalibrationData.Windows(ids, 50, 40).Should().HaveCount(6); // a short text is not repeated 50 times
     }
 }
