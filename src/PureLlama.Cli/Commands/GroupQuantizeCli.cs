@@ -18,6 +18,7 @@ internal sealed class GroupQuantizeCli
     public Option<int> Bits { get; } = new("--bits") { Description = "gptq/awq/rtn: bits per weight (4; the packed layouts hold 4)", DefaultValueFactory = _ => 4 };
     public Option<int> GroupSize { get; } = new("--group-size") { Description = "gptq/awq/rtn: input columns per group (128; -1 = per channel, gptq/rtn only)", DefaultValueFactory = _ => 128 };
     public Option<bool> DescAct { get; } = new("--desc-act") { Description = "gptq: act-order (columns by decreasing Hessian diagonal, g_idx)" };
+    public Option<bool> TrueSequential { get; } = new("--true-sequential") { Description = "gptq: quantize q/k/v, o, gate/up, down in turn, each from inputs after the earlier ones (4 passes per layer)" };
     public Option<bool> Sym { get; } = new("--sym") { Description = "gptq/rtn: symmetric grids (zero point 8)" };
     public Option<bool> Asym { get; } = new("--asym") { Description = "asymmetric min-max grids (default)" };
     public Option<double> Damp { get; } = new("--damp") { Description = "gptq: dampening, fraction of mean(diag H)", DefaultValueFactory = _ => 0.01 };
@@ -30,7 +31,7 @@ internal sealed class GroupQuantizeCli
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Bits, GroupSize, DescAct, Sym, Asym, Damp, Calibration, Samples, SeqLen, Device }) command.Options.Add(o);
+        foreach (var o in new Option[] { Bits, GroupSize, DescAct, TrueSequential, Sym, Asym, Damp, Calibration, Samples, SeqLen, Device }) command.Options.Add(o);
     }
 
     public int Run(ParseResult parse, string format, string modelDir, string outDir, bool force, long maxShard)
@@ -39,10 +40,10 @@ internal sealed class GroupQuantizeCli
         if (parse.GetValue(Sym) && parse.GetValue(Asym)) throw new ArgumentException("Give --sym or --asym, not both.");
         bool sym = parse.GetValue(Sym);
         if (method == GroupMethod.Awq && sym) throw new ArgumentException("AWQ checkpoints are written with zero points (zero_point true): drop --sym.");
-        if (method != GroupMethod.Gptq && parse.GetValue(DescAct)) throw new ArgumentException("--desc-act is a GPTQ option.");
+        if (method != GroupMethod.Gptq && (parse.GetValue(DescAct) || parse.GetValue(TrueSequential))) throw new ArgumentException("--desc-act and --true-sequential are GPTQ options.");
         int group = parse.GetValue(GroupSize);
         if (method == GroupMethod.Awq && group < 0) throw new ArgumentException("AWQ needs a positive --group-size.");
-        var options = new LayerwiseOptions(method, new GroupQuantOptions(parse.GetValue(Bits), group, sym), parse.GetValue(Damp), parse.GetValue(DescAct));
+        var options = new LayerwiseOptions(method, new GroupQuantOptions(parse.GetValue(Bits), group, sym), parse.GetValue(Damp), parse.GetValue(DescAct), parse.GetValue(TrueSequential));
         if (options.Quant.Bits != 4) throw new ArgumentException($"--bits {options.Quant.Bits}: the GPTQ/AWQ layouts written here hold 4-bit weights.");
 
         var clock = Stopwatch.StartNew();
@@ -61,7 +62,7 @@ internal sealed class GroupQuantizeCli
         double quantSeconds = clock.Elapsed.TotalSeconds;
         var config = new Int4CheckpointConfig
         {
-            Method = method == GroupMethod.Awq ? "awq" : "gptq", GroupSize = group, Sym = sym, DescAct = options.ActOrder, DampPercent = options.DampPercent,
+            Method = method == GroupMethod.Awq ? "awq" : "gptq", GroupSize = group, Sym = sym, DescAct = options.ActOrder, DampPercent = options.DampPercent, TrueSequential = options.TrueSequential,
         };
         var report = Int4Checkpoint.Write(llama.Model, modelDir, outDir, config, force, maxShard);
         long source = Directory.EnumerateFiles(modelDir, "*.safetensors").Sum(f => new FileInfo(f).Length);

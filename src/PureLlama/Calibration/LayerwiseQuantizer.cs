@@ -22,7 +22,10 @@ public enum GroupMethod
 /// <param name="Quant">Bits (4: the packed format), group size (128; −1 per channel), symmetry.</param>
 /// <param name="DampPercent">GPTQ dampening as a fraction of mean(diag H).</param>
 /// <param name="ActOrder">GPTQ desc_act (columns by decreasing H_ii, g_idx recorded).</param>
-public sealed record LayerwiseOptions(GroupMethod Method, GroupQuantOptions Quant, double DampPercent = 0.01, bool ActOrder = false)
+/// <param name="TrueSequential">GPTQ true_sequential: quantize q/k/v, then o_proj, then gate/up, then down_proj, each
+/// from inputs computed with the groups before it already quantized (four passes over the samples per layer
+/// instead of one, as AutoGPTQ's default).</param>
+public sealed record LayerwiseOptions(GroupMethod Method, GroupQuantOptions Quant, double DampPercent = 0.01, bool ActOrder = false, bool TrueSequential = false)
 {
     internal GptqOptions Gptq => new(Quant, DampPercent, 128, ActOrder);
     internal AwqOptions Awq => new(Quant);
@@ -84,20 +87,25 @@ public static class LayerwiseQuantizer
                 var clock = Stopwatch.StartNew();
                 var stats = new LayerStatistics(options.Method, model.Layers[l]);
                 var reference = new List<float[]>(inputs.Count);
-                if (inputs.Count > 0)
+                bool sequential = options.Method == GroupMethod.Gptq && options.TrueSequential;
+                int[][] passes = sequential ? [[0], [1], [2], [3]] : [[0, 1, 2, 3]];
+                foreach (var slots in passes)
                 {
-                    var wrapped = Wrap(model, l, stats);
-                    try
+                    if (inputs.Count > 0)
                     {
-                        foreach (var x in inputs)
+                        var wrapped = Wrap(model, l, stats, slots);
+                        try
                         {
-                            using var y = model.ForwardLayer(l, x);
-                            reference.Add(y.ToFloatArray());
+                            foreach (var x in inputs)
+                            {
+                                using var y = model.ForwardLayer(l, x);
+                                if (reference.Count < inputs.Count) reference.Add(y.ToFloatArray()); // the first pass runs the unquantized layer
+                            }
                         }
+                        finally { Unwrap(model, l, wrapped); }
                     }
-                    finally { Unwrap(model, l, wrapped); }
+                    QuantizeLayer(model, l, stats, options, sequential ? s_projections.Where(m => SlotOf(m) == slots[0]).ToArray() : s_projections);
                 }
-                QuantizeLayer(model, l, stats, options);
                 double err = 0, norm = 0;
                 for (int s = 0; s < inputs.Count; s++)
                 {
@@ -120,13 +128,14 @@ public static class LayerwiseQuantizer
     }
 
     // Wraps the layer's q (for q/k/v), o, gate (for gate/up) and down with capturing layers; returns the originals.
-    private static Dictionary<string, ILinear> Wrap(LlamaModel model, int layer, LayerStatistics stats)
+    private static Dictionary<string, ILinear> Wrap(LlamaModel model, int layer, LayerStatistics stats, int[] slots)
     {
         var originals = new Dictionary<string, ILinear>();
         if (stats.Method == GroupMethod.Rtn) return originals;
         string p = $"model.layers.{layer}.";
         void Capture(string module, int slot)
         {
+            if (!slots.Contains(slot)) return;
             var inner = model.NamedLinears().First(x => x.Name == p + module).Linear;
             originals[p + module] = inner;
             model.ReplaceLinear(p + module, new CaptureLinear(inner, (x, rows) => stats.Add(slot, x, rows)));
@@ -143,26 +152,27 @@ public static class LayerwiseQuantizer
         foreach (var (name, inner) in originals) model.ReplaceLinear(name, inner); // the capture wrappers own nothing
     }
 
-    private static void QuantizeLayer(LlamaModel model, int l, LayerStatistics stats, LayerwiseOptions options)
+    // Quantizes and swaps in the projections named in modules (all seven except with GPTQ's true-sequential passes).
+    private static void QuantizeLayer(LlamaModel model, int l, LayerStatistics stats, LayerwiseOptions options, string[] modules)
     {
         string p = $"model.layers.{l}.";
         var linears = model.NamedLinears().Where(x => x.Name.StartsWith(p, StringComparison.Ordinal)).ToDictionary(x => x.Name[p.Length..], x => x.Linear);
-        var w = s_projections.ToDictionary(m => m, m => Host(linears[m]));
+        var w = modules.ToDictionary(m => m, m => Host(linears[m]));
         var quantized = new Dictionary<string, GroupQuantized>();
         switch (options.Method)
         {
             case GroupMethod.Rtn:
-                foreach (var m in s_projections) quantized[m] = Rtn.Quantize(w[m].Data, w[m].Rows, w[m].Columns, options.Quant);
+                foreach (var m in modules) quantized[m] = Rtn.Quantize(w[m].Data, w[m].Rows, w[m].Columns, options.Quant);
                 break;
             case GroupMethod.Gptq:
-                foreach (var m in s_projections)
+                foreach (var m in modules)
                     quantized[m] = Gptq.Quantize(w[m].Data, w[m].Rows, w[m].Columns, stats.Hessian(SlotOf(m)), options.Gptq);
                 break;
             case GroupMethod.Awq:
                 AwqLayer.Run(model, l, w, stats, options.Awq, quantized);
                 break;
         }
-        foreach (var m in s_projections)
+        foreach (var m in modules)
         {
             var old = model.ReplaceLinear(p + m, new QuantLinear(quantized[m].ToTensor(model.Device)));
             old.Dispose();

@@ -23,6 +23,8 @@ public sealed record Int4CheckpointConfig
     public bool Sym { get; init; }
     /// <summary>GPTQ dampening used (recorded only).</summary>
     public double DampPercent { get; init; } = 0.01;
+    /// <summary>GPTQ true_sequential: the layer's groups were quantized in order, each from inputs after the earlier ones (recorded only).</summary>
+    public bool TrueSequential { get; init; }
     /// <summary>GPTQ: "gptq" (qzeros hold z − 1) or "gptq_v2" (true zeros).</summary>
     public string CheckpointFormat { get; init; } = "gptq";
     /// <summary>Linear modules left dense (lm_head always is).</summary>
@@ -45,7 +47,7 @@ public sealed record Int4CheckpointConfig
         : new JsonObject
         {
             ["quant_method"] = "gptq", ["bits"] = Bits, ["group_size"] = GroupSize, ["desc_act"] = DescAct, ["sym"] = Sym,
-            ["damp_percent"] = DampPercent, ["true_sequential"] = false, ["static_groups"] = false, ["checkpoint_format"] = CheckpointFormat,
+            ["damp_percent"] = DampPercent, ["true_sequential"] = TrueSequential, ["static_groups"] = false, ["checkpoint_format"] = CheckpointFormat,
             ["model_file_base_name"] = "model",
         };
 
@@ -81,7 +83,7 @@ public sealed record Int4CheckpointConfig
         return new Int4CheckpointConfig
         {
             Method = "gptq", GroupSize = group, DescAct = r.OptionalBool("desc_act") ?? false, Sym = r.OptionalBool("sym") ?? true,
-            DampPercent = r.OptionalDouble("damp_percent", 0, 1) ?? 0.01, CheckpointFormat = format,
+            DampPercent = r.OptionalDouble("damp_percent", 0, 1) ?? 0.01, CheckpointFormat = format, TrueSequential = r.OptionalBool("true_sequential") ?? false,
         };
     }
 }

@@ -104,15 +104,17 @@ public sealed class CalibrationPipelineTests(ITestOutputHelper output)
     {
         if (LlamaFixtures.FindTiny() is not { } tiny) return;
         var samples = Samples(8, 32, 11);
-        double Total(GroupMethod m)
+        double Total(GroupMethod m, bool trueSequential = false)
         {
             using var model = LlamaFixtures.LoadModel(tiny, "f32", Cpu);
             // RTN gets the samples too so that its layer errors are measured on the same inputs.
-            return LayerwiseQuantizer.Quantize(model, samples, new LayerwiseOptions(m, new GroupQuantOptions(4, 32, false))).Sum(r => r.RelativeError);
+            var options = new LayerwiseOptions(m, new GroupQuantOptions(4, 32, false), TrueSequential: trueSequential);
+            return LayerwiseQuantizer.Quantize(model, samples, options).Sum(r => r.RelativeError);
         }
-        double rtn = Total(GroupMethod.Rtn), gptq = Total(GroupMethod.Gptq), awq = Total(GroupMethod.Awq);
-        output.WriteLine($"sum of layer relative output errors: RTN {rtn:E3}, GPTQ {gptq:E3}, AWQ {awq:E3}");
+        double rtn = Total(GroupMethod.Rtn), gptq = Total(GroupMethod.Gptq), seq = Total(GroupMethod.Gptq, true), awq = Total(GroupMethod.Awq);
+        output.WriteLine($"sum of layer relative output errors: RTN {rtn:E3}, GPTQ {gptq:E3}, GPTQ true-sequential {seq:E3}, AWQ {awq:E3}");
         gptq.Should().BeLessThan(rtn);
+        seq.Should().BeLessThan(rtn);
     }
 
     [Fact]
