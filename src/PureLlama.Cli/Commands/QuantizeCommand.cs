@@ -15,18 +15,22 @@ internal static class QuantizeCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "dense Hugging Face model folder (F32/BF16/F16 safetensors)", Required = true };
-        var format = new Option<string>("--format") { Description = "nf4 (4-bit NormalFloat, QLoRA) | int8 (row-wise, LLM.int8 storage)", Required = true };
+        var format = new Option<string>("--format") { Description = "nf4 (4-bit NormalFloat, QLoRA) | int8 (row-wise, LLM.int8 storage) | gptq | awq | rtn (4-bit groups, AutoGPTQ / AutoAWQ layouts)", Required = true };
         var outDir = new Option<string>("--out") { Description = "output model folder (created; must be empty unless --force)", Required = true };
         var noDouble = new Option<bool>("--no-double-quant") { Description = "NF4: keep the block absmaxes in F32 (4.5 bits/weight) instead of 8-bit codes (≈4.13)" };
         var blockSize = new Option<int>("--block-size") { Description = "NF4: weights per absmax block", DefaultValueFactory = _ => 64 };
         var force = new Option<bool>("--force") { Description = "write into a non-empty --out, replacing its model files" };
         var shard = new Option<string>("--max-shard-size") { Description = "largest weight file before sharding, e.g. 5GB (default, as transformers) or 500MB", DefaultValueFactory = _ => "5GB" };
-        var command = new Command("quantize", "Write an NF4 or INT8 (bitsandbytes-compatible) copy of a model folder.")
+        var command = new Command("quantize", "Write an NF4 or INT8 (bitsandbytes-compatible), GPTQ, AWQ or RTN (4-bit group) copy of a model folder.")
         {
             model, format, outDir, noDouble, blockSize, force, shard,
         };
+        var group = new GroupQuantizeCli();
+        group.AddTo(command);
         command.SetAction(parse => ModelCliOptions.Guard(() =>
         {
+            if (GroupQuantizeCli.Handles(parse.GetValue(format)!))
+                return group.Run(parse, parse.GetValue(format)!, parse.GetValue(model)!, parse.GetValue(outDir)!, parse.GetValue(force), ParseSize(parse.GetValue(shard)!));
             var f = QuantizationConfig.ParseFormat(parse.GetValue(format)!);
             var config = f == Tensors.QuantFormat.Nf4
                 ? QuantizationConfig.Nf4(!parse.GetValue(noDouble), parse.GetValue(blockSize))

@@ -20,11 +20,11 @@ public sealed class LlamaLayer : IDisposable
     /// <summary>Layer number (0-based).</summary>
     public int Index { get; }
     /// <summary>input_layernorm.</summary>
-    public RmsNormLayer InputNorm { get; }
+    public RmsNormLayer InputNorm { get; internal set; }
     /// <summary>self_attn.</summary>
     public LlamaAttention Attention { get; }
     /// <summary>post_attention_layernorm.</summary>
-    public RmsNormLayer PostAttentionNorm { get; }
+    public RmsNormLayer PostAttentionNorm { get; internal set; }
     /// <summary>mlp.</summary>
     public LlamaMlp Mlp { get; }
 

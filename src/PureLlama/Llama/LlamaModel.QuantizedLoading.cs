@@ -28,6 +28,11 @@ public sealed partial class LlamaModel
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(config);
+        if (Int4CheckpointConfig.FromConfigFile(checkpoint.ConfigPath) is { } int4)
+        {
+            if (quantize is not null) throw new InvalidDataException($"'{checkpoint.Directory}' is stored as {int4.Describe()}; it cannot be re-quantized to {quantize.Format} (quantize the dense model instead).");
+            return Int4Checkpoint.Load(checkpoint, config, device, int4);
+        }
         var stored = QuantizationConfig.FromConfigFile(checkpoint.ConfigPath);
         if (stored is null && quantize is null && !copyKeptWeights) return Load(checkpoint, config, device);
         config.CheckConsistency(checkpoint.ConfigPath);

@@ -66,13 +66,13 @@ public static class Int4Packing
     /// <summary>
     /// Repacks an AutoAWQ GEMM weight into the GPTQ layout (AWQ is the same math with true zero points
     /// and consecutive groups): qweight I32 [in, out/8], qzeros I32 [in/groupSize, out/8], scales F16
-    /// [in/groupSize, out] (host arrays). g_idx = i / groupSize.
+    /// [in/groupSize, out] (host arrays; ⌈in/groupSize⌉ groups when groupSize does not divide in). g_idx = i / groupSize.
     /// </summary>
     public static Int4GroupTensor FromAwq(int[] qweight, int[] qzeros, ushort[] scales, int rows, int cols, int groupSize, Device? device = null)
     {
         CheckMultiple8(rows, cols);
-        if (groupSize <= 0 || cols % groupSize != 0) throw new ArgumentException($"AWQ group size {groupSize} must divide in = {cols}.", nameof(groupSize));
-        int groups = cols / groupSize;
+        if (groupSize <= 0) throw new ArgumentException($"AWQ group size must be positive, got {groupSize}.", nameof(groupSize));
+        int groups = (cols + groupSize - 1) / groupSize; // a partial last group when groupSize does not divide in (PureLlama extension)
         if (qweight.Length != (long)cols * rows / 8) throw new ArgumentException($"AWQ qweight has {qweight.Length} words, expected [{cols}, {rows / 8}].", nameof(qweight));
         if (qzeros.Length != (long)groups * rows / 8) throw new ArgumentException($"AWQ qzeros has {qzeros.Length} words, expected [{groups}, {rows / 8}].", nameof(qzeros));
         if (scales.Length != (long)groups * rows) throw new ArgumentException($"AWQ scales has {scales.Length} elements, expected [{groups}, {rows}].", nameof(scales));

@@ -111,7 +111,7 @@ public sealed record QuantizationConfig
         return FromConfigJson(File.ReadAllText(configPath), configPath);
     }
 
-    /// <summary>The quantization_config of config.json text, or null when it has none.</summary>
+    /// <summary>The bitsandbytes quantization_config of config.json text, or null when it has none (or is GPTQ/AWQ, see IO.Int4CheckpointConfig).</summary>
     /// <exception cref="InvalidDataException">The field is malformed or unsupported.</exception>
     public static QuantizationConfig? FromConfigJson(string json, string source = "config.json")
     {
@@ -124,6 +124,7 @@ public sealed record QuantizationConfig
         InvalidDataException Bad(string field, string problem) => root.Error($"{FieldName}.{field}", problem);
 
         string method = r.OptionalString("quant_method") ?? "bitsandbytes";
+        if (method is "gptq" or "awq") return null; // 4-bit group checkpoints: IO.Int4CheckpointConfig reads them
         if (method != "bitsandbytes")
             throw Bad("quant_method", $"is '{method}'; PureLlama reads bitsandbytes NF4/INT8 checkpoints here.");
         bool four = (r.OptionalBool("load_in_4bit") ?? false) || (r.OptionalBool("_load_in_4bit") ?? false);

@@ -1,0 +1,63 @@
+using System.Text.Json.Nodes;
+using PureLlama.Calibration;
+using PureLlama.IO;
+using PureLlama.Llama;
+using PureLlama.Quantization;
+using PureLlama.Tensors;
+using PureLlama.Tests.IO;
+using PureLlama.Tests.Llama;
+
+namespace PureLlama.Tests.Calibration;
+
+/// <summary>Broken GPTQ/AWQ folders and configs are refused with a message naming the field or tensor.</summary>
+public sealed class Int4CheckpointErrorTests
+{
+    private static string WriteRtnFolder(TempDir dir, string tiny, string method = "gptq")
+    {
+        using var model = LlamaFixtures.LoadModel(tiny, "f32", Device.Cpu);
+        LayerwiseQuantizer.Quantize(model, [], new LayerwiseOptions(GroupMethod.Rtn, new GroupQuantOptions(4, 32, false)));
+        string outDir = dir.File("q");
+        Int4Checkpoint.Write(model, Path.Combine(tiny, "f32"), outDir, new Int4CheckpointConfig { Method = method, GroupSize = 32 });
+        return outDir;
+    }
+
+    private static void EditQuantConfig(string folder, Action<JsonObject> edit)
+    {
+        string path = Path.Combine(folder, "config.json");
+        var root = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        edit(root["quantization_config"]!.AsObject());
+        File.WriteAllText(path, root.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("bits", 3, "*bits*3*")]
+    [InlineData("checkpoint_format", "marlin", "*checkpoint_format*marlin*")]
+    [InlineData("group_size", 0, "*group_size*")]
+    public void Unsupported_gptq_config_values_are_named(string field, object value, string message)
+    {
+        if (LlamaFixtures.FindTiny() is not { } tiny) return;
+        using var dir = new TempDir();
+        string folder = WriteRtnFolder(dir, tiny);
+        EditQuantConfig(folder, q => q[field] = JsonValue.Create(value));
+        FluentActions.Invoking(() => LlamaRuntime.Load(folder, Device.Cpu)).Should().Throw<InvalidDataException>().WithMessage(message);
+    }
+
+    [Fact]
+    public void A_missing_component_and_a_requantization_are_named()
+    {
+        if (LlamaFixtures.FindTiny() is not { } tiny) return;
+        using var dir = new TempDir();
+        string folder = WriteRtnFolder(dir, tiny, "awq");
+        FluentActions.Invoking(() => LlamaRuntime.Load(folder, Device.Cpu, quantize: QuantizationConfig.Nf4()))
+            .Should().Throw<InvalidDataException>().WithMessage("*AWQ*re-quantized*");
+        string file = Path.Combine(folder, "model.safetensors");
+        using (var st = SafeTensorsFile.Open(file))
+        {
+            var kept = st.Tensors.Select(i => i.Name).Where(n => n != "model.layers.1.mlp.up_proj.qzeros")
+                .Select(n => (IReadOnlyList<(string, Tensor)>)[(n, st.GetTensor(n))]).ToList();
+            HfCheckpointWriter.WriteWeights(folder, kept); // the copied file's tensors stay valid while it is open
+            foreach (var g in kept) foreach (var (_, t) in g) t.Dispose();
+        }
+        FluentActions.Invoking(() => LlamaRuntime.Load(folder, Device.Cpu)).Should().Throw<InvalidDataException>().WithMessage("*model.layers.1.mlp.up_proj.qzeros*missing*");
+    }
+}
