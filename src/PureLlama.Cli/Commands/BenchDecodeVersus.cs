@@ -19,7 +19,8 @@ internal static class BenchDecodeVersus
         try
         {
             var rng = new Rng(1);
-            int[] prompt = Enumerable.Range(0, promptTokens + rounds).Select(_ => rng.NextInt(128000)).ToArray();
+            int vocab = dirs.Min(d => LlamaConfig.FromFile(Path.Combine(d, "config.json")).VocabSize);  // ids valid for every model
+            int[] prompt = Enumerable.Range(0, promptTokens + rounds).Select(_ => rng.NextInt(vocab)).ToArray();
             foreach (var dir in dirs)
             {
                 var rt = LlamaRuntime.Load(dir, device, WeightLoading.Copied, contextLength: promptTokens + rounds + 8);
