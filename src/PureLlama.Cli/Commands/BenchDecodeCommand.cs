@@ -1,16 +1,18 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.Intrinsics;
+using PureLlama.Cli.Bench;
 using PureLlama.IO;
 using PureLlama.Llama;
 using PureLlama.Nn;
+using PureLlama.Quantization;
 using PureLlama.Tensors;
 
 namespace PureLlama.Cli.Commands;
 
 /// <summary>
 /// <c>purellama bench-decode</c> (hidden): prefill and decode speed of a Llama-3.2-1B-shaped model with
-/// random BF16 weights (vocab 128256, hidden 2048, 16 layers, 32 heads, 8 KV heads, intermediate 8192,
+/// random BF16 weights (optionally quantized to NF4 or INT8 while loading) (vocab 128256, hidden 2048, 16 layers, 32 heads, 8 KV heads, intermediate 8192,
 /// tied embeddings), written once as a safetensors folder and loaded copied and/or mapped, with the
 /// ratio to the memory-bandwidth roofline (weight bytes per token ÷ bandwidth).
 /// </summary>
@@ -24,18 +26,20 @@ internal static class BenchDecodeCommand
         var loading = new Option<string>("--loading") { Description = "copied | mapped | both", DefaultValueFactory = _ => "both" };
         var bandwidth = new Option<double?>("--bandwidth-gbs") { Description = "memory bandwidth for the roofline in GB/s (default: measured here by a 2 GiB read)" };
         var layers = new Option<int>("--layers") { Description = "decoder layers (16 for the 1B shape; fewer for a quick check)", DefaultValueFactory = _ => 16 };
+        var quantize = new Option<string?>("--quantize") { Description = "quantize the projections while loading: nf4 | int8 (default: BF16 as stored)" };
         var device = DeviceOption.Create();
         var command = new Command("bench-decode", "Prefill/decode speed of a random Llama-3.2-1B-shaped BF16 model against the bandwidth roofline.")
         {
-            dir, prompt, decode, loading, bandwidth, layers, device,
+            dir, prompt, decode, loading, bandwidth, layers, quantize, device,
         };
         command.Hidden = true;
         command.SetAction(parse => ModelCliOptions.Guard(() => Run(parse.GetValue(dir)!, parse.GetValue(prompt), parse.GetValue(decode),
-            parse.GetValue(loading)!, parse.GetValue(bandwidth), parse.GetValue(layers), DeviceOption.Resolve(parse.GetValue(device)))));
+            parse.GetValue(loading)!, parse.GetValue(bandwidth), parse.GetValue(layers), ModelCliOptions.QuantizeOption(parse.GetValue(quantize)),
+            DeviceOption.Resolve(parse.GetValue(device)))));
         return command;
     }
 
-    private static int Run(string dir, int promptTokens, int decodeTokens, string loading, double? bandwidthGbs, int layers, Device device)
+    private static int Run(string dir, int promptTokens, int decodeTokens, string loading, double? bandwidthGbs, int layers, QuantizationConfig? quantize, Device device)
     {
         if (promptTokens < 1 || decodeTokens < 1) throw new ArgumentException("--prompt and --decode must be at least 1.");
         var modes = loading.ToLowerInvariant() switch
@@ -48,14 +52,17 @@ internal static class BenchDecodeCommand
         RandomCheckpoint.EnsureWritten(dir, layers);
         double gbs = bandwidthGbs ?? MeasureReadBandwidth();
         Console.WriteLine($"machine: {Environment.ProcessorCount} threads, load average {LoadAverage()}, read bandwidth {gbs:F1} GB/s{(bandwidthGbs is null ? " (measured)" : "")}");
+        Console.WriteLine($"weights: {(quantize is null ? "BF16 as stored" : quantize.Describe() + ", quantized while loading")}");
         var rng = new Rng(1);
         int[] prompt = Enumerable.Range(0, promptTokens).Select(_ => rng.NextInt(128000)).ToArray();
         var options = new SamplingOptions { MaxNewTokens = decodeTokens + 1, StopTokenIds = [] };
         foreach (var mode in modes)
         {
+            bool peakReset = PeakRss.Reset();
             var load = Stopwatch.StartNew();
-            using var llama = LlamaRuntime.Load(dir, device, mode, contextLength: promptTokens + decodeTokens + 8);
+            using var llama = LlamaRuntime.Load(dir, device, mode, contextLength: promptTokens + decodeTokens + 8, quantize: quantize);
             double loadSeconds = load.Elapsed.TotalSeconds;
+            long loadPeak = PeakRss.Bytes();
             long bytes = llama.Model.WeightBytes;
             // warm-up: JIT, page faults of mapped weights, thread pool
             foreach (var _ in llama.Generate(prompt[..8], options with { MaxNewTokens = 3 })) { }
@@ -66,6 +73,7 @@ internal static class BenchDecodeCommand
             Console.WriteLine($"{mode,-7} load {loadSeconds:F1} s | prefill {s.PromptTokens} tok: {s.PrefillTokensPerSecond:F1} tok/s | " +
                               $"decode {s.DecodeSteps} tok: {s.DecodeTokensPerSecond:F2} tok/s = {s.DecodeTokensPerSecond / roofline:P0} of roofline " +
                               $"{roofline:F1} tok/s ({bytes / 1e9:F2} GB/token, {s.DecodeTokensPerSecond * bytes / 1e9:F1} GB/s) | peak RSS {s.PeakWorkingSetBytes / 1048576.0:F0} MiB");
+            Console.WriteLine($"        peak RSS {(peakReset ? "" : "(since process start) ")}while loading {loadPeak / 1048576.0:F0} MiB, after generating {PeakRss.Bytes() / 1048576.0:F0} MiB; weights {bytes / 1048576.0:F0} MiB");
             Console.WriteLine($"        interleaved medians: decode step {stepMs:F1} ms vs GEMV sweep over the same weights {sweepMs:F1} ms " +
                               $"(step = {stepMs / sweepMs:P0} of the bare weight stream; the rest is norms, RoPE, attention, sampling, allocation)");
         }
@@ -73,22 +81,19 @@ internal static class BenchDecodeCommand
         return 0;
     }
 
-    // Alternates one decode forward with one bare GEMV pass over every weight matrix of the model
-    // (the bandwidth floor of a step), so machine load hits both alike; returns the medians in ms.
+    // Alternates one decode forward with one bare pass of every projection over one activation row (the
+    // bandwidth floor of a step: MatMul for dense weights, QuantizedMatMul for packed ones, through the
+    // model's backend, so it measures the same kernels on any device), so machine load hits both alike;
+    // returns the medians in ms.
     private static (double StepMs, double SweepMs) InterleavedStepVsSweep(LlamaRuntime llama, int[] prompt, int rounds)
     {
         var model = llama.Model;
-        var weights = new List<Tensor> { model.LmHead.DenseWeight() };
-        foreach (var l in model.Layers)
-            weights.AddRange([l.Attention.QProj.DenseWeight(), l.Attention.KProj.DenseWeight(), l.Attention.VProj.DenseWeight(), l.Attention.OProj.DenseWeight(),
-                l.Mlp.GateProj.DenseWeight(), l.Mlp.UpProj.DenseWeight(), l.Mlp.DownProj.DenseWeight()]);
-        // One activation row and one output row per weight shape, on the model's device: the sweep goes
-        // through the backend's MatMul (the GEMV path), so it measures the same kernels on any device.
-        var backend = model.LmHead.DenseWeight().Backend;
+        var linears = model.NamedLinears().Select(l => l.Linear).ToList();
+        var backend = Compute.Backends.Get(model.Device);
         var rows = new Dictionary<(int N, int K), (Tensor X, Tensor Y)>();
-        foreach (var w in weights)
-            if (!rows.ContainsKey((w.Shape[0], w.Shape[1])))
-                rows[(w.Shape[0], w.Shape[1])] = (Tensor.Full(new Shape(1, w.Shape[1]), 0.01f, DType.F32, backend.Device), Tensor.Empty(new Shape(1, w.Shape[0]), DType.F32, backend.Device));
+        foreach (var l in linears)
+            if (!rows.ContainsKey((l.OutFeatures, l.InFeatures)))
+                rows[(l.OutFeatures, l.InFeatures)] = (Tensor.Full(new Shape(1, l.InFeatures), 0.01f, DType.F32, backend.Device), Tensor.Empty(new Shape(1, l.OutFeatures), DType.F32, backend.Device));
         using var cache = model.CreateCache(prompt.Length + rounds + 1);
         using (model.Forward(prompt, cache)) { }
         var steps = new List<double>();
@@ -99,10 +104,11 @@ internal static class BenchDecodeCommand
             using (var logits = model.Forward([prompt[r]], cache)) logits.ToFloatArray();
             steps.Add(clock.Elapsed.TotalMilliseconds);
             clock.Restart();
-            foreach (var w in weights)
+            foreach (var l in linears)
             {
-                var (x, y) = rows[(w.Shape[0], w.Shape[1])];
-                backend.MatMul(x, w, y, transA: false, transB: true, accumulate: false);
+                var (x, y) = rows[(l.OutFeatures, l.InFeatures)];
+                if (l is QuantLinear q) backend.QuantizedMatMul(x, q.Weight, y, transposeWeight: false, accumulate: false);
+                else backend.MatMul(x, l.DenseWeight(), y, transA: false, transB: true, accumulate: false);
             }
             backend.Synchronize();
             sweeps.Add(clock.Elapsed.TotalMilliseconds);

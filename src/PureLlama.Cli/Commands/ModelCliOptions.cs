@@ -12,10 +12,12 @@ internal sealed class ModelCliOptions
     public Option<string> Loading { get; } = new("--loading") { Description = "copied (anonymous memory, faster decode; default) | mapped (memory-mapped, instant load)", DefaultValueFactory = _ => "copied" };
     public Option<int?> Context { get; } = new("--context") { Description = "positions per sequence (default: max_position_embeddings, at most 8192)" };
     public Option<string> KvCache { get; } = new("--kv-cache") { Description = "KV cache storage: f32 (default, exact) | bf16 (half the memory)", DefaultValueFactory = _ => "f32" };
+    public Option<string?> Quantize { get; } = new("--quantize") { Description = "quantize the projections while loading: nf4 | int8 (a folder written by purellama quantize loads quantized without it)" };
 
     public void AddTo(Command command)
     {
         command.Options.Add(Model); command.Options.Add(Device); command.Options.Add(Loading); command.Options.Add(Context); command.Options.Add(KvCache);
+        command.Options.Add(Quantize);
     }
 
     public LlamaRuntime Load(ParseResult parse)
@@ -33,10 +35,15 @@ internal sealed class ModelCliOptions
             var other => throw new ArgumentException($"--kv-cache must be f32 or bf16, not '{other}'."),
         };
         var device = DeviceOption.Resolve(parse.GetValue(Device));
-        var runtime = LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context));
+        var runtime = LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context), QuantizeOption(parse.GetValue(Quantize)));
         runtime.KvCacheDType = kv;
         return runtime;
     }
+
+    /// <summary>The config of a --quantize value (null when absent): nf4 (QLoRA defaults) or int8.</summary>
+    public static Quantization.QuantizationConfig? QuantizeOption(string? value) => value is null ? null
+        : Quantization.QuantizationConfig.ParseFormat(value, "--quantize") == Tensors.QuantFormat.Nf4
+            ? Quantization.QuantizationConfig.Nf4() : Quantization.QuantizationConfig.Int8();
 
     /// <summary>Runs <paramref name="body"/>, turning the errors users cause into one line on stderr and exit code 2.</summary>
     public static int Guard(Func<int> body)

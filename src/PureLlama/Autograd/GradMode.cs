@@ -15,6 +15,17 @@ public static class GradMode
         return new Scope();
     }
 
+    /// <summary>
+    /// Turns recording back on inside a <see cref="NoGrad"/> region (a backward pass that recomputes a
+    /// checkpointed block) until the returned scope is disposed, which restores the previous state.
+    /// </summary>
+    internal static IDisposable EnableGrad()
+    {
+        int saved = t_disabledDepth;
+        t_disabledDepth = 0;
+        return new RestoreScope(saved);
+    }
+
     private sealed class Scope : IDisposable
     {
         private bool _done;
@@ -23,6 +34,17 @@ public static class GradMode
             if (_done) return;
             _done = true;
             t_disabledDepth--;
+        }
+    }
+
+    private sealed class RestoreScope(int depth) : IDisposable
+    {
+        private bool _done;
+        public void Dispose()
+        {
+            if (_done) return;
+            _done = true;
+            t_disabledDepth = depth;
         }
     }
 }

@@ -16,6 +16,15 @@ public static class Ops
     /// <summary>x·Wᵀ for a weight W: [out, in] in Hugging Face layout (F32 or BF16).</summary>
     public static Tensor Linear(Tensor x, Tensor weight) => MatMulFunction.Apply(x, weight, false, true);
 
+    /// <summary>
+    /// LoRA update of a frozen layer's output: baseOutput + scale·(x·Aᵀ)·Bᵀ; x: [.., in] (already dropped out),
+    /// A: [r, in], B: [out, r] F32, baseOutput: [.., out]. One fused function with a hand-written backward.
+    /// </summary>
+    public static Tensor Lora(Tensor x, Tensor a, Tensor b, Tensor baseOutput, float scale) => LoraFunction.Apply(x, a, b, baseOutput, scale);
+
+    /// <summary>x·Ŵᵀ with a frozen quantized weight Ŵ [out, in] (NF4/INT8): x: [.., in] → [.., out]; backward dx = dy·Ŵ, no weight gradient.</summary>
+    public static Tensor QuantLinear(Tensor x, QuantizedTensor weight) => QuantLinearFunction.Apply(x, weight);
+
     /// <summary>a + b (broadcasting).</summary>
     public static Tensor Add(Tensor a, Tensor b) => BinaryFunction.Apply(BinaryOp.Add, a, b);
     /// <summary>a − b (broadcasting).</summary>

@@ -28,6 +28,23 @@ public static class Tape
         return output;
     }
 
+    /// <summary>Sequence number of the last recorded function (functions recorded later have larger ones).</summary>
+    internal static long LastSequence => Interlocked.Read(ref s_sequence);
+
+    /// <summary>
+    /// Records <paramref name="function"/> as the producer of <paramref name="output"/> whenever grad
+    /// mode is on, even if no input requires a gradient (a checkpointed block whose parameters do).
+    /// </summary>
+    internal static Tensor RecordAlways(Function function, Tensor output, params Tensor[] inputs)
+    {
+        if (!GradMode.IsEnabled) return output;
+        function.Inputs = inputs;
+        function.Sequence = Interlocked.Increment(ref s_sequence);
+        output.GradFn = function;
+        output.RequiresGrad = true;
+        return output;
+    }
+
     /// <summary>Back-propagates from <paramref name="root"/>; leaves that require grad get <see cref="Tensor.Grad"/> accumulated.</summary>
     public static void Backward(Tensor root, Tensor? gradient)
     {

@@ -127,6 +127,19 @@ public interface IBackend : IDisposable
     /// <summary>dTable[ids[i]] += dy[i]; dTable: F32 [vocab, dim].</summary>
     void EmbeddingScatterAdd(Tensor dy, Tensor ids, Tensor dTable);
 
+    /// <summary>
+    /// LoRA forward for a small rank r (docs: Autograd/Functions/LoraFunction.cs): h = scale·x·Aᵀ and
+    /// y += h·Bᵀ. x: [m, in], a: [r, in], b: [out, r], h: [m, r] (overwritten), y: [m, out] (accumulated:
+    /// it holds the frozen base layer's output).
+    /// </summary>
+    void LoraForward(Tensor x, Tensor a, Tensor b, float scale, Tensor h, Tensor y);
+
+    /// <summary>
+    /// LoRA backward: g = scale·dy·B [m, r]; dx = g·A [m, in] (overwritten; skipped when null);
+    /// dA = gᵀ·x [r, in]; dB = dyᵀ·h [out, r] (both overwritten), with h the forward's saved output.
+    /// </summary>
+    void LoraBackward(Tensor dy, Tensor x, Tensor a, Tensor b, Tensor h, float scale, Tensor g, Tensor? dx, Tensor dA, Tensor dB);
+
     /// <summary>One decoupled-weight-decay Adam step over a whole parameter (all F32, same shape).</summary>
     void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, in AdamWSettings settings, int step);
 

@@ -7,7 +7,10 @@ namespace PureLlama.Diagnostics;
 public sealed record KernelCheckResult(string Kernel, string Shape, double RelativeError, double MaxAbsError, double Tolerance, string? Failure)
 {
     /// <summary>True when the output matched the reference within the tolerance.</summary>
-    public bool Passed => Failure is null && RelativeError <= Tolerance;
+    public bool Passed => Failure is null && Skipped is null && RelativeError <= Tolerance;
+
+    /// <summary>Why the check did not run on this backend (the op is not implemented there yet), or null.</summary>
+    public string? Skipped { get; init; }
 }
 
 /// <summary>One check: an op run on a backend against its float64 reference, outputs poisoned first.</summary>

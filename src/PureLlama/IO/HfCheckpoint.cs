@@ -97,6 +97,18 @@ public sealed class HfCheckpoint : IDisposable
     }
 
     /// <summary>
+    /// <see cref="SafeTensorsFile.ReadCopy"/> after the checks of <see cref="GetTensor(string, Shape, DType[])"/>:
+    /// a tensor in memory of its own, freed when disposed, even when the checkpoint is memory-mapped.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The tensor is missing, mis-shaped or of a dtype not accepted.</exception>
+    public Tensor ReadCopy(string name, Shape expectedShape, params DType[] acceptedDTypes)
+    {
+        if (Loading == WeightLoading.Copied) return GetTensor(name, expectedShape, acceptedDTypes);
+        GetTensor(name, expectedShape, acceptedDTypes).Dispose(); // the checks; a mapped view costs nothing
+        return FileOf(name).ReadCopy(name);
+    }
+
+    /// <summary>
     /// Opens a model folder: finds <c>config.json</c> and the weights (single file preferred over an
     /// index, as transformers does), opens every weight file and checks the index against the shards.
     /// </summary>

@@ -134,6 +134,36 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         return new Tensor(copy, shape, shape.ContiguousStrides(), 0, dtype) { Name = name };
     }
 
+    /// <summary>
+    /// The named tensor in memory of its own: when the file is memory-mapped, its bytes are read with a
+    /// file read into fresh aligned native memory, so they never count as mapped pages of this process
+    /// and are freed when the tensor is disposed (quantize-on-load reads each dense weight this way).
+    /// When the file is copied, this is <see cref="GetTensor"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">No tensor of that name is in the file.</exception>
+    /// <exception cref="InvalidDataException">Unsupported dtype, or the file was truncated.</exception>
+    public Tensor ReadCopy(string name)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Loading == WeightLoading.Copied) return GetTensor(name);
+        var info = Info(name);
+        if (info.DType is not DType dtype)
+            throw new InvalidDataException($"Unsupported dtype {info.DTypeName} for tensor '{name}' in file '{Path}' (supported: F32, BF16, F16, I8, U8, I32).");
+        var storage = new NativeStorage(info.ByteLength, zero: false);
+        var t = new Tensor(storage, info.Shape, info.Shape.ContiguousStrides(), 0, dtype) { Name = name };
+        try
+        {
+            using SafeFileHandle handle = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+            ReadInto(handle, Header.DataStart + info.DataBegin, storage.Pointer, info.ByteLength, name);
+            return t;
+        }
+        catch
+        {
+            t.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Releases the file's hold on the tensor memory; views still in use keep theirs.</summary>
     public void Dispose()
     {

@@ -52,7 +52,7 @@ public sealed class LlamaAttention : IDisposable
         var kr = tmp.Add(Ops.Rope(k3, ctx.Positions, ctx.Rope.Cos, ctx.Rope.Sin));
 
         Tensor o3;                                                    // [N, nHeads, d]
-        if (ctx.Sequences.Count == 1) o3 = tmp.Add(AttendOne(qr, kr, v3, ctx.Sequences[0], layer, tmp));
+        if (ctx.Sequences.Count == 1) o3 = tmp.Add(AttendOne(qr, kr, v3, ctx.Sequences[0], ctx, layer, tmp));
         else
         {
             if (GradMode.IsEnabled) throw new InvalidOperationException("A forward over several sequences is for inference: run it under GradMode.NoGrad().");
@@ -62,7 +62,7 @@ public sealed class LlamaAttention : IDisposable
                 using var qs = qr.SliceView(0, seq.Row, seq.Count);
                 using var ks = kr.SliceView(0, seq.Row, seq.Count);
                 using var vs = v3.SliceView(0, seq.Row, seq.Count);
-                using var os = AttendOne(qs, ks, vs, seq with { Row = 0 }, layer, tmp);
+                using var os = AttendOne(qs, ks, vs, seq with { Row = 0 }, ctx, layer, tmp);
                 using var dst = o3.SliceView(0, seq.Row, seq.Count);
                 h.Backend.Copy(os, dst);
             }
@@ -72,10 +72,10 @@ public sealed class LlamaAttention : IDisposable
     }
 
     // q: [T, nHeads, d], k/v: [T, nKv, d] of one sequence → [T, nHeads, d].
-    private Tensor AttendOne(Tensor q, Tensor k, Tensor v, SequenceSlice seq, int layer, Temporaries tmp)
+    private Tensor AttendOne(Tensor q, Tensor k, Tensor v, SequenceSlice seq, ForwardContext ctx, int layer, Temporaries tmp)
     {
         var settings = new AttentionSettings(Scale, Causal: true, QueryOffset: seq.Start);
-        if (seq.Cache is not { } cache) return Ops.Attention(q, k, v, settings);
+        if (seq.Cache is not { } cache) return Ops.Attention(q, k, v, settings, ctx.Segments, ctx.Segments);
         // Append this step's keys/values to the cache, then attend to every cached position.
         using (var kDst = cache.Keys(layer, seq.Start, seq.Count)) Store(k, kDst);
         using (var vDst = cache.Values(layer, seq.Start, seq.Count)) Store(v, vDst);

@@ -25,6 +25,16 @@ public sealed partial class LlamaModel
     /// new tensor handle in Hugging Face name and layout (the model takes ownership).
     /// </summary>
     public static LlamaModel Build(LlamaConfig config, Device device, Func<string, Shape, Tensor> weight)
+        => Build(config, device, weight, null);
+
+    /// <summary>
+    /// As <see cref="Build(LlamaConfig, Device, Func{string, Shape, Tensor})"/>, with the projections made by
+    /// <paramref name="linear"/>(module name, weight shape [out, in]) — e.g. quantized layers — where it
+    /// returns a layer, and dense <see cref="Linear"/> layers over <paramref name="weight"/> where it returns null.
+    /// Module names are those of <see cref="NamedLinears"/> (model.layers.{i}.self_attn.q_proj …, lm_head);
+    /// a tied lm_head is always the embedding table.
+    /// </summary>
+    public static LlamaModel Build(LlamaConfig config, Device device, Func<string, Shape, Tensor> weight, Func<string, Shape, ILinear?>? linear)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weight);
@@ -38,6 +48,14 @@ public sealed partial class LlamaModel
             owned.Add(t);
             return t;
         }
+        ILinear Proj(string module, Shape shape)
+        {
+            if (linear?.Invoke(module, shape) is not { } made) return new Linear(Get(module + ".weight", shape));
+            owned.Add(made);
+            if (made.OutFeatures != shape[0] || made.InFeatures != shape[1])
+                throw new InvalidDataException($"Layer '{module}' was built as [{made.OutFeatures}, {made.InFeatures}]; {shape} was expected.");
+            return made;
+        }
         try
         {
             var embed = new Embedding(Get("model.embed_tokens.weight", new Shape(config.VocabSize, c)));
@@ -46,15 +64,15 @@ public sealed partial class LlamaModel
             {
                 string p = $"model.layers.{i}.";
                 var attention = new LlamaAttention(
-                    new Linear(Get(p + "self_attn.q_proj.weight", new Shape(config.QueryDim, c))),
-                    new Linear(Get(p + "self_attn.k_proj.weight", new Shape(config.KeyValueDim, c))),
-                    new Linear(Get(p + "self_attn.v_proj.weight", new Shape(config.KeyValueDim, c))),
-                    new Linear(Get(p + "self_attn.o_proj.weight", new Shape(c, config.QueryDim))),
+                    Proj(p + "self_attn.q_proj", new Shape(config.QueryDim, c)),
+                    Proj(p + "self_attn.k_proj", new Shape(config.KeyValueDim, c)),
+                    Proj(p + "self_attn.v_proj", new Shape(config.KeyValueDim, c)),
+                    Proj(p + "self_attn.o_proj", new Shape(c, config.QueryDim)),
                     config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
                 var mlp = new LlamaMlp(
-                    new Linear(Get(p + "mlp.gate_proj.weight", new Shape(inter, c))),
-                    new Linear(Get(p + "mlp.up_proj.weight", new Shape(inter, c))),
-                    new Linear(Get(p + "mlp.down_proj.weight", new Shape(c, inter))));
+                    Proj(p + "mlp.gate_proj", new Shape(inter, c)),
+                    Proj(p + "mlp.up_proj", new Shape(inter, c)),
+                    Proj(p + "mlp.down_proj", new Shape(c, inter)));
                 layers.Add(new LlamaLayer(i,
                     new RmsNormLayer(Get(p + "input_layernorm.weight", new Shape(c)), eps), attention,
                     new RmsNormLayer(Get(p + "post_attention_layernorm.weight", new Shape(c)), eps), mlp));
@@ -70,7 +88,7 @@ public sealed partial class LlamaModel
                 owned.Add(tied);
                 lmHead = new Linear(tied);
             }
-            else lmHead = new Linear(Get("lm_head.weight", new Shape(config.VocabSize, c)));
+            else lmHead = Proj("lm_head", new Shape(config.VocabSize, c));
             return new LlamaModel(config, embed, layers, norm, lmHead, device);
         }
         catch

@@ -51,6 +51,12 @@ public sealed partial class LlamaModel : IDisposable
     /// <summary>lm_head: [vocab, hidden] (a second handle on embed_tokens when tied).</summary>
     public ILinear LmHead { get; internal set; }
 
+    /// <summary>
+    /// When set, each decoder layer of a forward under grad mode runs through <see cref="Checkpoint.Run"/>:
+    /// only layer inputs are kept, and the backward recomputes each layer (less memory, one more forward).
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
+
     /// <summary>cos/sin tables shared by every layer.</summary>
     public RopeCache Rope { get; }
 
@@ -123,25 +129,32 @@ public sealed partial class LlamaModel : IDisposable
 
     // ids: I32 [N] = the new tokens of every sequence, concatenated; returns logits [rows, vocab].
     // When hidden is given it collects HF hidden_states (embeddings, each layer but the last, final norm).
-    private Tensor Run(Tensor ids, IReadOnlyList<SequenceSlice> sequences, LogitRows rows, List<Tensor>? hidden)
+    // Training callers pass explicit positions (restarting per packed example) and segment ids [N] (I32 on the device).
+    private Tensor Run(Tensor ids, IReadOnlyList<SequenceSlice> sequences, LogitRows rows, List<Tensor>? hidden,
+        int[]? explicitPositions = null, Tensor? segments = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         int n = ids.Shape[0];
         if (n == 0) throw new ArgumentException("The forward needs at least one token.", nameof(ids));
-        var positionsHost = new int[n];
+        var positionsHost = explicitPositions ?? new int[n];
         int maxPos = 0;
-        foreach (var s in sequences)
-            for (int j = 0; j < s.Count; j++) { positionsHost[s.Row + j] = s.Start + j; maxPos = Math.Max(maxPos, s.Start + j); }
+        if (explicitPositions is not null) foreach (int p in explicitPositions) maxPos = Math.Max(maxPos, p);
+        else
+            foreach (var s in sequences)
+                for (int j = 0; j < s.Count; j++) { positionsHost[s.Row + j] = s.Start + j; maxPos = Math.Max(maxPos, s.Start + j); }
         Rope.Ensure(maxPos + 1);
         using var step = new Temporaries();                                           // positions live as long as a graph may
         var positions = step.Add(Tensor.FromArray(positionsHost, new Shape(n), Device)); // I32 [N]
-        var ctx = new ForwardContext { Positions = positions, Rope = Rope, Sequences = sequences, Tokens = n };
+        var ctx = new ForwardContext { Positions = positions, Rope = Rope, Sequences = sequences, Tokens = n, Segments = segments };
 
         var x = EmbedTokens.Forward(ids);                                          // [N, C]
         hidden?.Add(x);
         for (int l = 0; l < _layers.Length; l++)
         {
-            var next = _layers[l].Forward(x, ctx);                                  // [N, C]
+            var layer = _layers[l];
+            var next = GradientCheckpointing && hidden is null
+                ? Checkpoint.Run(ReplayingBlock(layer, ctx), x)                      // [N, C], recomputed in backward
+                : layer.Forward(x, ctx);                                            // [N, C]
             if (hidden is null) Temporaries.Drop(x);
             x = next;
             if (hidden is not null && l < _layers.Length - 1) hidden.Add(x);

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using PureLlama.Autograd;
 using PureLlama.Compute;
 using PureLlama.IO;
+using PureLlama.Quantization;
 using PureLlama.Tensors;
 using PureLlama.Tokenization;
 
@@ -37,18 +38,25 @@ public sealed class LlamaRuntime : IDisposable
     /// <param name="device">Where to compute (default: <see cref="Backends.DefaultDevice"/>).</param>
     /// <param name="loading">Copied into anonymous memory (default; decodes faster) or memory-mapped.</param>
     /// <param name="contextLength">Positions per sequence (default: max_position_embeddings capped at 8192).</param>
-    public static LlamaRuntime Load(string directory, Device? device = null, WeightLoading loading = WeightLoading.Copied, int? contextLength = null)
+    /// <param name="quantize">Quantize the projections of a dense checkpoint while loading (NF4 or INT8; see
+    /// <see cref="LlamaModel.Load(HfCheckpoint, LlamaConfig, Device, QuantizationConfig?, bool)"/>). A folder written by
+    /// <c>purellama quantize</c> (or transformers + bitsandbytes) loads quantized without it.</param>
+    public static LlamaRuntime Load(string directory, Device? device = null, WeightLoading loading = WeightLoading.Copied, int? contextLength = null,
+        QuantizationConfig? quantize = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         var dev = device ?? Backends.DefaultDevice();
-        using var checkpoint = HfCheckpoint.Open(directory, loading);
+        // Quantizing a dense checkpoint on load maps it and reads one weight at a time (never the whole dense model in memory).
+        string configPath = System.IO.Path.Combine(directory, "config.json");
+        bool onTheFly = quantize is not null && File.Exists(configPath) && QuantizationConfig.FromConfigFile(configPath) is null;
+        using var checkpoint = HfCheckpoint.Open(directory, onTheFly ? WeightLoading.Mapped : loading);
         var config = LlamaConfig.FromFile(checkpoint.ConfigPath);
         var generation = GenerationConfig.FromCheckpoint(checkpoint);
         int context = contextLength ?? Math.Min(config.MaxPositionEmbeddings, DefaultContextCap);
         if (context < 2 || context > config.MaxPositionEmbeddings)
             throw new ArgumentOutOfRangeException(nameof(contextLength), context, $"The context must be in [2, {config.MaxPositionEmbeddings}] (max_position_embeddings).");
         var tokenizer = checkpoint.TokenizerPath is { } tok ? Llama3Tokenizer.Load(tok) : null;
-        var model = LlamaModel.Load(checkpoint, config, dev);
+        var model = LlamaModel.Load(checkpoint, config, dev, quantize, copyKeptWeights: onTheFly && loading == WeightLoading.Copied);
         return new LlamaRuntime(model, tokenizer, generation, context, checkpoint.Directory);
     }
 

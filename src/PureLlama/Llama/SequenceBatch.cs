@@ -25,4 +25,5 @@ internal sealed class ForwardContext
     public required RopeCache Rope { get; init; }
     public required IReadOnlyList<SequenceSlice> Sequences { get; init; }
     public required int Tokens { get; init; }                // N
+    public Tensor? Segments { get; init; }                   // I32 [N]: packed examples attend only within their segment (training)
 }

@@ -12,6 +12,7 @@ public sealed unsafe class NativeStorage : HostStorage
     public const int Alignment = 64;
 
     private static long s_liveBytes;
+    private static long s_peakBytes;
     private readonly byte* _ptr;
 
     /// <summary>Allocates <paramref name="byteLength"/> bytes, optionally zeroed.</summary>
@@ -28,8 +29,16 @@ public sealed unsafe class NativeStorage : HostStorage
         }
         if (zero) NativeMemory.Clear(_ptr, size);
         if (byteLength > 0) GC.AddMemoryPressure(byteLength);
-        Interlocked.Add(ref s_liveBytes, byteLength);
+        long live = Interlocked.Add(ref s_liveBytes, byteLength);
+        for (long peak = Interlocked.Read(ref s_peakBytes); live > peak; peak = Interlocked.Read(ref s_peakBytes))
+            if (Interlocked.CompareExchange(ref s_peakBytes, live, peak) == peak) break;
     }
+
+    /// <summary>Highest <see cref="LiveBytes"/> since the process started or the last <see cref="ResetPeak"/>.</summary>
+    public static long PeakLiveBytes => Interlocked.Read(ref s_peakBytes);
+
+    /// <summary>Restarts <see cref="PeakLiveBytes"/> from the bytes live now.</summary>
+    public static void ResetPeak() => Interlocked.Exchange(ref s_peakBytes, LiveBytes);
 
     /// <summary>Bytes currently held by all live native storages in this process.</summary>
     public static long LiveBytes => Interlocked.Read(ref s_liveBytes);

@@ -1,0 +1,92 @@
+using PureLlama.Tensors;
+
+namespace PureLlama.Quantization;
+
+/// <summary>
+/// Quantizes a weight [out, in] to NF4 as bitsandbytes' quantize_4bit does (QLoRA):
+/// flatten row-major, cut into blocks of <c>blockSize</c>, absmax per block, x = w / absmax clamped
+/// to [−1, 1], code = number of NF4 thresholds t with x &gt; t (ties go to the lower code), two codes
+/// per byte with the first element in the high nibble. A block of zeros has absmax 0 and codes 7 (the value 0).
+/// Double quantization: offset = mean absmax; the centred absmaxes are quantized in blocks of 256 with
+/// the signed dynamic map (nearest value, ties to the lower index) and one F32 scale per block.
+/// Computed on the host in float32.
+/// </summary>
+public static class Nf4Quantizer
+{
+    /// <summary>Quantizes an F32/BF16/F16 weight [out, in] (any device) to NF4 on <paramref name="device"/> (default: the weight's device).</summary>
+    public static Nf4Tensor Quantize(Tensor weight, Device? device = null, int blockSize = Nf4Codebook.BlockSize, bool doubleQuant = true)
+    {
+        QuantizerInput.Check(weight, "NF4");
+        if (blockSize <= 0 || blockSize % 2 != 0)
+            throw new ArgumentException($"NF4 block size must be a positive even number, got {blockSize}.", nameof(blockSize));
+        var target = device ?? weight.Device;
+        float[] w = weight.ToFloatArray();                  // [out·in] row-major
+        var (packed, absmax) = QuantizeBlocks(w, blockSize);
+
+        var tensors = new List<Tensor>();
+        try
+        {
+            Tensor Add(Tensor t) { tensors.Add(t); return t; }
+            var packedT = Add(Tensor.FromArray(packed, new Shape(packed.Length), target));
+            var mapT = Add(Tensor.FromArray(Nf4Codebook.CodesArray(), new Shape(16), target));
+            if (!doubleQuant)
+            {
+                var absT = Add(Tensor.FromArray(absmax, new Shape(absmax.Length), target));
+                return new Nf4Tensor(weight.Shape, blockSize, packedT, mapT, absT) { Name = weight.Name };
+            }
+            var (codes, nested, offset) = DoubleQuantize(absmax, Nf4Codebook.NestedBlockSize);
+            var codesT = Add(Tensor.FromArray(codes, new Shape(codes.Length), target));
+            var nestedT = Add(Tensor.FromArray(nested, new Shape(nested.Length), target));
+            var dynT = Add(Tensor.FromArray(Nf4Codebook.DynamicMapArray(), new Shape(256), target));
+            return new Nf4Tensor(weight.Shape, blockSize, packedT, mapT, codesT, nestedT, dynT, offset, Nf4Codebook.NestedBlockSize) { Name = weight.Name };
+        }
+        catch
+        {
+            foreach (var t in tensors) t.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Packs <paramref name="w"/> (flattened) into NF4 nibbles with one F32 absmax per block of <paramref name="blockSize"/>.</summary>
+    public static (byte[] Packed, float[] Absmax) QuantizeBlocks(ReadOnlySpan<float> w, int blockSize)
+    {
+        long n = w.Length;
+        var packed = new byte[(n + 1) / 2];
+        var absmax = new float[(n + blockSize - 1) / blockSize];
+        for (int b = 0; b < absmax.Length; b++)
+        {
+            int s = b * blockSize, e = (int)Math.Min(n, s + (long)blockSize);
+            float a = 0f;
+            for (int i = s; i < e; i++) a = MathF.Max(a, MathF.Abs(w[i]));
+            if (float.IsNaN(a) || float.IsInfinity(a))
+                throw new ArgumentException($"Cannot quantize: the weight holds a non-finite value in elements [{s}, {e}).");
+            absmax[b] = a;
+            for (int i = s; i < e; i++)
+            {
+                int code = a == 0f ? 7 : Nf4Codebook.Encode(Math.Clamp(w[i] / a, -1f, 1f));
+                packed[i >> 1] |= (byte)((i & 1) == 0 ? code << 4 : code);
+            }
+        }
+        return (packed, absmax);
+    }
+
+    /// <summary>Double quantization of absmaxes: offset = mean; codes = nearest dynamic-map index of (a − offset)/scale per block of <paramref name="nestedBlockSize"/>.</summary>
+    public static (byte[] Codes, float[] NestedAbsmax, float Offset) DoubleQuantize(ReadOnlySpan<float> absmax, int nestedBlockSize)
+    {
+        double sum = 0;
+        foreach (float a in absmax) sum += a;
+        float offset = absmax.Length == 0 ? 0f : (float)(sum / absmax.Length);
+        var codes = new byte[absmax.Length];
+        var nested = new float[(absmax.Length + nestedBlockSize - 1) / nestedBlockSize];
+        for (int g = 0; g < nested.Length; g++)
+        {
+            int s = g * nestedBlockSize, e = Math.Min(absmax.Length, s + nestedBlockSize);
+            float scale = 0f;
+            for (int i = s; i < e; i++) scale = MathF.Max(scale, MathF.Abs(absmax[i] - offset));
+            nested[g] = scale;
+            for (int i = s; i < e; i++)
+                codes[i] = (byte)Nf4Codebook.NearestDynamic(scale == 0f ? 0f : (absmax[i] - offset) / scale);
+        }
+        return (codes, nested, offset);
+    }
+}

@@ -1,0 +1,87 @@
+using PureLlama.IO;
+using PureLlama.Llama;
+using PureLlama.Tensors;
+
+namespace PureLlama.Training;
+
+/// <summary>
+/// Full fine-tuning or pretraining: every weight of the model is trainable (it must be loaded as F32,
+/// which are then the master weights). Checkpoints are Hugging Face model folders: model.safetensors
+/// with HF names, plus config.json and the tokenizer/generation files copied from
+/// <c>sourceFiles</c>, so a checkpoint loads like any model folder.
+/// </summary>
+public sealed class FullWeights : ITrainableWeights
+{
+    private static readonly string[] s_companionFiles = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+    private readonly LlamaModel _model;
+    private readonly string? _sourceFiles;
+
+    /// <summary>
+    /// Marks every weight of <paramref name="model"/> trainable. <paramref name="sourceFiles"/>: a folder whose
+    /// config.json and tokenizer files are copied into each checkpoint (or a config.json path; null = none).
+    /// </summary>
+    public FullWeights(LlamaModel model, string? sourceFiles)
+    {
+        _model = model ?? throw new ArgumentNullException(nameof(model));
+        _sourceFiles = sourceFiles;
+        var list = new List<NamedParameter>();
+        foreach (var (name, w) in model.NamedWeights())
+        {
+            if (w.DType != DType.F32)
+                throw new ArgumentException($"Full training needs F32 master weights; '{name}' is {w.DType}. Load the model as F32.");
+            w.RequiresGrad = true;
+            list.Add(new NamedParameter(name, w));
+        }
+        if (list.Count != 3 + model.Config.NumHiddenLayers * 9 - (model.Config.TieWordEmbeddings ? 1 : 0))
+            throw new ArgumentException("Full training needs every projection dense (no quantized or LoRA-wrapped linears).");
+        if (model.TiedLmHeadWeight is { } tied) tied.RequiresGrad = true;
+        Parameters = list;
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<NamedParameter> Parameters { get; }
+
+    /// <inheritdoc/>
+    public string Summary => $"full training: {Parameters.Sum(p => p.Value.Numel):N0} trainable parameters (all weights, F32)";
+
+    /// <inheritdoc/>
+    public string? RandomState { get => null; set { } }
+
+    /// <inheritdoc/>
+    public void SetTraining(bool training) { }
+
+    /// <inheritdoc/>
+    public void AfterBackward() => _model.FoldTiedGradient();
+
+    /// <inheritdoc/>
+    public void Save(string directory)
+    {
+        SafeTensorsWriter.Write(Path.Combine(directory, "model.safetensors"), Parameters.Select(p => (p.Name, p.Value)),
+            new Dictionary<string, string> { ["format"] = "pt" });
+        if (_sourceFiles is null) return;
+        if (File.Exists(_sourceFiles)) { File.Copy(_sourceFiles, Path.Combine(directory, "config.json"), overwrite: true); return; }
+        foreach (var f in s_companionFiles)
+        {
+            string src = Path.Combine(_sourceFiles, f);
+            if (File.Exists(src)) File.Copy(src, Path.Combine(directory, f), overwrite: true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Load(string directory) => CopyInto(Path.Combine(directory, "model.safetensors"), Parameters);
+
+    /// <summary>Copies the F32 tensors of a safetensors file into the parameters of the same names and shapes.</summary>
+    internal static void CopyInto(string path, IReadOnlyList<NamedParameter> parameters)
+    {
+        using var file = SafeTensorsFile.Open(path);
+        foreach (var p in parameters)
+        {
+            if (!file.Contains(p.Name)) throw new InvalidDataException($"'{path}' has no tensor '{p.Name}'.");
+            using var stored = file.GetTensor(p.Name);
+            if (stored.Shape != p.Value.Shape || stored.DType != DType.F32)
+                throw new InvalidDataException($"'{path}': '{p.Name}' is {stored.Shape} {stored.DType}; {p.Value.Shape} F32 was expected.");
+            using var moved = stored.To(p.Value.Device);
+            p.Value.Backend.Copy(moved, p.Value);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System.Globalization;
+
+namespace PureLlama.Training;
+
+/// <summary>
+/// LoRA (or QLoRA over quantized base layers) training: only the adapter's lora_A/lora_B are trainable;
+/// checkpoints hold the adapter in PEFT format (adapter_model.safetensors, adapter_config.json). The
+/// dropout stream's counter is the random state saved for an exact resume, and the model replays it
+/// when gradient checkpointing recomputes a layer.
+/// </summary>
+public sealed class LoraWeights : ITrainableWeights
+{
+    /// <summary>Trains <paramref name="adapter"/> (attached to its model).</summary>
+    public LoraWeights(LoraAdapter adapter)
+    {
+        Adapter = adapter ?? throw new ArgumentNullException(nameof(adapter));
+        adapter.Model.CheckpointedDropout = adapter.Dropout;
+    }
+
+    /// <summary>The adapter.</summary>
+    public LoraAdapter Adapter { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<NamedParameter> Parameters => Adapter.Parameters;
+
+    /// <inheritdoc/>
+    public string Summary => "LoRA " + Adapter.Summary;
+
+    /// <inheritdoc/>
+    public string? RandomState
+    {
+        get => Adapter.DropoutState.ToString(CultureInfo.InvariantCulture);
+        set
+        {
+            if (value is null) return;
+            Adapter.DropoutState = ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out ulong c) ? c
+                : throw new InvalidDataException($"The LoRA dropout state '{value}' in trainer_state.json is not an unsigned integer.");
+        }
+    }
+
+    /// <inheritdoc/>
+    public void SetTraining(bool training)
+    {
+        if (training) Adapter.Train(); else Adapter.Eval();
+    }
+
+    /// <inheritdoc/>
+    public void AfterBackward() { }
+
+    /// <inheritdoc/>
+    public void Save(string directory) => Adapter.Save(directory);
+
+    /// <inheritdoc/>
+    public void Load(string directory) => FullWeights.CopyInto(Path.Combine(directory, LoraAdapter.WeightsFileName), Parameters);
+}

@@ -1,0 +1,121 @@
+using PureLlama.IO;
+using PureLlama.Llama;
+using PureLlama.Nn;
+using PureLlama.Quantization;
+using PureLlama.Tensors;
+using PureLlama.Tests.IO;
+using Xunit.Abstractions;
+
+namespace PureLlama.Tests.Llama;
+
+/// <summary>
+/// The tiny fixture model (HF transformers' Llama) with NF4/INT8 projections: a folder written by
+/// <see cref="CheckpointQuantizer"/> loads to the same logits as quantize-on-load, the quantization's
+/// effect on the logits is reported against the F32 reference, and broken quantized folders are named.
+/// </summary>
+public sealed class QuantizedLlamaFixtureTests(ITestOutputHelper output)
+{
+    private static readonly Device Cpu = Device.Cpu;
+
+    public static TheoryData<string, bool> Formats() => new() { { "nf4", true }, { "nf4", false }, { "int8", false } };
+
+    private static QuantizationConfig Config(string format, bool doubleQuant) =>
+        format == "nf4" ? QuantizationConfig.Nf4(doubleQuant) : QuantizationConfig.Int8();
+
+    private static double RelativeError(float[] got, float[] reference)
+    {
+        double num = 0, den = 0;
+        for (int i = 0; i < got.Length; i++) { double d = got[i] - (double)reference[i]; num += d * d; den += (double)reference[i] * reference[i]; }
+        return Math.Sqrt(num / den);
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void FixtureQuantizedFolderMatchesQuantizeOnLoad(string format, bool doubleQuant)
+    {
+        if (LlamaFixtures.FindTiny() is not { } tiny) return;
+        using var dir = new TempDir();
+        var config = Config(format, doubleQuant);
+        string f32 = Path.Combine(tiny, "f32"), outDir = dir.File("q");
+        CheckpointQuantizer.Quantize(f32, outDir, config);
+        int[] ids = LlamaFixtures.Prompt;
+
+        using var onLoad = LlamaRuntime.Load(f32, Cpu, WeightLoading.Copied, quantize: config);
+        using var fromFolder = LlamaRuntime.Load(outDir, Cpu, WeightLoading.Mapped);
+        using var fromFolderAgain = LlamaRuntime.Load(outDir, Cpu, WeightLoading.Copied, quantize: config); // same format: loads as stored
+        foreach (var rt in new[] { onLoad, fromFolder })
+        {
+            var linears = rt.Model.NamedLinears().ToList();
+            linears.Where(l => l.Name != "lm_head").Should().OnlyContain(l => l.Linear is QuantLinear && ((QuantLinear)l.Linear).Weight.Format == config.Format);
+            linears.Single(l => l.Name == "lm_head").Linear.Should().BeOfType<Linear>("bitsandbytes leaves lm_head dense");
+        }
+        float[] a = onLoad.Logits(ids), b = fromFolder.Logits(ids), c = fromFolderAgain.Logits(ids);
+        b.Should().Equal(a, "the folder holds exactly what quantize-on-load computes");
+        c.Should().Equal(a);
+
+        var (reference, _) = LlamaFixtures.Reference(tiny, "logits");
+        double rel = RelativeError(a, reference);
+        using var dense = LlamaRuntime.Load(f32, Cpu);
+        output.WriteLine($"{config.Describe()}: tiny-model logits relative error vs HF F32 logits {rel:E3} (dense PureLlama F32: {RelativeError(dense.Logits(ids), reference):E3}); " +
+                         $"projection bytes {onLoad.Model.NamedLinears().Where(l => l.Name != "lm_head").Sum(l => l.Linear.WeightBytes):N0} vs dense {dense.Model.NamedLinears().Where(l => l.Name != "lm_head").Sum(l => l.Linear.WeightBytes):N0}");
+        rel.Should().BeLessThan(format == "int8" ? 0.02 : 0.2, "quantization perturbs the logits by about its weight error, no more");
+        rel.Should().BeGreaterThan(0, "the weights really are quantized");
+    }
+
+    [Fact]
+    public void FixtureQuantizeOnLoadOfBf16WeightsRunsGeneration()
+    {
+        if (LlamaFixtures.FindTiny() is not { } tiny) return;
+        using var rt = LlamaRuntime.Load(Path.Combine(tiny, "bf16"), Cpu, WeightLoading.Mapped, quantize: QuantizationConfig.Nf4());
+        var tokens = rt.Generate(LlamaFixtures.Prompt, SamplingOptions.Greedy with { MaxNewTokens = 8, StopTokenIds = [] }).Select(t => t.Id).ToArray();
+        tokens.Should().HaveCount(8);
+        // The same greedy tokens with the KV cache as with a full recompute of the logits.
+        int[] all = [.. LlamaFixtures.Prompt, .. tokens[..^1]];
+        float[] logits = rt.Logits(all);
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            var row = logits.AsSpan((LlamaFixtures.Prompt.Length - 1 + i) * 256, 256);
+            int best = 0;
+            for (int v = 1; v < 256; v++) if (row[v] > row[best]) best = v;
+            best.Should().Be(tokens[i], $"step {i}");
+        }
+    }
+
+    [Fact]
+    public void FixtureQuantizedFolderErrorsNameTheTensor()
+    {
+        if (LlamaFixtures.FindTiny() is not { } tiny) return;
+        using var dir = new TempDir();
+        string good = dir.File("good");
+        CheckpointQuantizer.Quantize(Path.Combine(tiny, "f32"), good, QuantizationConfig.Nf4());
+
+        // Rewrites the good folder's weights through `edit` into a new folder.
+        string Broken(string name, Action<List<(string Name, Tensor Tensor)>> edit)
+        {
+            string d = dir.File(name);
+            Directory.CreateDirectory(d);
+            File.Copy(Path.Combine(good, "config.json"), Path.Combine(d, "config.json"));
+            using var file = SafeTensorsFile.Open(Path.Combine(good, "model.safetensors"));
+            var list = file.Tensors.Select(t => (t.Name, file.GetTensor(t.Name))).ToList();
+            edit(list);
+            SafeTensorsWriter.Write(Path.Combine(d, "model.safetensors"), list);
+            foreach (var (_, t) in list) t.Dispose();
+            return d;
+        }
+        const string absmax = "model.layers.1.mlp.up_proj.weight.absmax";
+        string missing = Broken("missing", l => l.RemoveAll(e => e.Name == absmax));
+        FluentActions.Invoking(() => LlamaRuntime.Load(missing, Cpu)).Should().Throw<InvalidDataException>().WithMessage($"*'{absmax}'*missing*");
+
+        string misShaped = Broken("misshaped", l => { int i = l.FindIndex(e => e.Name == absmax); l[i] = (absmax, Tensor.Zeros(new Shape(5), DType.U8)); });
+        FluentActions.Invoking(() => LlamaRuntime.Load(misShaped, Cpu)).Should().Throw<InvalidDataException>().WithMessage($"*'{absmax}'*model.safetensors*[5]*");
+
+        string extra = Broken("extra", l => l.Add(("model.layers.0.mlp.up_proj.bias", Tensor.Zeros(new Shape(128)))));
+        FluentActions.Invoking(() => LlamaRuntime.Load(extra, Cpu)).Should().Throw<InvalidDataException>().WithMessage("*'model.layers.0.mlp.up_proj.bias'*unexpected*");
+
+        string dense = Broken("dense-norm", l => l.RemoveAll(e => e.Name == "model.norm.weight"));
+        FluentActions.Invoking(() => LlamaRuntime.Load(dense, Cpu)).Should().Throw<InvalidDataException>().WithMessage("*'model.norm.weight'*missing*");
+
+        FluentActions.Invoking(() => LlamaRuntime.Load(good, Cpu, quantize: QuantizationConfig.Int8()))
+            .Should().Throw<InvalidDataException>().WithMessage("*stored as NF4*cannot be re-quantized to Int8*");
+    }
+}
