@@ -11,5 +11,7 @@ root.Subcommands.Add(SelftestCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(BenchDecodeCommand.Create());
 root.Subcommands.Add(PtxCommand.Create());
+root.Subcommands.Add(FinetuneCommand.Create());
+root.Subcommands.Add(PretrainCommand.Create());
 root.Subcommands.Add(TrainTokenizerCommand.Create());
 return root.Parse(args).Invoke();

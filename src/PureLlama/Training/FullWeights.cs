@@ -7,23 +7,23 @@ namespace PureLlama.Training;
 /// <summary>
 /// Full fine-tuning or pretraining: every weight of the model is trainable (it must be loaded as F32,
 /// which are then the master weights). Checkpoints are Hugging Face model folders: model.safetensors
-/// with HF names, plus config.json and the tokenizer/generation files copied from
-/// <c>sourceFiles</c>, so a checkpoint loads like any model folder.
+/// with HF names, plus companion files (config.json, tokenizer and generation files) copied in, so a
+/// checkpoint loads like any model folder.
 /// </summary>
 public sealed class FullWeights : ITrainableWeights
 {
     private static readonly string[] s_companionFiles = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
     private readonly LlamaModel _model;
-    private readonly string? _sourceFiles;
+    private readonly IReadOnlyList<string> _companions;
 
     /// <summary>
-    /// Marks every weight of <paramref name="model"/> trainable. <paramref name="sourceFiles"/>: a folder whose
-    /// config.json and tokenizer files are copied into each checkpoint (or a config.json path; null = none).
+    /// Marks every weight of <paramref name="model"/> trainable. <paramref name="companionFiles"/> are copied
+    /// into each checkpoint under their own names (config.json, tokenizer.json …).
     /// </summary>
-    public FullWeights(LlamaModel model, string? sourceFiles)
+    public FullWeights(LlamaModel model, IReadOnlyList<string> companionFiles)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
-        _sourceFiles = sourceFiles;
+        _companions = companionFiles ?? throw new ArgumentNullException(nameof(companionFiles));
         var list = new List<NamedParameter>();
         foreach (var (name, w) in model.NamedWeights())
         {
@@ -58,14 +58,12 @@ public sealed class FullWeights : ITrainableWeights
     {
         SafeTensorsWriter.Write(Path.Combine(directory, "model.safetensors"), Parameters.Select(p => (p.Name, p.Value)),
             new Dictionary<string, string> { ["format"] = "pt" });
-        if (_sourceFiles is null) return;
-        if (File.Exists(_sourceFiles)) { File.Copy(_sourceFiles, Path.Combine(directory, "config.json"), overwrite: true); return; }
-        foreach (var f in s_companionFiles)
-        {
-            string src = Path.Combine(_sourceFiles, f);
-            if (File.Exists(src)) File.Copy(src, Path.Combine(directory, f), overwrite: true);
-        }
+        foreach (var f in _companions) File.Copy(f, Path.Combine(directory, Path.GetFileName(f)), overwrite: true);
     }
+
+    /// <summary>The config, tokenizer and generation files present in a model folder (to pass as companion files).</summary>
+    public static IReadOnlyList<string> CompanionFilesIn(string modelDirectory) =>
+        [.. s_companionFiles.Select(f => Path.Combine(modelDirectory, f)).Where(File.Exists)];
 
     /// <inheritdoc/>
     public void Load(string directory) => CopyInto(Path.Combine(directory, "model.safetensors"), Parameters);

@@ -27,7 +27,7 @@ public class TrainerTests(ITestOutputHelper output)
         try
         {
             using var model = TinyModel(seed: 11);
-            var weights = new FullWeights(model, null);
+            var weights = new FullWeights(model, []);
             using var opt = new AdamWOptimizer(weights.Parameters, new AdamWOptions { WeightDecay = 0f });
             var examples = QaExamples();
             var eval = new SequenceBatcher(examples.Take(2).ToList(), new BatcherOptions { MaxSeqLength = 48, Shuffle = false }).EpochSequences(0);
@@ -60,7 +60,7 @@ public class TrainerTests(ITestOutputHelper output)
             try
             {
                 using var model = TinyModel(seed: 2);
-                var weights = new FullWeights(model, null);
+                var weights = new FullWeights(model, []);
                 var rec = new RecordingOptimizer(weights.Parameters);
                 var trainer = MakeTrainer(model, weights, rec, examples,
                     new TrainerOptions { OutputDirectory = dir, MaxSteps = 1, MaxGradNorm = 0, GradientAccumulationSteps = accum }, micro, shuffle: false);
@@ -112,7 +112,7 @@ public class TrainerTests(ITestOutputHelper output)
             float[] finalA;
             using (var model = TinyModel(seed: 4))
             {
-                var w = new FullWeights(model, null);
+                var w = new FullWeights(model, []);
                 using var opt = new AdamWOptimizer(w.Parameters, new AdamWOptions { WeightDecay = 0.01f });
                 var t = MakeTrainer(model, w, opt, examples, Options(a), microBatch: 2, eval: eval);
                 t.Train();
@@ -121,7 +121,7 @@ public class TrainerTests(ITestOutputHelper output)
             }
             using (var model = TinyModel(seed: 4))
             {
-                var w = new FullWeights(model, null);
+                var w = new FullWeights(model, []);
                 using var opt = new AdamWOptimizer(w.Parameters, new AdamWOptions { WeightDecay = 0.01f });
                 var t = MakeTrainer(model, w, opt, examples, Options(b), microBatch: 2, eval: eval);
                 for (int s = 0; s < 3; s++) t.Step();
@@ -131,7 +131,7 @@ public class TrainerTests(ITestOutputHelper output)
             float[] finalB;
             using (var model = TinyModel(seed: 99))   // different start: everything must come from the checkpoint
             {
-                var w = new FullWeights(model, null);
+                var w = new FullWeights(model, []);
                 using var opt = new AdamWOptimizer(w.Parameters, new AdamWOptions { WeightDecay = 0.01f });
                 var t = MakeTrainer(model, w, opt, examples, Options(b, resume: true), microBatch: 2, eval: eval);
                 t.Train();
@@ -160,7 +160,7 @@ public class TrainerTests(ITestOutputHelper output)
             TrainerOptions opts = new() { OutputDirectory = dir, MaxSteps = 4, SaveSteps = 2 };
             using (var model = TinyModel())
             {
-                var w = new FullWeights(model, null);
+                var w = new FullWeights(model, []);
                 using var opt = new AdamWOptimizer(w.Parameters);
                 var t = MakeTrainer(model, w, opt, examples, opts, microBatch: 1);
                 t.BeforeCheckpointCommit = tmp => { if (t.State.Step == 4) throw new IOException("injected: disk full"); };
@@ -178,7 +178,7 @@ public class TrainerTests(ITestOutputHelper output)
             Trainer.LatestCheckpoint(dir).Should().EndWith("checkpoint-2");
             using (var model = TinyModel())
             {
-                var w = new FullWeights(model, null);
+                var w = new FullWeights(model, []);
                 using var opt = new AdamWOptimizer(w.Parameters);
                 var t = MakeTrainer(model, w, opt, examples, opts with { Resume = true }, microBatch: 1);
                 t.Train().Steps.Should().Be(4);

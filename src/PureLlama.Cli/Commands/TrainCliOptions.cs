@@ -1,0 +1,101 @@
+using System.CommandLine;
+using System.Globalization;
+using PureLlama.Llama;
+using PureLlama.Tensors;
+using PureLlama.Training;
+using PureLlama.Training.Data;
+
+namespace PureLlama.Cli.Commands;
+
+/// <summary>The options finetune and pretrain share (loop, optimizer, schedule, data batching, output), and the run itself.</summary>
+internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
+{
+    public Option<string?> Device { get; } = DeviceOption.Create();
+    public Option<string> Output { get; } = new("--output") { Description = "folder for checkpoints, the loss curve and the final weights", Required = true };
+    public Option<int> Epochs { get; } = new("--epochs") { Description = "passes over the data (default 1)", DefaultValueFactory = _ => 1 };
+    public Option<int?> MaxSteps { get; } = new("--max-steps") { Description = "optimizer steps (overrides --epochs)" };
+    public Option<int> BatchSize { get; } = new("--batch-size") { Description = "rows per micro-batch (default 1)", DefaultValueFactory = _ => 1 };
+    public Option<int> GradAccum { get; } = new("--grad-accum") { Description = "micro-batches per optimizer step (default 1)", DefaultValueFactory = _ => 1 };
+    public Option<float> Lr { get; } = new("--lr") { Description = $"peak learning rate (default {defaultLr.ToString(CultureInfo.InvariantCulture)})", DefaultValueFactory = _ => defaultLr };
+    public Option<string> Scheduler { get; } = new("--scheduler") { Description = "constant | constant_with_warmup | linear | cosine (default cosine)", DefaultValueFactory = _ => "cosine" };
+    public Option<int> WarmupSteps { get; } = new("--warmup-steps") { Description = "linear warm-up steps (default 0)", DefaultValueFactory = _ => 0 };
+    public Option<float> MaxGradNorm { get; } = new("--max-grad-norm") { Description = "clip the global gradient norm (0 = off; default 1.0)", DefaultValueFactory = _ => 1f };
+    public Option<float> WeightDecay { get; } = new("--weight-decay") { Description = "AdamW decoupled weight decay (default 0)", DefaultValueFactory = _ => 0f };
+    public Option<string> Optimizer { get; } = new("--optimizer") { Description = $"adamw | paged-adamw-8bit (default {defaultOptimizer})", DefaultValueFactory = _ => defaultOptimizer };
+    public Option<bool> GradientCheckpointing { get; } = new("--gradient-checkpointing") { Description = "recompute each decoder layer in the backward (less memory)" };
+    public Option<int> MaxSeqLength { get; } = new("--max-seq-length") { Description = "tokens per row (default 512)", DefaultValueFactory = _ => 512 };
+    public Option<bool> Packing { get; } = new("--packing") { Description = "pack several examples per row (positions restart, attention stays within each example)" };
+    public Option<double> EvalSplit { get; } = new("--eval-split") { Description = "held-out share (< 1) or count (≥ 1) of the examples (default 0)", DefaultValueFactory = _ => 0 };
+    public Option<int> EvalSteps { get; } = new("--eval-steps") { Description = "evaluate every N steps (0 = before and after only)", DefaultValueFactory = _ => 0 };
+    public Option<int> SaveSteps { get; } = new("--save-steps") { Description = "checkpoint every N steps (0 = at the end only)", DefaultValueFactory = _ => 0 };
+    public Option<int> SaveTotalLimit { get; } = new("--save-total-limit") { Description = "keep at most N checkpoints (0 = all)", DefaultValueFactory = _ => 0 };
+    public Option<ulong> Seed { get; } = new("--seed") { Description = "seed of data order, split, initialisation and dropout (default 42)", DefaultValueFactory = _ => 42UL };
+    public Option<bool> Resume { get; } = new("--resume") { Description = "continue from the latest checkpoint in --output" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in new Option[] { Device, Output, Epochs, MaxSteps, BatchSize, GradAccum, Lr, Scheduler, WarmupSteps, MaxGradNorm, WeightDecay,
+                     Optimizer, GradientCheckpointing, MaxSeqLength, Packing, EvalSplit, EvalSteps, SaveSteps, SaveTotalLimit, Seed, Resume })
+            command.Options.Add(o);
+    }
+
+    /// <summary>
+    /// Builds the optimizer, schedule and trainer for <paramref name="weights"/>, trains, writes the final weights to
+    /// <paramref name="finalName"/> under --output and prints the summary. Returns the exit code.
+    /// </summary>
+    public int Run(ParseResult parse, LlamaModel model, ITrainableWeights weights, IReadOnlyList<TrainingExample> train,
+        IReadOnlyList<TrainingExample> eval, string finalName)
+    {
+        model.GradientCheckpointing = parse.GetValue(GradientCheckpointing);
+        int maxSeq = parse.GetValue(MaxSeqLength);
+        var batcher = new SequenceBatcher(train, new BatcherOptions
+        {
+            MaxSeqLength = maxSeq, Pack = parse.GetValue(Packing), Shuffle = true, Seed = parse.GetValue(Seed), MicroBatchSize = parse.GetValue(BatchSize),
+        });
+        var evalRows = eval.Count == 0 ? [] : new SequenceBatcher(eval, new BatcherOptions { MaxSeqLength = maxSeq, Shuffle = false }).EpochSequences(0);
+        var options = new TrainerOptions
+        {
+            OutputDirectory = parse.GetValue(Output)!, Epochs = parse.GetValue(Epochs), MaxSteps = parse.GetValue(MaxSteps),
+            GradientAccumulationSteps = parse.GetValue(GradAccum), MaxGradNorm = parse.GetValue(MaxGradNorm), EvalSteps = parse.GetValue(EvalSteps),
+            SaveSteps = parse.GetValue(SaveSteps), SaveTotalLimit = parse.GetValue(SaveTotalLimit), Resume = parse.GetValue(Resume),
+        };
+        using var optimizer = CreateOptimizer(parse.GetValue(Optimizer)!, weights.Parameters, parse.GetValue(WeightDecay));
+        LearningRateSchedule? schedule = null;
+        var progress = TrainingProgress.ForConsole();
+        var trainer = new Trainer(model, weights, optimizer, s => schedule!.RateAt(s), options, batcher, evalRows, progress);
+        schedule = LearningRateSchedule.Parse(parse.GetValue(Scheduler)!, parse.GetValue(Lr), parse.GetValue(WarmupSteps), trainer.State.TotalSteps);
+
+        long trainTokens = train.Sum(e => (long)e.Length);
+        Console.WriteLine($"{weights.Summary}");
+        Console.WriteLine($"data: {train.Count} training examples ({trainTokens:N0} tokens), {eval.Count} held out; {trainer.StepsPerEpoch} steps per epoch, {trainer.State.TotalSteps} steps");
+        Console.WriteLine($"optimizer {parse.GetValue(Optimizer)} ({Bytes(optimizer.StateBytes)} of state), schedule {schedule}, device {model.Device}");
+        var result = trainer.Train();
+
+        string final = Path.Combine(options.OutputDirectory, finalName);
+        Directory.CreateDirectory(final);
+        weights.Save(final);
+        var c = CultureInfo.InvariantCulture;
+        Console.WriteLine();
+        Console.WriteLine("summary");
+        if (result.EvalLossBefore is { } before && result.EvalLossAfter is { } after)
+            Console.WriteLine(string.Create(c, $"  held-out loss   {before:0.0000} → {after:0.0000}"));
+        Console.WriteLine(string.Create(c, $"  training loss   {result.FirstLoss:0.0000} (first step) → {result.LastLoss:0.0000} (last step)"));
+        Console.WriteLine(string.Create(c, $"  steps           {result.Steps}, {result.TokensPerSecond:0} tokens/s"));
+        Console.WriteLine($"  peak memory     {Bytes(result.PeakResidentBytes)} resident, {Bytes(result.PeakBackendBytes)} of tensors");
+        Console.WriteLine($"  weights         {final}");
+        Console.WriteLine($"  checkpoint      {result.LastCheckpoint}");
+        Console.WriteLine($"  loss curve      {result.LossCurve}");
+        return 0;
+    }
+
+    private static IOptimizer CreateOptimizer(string name, IReadOnlyList<NamedParameter> parameters, float weightDecay) => name.Trim().ToLowerInvariant() switch
+    {
+        "adamw" or "adamw_torch" => new AdamWOptimizer(parameters, new AdamWOptions { WeightDecay = weightDecay }),
+        "paged-adamw-8bit" or "paged_adamw_8bit" => throw new ArgumentException("--optimizer paged-adamw-8bit is not available in this build yet; use adamw."),
+        var other => throw new ArgumentException($"--optimizer must be adamw or paged-adamw-8bit, not '{other}'."),
+    };
+
+    private static string Bytes(long b) => TrainingProgress.Bytes(b);
+
+    public Tensors.Device ResolveDevice(ParseResult parse) => DeviceOption.Resolve(parse.GetValue(Device));
+}
