@@ -4,20 +4,21 @@ using PureLlama.Llama;
 
 namespace PureLlama.Cli.Commands;
 
-/// <summary>Options shared by the commands that load a model: --model, --device, --loading, --context.</summary>
+/// <summary>Options shared by the commands that load a model: --model, --device, --loading, --context, --kv-cache, --adapter.</summary>
 internal sealed class ModelCliOptions
 {
     public Option<string> Model { get; } = new("--model") { Description = "Hugging Face model folder (config.json, *.safetensors, tokenizer.json)", Required = true };
     public Option<string?> Device { get; } = DeviceOption.Create();
     public Option<string> Loading { get; } = new("--loading") { Description = "copied (anonymous memory, faster decode; default) | mapped (memory-mapped, instant load)", DefaultValueFactory = _ => "copied" };
     public Option<int?> Context { get; } = new("--context") { Description = "positions per sequence (default: max_position_embeddings, at most 8192)" };
+    public Option<string?> Adapter { get; } = new("--adapter") { Description = "PEFT LoRA adapter folder to apply (adapter_config.json, adapter_model.safetensors)" };
     public Option<string> KvCache { get; } = new("--kv-cache") { Description = "KV cache storage: f32 (default, exact) | bf16 (half the memory)", DefaultValueFactory = _ => "f32" };
     public Option<string?> Quantize { get; } = new("--quantize") { Description = "quantize the projections while loading: nf4 | int8 (a folder written by purellama quantize loads quantized without it)" };
 
     public void AddTo(Command command)
     {
         command.Options.Add(Model); command.Options.Add(Device); command.Options.Add(Loading); command.Options.Add(Context); command.Options.Add(KvCache);
-        command.Options.Add(Quantize);
+        command.Options.Add(Quantize); command.Options.Add(Adapter);
     }
 
     public LlamaRuntime Load(ParseResult parse)
@@ -37,6 +38,16 @@ internal sealed class ModelCliOptions
         var device = DeviceOption.Resolve(parse.GetValue(Device));
         var runtime = LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context), QuantizeOption(parse.GetValue(Quantize)));
         runtime.KvCacheDType = kv;
+        if (parse.GetValue(Adapter) is { } adapterDir)
+        {
+            try
+            {
+                // Stays attached (the model owns the wrapped layers): the base keeps its dtype or quantization.
+                var adapter = Training.LoraAdapter.Load(runtime.Model, adapterDir);
+                Console.Error.WriteLine($"adapter {adapterDir}: r={adapter.Config.R}, {adapter.Layers.Count} modules; {adapter.Summary}");
+            }
+            catch { runtime.Dispose(); throw; }
+        }
         return runtime;
     }
 

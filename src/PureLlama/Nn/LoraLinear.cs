@@ -9,7 +9,7 @@ namespace PureLlama.Nn;
 /// rsLoRA). The base may be any <see cref="ILinear"/> (dense or quantized); only A and B require
 /// gradients. Initialised as PEFT does: A ~ U(−1/√in, 1/√in) (torch's kaiming_uniform_ with a = √5:
 /// gain √(2/(1+a²)) = √(1/3), bound = gain·√(3/fan_in) = 1/√in), B = 0, so the wrapped layer starts
-/// equal to its base. Disposing releases A and B, not the base (see <see cref="Training.LoraAdapter"/>).
+/// equal to its base. Disposing releases A, B and the base; <see cref="Training.LoraAdapter.Detach"/> hands the base back.
 /// </summary>
 public sealed class LoraLinear : ILinear
 {
@@ -100,8 +100,15 @@ public sealed class LoraLinear : ILinear
         return y;
     }
 
-    /// <summary>Releases A and B (the base layer is owned by whoever attached this wrapper).</summary>
+    /// <summary>Releases A, B and the wrapped base layer (the wrapper owns its base, as a model owns its layers).</summary>
     public void Dispose()
+    {
+        ReleaseAdapter();
+        Base.Dispose();
+    }
+
+    /// <summary>Releases A and B only, leaving the base layer to its new owner (detaching).</summary>
+    internal void ReleaseAdapter()
     {
         A.Dispose();
         B.Dispose();

@@ -22,8 +22,7 @@ public sealed partial class LoraAdapter
             var merged = MergedWeight(layer);
             merged.Name = name + ".weight";
             Model.ReplaceLinear(name, new Linear(merged));
-            layer.Base.Dispose();
-            layer.Dispose();
+            layer.Dispose();                                            // A, B and the base
         }
         _attached = false;
     }
@@ -41,7 +40,7 @@ public sealed partial class LoraAdapter
 
     /// <summary>
     /// Ŵ of any linear layer as a new F32 [out, in] tensor: a dense weight widened; a quantized weight
-    /// (a public QuantizedTensor property) through <see cref="Compute.IBackend.Dequantize"/>; any other
+    /// (<see cref="QuantLinear"/>) through <see cref="Compute.IBackend.Dequantize"/>; any other
     /// layer by forwarding the identity on <paramref name="device"/> (exact for a layer that is x·Ŵᵀ).
     /// </summary>
     public static Tensor DenseF32(ILinear linear, Device device)
@@ -50,13 +49,10 @@ public sealed partial class LoraAdapter
         using var _ = GradMode.NoGrad();
         if (linear is Linear dense) return dense.Weight.To(DType.F32);
         if (linear is LoraLinear lora) return MergedWeight(lora);
-        var quantized = linear.GetType().GetProperties()
-            .Where(p => typeof(QuantizedTensor).IsAssignableFrom(p.PropertyType) && p.GetIndexParameters().Length == 0)
-            .Select(p => p.GetValue(linear) as QuantizedTensor).FirstOrDefault(q => q is not null);
-        if (quantized is not null)
+        if (linear is QuantLinear quantized)
         {
-            var w = Tensor.Empty(new Shape(linear.OutFeatures, linear.InFeatures), DType.F32, quantized.Device);
-            w.Backend.Dequantize(quantized, w);
+            var w = Tensor.Empty(new Shape(linear.OutFeatures, linear.InFeatures), DType.F32, quantized.Weight.Device);
+            w.Backend.Dequantize(quantized.Weight, w);
             return w;
         }
         // x = I [in, in] → y = Ŵᵀ [in, out]; transpose to [out, in].

@@ -102,7 +102,7 @@ public sealed partial class LoraAdapter : IDisposable
         }
         catch
         {
-            foreach (var (name, wrapped) in layers) { model.ReplaceLinear(name, wrapped.Base); wrapped.Dispose(); }
+            foreach (var (name, wrapped) in layers) { model.ReplaceLinear(name, wrapped.Base); wrapped.ReleaseAdapter(); }
             throw;
         }
         return new LoraAdapter(model, config, dropout, layers);
@@ -156,7 +156,7 @@ public sealed partial class LoraAdapter : IDisposable
         foreach (var (name, layer) in _layers)
         {
             Model.ReplaceLinear(name, layer.Base);
-            layer.Dispose();
+            layer.ReleaseAdapter();
         }
         _attached = false;
     }

@@ -1,0 +1,99 @@
+using System.Text.Json.Nodes;
+using PureLlama.Autograd;
+using PureLlama.IO;
+using PureLlama.Llama;
+using PureLlama.Nn;
+using PureLlama.Tensors;
+
+namespace PureLlama.Training;
+
+/// <summary>
+/// Folds a PEFT LoRA adapter into its base model and writes a plain Hugging Face checkpoint
+/// (model.safetensors, config.json with torch_dtype updated, tokenizer and generation files copied),
+/// loadable by PureLlama and by transformers without PEFT.
+/// </summary>
+public static class LoraMerge
+{
+    /// <summary>Files copied unchanged from the base model folder when present.</summary>
+    public static IReadOnlyList<string> CopiedFiles { get; } = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"];
+
+    /// <summary>
+    /// Loads <paramref name="modelDir"/> on <paramref name="device"/> (default CPU), attaches and merges the
+    /// adapter in <paramref name="adapterDir"/>, and writes the merged model to <paramref name="outDir"/> as
+    /// <paramref name="dtype"/> (F32 or BF16; default: BF16 when the base's torch_dtype is bfloat16, else F32).
+    /// Returns the adapter's summary line.
+    /// </summary>
+    public static string WriteMergedCheckpoint(string modelDir, string adapterDir, string outDir, DType? dtype = null, Device? device = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelDir);
+        ArgumentException.ThrowIfNullOrEmpty(adapterDir);
+        ArgumentException.ThrowIfNullOrEmpty(outDir);
+        if (Path.GetFullPath(outDir) == Path.GetFullPath(modelDir)) throw new ArgumentException($"The output folder '{outDir}' must differ from the base model folder.");
+        LlamaModel model;
+        LlamaConfig config;
+        using (var checkpoint = HfCheckpoint.Open(modelDir))
+        {
+            config = LlamaConfig.FromFile(checkpoint.ConfigPath);
+            model = LlamaModel.Load(checkpoint, config, device ?? Device.Cpu);
+        }
+        using (model)
+        {
+            var target = dtype ?? (config.TorchDtype == "bfloat16" ? DType.BF16 : DType.F32);
+            if (target is not (DType.F32 or DType.BF16)) throw new ArgumentException($"The merged checkpoint's dtype must be F32 or BF16, not {target}.");
+            var adapter = LoraAdapter.Load(model, adapterDir);
+            string summary = adapter.Summary;
+            adapter.Merge();
+            Directory.CreateDirectory(outDir);
+            WriteWeights(model, Path.Combine(outDir, HfCheckpoint.SingleFileName), target);
+            WriteConfig(Path.Combine(modelDir, "config.json"), Path.Combine(outDir, "config.json"), target);
+            foreach (var name in CopiedFiles)
+            {
+                string src = Path.Combine(modelDir, name);
+                if (File.Exists(src)) File.Copy(src, Path.Combine(outDir, name), overwrite: true);
+            }
+            return summary;
+        }
+    }
+
+    /// <summary>Every weight of a model whose projections are all dense, under Hugging Face names, converted to <paramref name="dtype"/>.</summary>
+    private static void WriteWeights(LlamaModel model, string path, DType dtype)
+    {
+        var named = new List<(string, Tensor)> { ("model.embed_tokens.weight", model.EmbedTokens.Table), ("model.norm.weight", model.Norm.Weight) };
+        foreach (var l in model.Layers)
+        {
+            named.Add(($"model.layers.{l.Index}.input_layernorm.weight", l.InputNorm.Weight));
+            named.Add(($"model.layers.{l.Index}.post_attention_layernorm.weight", l.PostAttentionNorm.Weight));
+        }
+        foreach (var (name, linear) in model.NamedLinears())
+        {
+            if (name == "lm_head" && model.Config.TieWordEmbeddings && linear is Linear) continue;
+            named.Add((name + ".weight", linear.DenseWeight()));
+        }
+        var converted = new List<(string, Tensor)>();
+        try
+        {
+            using var _ = GradMode.NoGrad();
+            foreach (var (name, t) in named)
+            {
+                var host = t.Device == Device.Cpu ? t : t.To(Device.Cpu);
+                var c = host.DType == dtype ? host : host.To(dtype);
+                if (!ReferenceEquals(host, t) && !ReferenceEquals(host, c)) host.Dispose();
+                converted.Add((name, c));
+            }
+            SafeTensorsWriter.Write(path, converted, new Dictionary<string, string> { ["format"] = "pt" });
+        }
+        finally
+        {
+            for (int i = 0; i < converted.Count; i++)
+                if (!ReferenceEquals(converted[i].Item2, named[i].Item2)) converted[i].Item2.Dispose();
+        }
+    }
+
+    private static void WriteConfig(string source, string destination, DType dtype)
+    {
+        var node = JsonNode.Parse(File.ReadAllText(source)) as JsonObject
+            ?? throw new InvalidDataException($"'{source}' is not a JSON object.");
+        node["torch_dtype"] = dtype == DType.BF16 ? "bfloat16" : "float32";
+        AtomicFile.Write(destination, s => s.Write(System.Text.Encoding.UTF8.GetBytes(node.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }))));
+    }
+}
