@@ -15,7 +15,7 @@ public sealed record DemoOptions
     public string? InstructionsPath { get; init; }
 
     /// <summary>Optimizer steps of the QLoRA fine-tune.</summary>
-    public int Steps { get; init; } = 60;
+    public int Steps { get; init; } = 800;
 
     /// <summary>Seed of the LoRA initialisation, the data order and the held-out choice.</summary>
     public ulong Seed { get; init; } = 42;
@@ -24,13 +24,13 @@ public sealed record DemoOptions
     public Device? Device { get; init; }
 
     /// <summary>LoRA rank r.</summary>
-    public int LoraR { get; init; } = 8;
+    public int LoraR { get; init; } = 16;
 
     /// <summary>LoRA alpha (scaling alpha / r).</summary>
-    public float LoraAlpha { get; init; } = 16;
+    public float LoraAlpha { get; init; } = 32;
 
     /// <summary>Peak learning rate (cosine schedule, a few warm-up steps).</summary>
-    public float LearningRate { get; init; } = 3e-3f;
+    public float LearningRate { get; init; } = 5e-3f;
 
     /// <summary>Tokens per packed training row.</summary>
     public int RowTokens { get; init; } = 128;

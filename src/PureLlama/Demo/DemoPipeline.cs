@@ -56,8 +56,8 @@ public static class DemoPipeline
         string dataPath = options.InstructionsPath ?? Path.Combine(modelDir, "instructions.jsonl");
         if (!File.Exists(dataPath)) throw new FileNotFoundException($"The instruction set '{dataPath}' is missing.", dataPath);
         var device = options.Device ?? Backends.DefaultDevice();
-        Directory.CreateDirectory(options.OutputDirectory);
         var expected = ReadAnswers(dataPath, options.Questions);
+        Directory.CreateDirectory(options.OutputDirectory);
         var gen = new GenerationClock();
 
         output.WriteLine($"1. Loading {Path.GetFullPath(modelDir)} on {device}, projections quantized to NF4 while loading (QLoRA's base)");
