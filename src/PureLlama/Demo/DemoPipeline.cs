@@ -66,10 +66,11 @@ public static class DemoPipeline
         var c = llama.Config;
         output.WriteLine($"   Llama 3 architecture: vocab {c.VocabSize}, hidden {c.HiddenSize}, {c.NumHiddenLayers} layers, {c.NumAttentionHeads} heads / {c.NumKeyValueHeads} KV heads, MLP {c.IntermediateSize}; weights {TrainingProgress.Bytes(llama.Model.WeightBytes)} in memory");
         output.WriteLine();
-        output.WriteLine("2. The pretrained model continues text from its corpus (greedy):");
+        output.WriteLine($"2. The pretrained model continues text from its corpus (sampled: temperature 0.8, top-k 40, seed {options.Seed}):");
+        var sampling = new SamplingOptions { MaxNewTokens = options.MaxNewTokens, Temperature = 0.8f, TopK = 40, Seed = options.Seed };
         foreach (var prompt in options.TextPrompts)
         {
-            string text = gen.Run(llama, llama.Encode(prompt), options.MaxNewTokens);
+            string text = gen.Run(llama, llama.Encode(prompt), sampling);
             output.WriteLine($"   {prompt}{OneLine(text)}");
         }
         output.WriteLine();
@@ -151,7 +152,7 @@ public static class DemoPipeline
         sb.AppendLine(string.Create(ci, $"  training loss      {r.FirstTrainLoss:0.000} (first step) → {r.LastTrainLoss:0.000} (step {r.Steps})"));
         sb.AppendLine($"  exact answers      {r.ExactBefore}/{r.Answers.Count} before → {r.ExactAfter}/{r.Answers.Count} after");
         sb.AppendLine(string.Create(ci, $"  training           {r.TrainTokensPerSecond:0} tokens/s, {r.TrainingTime.TotalSeconds:0.0} s; {r.TrainableParameters:N0} LoRA parameters over {r.ModelParameters:N0}"));
-        sb.AppendLine(string.Create(ci, $"  generation         {r.GenerationTokensPerSecond:0} tokens/s (greedy, KV cache)"));
+        sb.AppendLine(string.Create(ci, $"  generation         {r.GenerationTokensPerSecond:0} tokens/s (KV cache, prompt time included)"));
         sb.AppendLine($"  peak memory        {TrainingProgress.Bytes(r.PeakResidentBytes)} resident");
         sb.AppendLine($"  adapter (PEFT)     {r.AdapterDirectory}");
         if (r.MergedDirectory is not null) sb.AppendLine($"  merged model       {r.MergedDirectory}");
@@ -180,11 +181,12 @@ public static class DemoPipeline
 
     // One greedy answer in the chat format, stopped at <|eot_id|>.
     private static string Ask(LlamaRuntime llama, Llama3Tokenizer tok, GenerationClock gen, string question, int maxNewTokens) =>
-        gen.Run(llama, tok.ChatTemplate.Encode([ChatMessage.User(question)], addGenerationPrompt: true), maxNewTokens).Trim();
+        gen.Run(llama, tok.ChatTemplate.Encode([ChatMessage.User(question)], addGenerationPrompt: true),
+            SamplingOptions.Greedy with { MaxNewTokens = maxNewTokens }).Trim();
 
     private static string OneLine(string text) => text.Replace('\n', ' ').Replace('\r', ' ');
 
-    // Greedy generation that adds up generated tokens and wall time.
+    // Generation that adds up generated tokens and wall time.
     private sealed class GenerationClock
     {
         private long _tokens;
@@ -192,11 +194,11 @@ public static class DemoPipeline
 
         public double TokensPerSecond => _tokens / Math.Max(_seconds, 1e-9);
 
-        public string Run(LlamaRuntime llama, int[] prompt, int maxNewTokens)
+        public string Run(LlamaRuntime llama, int[] prompt, SamplingOptions sampling)
         {
             var sw = Stopwatch.StartNew();
             var sb = new StringBuilder();
-            foreach (var t in llama.Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = maxNewTokens }))
+            foreach (var t in llama.Generate(prompt, sampling))
             {
                 sb.Append(t.Text);
                 _tokens++;
