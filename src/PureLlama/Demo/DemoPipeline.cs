@@ -100,7 +100,7 @@ public static class DemoPipeline
         using var optimizer = new AdamWOptimizer(weights.Parameters, new AdamWOptions());
         string runDir = Path.Combine(options.OutputDirectory, "finetune");
         if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true); // a fresh run each time (deterministic output)
-        var trainerOptions = new TrainerOptions { OutputDirectory = runDir, MaxSteps = options.Steps, MaxGradNorm = 1f };
+        var trainerOptions = new TrainerOptions { OutputDirectory = runDir, MaxSteps = options.Steps, MaxGradNorm = 1f, EvalSteps = Math.Max(1, options.Steps / 8) };
         var schedule = LearningRateSchedule.Parse("cosine", options.LearningRate, Math.Max(1, options.Steps / 10), options.Steps);
         var trainer = new Trainer(llama.Model, weights, optimizer, s => schedule.RateAt(s), trainerOptions, batcher, evalRows,
             progress ?? new TrainingProgress(output, live: false));
