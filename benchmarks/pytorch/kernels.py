@@ -94,6 +94,8 @@ ITEMS = {
     "gemm_f32xbf16_512x4096x4096": (lambda g: item_matmul_bf16(512, 4096, 4096, g), "flops", 2.0 * 512 * 4096 * 4096),
     "gemv_bf16_8192x2048": (lambda g: item_gemv(8192, 2048, torch.bfloat16, g), "read_bytes", 8192.0 * 2048 * 2),
     "gemv_f32_8192x2048": (lambda g: item_gemv(8192, 2048, torch.float32, g), "read_bytes", 8192.0 * 2048 * 4),
+    "gemv_bf16_2048x2048": (lambda g: item_gemv(2048, 2048, torch.bfloat16, g), "read_bytes", 2048.0 * 2048 * 2),
+    "gemv_bf16_2048x8192": (lambda g: item_gemv(2048, 8192, torch.bfloat16, g), "read_bytes", 2048.0 * 8192 * 2),
     "rmsnorm_4096x2048": (lambda g: item_rmsnorm(4096, 2048, g), "read_write_bytes", 2.0 * 4096 * 2048 * 4),
     "softmax_512x32000": (lambda g: item_softmax(512, 32000, g), "read_write_bytes", 2.0 * 512 * 32000 * 4),
 }

@@ -16,12 +16,8 @@ public static unsafe class Int8Gemv
     /// <summary>Y[m, rows] (=|+=) X[m, cols] · Ŵᵀ; ldx ≥ cols, ldy ≥ rows. Any m (x rows taken 4 at a time).</summary>
     public static void Run(in Int8Matrix w, int m, float* x, int ldx, float* y, int ldy, bool accumulate)
     {
-        if (m <= 0) return;
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(y);
-        var level = GemmIsa.Current;
-        int isa = level == GemmSimdLevel.Vector512 && Avx512F.IsSupported ? 512
-            : level >= GemmSimdLevel.Vector256 && Avx2.IsSupported ? 256 : 0;
+        if (!QuantGemvCommon.Prologue(m, x, y)) return;
+        int isa = QuantGemvCommon.Width();
         var wc = w;
         nint xs = (nint)x, yp = (nint)y;
         ParallelWork.Rows(w.Rows, w.Cols, (r0, r1) =>
@@ -75,12 +71,6 @@ public static unsafe class Int8Gemv
             float wv = q[c];
             s0 += wv * x0[c]; s1 += wv * x1[c]; s2 += wv * x2[c]; s3 += wv * x3[c];
         }
-        float scale = w.RowScale(r);
-        Span<float> s = [s0, s1, s2, s3];
-        for (int j = 0; j < mm; j++)
-        {
-            float* dst = y + (long)j * ldy + r;
-            *dst = accumulate ? *dst + s[j] * scale : s[j] * scale;
-        }
+        QuantGemvCommon.Store(y, ldy, r, mm, accumulate, w.RowScale(r), s0, s1, s2, s3);
     }
 }

@@ -7,9 +7,10 @@
 // first rearranged once per call so that, in every group of 32 columns, the 16 even columns come
 // before the 16 odd ones ("nibble order"). Then 16 packed bytes widen to 16 int32 lanes; the
 // lanes shifted right by 4 (high nibbles = even columns) and the raw lanes (the permute reads
-// only the low 4 index bits = odd columns) each look up the 16 codes with one register permute,
-// are scaled by the block's absmax (decoded from its 8-bit code when double-quantized: one
-// table lookup per block) and FMA'd against the matching half of x — no interleave needed.
+// only the low 4 index bits = odd columns) each look up, with one register permute, the 16 codes
+// pre-multiplied by the block's absmax (decoded from its 8-bit code when double-quantized: one
+// table lookup and one vector multiply per block) and FMA against the matching half of x — no
+// interleave needed.
 // AVX2: the 16-code lookup is two 8-entry permutes and a blend on bit 3. Other shapes take a
 // scalar path that walks block segments, so blocks crossing row ends are handled exactly.
 using System.Buffers;
@@ -24,12 +25,8 @@ public static unsafe class Nf4Gemv
     /// <summary>Y[m, rows] (=|+=) X[m, cols] · Ŵᵀ; ldx ≥ cols, ldy ≥ rows. Any m (x rows taken 4 at a time).</summary>
     public static void Run(in Nf4Matrix w, int m, float* x, int ldx, float* y, int ldy, bool accumulate)
     {
-        if (m <= 0) return;
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(y);
-        var level = GemmIsa.Current;
-        int isa = level == GemmSimdLevel.Vector512 && Avx512F.IsSupported ? 512
-            : level >= GemmSimdLevel.Vector256 && Avx2.IsSupported ? 256 : 0;
+        if (!QuantGemvCommon.Prologue(m, x, y)) return;
+        int isa = QuantGemvCommon.Width();
         var wc = w;
         nint yp = (nint)y;
         if (isa == 0 || !w.RowAligned)
@@ -92,12 +89,12 @@ public static unsafe class Nf4Gemv
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a0b = default;
             for (int c0 = 0; c0 < cols; c0 += bs, b++)
             {
-                var s = Vector512.Create(w.BlockAbsmax(b));
+                var scaled = table * Vector512.Create(w.BlockAbsmax(b));                // the 16 codes × absmax
                 for (int c = c0; c < c0 + bs; c += 32)
                 {
                     var lanes = Avx512F.ConvertToVector512Int32(Vector128.Load(p + c / 2));
-                    var even = Avx512F.PermuteVar16x32(table, Avx512F.ShiftRightLogical(lanes, 4)) * s;
-                    var odd = Avx512F.PermuteVar16x32(table, lanes) * s;
+                    var even = Avx512F.PermuteVar16x32(scaled, Avx512F.ShiftRightLogical(lanes, 4));
+                    var odd = Avx512F.PermuteVar16x32(scaled, lanes);
                     a0 = Avx512F.FusedMultiplyAdd(even, Vector512.Load(x0 + c), a0);
                     a0b = Avx512F.FusedMultiplyAdd(odd, Vector512.Load(x0 + c + 16), a0b);
                     if (mm > 1)
@@ -111,7 +108,7 @@ public static unsafe class Nf4Gemv
                     }
                 }
             }
-            Store(y, ldy, r, mm, accumulate, Vector512.Sum(a0 + a0b), Vector512.Sum(a1), Vector512.Sum(a2), Vector512.Sum(a3));
+            QuantGemvCommon.Store(y, ldy, r, mm, accumulate, 1f, Vector512.Sum(a0 + a0b), Vector512.Sum(a1), Vector512.Sum(a2), Vector512.Sum(a3));
         }
     }
 
@@ -129,15 +126,16 @@ public static unsafe class Nf4Gemv
             for (int c0 = 0; c0 < cols; c0 += bs, b++)
             {
                 var s = Vector256.Create(w.BlockAbsmax(b));
+                Vector256<float> slo = lo * s, shi = hi * s;                              // the 16 codes × absmax
                 for (int c = c0; c < c0 + bs; c += 32)
                 {
                     var la = Avx2.ConvertToVector256Int32(p + c / 2);                   // columns c .. c+15
                     var lb = Avx2.ConvertToVector256Int32(p + c / 2 + 8);               // columns c+16 .. c+31
                     // nibble order: x[c..c+8) ↔ even(la), [c+8..c+16) ↔ even(lb), [c+16..) ↔ odd(la), [c+24..) ↔ odd(lb)
-                    var w0 = Lookup(lo, hi, Avx2.ShiftRightLogical(la, 4)) * s;
-                    var w1 = Lookup(lo, hi, Avx2.ShiftRightLogical(lb, 4)) * s;
-                    var w2 = Lookup(lo, hi, la) * s;
-                    var w3 = Lookup(lo, hi, lb) * s;
+                    var w0 = Lookup(slo, shi, Avx2.ShiftRightLogical(la, 4));
+                    var w1 = Lookup(slo, shi, Avx2.ShiftRightLogical(lb, 4));
+                    var w2 = Lookup(slo, shi, la);
+                    var w3 = Lookup(slo, shi, lb);
                     a0 = Dot4(w0, w1, w2, w3, x0 + c, a0);
                     if (mm > 1)
                     {
@@ -147,7 +145,7 @@ public static unsafe class Nf4Gemv
                     }
                 }
             }
-            Store(y, ldy, r, mm, accumulate, Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2), Vector256.Sum(a3));
+            QuantGemvCommon.Store(y, ldy, r, mm, accumulate, 1f, Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2), Vector256.Sum(a3));
         }
     }
 
@@ -161,16 +159,6 @@ public static unsafe class Nf4Gemv
         acc = Fma.MultiplyAdd(w1, Vector256.Load(x + 8), acc);
         acc = Fma.MultiplyAdd(w2, Vector256.Load(x + 16), acc);
         return Fma.MultiplyAdd(w3, Vector256.Load(x + 24), acc);
-    }
-
-    private static void Store(float* y, int ldy, int r, int mm, bool accumulate, float s0, float s1, float s2, float s3)
-    {
-        Span<float> s = [s0, s1, s2, s3];
-        for (int j = 0; j < mm; j++)
-        {
-            float* dst = y + (long)j * ldy + r;
-            *dst = accumulate ? *dst + s[j] : s[j];
-        }
     }
 
     // Any shape: walk each row's block segments (blocks may start mid-row), scalar.

@@ -94,3 +94,37 @@ public readonly unsafe struct Int8Matrix
     /// <summary>Scale of row r: scb[r] / 127.</summary>
     public float RowScale(int r) => Scb[r] * (1f / 127f);
 }
+
+/// <summary>Pieces shared by the dequant-GEMV kernels (<see cref="Nf4Gemv"/>, <see cref="Int8Gemv"/>).</summary>
+internal static unsafe class QuantGemvCommon
+{
+    /// <summary>Checks the pointers; false when there is nothing to do (m = 0).</summary>
+    public static bool Prologue(int m, float* x, float* y)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        if (m == 0) return false;
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(y);
+        return true;
+    }
+
+    /// <summary>Vector width in bits the kernels use now: 512 (AVX-512), 256 (AVX2 + FMA) or 0 (scalar).</summary>
+    public static int Width()
+    {
+        var level = GemmIsa.Current;
+        return level == GemmSimdLevel.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? 512
+            : level >= GemmSimdLevel.Vector256 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported ? 256
+            : 0;
+    }
+
+    /// <summary>Y[j, r] (=|+=) scale·s_j for the first <paramref name="mm"/> of the four row sums.</summary>
+    public static void Store(float* y, int ldy, int r, int mm, bool accumulate, float scale, float s0, float s1, float s2, float s3)
+    {
+        Span<float> s = [s0, s1, s2, s3];
+        for (int j = 0; j < mm; j++)
+        {
+            float* dst = y + (long)j * ldy + r;
+            *dst = accumulate ? *dst + s[j] * scale : s[j] * scale;
+        }
+    }
+}

@@ -19,7 +19,7 @@ internal enum RateKind
 /// (owned by the given <see cref="BenchBuffers"/>) and returns one call of the kernel.
 /// </summary>
 internal sealed record WorkItem(string Id, string Work, string Shape, RateKind Kind, double AmountPerCall,
-    string Ours, Func<BenchBuffers, Action> Prepare)
+    string Ours, Func<BenchBuffers, Action> Prepare, bool InPyTorchScript = true)
 {
     /// <summary>Unit of the rate column.</summary>
     public string Unit => Kind == RateKind.Flops ? "GFLOP/s" : "GB/s";
@@ -53,6 +53,7 @@ internal static unsafe class BenchWork
                 float* x = buf.F32(512L * 32000), y = buf.Zeros(512L * 32000);
                 return () => Softmax.Forward(x, y, 512, 32000);
             }),
+        .. BenchWorkQuant.Items(),
     ];
 
     // C[m,n] = A[m,k]·B; B is [k,n] or, with weightLayout, a weight W[n,k] used transposed.

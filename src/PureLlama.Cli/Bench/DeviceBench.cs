@@ -26,7 +26,9 @@ internal static class DeviceBench
         {
             using var item = make();
             if (only is not null && !only.Split(',').Any(o => item.Id.Contains(o.Trim(), StringComparison.OrdinalIgnoreCase))) continue;
-            var t = BenchTimer.Measure(item.Call, repeats, warmupMs: 300, minWarmupCalls: 3, minSampleMs: 20);
+            Timing t;
+            try { t = BenchTimer.Measure(item.Call, repeats, warmupMs: 300, minWarmupCalls: 3, minSampleMs: 20); }
+            catch (NotSupportedException ex) { Console.WriteLine($"{item.Id,-26} {item.Shape,-30} not supported: {ex.Message}"); continue; }
             double rate = item.Work / (t.MedianMs * 1e-3) / (item.Unit == "TFLOP/s" ? 1e12 : 1e9);
             Console.WriteLine($"{item.Id,-26} {item.Shape,-30} {t.MedianMs,10:F3} {rate,8:F1} {item.Unit}");
         }
@@ -38,6 +40,28 @@ internal static class DeviceBench
         var t = Tensor.RandU(new Shape(shape), new Rng((ulong)item.Owned.Count + 1), -1f, 1f, dtype, be.Device);
         item.Owned.Add(t);
         return t;
+    }
+
+    /// <summary>
+    /// Dequant-matmul: decode GEMV 1×4096 · [14336×4096]ᵀ (GB/s of packed weight read), or the
+    /// prefill GEMM 2048×4096 · [4096×4096]ᵀ followed by the input-gradient product (TFLOP/s).
+    /// </summary>
+    private static Item Quantized(IBackend be, QuantFormat format, bool decode)
+    {
+        int outF = decode ? 14336 : 4096, inF = 4096, m = decode ? 1 : 2048;
+        string id = decode ? $"gemv {format} (decode)".ToLowerInvariant() : $"matmul {format} fwd+dX".ToLowerInvariant();
+        var item = new Item(id, $"{m}x{inF} · [{outF}x{inF}]ᵀ", decode ? "GB/s" : "TFLOP/s", 0, () => { });
+        var w = Rand(be, item, DType.F32, outF, inF);
+        QuantizedTensor q = format == QuantFormat.Nf4 ? Quantization.Nf4Quantizer.Quantize(w, be.Device) : Quantization.Int8Quantizer.Quantize(w, be.Device);
+        item.Owned.AddRange(q.Components);
+        var x = Rand(be, item, DType.F32, m, inF);
+        var y = Rand(be, item, DType.F32, m, outF);
+        if (decode) return item with { Work = q.ByteLength, Call = () => { be.QuantizedMatMul(x, q, y, false, false); be.Synchronize(); } };
+        return item with
+        {
+            Work = 2 * 2.0 * m * outF * inF,
+            Call = () => { be.QuantizedMatMul(x, q, y, false, false); be.QuantizedMatMul(y, q, x, true, false); be.Synchronize(); },
+        };
     }
 
     private static IEnumerable<Func<Item>> Items(IBackend be)
@@ -63,6 +87,8 @@ internal static class DeviceBench
             var y = Rand(be, item, DType.F32, 1, n);
             return item with { Call = () => { be.MatMul(x, w, y, false, true, false); be.Synchronize(); } };
         };
+        foreach (var (format, decode) in new[] { (QuantFormat.Nf4, true), (QuantFormat.Int8, true), (QuantFormat.Nf4, false) })
+            yield return () => Quantized(be, format, decode);
         yield return () =>
         {
             const int rows = 4096, dim = 4096;

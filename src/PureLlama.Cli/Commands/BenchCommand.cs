@@ -97,7 +97,7 @@ public static class BenchCommand
             using var buffers = new BenchBuffers(seed: 1234);
             var call = item.Prepare(buffers);
             var t = BenchTimer.Measure(call, o.Repeats);
-            Console.Error.WriteLine($"  purellama {item.Id}: {t.MedianMs:F3} ms, {item.Rate(t.MedianMs):F1} {item.Unit}");
+            Console.Error.WriteLine($"  purellama {item.Id}: {t.MedianMs:F3} ms, {item.Rate(t.MedianMs):F1} {item.Unit} (best sample {t.MinMs:F3} ms, {item.Rate(t.MinMs):F1} {item.Unit})");
             timings.Add((item, t));
         }
 
@@ -107,7 +107,7 @@ public static class BenchCommand
             Console.Error.WriteLine("running PyTorch on the same work …");
             try
             {
-                torch = PyTorchRunner.Run(o.Python, scriptPath!, items.Select(i => i.Id), o.Threads, o.Repeats, o.KeepOpenBlasEnv);
+                torch = PyTorchRunner.Run(o.Python, scriptPath!, items.Where(i => i.InPyTorchScript).Select(i => i.Id), o.Threads, o.Repeats, o.KeepOpenBlasEnv);
             }
             catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or System.Text.Json.JsonException or KeyNotFoundException)
             {

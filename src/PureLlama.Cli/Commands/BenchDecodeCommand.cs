@@ -26,20 +26,37 @@ internal static class BenchDecodeCommand
         var loading = new Option<string>("--loading") { Description = "copied | mapped | both", DefaultValueFactory = _ => "both" };
         var bandwidth = new Option<double?>("--bandwidth-gbs") { Description = "memory bandwidth for the roofline in GB/s (default: measured here by a 2 GiB read)" };
         var layers = new Option<int>("--layers") { Description = "decoder layers (16 for the 1B shape; fewer for a quick check)", DefaultValueFactory = _ => 16 };
+        var model = new Option<string?>("--model") { Description = "time this model folder (e.g. one written by purellama quantize) instead of the random 1B-shaped one" };
         var quantize = new Option<string?>("--quantize") { Description = "quantize the projections while loading: nf4 | int8 (default: BF16 as stored)" };
+        var quantizeLmHead = new Option<bool>("--quantize-lm-head") { Description = "with --quantize: quantize lm_head too (its own copy when tied)" };
+        var versus = new Option<string[]>("--versus") { Description = "also time these folders, alternating decode steps with --model (or the random BF16 one) in one process (ratios robust to machine load)", AllowMultipleArgumentsPerToken = true };
         var device = DeviceOption.Create();
         var command = new Command("bench-decode", "Prefill/decode speed of a random Llama-3.2-1B-shaped BF16 model against the bandwidth roofline.")
         {
-            dir, prompt, decode, loading, bandwidth, layers, quantize, device,
+            dir, prompt, decode, loading, bandwidth, layers, model, quantize, quantizeLmHead, versus, device,
         };
         command.Hidden = true;
-        command.SetAction(parse => ModelCliOptions.Guard(() => Run(parse.GetValue(dir)!, parse.GetValue(prompt), parse.GetValue(decode),
-            parse.GetValue(loading)!, parse.GetValue(bandwidth), parse.GetValue(layers), ModelCliOptions.QuantizeOption(parse.GetValue(quantize)),
+        command.SetAction(parse => ModelCliOptions.Guard(() => parse.GetValue(versus) is { Length: > 0 } others
+            ? Versus([parse.GetValue(model) ?? EnsureRandom(parse.GetValue(dir)!, parse.GetValue(layers)), .. others], parse.GetValue(prompt), parse.GetValue(decode), DeviceOption.Resolve(parse.GetValue(device)))
+            : Run(parse.GetValue(model) ?? parse.GetValue(dir)!, parse.GetValue(model) is null, parse.GetValue(prompt), parse.GetValue(decode),
+            parse.GetValue(loading)!, parse.GetValue(bandwidth), parse.GetValue(layers), ModelCliOptions.QuantizeOption(parse.GetValue(quantize), parse.GetValue(quantizeLmHead)),
             DeviceOption.Resolve(parse.GetValue(device)))));
         return command;
     }
 
-    private static int Run(string dir, int promptTokens, int decodeTokens, string loading, double? bandwidthGbs, int layers, QuantizationConfig? quantize, Device device)
+    private static string EnsureRandom(string dir, int layers)
+    {
+        RandomCheckpoint.EnsureWritten(dir, layers);
+        return dir;
+    }
+
+    private static int Versus(string[] dirs, int prompt, int rounds, Device device)
+    {
+        BenchDecodeVersus.Run(dirs, prompt, rounds, device);
+        return 0;
+    }
+
+    private static int Run(string dir, bool random, int promptTokens, int decodeTokens, string loading, double? bandwidthGbs, int layers, QuantizationConfig? quantize, Device device)
     {
         if (promptTokens < 1 || decodeTokens < 1) throw new ArgumentException("--prompt and --decode must be at least 1.");
         var modes = loading.ToLowerInvariant() switch
@@ -49,10 +66,10 @@ internal static class BenchDecodeCommand
             "mapped" => [WeightLoading.Mapped],
             _ => throw new ArgumentException($"--loading must be copied, mapped or both, not '{loading}'."),
         };
-        RandomCheckpoint.EnsureWritten(dir, layers);
+        if (random) RandomCheckpoint.EnsureWritten(dir, layers);
         double gbs = bandwidthGbs ?? MeasureReadBandwidth();
         Console.WriteLine($"machine: {Environment.ProcessorCount} threads, load average {LoadAverage()}, read bandwidth {gbs:F1} GB/s{(bandwidthGbs is null ? " (measured)" : "")}");
-        Console.WriteLine($"weights: {(quantize is null ? "BF16 as stored" : quantize.Describe() + ", quantized while loading")}");
+        Console.WriteLine($"model: {dir}; {(quantize is null ? "weights as stored" : quantize.Describe() + ", quantized while loading")}");
         var rng = new Rng(1);
         int[] prompt = Enumerable.Range(0, promptTokens).Select(_ => rng.NextInt(128000)).ToArray();
         var options = new SamplingOptions { MaxNewTokens = decodeTokens + 1, StopTokenIds = [] };

@@ -13,12 +13,13 @@ internal sealed class ModelCliOptions
     public Option<int?> Context { get; } = new("--context") { Description = "positions per sequence (default: max_position_embeddings, at most 8192)" };
     public Option<string?> Adapter { get; } = new("--adapter") { Description = "PEFT LoRA adapter folder to apply (adapter_config.json, adapter_model.safetensors)" };
     public Option<string> KvCache { get; } = new("--kv-cache") { Description = "KV cache storage: f32 (default, exact) | bf16 (half the memory)", DefaultValueFactory = _ => "f32" };
+    public Option<bool> QuantizeLmHead { get; } = new("--quantize-lm-head") { Description = "with --quantize: quantize lm_head too (a tied lm_head gets its own quantized copy of the embedding table); it is a quarter of a 1B model's decode reads in BF16" };
     public Option<string?> Quantize { get; } = new("--quantize") { Description = "quantize the projections while loading: nf4 | int8 (a folder written by purellama quantize loads quantized without it)" };
 
     public void AddTo(Command command)
     {
         command.Options.Add(Model); command.Options.Add(Device); command.Options.Add(Loading); command.Options.Add(Context); command.Options.Add(KvCache);
-        command.Options.Add(Quantize); command.Options.Add(Adapter);
+        command.Options.Add(Quantize); command.Options.Add(QuantizeLmHead); command.Options.Add(Adapter);
     }
 
     public LlamaRuntime Load(ParseResult parse)
@@ -36,7 +37,7 @@ internal sealed class ModelCliOptions
             var other => throw new ArgumentException($"--kv-cache must be f32 or bf16, not '{other}'."),
         };
         var device = DeviceOption.Resolve(parse.GetValue(Device));
-        var runtime = LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context), QuantizeOption(parse.GetValue(Quantize)));
+        var runtime = LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context), QuantizeOption(parse.GetValue(Quantize), parse.GetValue(QuantizeLmHead)));
         runtime.KvCacheDType = kv;
         if (parse.GetValue(Adapter) is { } adapterDir)
         {
@@ -52,9 +53,19 @@ internal sealed class ModelCliOptions
     }
 
     /// <summary>The config of a --quantize value (null when absent): nf4 (QLoRA defaults) or int8.</summary>
-    public static Quantization.QuantizationConfig? QuantizeOption(string? value) => value is null ? null
-        : Quantization.QuantizationConfig.ParseFormat(value, "--quantize") == Tensors.QuantFormat.Nf4
+    /// <param name="value">The --quantize value.</param>
+    /// <param name="lmHead">Quantize lm_head too (--quantize-lm-head; bitsandbytes leaves it dense by default).</param>
+    public static Quantization.QuantizationConfig? QuantizeOption(string? value, bool lmHead = false)
+    {
+        if (value is null)
+        {
+            if (lmHead) throw new ArgumentException("--quantize-lm-head needs --quantize nf4|int8.");
+            return null;
+        }
+        var config = Quantization.QuantizationConfig.ParseFormat(value, "--quantize") == Tensors.QuantFormat.Nf4
             ? Quantization.QuantizationConfig.Nf4() : Quantization.QuantizationConfig.Int8();
+        return lmHead ? config with { SkipModules = [] } : config;
+    }
 
     /// <summary>Runs <paramref name="body"/>, turning the errors users cause into one line on stderr and exit code 2.</summary>
     public static int Guard(Func<int> body)

@@ -91,7 +91,7 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
     private static IOptimizer CreateOptimizer(string name, IReadOnlyList<NamedParameter> parameters, float weightDecay) => name.Trim().ToLowerInvariant() switch
     {
         "adamw" or "adamw_torch" => new AdamWOptimizer(parameters, new AdamWOptions { WeightDecay = weightDecay }),
-        "paged-adamw-8bit" or "paged_adamw_8bit" => throw new ArgumentException("--optimizer paged-adamw-8bit is not available in this build yet; use adamw."),
+        "paged-adamw-8bit" or "paged_adamw_8bit" or "adamw-8bit" => new PagedAdamW8bit(parameters, new AdamWOptions { WeightDecay = weightDecay }),
         var other => throw new ArgumentException($"--optimizer must be adamw or paged-adamw-8bit, not '{other}'."),
     };
 

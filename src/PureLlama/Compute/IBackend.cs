@@ -143,6 +143,14 @@ public interface IBackend : IDisposable
     /// <summary>One decoupled-weight-decay Adam step over a whole parameter (all F32, same shape).</summary>
     void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, in AdamWSettings settings, int step);
 
+    /// <summary>
+    /// One AdamW step with 8-bit block-wise quantized moments (bitsandbytes' 8-bit Adam, blocks of 256):
+    /// param, grad F32 [n]; mCodes, vCodes U8 [n] (codes of the signed / unsigned dynamic map,
+    /// <see cref="DynamicMap"/>); mAbsmax, vAbsmax F32 [⌈n/256⌉]. Dequantize, update, requantize with the
+    /// new block absmax, all in place (kernels/PureLlama.Kernels/Simd/AdamW8bit.cs).
+    /// </summary>
+    void AdamW8bit(Tensor param, Tensor grad, Tensor mCodes, Tensor mAbsmax, Tensor vCodes, Tensor vAbsmax, in AdamWSettings settings, int step);
+
     // ---- attention ---------------------------------------------------------------------------
 
     /// <summary>

@@ -105,6 +105,26 @@ internal static class LayerChecks
         if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, "AdamW step counts from 1.");
     }
 
+    public static void AdamW8bit(IBackend be, Tensor p, Tensor g, Tensor mq, Tensor mAbs, Tensor vq, Tensor vAbs, int step)
+    {
+        Check.F32Out(be, p, "param");
+        Check.F32(be, g, "grad");
+        Check.SameShape(p, g, "param", "grad");
+        var codes = new Shape(Check.Int(p.Numel, "param elements"));
+        var blocks = new Shape((int)Kernels.Simd.AdamW8bit.Blocks(p.Numel));
+        foreach (var (t, name) in new[] { (mq, "mCodes"), (vq, "vCodes") })
+        {
+            Check.OnDevice(be, t, name); Check.Contiguous(t, name); Check.Writable(t, name);
+            Check.DType(t, DType.U8, name); Check.Shape(t, codes, name);
+        }
+        foreach (var (t, name) in new[] { (mAbs, "mAbsmax"), (vAbs, "vAbsmax") })
+        {
+            Check.F32Out(be, t, name);
+            Check.Shape(t, blocks, name);
+        }
+        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, "AdamW step counts from 1.");
+    }
+
     /// <summary>Sizes of an attention problem, validated by <see cref="Attention"/>.</summary>
     public readonly record struct AttentionSizes(int Tokens, int KvLen, int Heads, int KvHeads, int HeadDim);
 

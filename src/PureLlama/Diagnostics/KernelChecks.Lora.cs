@@ -6,7 +6,7 @@ namespace PureLlama.Diagnostics;
 
 public static partial class KernelChecks
 {
-    /// <summary>LoRA shapes (m, in, out, r): ragged sizes and the ranks 1, 8, 13, 16.</summary>
+    /// <summary>LoRA shapes (m, in, out, r): ragged sizes and the ranks 1, 8, 13, 16 (on the CPU, m below and above the GEMM switch at 64 rows).</summary>
     private static IEnumerable<(int M, int In, int Out, int R)> LoraCases(bool small) => small
         ? [(3, 17, 9, 1), (7, 33, 20, 8), (5, 19, 37, 13), (9, 40, 21, 16)]
         : [(1, 7, 33, 1), (33, 127, 65, 8), (70, 130, 45, 13), (127, 300, 260, 16)];

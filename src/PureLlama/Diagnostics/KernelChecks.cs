@@ -44,6 +44,7 @@ public static partial class KernelChecks
             list.Add(Embedding(r, c, vocab: 50, bf16: true));
             list.Add(Casts(r * c));
             list.Add(AdamW(r * c));
+            list.Add(AdamW8bit(r * c));
             list.Add(TransposeCopy(r, c));
         }
         foreach (var (tokens, heads, headDim) in small ? new[] { (3, 2, 8), (5, 3, 16) } : new[] { (1, 1, 8), (17, 4, 64), (33, 8, 128) })
@@ -51,6 +52,7 @@ public static partial class KernelChecks
         foreach (var c in AttentionCases(small)) list.Add(Attention(c));
         foreach (var (m, inF, outF, r) in LoraCases(small)) list.Add(Lora(m, inF, outF, r));
         list.AddRange(QuantizedChecks(small));
+        list.AddRange(Int4GroupChecks(small));
         return list;
     }
 

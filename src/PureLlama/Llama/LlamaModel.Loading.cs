@@ -79,7 +79,12 @@ public sealed partial class LlamaModel
             }
             var norm = new RmsNormLayer(Get("model.norm.weight", new Shape(c)), eps);
             ILinear lmHead;
-            if (config.TieWordEmbeddings)
+            if (config.TieWordEmbeddings && linear?.Invoke("lm_head", new Shape(config.VocabSize, c)) is { } madeHead)
+            {
+                owned.Add(madeHead);  // e.g. a quantized copy of the tied table (the embedding gather keeps the dense one)
+                lmHead = madeHead;
+            }
+            else if (config.TieWordEmbeddings)
             {
                 // A second handle on the embedding table: lm_head = embed_tokensᵀ, no copy.
                 var table = embed.Table;

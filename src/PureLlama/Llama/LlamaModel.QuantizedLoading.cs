@@ -47,7 +47,9 @@ public sealed partial class LlamaModel
         return Build(config, device, Kept, (module, shape) =>
         {
             if (quantize.Skips(module)) return null;
-            using var dense = checkpoint.ReadCopy(module + ".weight", shape, s_denseTypes);
+            // A tied lm_head (quantized only when not skipped) is quantized from the embedding table.
+            string source = module == "lm_head" && config.TieWordEmbeddings ? "model.embed_tokens.weight" : module + ".weight";
+            using var dense = checkpoint.ReadCopy(source, shape, s_denseTypes);
             return new QuantLinear(quantize.Quantize(dense, device));
         });
     }

@@ -7,6 +7,11 @@ public enum QuantFormat
     Nf4,
     /// <summary>Symmetric row-wise INT8: q = round(127·w / absmax(row)).</summary>
     Int8,
+    /// <summary>
+    /// GPTQ-style 4-bit integers with one F16 scale and one 4-bit zero point per group of input columns
+    /// (GPTQ / AWQ checkpoints; <see cref="Int4GroupTensor"/>).
+    /// </summary>
+    Int4Group,
 }
 
 /// <summary>

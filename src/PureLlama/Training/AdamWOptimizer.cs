@@ -1,11 +1,10 @@
-using PureLlama.Compute;
 using PureLlama.Tensors;
 
 namespace PureLlama.Training;
 
 /// <summary>
 /// AdamW with F32 moments (8 bytes of state per parameter) on each parameter's device, one fused
-/// <see cref="IBackend.AdamW"/> kernel per parameter:
+/// <see cref="Compute.IBackend.AdamW"/> kernel per parameter:
 /// m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; p −= lr·(wd·p + m̂/(√v̂ + ε)) with m̂, v̂ bias-corrected by
 /// the parameter's own update count (as torch keeps <c>state["step"]</c> per parameter). Weight decay
 /// applies where <see cref="AdamWOptions.Decays"/> says. Parameters without a gradient are skipped.
@@ -62,16 +61,9 @@ public sealed class AdamWOptimizer : IOptimizer
     public void Step(float learningRate)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!(learningRate >= 0) || float.IsInfinity(learningRate)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be finite and ≥ 0.");
+        OptimizerStateFile.ForEachUpdate(_params, _steps, _decay, Options, learningRate,
+            (i, g, settings, step) => _params[i].Value.Backend.AdamW(_params[i].Value, g, _m[i], _v[i], settings, step));
         StepCount++;
-        for (int i = 0; i < _params.Length; i++)
-        {
-            var g = OptimizerStateFile.Gradient(_params[i]);
-            if (g is null) continue;
-            _steps[i]++;
-            var settings = new AdamWSettings(learningRate, Options.Beta1, Options.Beta2, Options.Eps, _decay[i] ? Options.WeightDecay : 0f);
-            _params[i].Value.Backend.AdamW(_params[i].Value, g, _m[i], _v[i], settings, _steps[i]);
-        }
     }
 
     /// <inheritdoc/>
@@ -81,41 +73,18 @@ public sealed class AdamWOptimizer : IOptimizer
     public void SaveState(string path)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var steps = OptimizerStateFile.Steps(_steps);
-        var tensors = new List<(string, Tensor)>();
-        for (int i = 0; i < _params.Length; i++)
-        {
-            tensors.Add(($"{_params[i].Name}.step", steps[i]));
-            tensors.Add(($"{_params[i].Name}.exp_avg", _m[i]));
-            tensors.Add(($"{_params[i].Name}.exp_avg_sq", _v[i]));
-        }
-        try { OptimizerStateFile.Write(path, Kind, StepCount, tensors); }
-        finally { foreach (var t in steps) t.Dispose(); }
+        OptimizerStateFile.Save(path, Kind, StepCount, _params, _steps, Buffers);
     }
 
     /// <inheritdoc/>
     public void LoadState(string path)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var expected = new List<(string, DType, Shape)>();
-        foreach (var p in _params)
-        {
-            expected.Add(($"{p.Name}.step", DType.I32, new Shape(1)));
-            expected.Add(($"{p.Name}.exp_avg", DType.F32, p.Value.Shape));
-            expected.Add(($"{p.Name}.exp_avg_sq", DType.F32, p.Value.Shape));
-        }
-        var (file, step) = OptimizerStateFile.Open(path, Kind, expected);
-        using (file)
-        {
-            for (int i = 0; i < _params.Length; i++)
-            {
-                _steps[i] = OptimizerStateFile.ReadStep(file, $"{_params[i].Name}.step");
-                OptimizerStateFile.CopyInto(file, $"{_params[i].Name}.exp_avg", _m[i]);
-                OptimizerStateFile.CopyInto(file, $"{_params[i].Name}.exp_avg_sq", _v[i]);
-            }
-        }
-        StepCount = step;
+        StepCount = OptimizerStateFile.Load(path, Kind, _params, _steps, Buffers);
     }
+
+    // The saved buffers of parameter i, by suffix.
+    private IEnumerable<(string, Tensor)> Buffers(int i) => [("exp_avg", _m[i]), ("exp_avg_sq", _v[i])];
 
     /// <summary>Releases the moments.</summary>
     public void Dispose()

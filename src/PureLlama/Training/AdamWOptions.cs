@@ -1,7 +1,7 @@
 namespace PureLlama.Training;
 
 /// <summary>
-/// Hyper-parameters shared by <see cref="AdamWOptimizer"/> and <c>PagedAdamW8bit</c> (the
+/// Hyper-parameters shared by <see cref="AdamWOptimizer"/> and <see cref="PagedAdamW8bit"/> (the
 /// learning rate is passed to each step). Weight decay applies only to parameters whose name
 /// <see cref="Decays"/> accepts; the default follows the Hugging Face Trainer: no decay on biases
 /// and normalisation weights.

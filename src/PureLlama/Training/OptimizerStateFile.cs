@@ -1,4 +1,5 @@
 using System.Globalization;
+using PureLlama.Compute;
 using PureLlama.IO;
 using PureLlama.Tensors;
 
@@ -99,6 +100,65 @@ internal static class OptimizerStateFile
         if (g.Shape != p.Value.Shape || g.DType != DType.F32 || g.Device != p.Value.Device || !g.IsContiguous)
             throw new InvalidOperationException($"The gradient of '{p.Name}' is {g.Describe()}, expected contiguous F32 {p.Value.Shape} on {p.Value.Device}.");
         return g;
+    }
+
+    /// <summary>
+    /// The loop both optimizers share: checks <paramref name="learningRate"/>, then for every parameter
+    /// with a gradient counts its update and calls <paramref name="update"/>(index, gradient, settings, step)
+    /// with the weight decay of its group.
+    /// </summary>
+    public static void ForEachUpdate(NamedParameter[] ps, int[] steps, bool[] decay, AdamWOptions o, float learningRate,
+        Action<int, Tensor, AdamWSettings, int> update)
+    {
+        if (!(learningRate >= 0) || float.IsInfinity(learningRate)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be finite and ≥ 0.");
+        for (int i = 0; i < ps.Length; i++)
+        {
+            var g = Gradient(ps[i]);
+            if (g is null) continue;
+            steps[i]++;
+            update(i, g, new AdamWSettings(learningRate, o.Beta1, o.Beta2, o.Eps, decay[i] ? o.WeightDecay : 0f), steps[i]);
+        }
+    }
+
+    /// <summary>
+    /// Saves per-parameter buffers (<c>{name}.step</c> plus <paramref name="buffers"/>(i) as
+    /// <c>{name}.{suffix}</c>) atomically.
+    /// </summary>
+    public static void Save(string path, string kind, int step, NamedParameter[] ps, int[] steps, Func<int, IEnumerable<(string Suffix, Tensor Tensor)>> buffers)
+    {
+        var stepTensors = Steps(steps);
+        var tensors = new List<(string, Tensor)>();
+        for (int i = 0; i < ps.Length; i++)
+        {
+            tensors.Add(($"{ps[i].Name}.step", stepTensors[i]));
+            foreach (var (suffix, t) in buffers(i)) tensors.Add(($"{ps[i].Name}.{suffix}", t));
+        }
+        try { Write(path, kind, step, tensors); }
+        finally { foreach (var t in stepTensors) t.Dispose(); }
+    }
+
+    /// <summary>
+    /// Loads what <see cref="Save"/> wrote, after checking every name, dtype and shape: restores
+    /// <paramref name="steps"/> and copies each file tensor into its buffer. Returns the global step.
+    /// </summary>
+    public static int Load(string path, string kind, NamedParameter[] ps, int[] steps, Func<int, IEnumerable<(string Suffix, Tensor Tensor)>> buffers)
+    {
+        var expected = new List<(string, DType, Shape)>();
+        for (int i = 0; i < ps.Length; i++)
+        {
+            expected.Add(($"{ps[i].Name}.step", DType.I32, new Shape(1)));
+            foreach (var (suffix, t) in buffers(i)) expected.Add(($"{ps[i].Name}.{suffix}", t.DType, t.Shape));
+        }
+        var (file, step) = Open(path, kind, expected);
+        using (file)
+        {
+            for (int i = 0; i < ps.Length; i++)
+            {
+                steps[i] = ReadStep(file, $"{ps[i].Name}.step");
+                foreach (var (suffix, t) in buffers(i)) CopyInto(file, $"{ps[i].Name}.{suffix}", t);
+            }
+        }
+        return step;
     }
 
     /// <summary>Disposes every parameter's gradient and clears it.</summary>

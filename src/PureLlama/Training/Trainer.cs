@@ -15,7 +15,7 @@ namespace PureLlama.Training;
 /// <param name="EvalLossAfter">Held-out loss after the last step (null without held-out rows).</param>
 /// <param name="TokensPerSecond">Input tokens per second over this process's steps.</param>
 /// <param name="PeakResidentBytes">Peak process resident set.</param>
-/// <param name="PeakBackendBytes">Peak tensor memory of the compute backend.</param>
+/// <param name="PeakBackendBytes">Peak tensor memory of the compute backend (CPU: native storage high-water mark, activations included; GPU: pool bytes in use sampled after each step).</param>
 /// <param name="LastCheckpoint">The final checkpoint folder.</param>
 /// <param name="LossCurve">The loss-curve PNG.</param>
 public sealed record TrainerResult(int Steps, double FirstLoss, double LastLoss, double? EvalLossBefore, double? EvalLossAfter,
@@ -236,7 +236,8 @@ public sealed partial class Trainer
         long backend = _model.Device.Kind == DeviceKind.Cpu ? NativeStorage.LiveBytes
             : Backends.Get(_model.Device) is IlgpuBackend gpu ? gpu.BytesInUse : 0;
         _peakRss = Math.Max(_peakRss, rss);
-        _peakBackend = Math.Max(_peakBackend, backend);
+        // CPU: the allocator's high-water mark, which sees activations inside the step; GPU: sampled after the step.
+        _peakBackend = Math.Max(_peakBackend, _model.Device.Kind == DeviceKind.Cpu ? NativeStorage.PeakLiveBytes : backend);
         return (rss, backend);
     }
 }

@@ -36,6 +36,16 @@ public class CheckpointTests(ITestOutputHelper output)
         for (int i = 0; i < plain.Length; i++) ckpt[i].Should().Equal(plain[i], $"gradient {i}");
     }
 
+    [Theory, MemberData(nameof(GradCheckTests.Devices), MemberType = typeof(GradCheckTests))]
+    public void Checkpointed_block_passes_the_finite_difference_check(string device)
+    {
+        var d = Device.Parse(device);
+        Tensor[] inputs = [GradCheckTests.Leaf(d, 1, 3, 8), GradCheckTests.Leaf(d, 2, 8), GradCheckTests.Leaf(d, 3, 10, 8), GradCheckTests.Leaf(d, 4, 8, 10)];
+        var worst = GradCheck.Run(x => Checkpoint.Run(t => Block(t, x[1], x[2], x[3]), x[0]), inputs, maxElementsPerInput: GradCheckTests.ElementsToCheck(d));
+        worst.RelativeError.Should().BeLessThan(2e-3, worst.ToString());
+        foreach (var t in inputs) t.Dispose();
+    }
+
     [Fact]
     public void Parameters_get_gradients_when_the_block_input_needs_none()
     {

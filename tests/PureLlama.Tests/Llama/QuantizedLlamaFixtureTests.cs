@@ -56,6 +56,19 @@ public sealed class QuantizedLlamaFixtureTests(ITestOutputHelper output)
         var (reference, _) = LlamaFixtures.Reference(tiny, "logits");
         double rel = RelativeError(a, reference);
         using var dense = LlamaRuntime.Load(f32, Cpu);
+        // Weight error of the projections: ‖Ŵ − W‖ / ‖W‖ over all of them.
+        double wNum = 0, wDen = 0;
+        var denseLinears = dense.Model.NamedLinears().ToDictionary(l => l.Name, l => l.Linear);
+        foreach (var (name, l) in onLoad.Model.NamedLinears())
+        {
+            if (l is not QuantLinear q) continue;
+            float[] w = denseLinears[name].DenseWeight().ToFloatArray();
+            using var deq = Tensor.Empty(q.Weight.Shape, DType.F32);
+            PureLlama.Compute.Backends.Get(Cpu).Dequantize(q.Weight, deq);
+            float[] wq = deq.ToFloatArray();
+            for (int i = 0; i < w.Length; i++) { double d = wq[i] - (double)w[i]; wNum += d * d; wDen += (double)w[i] * w[i]; }
+        }
+        output.WriteLine($"{config.Describe()}: projection weight relative error {Math.Sqrt(wNum / wDen):E3}");
         output.WriteLine($"{config.Describe()}: tiny-model logits relative error vs HF F32 logits {rel:E3} (dense PureLlama F32: {RelativeError(dense.Logits(ids), reference):E3}); " +
                          $"projection bytes {onLoad.Model.NamedLinears().Where(l => l.Name != "lm_head").Sum(l => l.Linear.WeightBytes):N0} vs dense {dense.Model.NamedLinears().Where(l => l.Name != "lm_head").Sum(l => l.Linear.WeightBytes):N0}");
         rel.Should().BeLessThan(format == "int8" ? 0.02 : 0.2, "quantization perturbs the logits by about its weight error, no more");
@@ -79,6 +92,39 @@ public sealed class QuantizedLlamaFixtureTests(ITestOutputHelper output)
             for (int v = 1; v < 256; v++) if (row[v] > row[best]) best = v;
             best.Should().Be(tokens[i], $"step {i}");
         }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FixtureQuantizeOnLoadCanQuantizeLmHeadTiedOrNot(bool tied)
+    {
+        if (LlamaFixtures.FindTiny() is not { } tiny) return;
+        using var dir = new TempDir();
+        string source = Path.Combine(tiny, "f32");
+        if (tied)
+        {
+            // The fixture with tie_word_embeddings: lm_head is the embedding table, not stored.
+            source = dir.File("tied");
+            Directory.CreateDirectory(source);
+            string json = File.ReadAllText(Path.Combine(tiny, "f32", "config.json")).Replace("\"tie_word_embeddings\": false", "\"tie_word_embeddings\": true");
+            File.WriteAllText(Path.Combine(source, "config.json"), json);
+            using var file = SafeTensorsFile.Open(Path.Combine(tiny, "f32", "model.safetensors"));
+            var list = file.Tensors.Where(t => t.Name != "lm_head.weight").Select(t => (t.Name, file.GetTensor(t.Name))).ToList();
+            SafeTensorsWriter.Write(Path.Combine(source, "model.safetensors"), list);
+            foreach (var (_, t) in list) t.Dispose();
+        }
+        using var dense = LlamaRuntime.Load(source, Cpu);
+        using var quantized = LlamaRuntime.Load(source, Cpu, WeightLoading.Copied, quantize: QuantizationConfig.Nf4() with { SkipModules = [] });
+        var head = quantized.Model.LmHead.Should().BeOfType<QuantLinear>().Subject;
+        quantized.Model.EmbedTokens.Table.DType.Should().Be(DType.F32, "the embedding gather keeps the dense table");
+
+        // lm_head is the NF4 quantization of the (tied or stored) dense head.
+        using var expected = Nf4Quantizer.Quantize(dense.Model.LmHead.DenseWeight());
+        ((Nf4Tensor)head.Weight).Packed.ToArray<byte>().Should().Equal(expected.Packed.ToArray<byte>());
+        double rel = RelativeError(quantized.Logits(LlamaFixtures.Prompt), dense.Logits(LlamaFixtures.Prompt));
+        output.WriteLine($"tied={tied}: NF4 everything incl. lm_head, logits relative error vs dense {rel:E3}");
+        rel.Should().BeInRange(1e-6, 0.25);
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using PureLlama.Llama;
 using PureLlama.Nn;
 using PureLlama.Tensors;
 using PureLlama.Tests.Llama;
+using static PureLlama.Tests.Training.LoraFixtureHelpers;
 using PureLlama.Training;
 using Xunit.Abstractions;
 
@@ -24,33 +25,6 @@ public sealed class LoraAdapterFixtureTests(ITestOutputHelper output) : IDisposa
     {
         tiny = LlamaFixtures.FindTiny();
         return tiny is null ? null : LlamaFixtures.LoadModel(tiny, "f32", Device.Cpu);
-    }
-
-    private static float[] Logits(LlamaModel model)
-    {
-        using var _ = GradMode.NoGrad();
-        using var ids = Tensor.FromArray(LlamaFixtures.Prompt, new Shape(LlamaFixtures.Prompt.Length));
-        using var logits = model.Forward(ids);
-        return logits.ToArray<float>();
-    }
-
-    // B = 0 after attach leaves the model unchanged; give every B random values so the adapter matters.
-    private static void Randomize(LoraAdapter adapter, ulong seed)
-    {
-        var rng = new Rng(seed);
-        foreach (var (_, layer) in adapter.Layers)
-        {
-            var values = new float[layer.B.Numel];
-            rng.FillUniform(values, -0.3, 0.3);
-            layer.B.Backend.CopyFromHost(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), layer.B);
-        }
-    }
-
-    private static double RelativeError(float[] got, float[] expected)
-    {
-        double num = 0, den = 0;
-        for (int i = 0; i < got.Length; i++) { double e = (double)got[i] - expected[i]; num += e * e; den += (double)expected[i] * expected[i]; }
-        return Math.Sqrt(num / den);
     }
 
     [Fact]
@@ -223,27 +197,7 @@ public sealed class LoraAdapterFixtureTests(ITestOutputHelper output) : IDisposa
         worst.RelativeError.Should().BeLessThan(1.5e-2, worst.ToString());
 
         // Along the whole LoRA gradient (all 28 tensors) the derivative is large and rounding is relatively small.
-        foreach (var p in adapter.Parameters) { p.Value.Grad?.Dispose(); p.Value.Grad = null; }
-        var lossG = Ops.CrossEntropy(model.Forward(ids), targets);
-        lossG.Backward();
-        var grads = adapter.Parameters.Select(p => p.Value.Grad!.ToArray<float>()).ToList();
-        double norm = Math.Sqrt(grads.Sum(g => g.Sum(x => (double)x * x)));
-        float Loss(float step)
-        {
-            using var _ = GradMode.NoGrad();
-            for (int i = 0; i < grads.Count; i++)
-            {
-                using var dir = Tensor.FromArray(grads[i].Select(x => (float)(x / norm)).ToArray(), adapter.Parameters[i].Value.Shape);
-                dir.Backend.Axpy(step, dir, adapter.Parameters[i].Value);
-            }
-            using var logits = model.Forward(ids);
-            using var loss = Ops.CrossEntropy(logits, targets);
-            return loss.Item();
-        }
-        const float h = 1e-2f;
-        float plus = Loss(h), minus = Loss(-2 * h);
-        Loss(h);
-        double numeric = (plus - minus) / (2.0 * h);
+        var (norm, numeric) = LoraFixtureHelpers.DirectionalDerivative(model, adapter);
         output.WriteLine($"directional derivative along the LoRA gradient: autograd {norm:E5}, finite differences {numeric:E5}");
         numeric.Should().BeApproximately(norm, 5e-3 * norm);
     }

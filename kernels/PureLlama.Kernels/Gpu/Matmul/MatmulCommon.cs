@@ -49,6 +49,27 @@ internal readonly struct Bf16Widen : IWiden<ushort>
     public float Widen(ushort value) => Interop.IntAsFloat((uint)value << 16);
 }
 
+/// <summary>
+/// op(B)[k, n] of a tiled GEMM as f32, for (k, n) inside K×N. p.TransB says which index is contiguous
+/// in memory (1: stored [N,K], k contiguous), so the tile copy stays coalesced for any source.
+/// </summary>
+internal interface IGemmOperandB
+{
+    float Load(GemmShape p, int k, int n);
+}
+
+/// <summary>A dense B view (f32 or bf16 through <typeparamref name="WB"/>) with leading dimension p.Ldb.</summary>
+internal struct DenseOperandB<TB, WB> : IGemmOperandB
+    where TB : unmanaged
+    where WB : struct, IWiden<TB>
+{
+    public ArrayView<TB> View;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly float Load(GemmShape p, int k, int n) =>
+        default(WB).Widen(View[p.TransB != 0 ? n * p.Ldb + k : k * p.Ldb + n]);
+}
+
 /// <summary>Eight f32 values held in registers (one row or column of a thread's 8×8 block).</summary>
 internal struct Vec8
 {

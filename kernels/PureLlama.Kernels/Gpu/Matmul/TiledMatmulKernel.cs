@@ -26,7 +26,8 @@ namespace PureLlama.Kernels.Gpu;
  *
  * Arithmetic intensity per thread and k: 16 shared loads for 64 FMAs. The 8×8 block is
  * hand-unrolled through Vec8 (ILGPU 1.5.3 does not unroll loops). Elements are read through
- * an IWiden struct, so the same source serves f32·f32, f32·bf16 and bf16·bf16 operands.
+ * an IWiden struct, so the same source serves f32·f32, f32·bf16 and bf16·bf16 operands; B goes
+ * through an IGemmOperandB (Run), so a packed weight can be dequantized on load (Gpu/Quantized).
  * Results are written only where row < M and col < N; padding of C (ldc > N) is never touched.
  */
 internal static class TiledMatmulKernel
@@ -41,7 +42,18 @@ internal static class TiledMatmulKernel
         where TA : unmanaged
         where TB : unmanaged
         where WA : struct, IWiden<TA>
-        where WB : struct, IWiden<TB>
+        where WB : struct, IWiden<TB> =>
+        Run<TA, WA, DenseOperandB<TB, WB>>(p, a, new DenseOperandB<TB, WB> { View = b }, c);
+
+    /// <summary>
+    /// The kernel body over any B operand (a dense view, or a quantized weight dequantized on load:
+    /// Gpu/Quantized). Inlined into each entry point, which owns the shared memory.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Run<TA, WA, TOpB>(GemmShape p, ArrayView<TA> a, TOpB b, ArrayView<float> c)
+        where TA : unmanaged
+        where WA : struct, IWiden<TA>
+        where TOpB : struct, IGemmOperandB
     {
         var tileA = SharedMemory.Allocate<float>(2 * TileK * Stride); // As[buf][k][m]
         var tileB = SharedMemory.Allocate<float>(2 * TileK * Stride); // Bs[buf][k][n]
@@ -59,7 +71,7 @@ internal static class TiledMatmulKernel
         // contiguous dimension. The next step's elements are fetched into registers before the
         // current step's FMAs and stored to the other shared buffer after them.
         Vec8 pa = LoadA8<TA, WA>(p, a, m0, 0, tid);
-        Vec8 pb = LoadB8<TB, WB>(p, b, n0, 0, tid);
+        Vec8 pb = LoadB8(p, b, n0, 0, tid);
         Store8(tileA, 0, slotA, tid, pa);
         Store8(tileB, 0, slotB, tid, pb);
         Group.Barrier();
@@ -71,7 +83,7 @@ internal static class TiledMatmulKernel
             if (more)
             {
                 pa = LoadA8<TA, WA>(p, a, m0, k0 + TileK, tid);
-                pb = LoadB8<TB, WB>(p, b, n0, k0 + TileK, tid);
+                pb = LoadB8(p, b, n0, k0 + TileK, tid);
             }
 
             for (int kk = 0; kk < TileK; kk++)
@@ -139,19 +151,18 @@ internal static class TiledMatmulKernel
 
     /// <summary>This thread's 8 elements (copy indices tid + 256·e) of op(B)'s 16×128 tile at k0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vec8 LoadB8<TB, WB>(GemmShape p, ArrayView<TB> b, int n0, int k0, int tid)
-        where TB : unmanaged
-        where WB : struct, IWiden<TB>
+    private static Vec8 LoadB8<TOpB>(GemmShape p, TOpB b, int n0, int k0, int tid)
+        where TOpB : struct, IGemmOperandB
     {
         Vec8 v;
-        v.V0 = LoadB<TB, WB>(p, b, n0, k0, tid);
-        v.V1 = LoadB<TB, WB>(p, b, n0, k0, tid + Threads);
-        v.V2 = LoadB<TB, WB>(p, b, n0, k0, tid + 2 * Threads);
-        v.V3 = LoadB<TB, WB>(p, b, n0, k0, tid + 3 * Threads);
-        v.V4 = LoadB<TB, WB>(p, b, n0, k0, tid + 4 * Threads);
-        v.V5 = LoadB<TB, WB>(p, b, n0, k0, tid + 5 * Threads);
-        v.V6 = LoadB<TB, WB>(p, b, n0, k0, tid + 6 * Threads);
-        v.V7 = LoadB<TB, WB>(p, b, n0, k0, tid + 7 * Threads);
+        v.V0 = LoadB(p, b, n0, k0, tid);
+        v.V1 = LoadB(p, b, n0, k0, tid + Threads);
+        v.V2 = LoadB(p, b, n0, k0, tid + 2 * Threads);
+        v.V3 = LoadB(p, b, n0, k0, tid + 3 * Threads);
+        v.V4 = LoadB(p, b, n0, k0, tid + 4 * Threads);
+        v.V5 = LoadB(p, b, n0, k0, tid + 5 * Threads);
+        v.V6 = LoadB(p, b, n0, k0, tid + 6 * Threads);
+        v.V7 = LoadB(p, b, n0, k0, tid + 7 * Threads);
         return v;
     }
 
@@ -186,17 +197,15 @@ internal static class TiledMatmulKernel
 
     /// <summary>op(B)[k0 + kk, n0 + j] for copy index idx, 0 outside the matrix.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float LoadB<TB, WB>(GemmShape p, ArrayView<TB> b, int n0, int k0, int idx)
-        where TB : unmanaged
-        where WB : struct, IWiden<TB>
+    private static float LoadB<TOpB>(GemmShape p, TOpB b, int n0, int k0, int idx)
+        where TOpB : struct, IGemmOperandB
     {
         int j, kk;
         if (p.TransB != 0) { kk = idx & (TileK - 1); j = idx >> 4; }   // B[n,k]: k contiguous
         else { j = idx & (TileN - 1); kk = idx >> 7; }                  // B[k,n]: n contiguous
         int col = n0 + j, k = k0 + kk;
         if (col >= p.N || k >= p.K) return 0f;
-        int offset = p.TransB != 0 ? col * p.Ldb + k : k * p.Ldb + col;
-        return default(WB).Widen(b[offset]);
+        return b.Load(p, k, col);
     }
 
     /// <summary>Writes C[row, col + 16·j] for j = 0..7 where inside M×N.</summary>

@@ -125,4 +125,12 @@ public sealed unsafe partial class CpuBackend
         SimdAdamW.Step(param.Pointer<float>(), grad.Pointer<float>(), m.Pointer<float>(), v.Pointer<float>(), param.Numel,
             s.LearningRate, s.Beta1, s.Beta2, s.Eps, s.WeightDecay, step);
     }
+
+    /// <inheritdoc/>
+    public void AdamW8bit(Tensor param, Tensor grad, Tensor mCodes, Tensor mAbsmax, Tensor vCodes, Tensor vAbsmax, in AdamWSettings s, int step)
+    {
+        LayerChecks.AdamW8bit(this, param, grad, mCodes, mAbsmax, vCodes, vAbsmax, step);
+        Kernels.Simd.AdamW8bit.Step(param.Pointer<float>(), grad.Pointer<float>(), mCodes.Pointer<byte>(), mAbsmax.Pointer<float>(), vCodes.Pointer<byte>(), vAbsmax.Pointer<float>(),
+            param.Numel, s.LearningRate, s.Beta1, s.Beta2, s.Eps, s.WeightDecay, step);
+    }
 }

@@ -11,6 +11,7 @@ public sealed unsafe partial class CpuBackend
     /// <inheritdoc/>
     public void QuantizedMatMul(Tensor x, QuantizedTensor w, Tensor y, bool transposeWeight, bool accumulate)
     {
+        if (w is Int4GroupTensor int4) { Int4GroupMatMul(x, int4, y, transposeWeight, accumulate); return; }
         var s = QuantizedShapes.Validate(this, x, w, y, transposeWeight);
         if (s.M == 0) return;
         float* px = x.Pointer<float>(), py = y.Pointer<float>();
@@ -35,6 +36,7 @@ public sealed unsafe partial class CpuBackend
     /// <inheritdoc/>
     public void Dequantize(QuantizedTensor w, Tensor destination)
     {
+        if (w is Int4GroupTensor int4) { Int4GroupDequantize(int4, destination); return; }
         QuantizedShapes.Destination(this, w, destination);
         float* dst = destination.Pointer<float>();
         switch (w)

@@ -131,4 +131,19 @@ public sealed partial class IlgpuBackend
         if (param.Numel == 0) return;
         GpuAdamW.Step(Stream, F(param), F(grad), F(m), F(v), param.Numel, s.LearningRate, s.Beta1, s.Beta2, s.Eps, s.WeightDecay, step);
     }
+
+    /// <inheritdoc/>
+    public void AdamW8bit(Tensor param, Tensor grad, Tensor mCodes, Tensor mAbsmax, Tensor vCodes, Tensor vAbsmax, in AdamWSettings s, int step)
+    {
+        LayerChecks.AdamW8bit(this, param, grad, mCodes, mAbsmax, vCodes, vAbsmax, step);
+        if (param.Numel == 0) return;
+        GpuAdamW8bit.Step(Stream, F(param), F(grad), Raw(mCodes), F(mAbsmax), Raw(vCodes), F(vAbsmax), F(DynamicMapTables), param.Numel,
+            s.LearningRate, s.Beta1, s.Beta2, s.Eps, s.WeightDecay, step);
+    }
+
+    // DynamicMap.GpuTables on this device, uploaded on first use and kept for the backend's life.
+    private Tensor DynamicMapTables => LazyInitializer.EnsureInitialized(ref _dynamicMapTables,
+        () => Tensor.FromSpan<float>(PureLlama.Kernels.DynamicMap.GpuTables, new Shape(PureLlama.Kernels.DynamicMap.GpuTables.Length), DType.F32, Device));
+
+    private Tensor? _dynamicMapTables;
 }

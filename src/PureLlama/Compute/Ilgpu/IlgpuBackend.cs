@@ -128,6 +128,7 @@ public sealed partial class IlgpuBackend : IBackend
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         try { Accelerator.Synchronize(); } catch (Exception) { /* already broken: free anyway */ }
+        _dynamicMapTables?.Dispose();
         _pool.Dispose();
         Accelerator.Dispose();
     }
