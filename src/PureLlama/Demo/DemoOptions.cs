@@ -30,7 +30,7 @@ public sealed record DemoOptions
     public float LoraAlpha { get; init; } = 32;
 
     /// <summary>Peak learning rate (cosine schedule, a few warm-up steps).</summary>
-    public float LearningRate { get; init; } = 5e-3f;
+    public float LearningRate { get; init; } = 2e-3f;
 
     /// <summary>Tokens per packed training row.</summary>
     public int RowTokens { get; init; } = 128;
