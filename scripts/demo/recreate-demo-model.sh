@@ -6,12 +6,12 @@
 #   the demo instruction set.
 #   usage: scripts/demo/recreate-demo-model.sh [WORK_DIR]   (default WORK_DIR: /tmp/purellama-demo-model)
 # Pretraining takes about 35 minutes on 2 busy cores (see models/demo/README.md); it resumes from the
-# latest checkpoint in WORK_DIR/pretrain if interrupted. Environment: STEPS (default 600).
+# latest checkpoint in WORK_DIR/pretrain if interrupted. Environment: STEPS (default 600), OUT (default models/demo).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${1:-/tmp/purellama-demo-model}"
 steps="${STEPS:-600}"
-out="$root/models/demo"
+out="${OUT:-$root/models/demo}"
 mkdir -p "$work" "$out"
 purellama() { dotnet run --project "$root/src/PureLlama.Cli" -c Release --no-build -- "$@"; }
 dotnet build "$root/src/PureLlama.Cli" -c Release -v quiet -nologo
