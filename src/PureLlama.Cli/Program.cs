@@ -16,4 +16,6 @@ root.Subcommands.Add(FinetuneCommand.Create());
 root.Subcommands.Add(PretrainCommand.Create());
 root.Subcommands.Add(TrainTokenizerCommand.Create());
 root.Subcommands.Add(MergeCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(ConvertCommand.Create());
 return root.Parse(args).Invoke();

@@ -56,7 +56,7 @@ public static class LoraMerge
     }
 
     /// <summary>Every weight of a model whose projections are all dense, under Hugging Face names, converted to <paramref name="dtype"/>.</summary>
-    private static void WriteWeights(LlamaModel model, string path, DType dtype)
+    internal static void WriteWeights(LlamaModel model, string path, DType dtype)
     {
         var named = new List<(string, Tensor)> { ("model.embed_tokens.weight", model.EmbedTokens.Table), ("model.norm.weight", model.Norm.Weight) };
         foreach (var l in model.Layers)
@@ -89,7 +89,7 @@ public static class LoraMerge
         }
     }
 
-    private static void WriteConfig(string source, string destination, DType dtype)
+    internal static void WriteConfig(string source, string destination, DType dtype)
     {
         var node = JsonNode.Parse(File.ReadAllText(source)) as JsonObject
             ?? throw new InvalidDataException($"'{source}' is not a JSON object.");

@@ -1,0 +1,34 @@
+using PureLlama.Llama;
+using PureLlama.Tensors;
+using PureLlama.Training;
+
+namespace PureLlama.IO;
+
+/// <summary>
+/// Rewrites a dense Hugging Face model folder in another floating-point type (F32 ↔ BF16): one
+/// model.safetensors, config.json with torch_dtype updated, tokenizer and generation files copied.
+/// Used to ship the F32 master weights of a pretraining run as a BF16 model.
+/// </summary>
+public static class CheckpointConverter
+{
+    /// <summary>Converts <paramref name="modelDir"/> into <paramref name="outDir"/> as <paramref name="dtype"/> (F32 or BF16).</summary>
+    /// <exception cref="ArgumentException">The folders are the same, or the type is not F32/BF16.</exception>
+    public static void Convert(string modelDir, string outDir, DType dtype)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelDir);
+        ArgumentException.ThrowIfNullOrEmpty(outDir);
+        if (dtype is not (DType.F32 or DType.BF16)) throw new ArgumentException($"The converted checkpoint's dtype must be F32 or BF16, not {dtype}.");
+        if (Path.GetFullPath(outDir) == Path.GetFullPath(modelDir)) throw new ArgumentException($"The output folder '{outDir}' must differ from the model folder.");
+        using var checkpoint = HfCheckpoint.Open(modelDir);
+        var config = LlamaConfig.FromFile(checkpoint.ConfigPath);
+        using var model = LlamaModel.Load(checkpoint, config, Device.Cpu);
+        Directory.CreateDirectory(outDir);
+        LoraMerge.WriteWeights(model, Path.Combine(outDir, HfCheckpoint.SingleFileName), dtype);
+        LoraMerge.WriteConfig(checkpoint.ConfigPath, Path.Combine(outDir, "config.json"), dtype);
+        foreach (var name in LoraMerge.CopiedFiles)
+        {
+            string src = Path.Combine(modelDir, name);
+            if (File.Exists(src)) File.Copy(src, Path.Combine(outDir, name), overwrite: true);
+        }
+    }
+}
