@@ -41,6 +41,12 @@ public static unsafe class Nf4Gemv
         {
             fixed (float* xp = pool)
             {
+                if (isa == 512 && Nf4Gemv512.Fits(w))
+                {
+                    Nf4Gemv512.ToStride8Order(m, cols, x, ldx, xp);                     // [m, cols] permuted
+                    Nf4Gemv512.Run(w, m, xp, y, ldy, accumulate);
+                    return;
+                }
                 ToNibbleOrder(m, cols, x, ldx, xp);                                  // [m, cols] permuted
                 nint xs = (nint)xp;
                 ParallelWork.Rows(w.Rows, cols, (r0, r1) =>
