@@ -141,9 +141,9 @@ internal static unsafe class Nf4Gemv512
             var c7 = Avx512F.PermuteVar16x32(map, Vector512.ShiftRightLogical(raw, 28).AsInt32());
             var scale = Scale(a, g, bs, upper);
             a0 = Avx512F.FusedMultiplyAdd(Dot8(c0, c1, c2, c3, c4, c5, c6, c7, x0 + g), scale, a0);
-            if (mm > 1)
+            if (mm > 1) a1 = Avx512F.FusedMultiplyAdd(Dot8(c0, c1, c2, c3, c4, c5, c6, c7, x1 + g), scale, a1);
+            if (mm > 2)
             {
-                a1 = Avx512F.FusedMultiplyAdd(Dot8(c0, c1, c2, c3, c4, c5, c6, c7, x1 + g), scale, a1);
                 a2 = Avx512F.FusedMultiplyAdd(Dot8(c0, c1, c2, c3, c4, c5, c6, c7, x2 + g), scale, a2);
                 a3 = Avx512F.FusedMultiplyAdd(Dot8(c0, c1, c2, c3, c4, c5, c6, c7, x3 + g), scale, a3);
             }
