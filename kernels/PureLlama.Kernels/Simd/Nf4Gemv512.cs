@@ -10,8 +10,10 @@
 // x'[g + 16s + i] = x[g + 8i + (s ^ 1)]), so each permuted vector FMAs against one contiguous
 // x' vector. Lanes 0..7 cover columns g..g+63 and lanes 8..15 columns g+64..g+127, each inside one
 // absmax block: the group's dot product t (16 lanes) is scaled by [absmax(lo) ×8, absmax(hi) ×8]
-// with one FMA into the row accumulator. Double-quantized absmaxes are decoded once per row
+// with one FMA into the row accumulator. Double-quantized absmaxes are decoded once per row tile
 // (8 at a time: gather from the nested map × nested scale + offset) into a small buffer.
+// m = 1: four weight rows share each x' load. m > 1: tiles of 16 rows walk x' in column chunks
+// of ≤ 24 KB (for ≤ 4 x rows), so x' stays in L1 even for 8192-column rows.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
