@@ -14,7 +14,7 @@ namespace PureLlama.Kernels.Tests;
 [Collection(MatmulIsaCollection.Name)]
 public sealed unsafe class QuantKernelTests
 {
-    private static readonly (int Rows, int Cols)[] Shapes = [(3, 37), (5, 100), (130, 65), (33, 128), (7, 64), (300, 256)];
+    private static readonly (int Rows, int Cols)[] Shapes = [(3, 37), (5, 100), (130, 65), (33, 128), (7, 64), (300, 256), (41, 1152), (9, 3200)];
 
     public static IEnumerable<object[]> Cases()
     {

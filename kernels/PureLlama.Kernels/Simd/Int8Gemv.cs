@@ -28,6 +28,9 @@ public static unsafe class Int8Gemv
         });
     }
 
+    // 16 int8 → 16 f32.
+    private static Vector512<float> Widen512(sbyte* q) => Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(q)));
+
     private static void Row(in Int8Matrix w, int r, int mm, float* x, int ldx, float* y, int ldy, bool accumulate, int isa)
     {
         int cols = w.Cols, c = 0;
@@ -37,9 +40,22 @@ public static unsafe class Int8Gemv
         if (isa == 512)
         {
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            if (mm == 1)
+            {
+                // One x row: four independent chains over 64 columns, so the FMA latency does not bound the stream.
+                for (; c + 64 <= cols; c += 64)
+                {
+                    a0 = Avx512F.FusedMultiplyAdd(Widen512(q + c), Vector512.Load(x0 + c), a0);
+                    a1 = Avx512F.FusedMultiplyAdd(Widen512(q + c + 16), Vector512.Load(x0 + c + 16), a1);
+                    a2 = Avx512F.FusedMultiplyAdd(Widen512(q + c + 32), Vector512.Load(x0 + c + 32), a2);
+                    a3 = Avx512F.FusedMultiplyAdd(Widen512(q + c + 48), Vector512.Load(x0 + c + 48), a3);
+                }
+                a0 = (a0 + a1) + (a2 + a3);
+                a1 = a2 = a3 = default;
+            }
             for (; c + 16 <= cols; c += 16)
             {
-                var wv = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(q + c)));
+                var wv = Widen512(q + c);
                 a0 = Avx512F.FusedMultiplyAdd(wv, Vector512.Load(x0 + c), a0);
                 if (mm > 1)
                 {
@@ -53,6 +69,18 @@ public static unsafe class Int8Gemv
         else if (isa == 256)
         {
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            if (mm == 1)
+            {
+                for (; c + 32 <= cols; c += 32)
+                {
+                    a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + c)), Vector256.Load(x0 + c), a0);
+                    a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + c + 8)), Vector256.Load(x0 + c + 8), a1);
+                    a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + c + 16)), Vector256.Load(x0 + c + 16), a2);
+                    a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + c + 24)), Vector256.Load(x0 + c + 24), a3);
+                }
+                a0 = (a0 + a1) + (a2 + a3);
+                a1 = a2 = a3 = default;
+            }
             for (; c + 8 <= cols; c += 8)
             {
                 var wv = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + c));

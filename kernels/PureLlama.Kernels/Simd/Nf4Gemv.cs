@@ -11,6 +11,8 @@
 // pre-multiplied by the block's absmax (decoded from its 8-bit code when double-quantized: one
 // table lookup and one vector multiply per block) and FMA against the matching half of x — no
 // interleave needed.
+// On AVX-512, weights with cols % 128 == 0 and B % 64 == 0 (all real shapes) go to Nf4Gemv512
+// (one 64-byte load per 128 codes, no per-32-column widening); this path serves the rest.
 // AVX2: the 16-code lookup is two 8-entry permutes and a blend on bit 3. Other shapes take a
 // scalar path that walks block segments, so blocks crossing row ends are handled exactly.
 using System.Buffers;
@@ -41,6 +43,12 @@ public static unsafe class Nf4Gemv
         {
             fixed (float* xp = pool)
             {
+                if (isa == 512 && Nf4Gemv512.Fits(w))
+                {
+                    Nf4Gemv512.ToStride8Order(m, cols, x, ldx, xp);                     // [m, cols] permuted
+                    Nf4Gemv512.Run(w, m, xp, y, ldy, accumulate);
+                    return;
+                }
                 ToNibbleOrder(m, cols, x, ldx, xp);                                  // [m, cols] permuted
                 nint xs = (nint)xp;
                 ParallelWork.Rows(w.Rows, cols, (r0, r1) =>
