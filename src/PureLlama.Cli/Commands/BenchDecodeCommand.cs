@@ -119,7 +119,7 @@ internal static class BenchDecodeCommand
         for (int r = 0; r < rounds; r++)
         {
             var clock = Stopwatch.StartNew();
-            using (var logits = model.Forward([prompt[r]], cache)) logits.ToFloatArray();
+            using (var logits = model.Forward([prompt[r % prompt.Length]], cache)) logits.ToFloatArray();
             steps.Add(clock.Elapsed.TotalMilliseconds);
             clock.Restart();
             foreach (var l in linears)
