@@ -35,7 +35,11 @@ internal static class FinetuneCommand
             bool isFull = parse.GetValue(full);
             if (isFull && parse.GetValue(quantize) is not null) throw new ArgumentException("--full trains F32 weights; it cannot be combined with --quantize.");
             var device = train.ResolveDevice(parse);
-            using var checkpoint = HfCheckpoint.Open(dir);
+            var quant = ModelCliOptions.QuantizeOption(parse.GetValue(quantize));
+            // QLoRA on a dense checkpoint: map the file and quantize one weight at a time (as LlamaRuntime does);
+            // copying it whole would keep every dense projection in memory beside its quantized form.
+            bool onTheFly = quant is not null && Quantization.QuantizationConfig.FromConfigFile(Path.Combine(dir, "config.json")) is null;
+            using var checkpoint = HfCheckpoint.Open(dir, onTheFly ? WeightLoading.Mapped : WeightLoading.Copied);
             var config = LlamaConfig.FromFile(checkpoint.ConfigPath);
             var tokenizer = Llama3Tokenizer.Load(checkpoint.TokenizerPath
                 ?? throw new FileNotFoundException($"The model folder '{dir}' has no tokenizer.json, which fine-tuning on text needs."));
@@ -47,7 +51,10 @@ internal static class FinetuneCommand
             var (trainSet, evalSet) = dataset.Split(parse.GetValue(train.EvalSplit), parse.GetValue(train.Seed));
 
             using var llama = isFull ? LoadF32(checkpoint, config, device)
-                : LlamaModel.Load(checkpoint, config, device, ModelCliOptions.QuantizeOption(parse.GetValue(quantize)));
+                : LlamaModel.Load(checkpoint, config, device, quant, copyKeptWeights: onTheFly);
+            // The model holds its own references to what it kept; the file's copies (the BF16 originals of widened
+            // or quantized weights) and its mapping are freed here, not at the end of training.
+            checkpoint.Dispose();
             if (isFull) return train.Run(parse, llama, new FullWeights(llama, FullWeights.CompanionFilesIn(dir)), trainSet, evalSet, "model");
 
             var lora = new LoraConfig

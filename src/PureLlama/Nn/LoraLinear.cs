@@ -92,7 +92,8 @@ public sealed class LoraLinear : ILinear
             mask = Dropout.NextMask(x.Shape, x.Device);     // [.., in]
             dropped = Ops.Mul(x, mask);
         }
-        var y = Ops.Lora(dropped ?? x, A, B, baseOut, Scaling);
+        // The base output is ours alone: the update goes into its storage (no [.., out] copy kept by the graph).
+        var y = Autograd.Functions.LoraFunction.Apply(dropped ?? x, A, B, baseOut, Scaling, overwriteBase: true);
         if (!GradMode.IsEnabled)
         {
             baseOut.Dispose(); dropped?.Dispose(); mask?.Dispose();

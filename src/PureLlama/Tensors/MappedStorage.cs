@@ -32,8 +32,10 @@ public sealed unsafe class MappedStorage : HostStorage
     {
         var info = new FileInfo(path);
         if (!info.Exists) throw new FileNotFoundException($"Cannot map '{path}': the file does not exist.", path);
-        if (offset < 0 || length < 0 || offset + length > info.Length)
-            throw new InvalidDataException($"Cannot map bytes [{offset}, {offset + length}) of '{path}': the file has only {info.Length} bytes.");
+        long size;                                         // of the file itself: FileInfo.Length of a symlink (Hugging Face cache) is the link's
+        using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read)) size = RandomAccess.GetLength(handle);
+        if (offset < 0 || length < 0 || offset + length > size)
+            throw new InvalidDataException($"Cannot map bytes [{offset}, {offset + length}) of '{path}': the file has only {size} bytes.");
         var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
         try
         {

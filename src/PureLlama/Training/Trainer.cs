@@ -235,7 +235,8 @@ public sealed partial class Trainer
         long rss = Environment.WorkingSet;
         long backend = _model.Device.Kind == DeviceKind.Cpu ? NativeStorage.LiveBytes
             : Backends.Get(_model.Device) is IlgpuBackend gpu ? gpu.BytesInUse : 0;
-        _peakRss = Math.Max(_peakRss, rss);
+        // The kernel's high-water mark (VmHWM on Linux) sees the peak inside the step, not just the sample after it.
+        using (var self = Process.GetCurrentProcess()) _peakRss = Math.Max(_peakRss, Math.Max(rss, self.PeakWorkingSet64));
         // CPU: the allocator's high-water mark, which sees activations inside the step; GPU: sampled after the step.
         _peakBackend = Math.Max(_peakBackend, _model.Device.Kind == DeviceKind.Cpu ? NativeStorage.PeakLiveBytes : backend);
         return (rss, backend);

@@ -62,6 +62,11 @@ public class TrainingCliTests
             File.Exists(Path.Combine(ft, "adapter", LoraAdapter.WeightsFileName)).Should().BeTrue();
             File.Exists(Path.Combine(ft, "adapter", LoraAdapter.ConfigFileName)).Should().BeTrue();
 
+            string qlora = Path.Combine(dir, "qlora");
+            Cli("finetune", "--model", Path.Combine(pre, "model"), "--data", Path.Combine(dir, "qa.jsonl"), "--output", qlora, "--device", "cpu",
+                "--quantize", "nf4", "--max-steps", "2", "--max-seq-length", "48", "--lora-r", "4", "--lora-alpha", "8", "--lr", "1e-2").Should().Be(0);
+            File.Exists(Path.Combine(qlora, "adapter", LoraAdapter.WeightsFileName)).Should().BeTrue("QLoRA maps the dense file, quantizes it one weight at a time and trains an adapter");
+
             string full = Path.Combine(dir, "full");
             Cli("finetune", "--model", Path.Combine(pre, "model"), "--data", Path.Combine(dir, "qa.jsonl"), "--output", full, "--device", "cpu",
                 "--full", "--max-steps", "2", "--max-seq-length", "48", "--lr", "1e-3").Should().Be(0);
