@@ -9,6 +9,13 @@ public sealed class QuantizationConfigTests
 {
     private static string ConfigWith(JsonNode q) => new JsonObject { ["model_type"] = "llama", [QuantizationConfig.FieldName] = q }.ToJsonString();
 
+    [Theory]
+    [InlineData("gptq")]
+    [InlineData("awq")]
+    public void Int4MethodsAreLeftToTheirOwnReader(string method) =>
+        QuantizationConfig.FromConfigJson($"{{\"quantization_config\": {{\"quant_method\": \"{method}\", \"bits\": 4}}}}", "dir/config.json")
+            .Should().BeNull("GPTQ/AWQ folders are read by Int4CheckpointConfig");
+
     [Fact]
     public void WrittenJsonReadsBack()
     {
@@ -54,7 +61,7 @@ public sealed class QuantizationConfigTests
     }
 
     [Theory]
-    [InlineData("""{"quant_method": "gptq", "bits": 4}""", "quant_method")]
+    [InlineData("""{"quant_method": "hqq", "bits": 4}""", "quant_method")]
     [InlineData("""{"quant_method": "bitsandbytes", "load_in_4bit": true}""", "bnb_4bit_quant_type")]
     [InlineData("""{"quant_method": "bitsandbytes", "load_in_4bit": true, "bnb_4bit_quant_type": "fp4"}""", "fp4")]
     [InlineData("""{"quant_method": "bitsandbytes", "load_in_4bit": true, "load_in_8bit": true}""", "both true")]
