@@ -49,7 +49,7 @@ public sealed partial class LlamaModel
         }
         quantize!.Validate();
         config.Validate(checkpoint);
-        return Build(config, device, Kept, (module, shape) =>
+        var model = Build(config, device, Kept, (module, shape) =>
         {
             if (quantize.Skips(module)) return null;
             // A tied lm_head (quantized only when not skipped) is quantized from the embedding table.
@@ -57,6 +57,10 @@ public sealed partial class LlamaModel
             using var dense = checkpoint.ReadCopy(source, shape, s_denseTypes);
             return new QuantLinear(quantize.Quantize(dense, device));
         });
+        // The quantizer's F32 staging arrays (4 bytes per weight of the largest matrix) are large-object
+        // garbage now: return their pages to the OS instead of keeping them in the process peak.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        return model;
     }
 
     private static QuantizedTensor OnDevice(QuantizedTensor q, Device device)
