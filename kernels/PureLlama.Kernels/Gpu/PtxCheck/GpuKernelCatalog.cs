@@ -1,4 +1,5 @@
 using System.Reflection;
+using PureLlama.Kernels.Unary;
 
 namespace PureLlama.Kernels.Gpu.PtxCheck;
 
@@ -32,10 +33,6 @@ public static class GpuKernelCatalog
         Explicit(typeof(GpuRmsNorm), nameof(GpuRmsNorm.BackwardBf16Kernel)),
         Explicit(typeof(GpuRmsNorm), nameof(GpuRmsNorm.WeightGradKernel)),
         Explicit(typeof(GpuRope), nameof(GpuRope.ApplyKernel)),
-        Explicit(typeof(GpuActivations), nameof(GpuActivations.SiluKernel)),
-        Explicit(typeof(GpuActivations), nameof(GpuActivations.SiluBackwardKernel)),
-        Explicit(typeof(GpuActivations), nameof(GpuActivations.SwiGluKernel)),
-        Explicit(typeof(GpuActivations), nameof(GpuActivations.SwiGluBackwardKernel)),
         Explicit(typeof(GpuSoftmax), nameof(GpuSoftmax.ForwardKernel)),
         Explicit(typeof(GpuSoftmax), nameof(GpuSoftmax.BackwardKernel)),
         Explicit(typeof(GpuCrossEntropy), nameof(GpuCrossEntropy.ForwardKernel)),
@@ -83,6 +80,13 @@ public static class GpuKernelCatalog
         Explicit(typeof(GpuFlashAttentionBackward), nameof(GpuFlashAttentionBackward.RowDotKernel)),
         Explicit(typeof(GpuFlashAttentionBackward), nameof(GpuFlashAttentionBackward.KeyGradKernel)),
         Explicit(typeof(GpuFlashAttentionBackward), nameof(GpuFlashAttentionBackward.QueryGradKernel)),
+        .. UnaryOp.All.SelectMany(op => new[]
+        {
+            Explicit(typeof(GpuUnary), nameof(GpuUnary.ForwardKernel), op.OpType),
+            Explicit(typeof(GpuUnary), nameof(GpuUnary.BackwardKernel), op.OpType),
+            Explicit(typeof(GpuUnary), nameof(GpuUnary.GatedKernel), op.OpType),
+            Explicit(typeof(GpuUnary), nameof(GpuUnary.GatedBackwardKernel), op.OpType),
+        }),
     ];
 
     /// <summary>An explicitly grouped kernel <paramref name="owner"/>.<paramref name="method"/>, closed over <paramref name="typeArguments"/>.</summary>
