@@ -18,7 +18,7 @@ public static class GpuUnary
     public static void Forward<TOp>(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> y, long n) where TOp : struct, IUnaryOp
     {
         var k = GpuKernelCache.For(stream);
-        k.Get($"GpuUnary.ForwardKernel_{typeof(TOp).Name}", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, long>(ForwardKernel<TOp>))
+        k.Load<ArrayView<float>, ArrayView<float>, long>(ForwardKernel<TOp>)
             (stream, k.Stride(n), x, y, n);
     }
 
@@ -27,8 +27,7 @@ public static class GpuUnary
         where TOp : struct, IUnaryOp
     {
         var k = GpuKernelCache.For(stream);
-        k.Get($"GpuUnary.BackwardKernel_{typeof(TOp).Name}",
-            acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, long>(BackwardKernel<TOp>))(stream, k.Stride(n), x, dy, dx, n);
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, long>(BackwardKernel<TOp>)(stream, k.Stride(n), x, dy, dx, n);
     }
 
     /// <summary>y = f(g)·u over n elements.</summary>
@@ -36,8 +35,7 @@ public static class GpuUnary
         where TOp : struct, IUnaryOp
     {
         var k = GpuKernelCache.For(stream);
-        k.Get($"GpuUnary.GatedKernel_{typeof(TOp).Name}",
-            acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, long>(GatedKernel<TOp>))(stream, k.Stride(n), g, u, y, n);
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, long>(GatedKernel<TOp>)(stream, k.Stride(n), g, u, y, n);
     }
 
     /// <summary>dg = dy·u·f'(g), du = dy·f(g) over n elements.</summary>
@@ -45,10 +43,11 @@ public static class GpuUnary
         ArrayView<float> dg, ArrayView<float> du, long n) where TOp : struct, IUnaryOp
     {
         var k = GpuKernelCache.For(stream);
-        k.Get($"GpuUnary.GatedBackwardKernel_{typeof(TOp).Name}", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, long>(GatedBackwardKernel<TOp>))(stream, k.Stride(n), g, u, dy, dg, du, n);
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, long>(GatedBackwardKernel<TOp>)(stream, k.Stride(n), g, u, dy, dg, du, n);
     }
 
+    [GpuKernel(typeof(IUnaryOp))]
     internal static void ForwardKernel<TOp>(ArrayView<float> x, ArrayView<float> y, long n) where TOp : struct, IUnaryOp
     {
         long stride = (long)Grid.DimX * Group.DimX;
@@ -56,6 +55,7 @@ public static class GpuUnary
             y[i] = default(TOp).Apply(x[i]);
     }
 
+    [GpuKernel(typeof(IUnaryOp))]
     internal static void BackwardKernel<TOp>(ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dx, long n) where TOp : struct, IUnaryOp
     {
         long stride = (long)Grid.DimX * Group.DimX;
@@ -63,6 +63,7 @@ public static class GpuUnary
             dx[i] = dy[i] * default(TOp).Derivative(x[i]);
     }
 
+    [GpuKernel(typeof(IUnaryOp))]
     internal static void GatedKernel<TOp>(ArrayView<float> g, ArrayView<float> u, ArrayView<float> y, long n) where TOp : struct, IUnaryOp
     {
         long stride = (long)Grid.DimX * Group.DimX;
@@ -70,6 +71,7 @@ public static class GpuUnary
             y[i] = default(TOp).Apply(g[i]) * u[i];
     }
 
+    [GpuKernel(typeof(IUnaryOp))]
     internal static void GatedBackwardKernel<TOp>(ArrayView<float> g, ArrayView<float> u, ArrayView<float> dy,
         ArrayView<float> dg, ArrayView<float> du, long n) where TOp : struct, IUnaryOp
     {
