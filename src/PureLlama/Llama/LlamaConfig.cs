@@ -1,5 +1,6 @@
 using PureLlama.IO;
 using PureLlama.Kernels.Simd;
+using PureLlama.Kernels.Unary;
 using PureLlama.Tensors;
 
 namespace PureLlama.Llama;
@@ -21,7 +22,7 @@ public sealed record LlamaConfig
     public required int VocabSize { get; init; }
     /// <summary>hidden_size: the model width.</summary>
     public required int HiddenSize { get; init; }
-    /// <summary>intermediate_size: the SwiGLU MLP width.</summary>
+    /// <summary>intermediate_size: the gated MLP width.</summary>
     public required int IntermediateSize { get; init; }
     /// <summary>num_hidden_layers.</summary>
     public required int NumHiddenLayers { get; init; }
@@ -45,6 +46,8 @@ public sealed record LlamaConfig
     public int? BosTokenId { get; init; }
     /// <summary>eos_token_id as a list (a single number in the file becomes a one-element list; empty when absent).</summary>
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
+    /// <summary>hidden_act (or hidden_activation): the MLP gate's activation f in down(f(gate)·up); SiLU (SwiGLU) when absent.</summary>
+    public UnaryOp HiddenActivation { get; init; } = UnaryOp.Silu;
     /// <summary>torch_dtype (or dtype) as written: float32, bfloat16, float16; null when absent.</summary>
     public string? TorchDtype { get; init; }
 
@@ -103,9 +106,11 @@ public sealed record LlamaConfig
             if (names.Length > 0 && !names.Contains("LlamaForCausalLM"))
                 throw r.Error("architectures", $"is [{string.Join(", ", names)}]; PureLlama reads LlamaForCausalLM.");
         }
-        string? act = r.OptionalString("hidden_act");
-        if (act is not null && act != "silu")
-            throw r.Error("hidden_act", $"is '{act}'; Llama uses 'silu' and PureLlama supports only that.");
+        // Gemma-style configs name the MLP activation hidden_activation (it wins over hidden_act there).
+        string actField = r.TryGet("hidden_activation", out _) ? "hidden_activation" : "hidden_act";
+        string? act = r.OptionalString(actField);
+        var activation = act is null ? UnaryOp.Silu : UnaryOp.FromConfigName(act)
+            ?? throw r.Error(actField, $"is '{act}'; PureLlama supports {string.Join(", ", UnaryOp.All.SelectMany(o => o.ConfigNames).Select(n => $"'{n}'"))}.");
         if (r.OptionalBool("attention_bias") == true)
             throw r.Error("attention_bias", "is true; Llama attention has no biases and PureLlama does not support them.");
         if (r.OptionalBool("mlp_bias") == true)
@@ -142,6 +147,7 @@ public sealed record LlamaConfig
             BosTokenId = r.OptionalInt("bos_token_id", 0),
             EosTokenIds = r.IdList("eos_token_id"),
             TorchDtype = dtype,
+            HiddenActivation = activation,
         };
         config.CheckConsistency(source);
         return config;
