@@ -1,3 +1,4 @@
+using PureLlama.Kernels.Blocks;
 using PureLlama.IO;
 using PureLlama.IO.Gguf;
 using PureLlama.Nn;
@@ -39,36 +40,62 @@ internal static class GgufModelLoader
         return GgufLlamaConfig.Read(file.Header, factors);
     }
 
-    /// <summary>Builds the model; <paramref name="quantize"/> quantizes the dense projections while loading (NF4/INT8), or null.</summary>
+    /// <summary>
+    /// Builds the model. Projections stored in a block format (Q8_0, Q4_0, Q4_K, Q6_K) stay in it
+    /// (<see cref="GgmlBlockTensor"/> layers), and so does a tied lm_head over a block-format token_embd (the
+    /// embedding gather gets a dequantized F32 copy); <paramref name="quantize"/> quantizes the other projections
+    /// while loading (NF4/INT8), or null.
+    /// </summary>
     public static LlamaModel Build(GgufFile file, LlamaConfig config, Device device, QuantizationConfig? quantize)
     {
         Validate(file, config);
         quantize?.Validate();
         return LlamaModel.Build(config, device, (name, shape) => ReadWeight(file, config, name, shape), (module, shape) =>
         {
-            if (quantize is null || quantize.Skips(module)) return null;
             string source = module == "lm_head" && config.TieWordEmbeddings ? "model.embed_tokens.weight" : module + ".weight";
+            var info = file.Header.Tensor(GgufTensorNames.ToGguf(source)!);
+            if (BlockFormats.IsBlockFormat(info.Type))
+            {
+                var blocks = StoredBytes(file, config, source, info);
+                GgmlBlockTensor q;
+                try { q = new GgmlBlockTensor(info.Type, shape, blocks) { Name = module + ".weight" }; }
+                catch { blocks.Dispose(); throw; }
+                if (device == Device.Cpu) return new QuantLinear(q);
+                using (q) return new QuantLinear(q.To(device));
+            }
+            if (quantize is null || quantize.Skips(module)) return null;
             using var dense = ReadWeight(file, config, source, shape);
             return new QuantLinear(quantize.Quantize(dense, device));
         });
     }
 
     /// <summary>
-    /// A weight in Hugging Face name and row-major layout: a view of the mapping (F32/BF16/F16 stored in place,
-    /// when the file is mapped), or a copy (q/k rows permuted back, or a copied file).
+    /// A weight in Hugging Face name and row-major layout: F32/BF16/F16 as stored (a view of the mapping when the
+    /// file is mapped, else a copy), block formats dequantized to F32; q/k rows put back in Hugging Face order.
     /// </summary>
     public static Tensor ReadWeight(GgufFile file, LlamaConfig config, string hfName, Shape shape)
     {
         string name = GgufTensorNames.ToGguf(hfName) ?? throw new ArgumentException($"No GGUF name for '{hfName}'.", nameof(hfName));
         var info = file.Header.Tensor(name);
-        if (GgufFile.DenseDType(info.Type) is not DType dtype)
-            throw new InvalidDataException($"GGUF file '{file.Path}': tensor '{name}' is {GgmlTypes.Name(info.Type)}; this build reads F32, F16 and BF16 tensors only.");
-        if (!GgufTensorNames.IsRopePermuted(hfName, out bool isKey)) return file.GetDense(name);
-        var storage = new NativeStorage(info.ByteLength, zero: false);
-        var t = new Tensor(storage, shape, shape.ContiguousStrides(), 0, dtype) { Name = hfName };
+        using var bytes = StoredBytes(file, config, hfName, info);
+        if (GgufFile.DenseDType(info.Type) is DType dtype)
+            return new Tensor(bytes.Storage, shape, shape.ContiguousStrides(), bytes.Offset / dtype.SizeOf(), dtype) { Name = hfName };
         unsafe
         {
-            GgufRopePermutation.FromGguf(file.Bytes(info), new Span<byte>(storage.Pointer, checked((int)info.ByteLength)), shape[0],
+            var values = GgmlQuantizer.DequantizeRows(info.Type, new ReadOnlySpan<byte>(bytes.Pointer<byte>(), checked((int)info.ByteLength)), checked((int)info.RowLength));
+            return Tensor.FromArray(values, shape).Named(hfName);
+        }
+    }
+
+    // The stored bytes as U8 [n]: q_proj/k_proj rows permuted back to Hugging Face order (a copy), others as GgufFile gives them.
+    private static Tensor StoredBytes(GgufFile file, LlamaConfig config, string hfName, GgufTensorInfo info)
+    {
+        if (!GgufTensorNames.IsRopePermuted(hfName, out bool isKey)) return file.GetRaw(info.Name);
+        var storage = new NativeStorage(info.ByteLength, zero: false);
+        var t = new Tensor(storage, new Shape(checked((int)info.ByteLength)), [1L], 0, DType.U8) { Name = info.Name };
+        unsafe
+        {
+            GgufRopePermutation.FromGguf(file.Bytes(info), new Span<byte>(storage.Pointer, (int)info.ByteLength), checked((int)info.Rows),
                 isKey ? config.NumKeyValueHeads : config.NumAttentionHeads);
         }
         return t;

@@ -1,3 +1,4 @@
+using PureLlama.Kernels.Blocks;
 using PureLlama.Tensors;
 
 namespace PureLlama.IO.Gguf;
@@ -65,17 +66,29 @@ internal sealed unsafe class GgufFile : IDisposable
     /// <exception cref="InvalidDataException">The tensor is absent or of a block type.</exception>
     public Tensor GetDense(string name)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
         var t = Header.Tensor(name);
         if (DenseDType(t.Type) is not DType dtype)
             throw new InvalidDataException($"Tensor '{name}' in GGUF file '{Path}' is {GgmlTypes.Name(t.Type)}, not F32, F16 or BF16.");
-        var shape = new Shape(t.RowMajorShape());
-        if (t.ByteLength == 0 || _mapped is null) return Tensor.Empty(shape, dtype).Named(name);
+        return View(t, new Shape(t.RowMajorShape()), dtype);
+    }
+
+    /// <summary>A new U8 tensor [ByteLength] over a tensor's stored bytes (blocks as stored). The caller disposes it.</summary>
+    public Tensor GetRaw(string name)
+    {
+        var t = Header.Tensor(name);
+        return View(t, new Shape(checked((int)t.ByteLength)), DType.U8);
+    }
+
+    // A view of the mapping (mapped loading, element-aligned) or a copy in native memory.
+    private Tensor View(GgufTensorInfo t, Shape shape, DType dtype)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (t.ByteLength == 0 || _mapped is null) return Tensor.Empty(shape, dtype).Named(t.Name);
         if (Loading == WeightLoading.Mapped && t.Offset % dtype.SizeOf() == 0)
-            return new Tensor(_mapped, shape, shape.ContiguousStrides(), t.Offset / dtype.SizeOf(), dtype) { Name = name };
+            return new Tensor(_mapped, shape, shape.ContiguousStrides(), t.Offset / dtype.SizeOf(), dtype) { Name = t.Name };
         var copy = new NativeStorage(t.ByteLength, zero: false);
         Buffer.MemoryCopy(_mapped.Pointer + t.Offset, copy.Pointer, t.ByteLength, t.ByteLength);
-        return new Tensor(copy, shape, shape.ContiguousStrides(), 0, dtype) { Name = name };
+        return new Tensor(copy, shape, shape.ContiguousStrides(), 0, dtype) { Name = t.Name };
     }
 
     public void Dispose()

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using PureLlama.Kernels.Blocks;
 
 namespace PureLlama.IO.Gguf;
 
@@ -180,9 +181,11 @@ internal sealed class GgufHeaderReader
             catch (OverflowException) { throw Bad($"{where} has more elements than fit in 64 bits."); }
         }
         uint rawType = U32($"the type of {where}");
-        var type = (GgmlType)rawType;
+        var type = (GgmlType)(int)rawType;
         if (!GgmlTypes.TryGetLayout(type, out int block, out int typeSize))
-            throw Bad($"{where} has ggml type {rawType}, which PureLlama does not know.");
+            throw Bad(GgmlTypes.ForeignName(rawType) is { } known
+                ? $"{where} is of ggml type {known} ({rawType}), which PureLlama does not read (it reads F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)."
+                : $"{where} has ggml type {rawType}, which is not a ggml type PureLlama knows.");
         if (dims[0] % block != 0)
             throw Bad($"{where} is {GgmlTypes.Name(type)} with rows of {dims[0]} elements, not a whole number of {block}-element blocks.");
         long bytes;

@@ -1,3 +1,5 @@
+using PureLlama.Kernels.Blocks;
+
 namespace PureLlama.IO.Gguf;
 
 /// <summary>

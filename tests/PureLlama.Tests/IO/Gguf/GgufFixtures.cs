@@ -7,15 +7,11 @@ namespace PureLlama.Tests.IO.Gguf;
 /// <summary>shared/fixtures/gguf: llama.cpp's files, layout.json, expected.json and logits.safetensors.</summary>
 internal static class GgufFixtures
 {
-    /// <summary>Files stored in the fixture folder that PureLlama loads as models.</summary>
-    public static readonly string[] Loadable = ["demo-f16.gguf", "random-f16.gguf"];
-
     /// <summary>Every GGUF stored in the folder.</summary>
     public static readonly string[] Stored =
         ["demo-f16.gguf", "demo-q8_0.gguf", "demo-q4_k_m.gguf", "random-f16.gguf", "random-q8_0.gguf", "random-q4_0.gguf", "random-q4_k_m.gguf", "random-q6_k.gguf"];
 
     public static TheoryData<string> StoredFiles() => [.. Stored];
-    public static TheoryData<string> LoadableFiles() => [.. Loadable];
 
     /// <summary>The fixture folder, or null (skip) when it is missing outside CI.</summary>
     public static string? Dir(ITestOutputHelper output) => Fixtures.Get("gguf", output);

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using PureLlama.IO;
 using PureLlama.IO.Gguf;
+using PureLlama.Quantization;
 using PureLlama.Tensors;
 using Xunit.Abstractions;
 
@@ -56,12 +57,14 @@ public sealed class GgufLayoutFixtureTests(ITestOutputHelper output)
             (h.DataOffset + info.Offset).Should().Be(t.GetProperty("data_offset").GetInt64(), info.Name);
             info.ByteLength.Should().Be(t.GetProperty("n_bytes").GetInt64(), info.Name);
             Convert.ToHexStringLower(SHA256.HashData(gguf.Bytes(info))).Should().Be(t.GetProperty("sha256").GetString(), info.Name);
+            var values = GgmlQuantizer.DequantizeRows(info.Type, gguf.Bytes(info), (int)info.RowLength);
+            Convert.ToHexStringLower(SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())))
+                .Should().Be(t.GetProperty("dequant_f32_sha256").GetString(), $"{info.Name} dequantized");
             if (GgufFile.DenseDType(info.Type) is not null)
             {
                 using var dense = gguf.GetDense(info.Name);
                 dense.Shape.ToArray().Should().Equal(info.RowMajorShape());
-                Convert.ToHexStringLower(SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(dense.ToFloatArray().AsSpan())))
-                    .Should().Be(t.GetProperty("dequant_f32_sha256").GetString(), $"{info.Name} widened to F32");
+                dense.ToFloatArray().Should().Equal(values, "the dense view widens to the same values");
             }
         }
         output.WriteLine($"{file}: {h.Metadata.Count} keys, {h.Tensors.Count} tensors, data at {h.DataOffset}");

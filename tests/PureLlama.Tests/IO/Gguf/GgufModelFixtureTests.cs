@@ -13,7 +13,7 @@ public sealed class GgufModelFixtureTests(ITestOutputHelper output)
     private const double LogitTolerance = 2e-5;
     private const int Steps = 32;
 
-    [Theory, MemberData(nameof(GgufFixtures.LoadableFiles), MemberType = typeof(GgufFixtures))]
+    [Theory, MemberData(nameof(GgufFixtures.StoredFiles), MemberType = typeof(GgufFixtures))]
     public void Fixture_prompt_ids_logits_and_greedy_tokens_match_llama_cpp(string file)
     {
         if (GgufFixtures.Dir(output) is not { } dir) return;
