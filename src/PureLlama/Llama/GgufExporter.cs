@@ -49,10 +49,13 @@ public static class GgufExporter
         var config = model.Config;
         var weights = Weights(model);
         var writer = new GgufWriter();
-        if (RopeFactors(config) is { } factors)
-            writer.AddTensor("rope_freqs.weight", GgmlType.F32, [factors.Length], () => GgmlQuantizer.QuantizeRows(GgmlType.F32, factors, factors.Length));
-        long parameters = 0;
         var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        if (RopeFactors(config) is { } factors)
+        {
+            writer.AddTensor("rope_freqs.weight", GgmlType.F32, [factors.Length], () => GgmlQuantizer.QuantizeRows(GgmlType.F32, factors, factors.Length));
+            counts["F32"] = 1;
+        }
+        long parameters = 0;
         foreach (var (hfName, source) in weights.OrderBy(w => w.Key, StringComparer.Ordinal))
         {
             string gguf = GgufTensorNames.ToGguf(hfName)!;
@@ -65,7 +68,7 @@ public static class GgufExporter
         }
         AddMetadata(writer, config, tokenizer, type, name, parameters);
         writer.WriteFile(path);
-        return $"{weights.Count + (RopeFactors(config) is null ? 0 : 1)} tensors ({string.Join(", ", counts.Select(c => $"{c.Value} {c.Key}"))}), "
+        return $"{counts.Values.Sum()} tensors ({string.Join(", ", counts.Select(c => $"{c.Value} {c.Key}"))}), "
              + $"{SizeLabel(parameters)} parameters, {new FileInfo(path).Length:N0} bytes";
     }
 
