@@ -7,7 +7,7 @@ namespace PureLlama.Cli.Commands;
 /// <summary>Options shared by the commands that load a model: --model, --device, --loading, --context, --kv-cache, --adapter.</summary>
 internal sealed class ModelCliOptions
 {
-    public Option<string> Model { get; } = new("--model") { Description = "Hugging Face model folder (config.json, *.safetensors, tokenizer.json)", Required = true };
+    public Option<string> Model { get; } = new("--model") { Description = "Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a llama.cpp .gguf file", Required = true };
     public Option<string?> Device { get; } = DeviceOption.Create();
     public Option<string> Loading { get; } = new("--loading") { Description = "copied (anonymous memory, faster decode; default) | mapped (memory-mapped, instant load)", DefaultValueFactory = _ => "copied" };
     public Option<int?> Context { get; } = new("--context") { Description = "positions per sequence (default: max_position_embeddings, at most 8192)" };

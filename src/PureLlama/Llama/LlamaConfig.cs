@@ -38,6 +38,11 @@ public sealed record LlamaConfig
     public double RopeTheta { get; init; } = 10000.0;
     /// <summary>rope_scaling of type llama3 (Llama 3.1+), or null for plain RoPE.</summary>
     public Llama3RopeScaling? RopeScaling { get; init; }
+    /// <summary>
+    /// Per-frequency RoPE divisors [head_dim/2] (a GGUF file's <c>rope_freqs.weight</c>: frequency i is θ^(−2i/head_dim) / factor[i]),
+    /// used instead of <see cref="RopeScaling"/>; null for none.
+    /// </summary>
+    public IReadOnlyList<float>? RopeFrequencyFactors { get; init; }
     /// <summary>tie_word_embeddings: lm_head reuses model.embed_tokens.weight (Llama 3.2 1B/3B).</summary>
     public bool TieWordEmbeddings { get; init; }
     /// <summary>max_position_embeddings: the longest context the model was trained for (default 2048).</summary>
@@ -202,6 +207,12 @@ public sealed record LlamaConfig
             throw Bad("hidden_size", "gives tensors larger than PureLlama supports.");
         if (!(RmsNormEps > 0) || !double.IsFinite(RmsNormEps)) throw Bad("rms_norm_eps", $"is {RmsNormEps}; it must be a positive number.");
         if (!(RopeTheta > 0) || !double.IsFinite(RopeTheta)) throw Bad("rope_theta", $"is {RopeTheta}; it must be a positive number.");
+        if (RopeFrequencyFactors is { } ff)
+        {
+            if (RopeScaling is not null) throw Bad("rope_freqs", "is given together with rope_scaling; only one may be.");
+            if (ff.Count != HeadDim / 2) throw Bad("rope_freqs", $"has {ff.Count} factors; head_dim/2 = {HeadDim / 2} were expected.");
+            if (ff.Any(f => !(f > 0) || !float.IsFinite(f))) throw Bad("rope_freqs", "holds a factor that is not a positive number.");
+        }
         if (BosTokenId is int bos && (bos < 0 || bos >= VocabSize))
             throw Bad("bos_token_id", $"is {bos}, outside the vocabulary [0, {VocabSize}).");
         foreach (int eos in EosTokenIds)
