@@ -141,13 +141,18 @@ public sealed class ErrorTests(ServerFixture fx)
     }
 
     [Fact]
-    public void EngineOverloadMapsTo429()
+    public async Task EngineQueueFullIs429EvenWhenStreaming()
     {
-        // The engine's own queue limit (MaxWaitingRequests) surfaces as ServingOverloadedException; the server answers it like its own limit.
-        var error = ApiError.From(new ServingOverloadedException("The waiting queue is full (256 requests)."))!;
-        error.Status.Should().Be(429);
-        error.Type.Should().Be("rate_limit_error");
-        error.Code.Should().Be("rate_limit_exceeded");
+        // An engine that queues nothing (MaxWaitingRequests = 0) refuses every request with ServingOverloadedException.
+        using var runtime = Llama.LlamaRuntime.Load(fx.ModelDir);
+        using var engine = ServingEngine.Start(runtime, new ServingOptions { KvMemoryBytes = 1 << 20, MaxWaitingRequests = 0 });
+        await using var server = await LlamaServer.StartAsync(engine, new ServerOptions { Port = 0 });
+        var chat = ServerFixture.ClientFor(server, key: null).GetChatClient(server.ModelName);
+        var (status, error) = await ClientError(() => chat.CompleteChatAsync([new UserChatMessage("Hi")]));
+        status.Should().Be(429);
+        error.Should().Be(("rate_limit_error", (string?)null, "rate_limit_exceeded"));
+        var streaming = async () => { await foreach (var _ in chat.CompleteChatStreamingAsync([new UserChatMessage("Hi")])) { } };
+        (await streaming.Should().ThrowAsync<ClientResultException>()).Which.Status.Should().Be(429, "the status waits for the first token");
         ApiError.From(new InvalidOperationException("bug")).Should().BeNull("a server fault is a 500, not the client's error");
     }
 }

@@ -71,9 +71,12 @@ public sealed class ServerFixture : IAsyncLifetime
     }
 
     /// <summary>The OpenAI client on this server (no retries: a 429 must reach the test).</summary>
-    public OpenAIClient Client(string? key = ApiKey) => new(new ApiKeyCredential(key ?? "none"), new OpenAIClientOptions
+    public OpenAIClient Client(string? key = ApiKey) => ClientFor(Server, key);
+
+    /// <summary>The OpenAI client on any server (no retries).</summary>
+    public static OpenAIClient ClientFor(LlamaServer server, string? key) => new(new ApiKeyCredential(key ?? "none"), new OpenAIClientOptions
     {
-        Endpoint = new Uri(Server.Address, "v1"),
+        Endpoint = new Uri(server.Address, "v1"),
         RetryPolicy = new ClientRetryPolicy(0),
         NetworkTimeout = TimeSpan.FromSeconds(60),
     });
