@@ -181,7 +181,7 @@ public static class DemoPipeline
 
     // One greedy answer in the chat format, stopped at <|eot_id|>.
     private static string Ask(LlamaRuntime llama, Llama3Tokenizer tok, GenerationClock gen, string question, int maxNewTokens) =>
-        gen.Run(llama, tok.ChatTemplate.Encode([ChatMessage.User(question)], addGenerationPrompt: true),
+        gen.Run(llama, tok.ChatTemplate.Encode([ChatTurn.User(question)], addGenerationPrompt: true),
             SamplingOptions.Greedy with { MaxNewTokens = maxNewTokens }).Trim();
 
     private static string OneLine(string text) => text.Replace('\n', ' ').Replace('\r', ' ');
