@@ -119,10 +119,7 @@ public static class CheckpointQuantizer
     // The source config.json with quantization_config added (every other field kept as written).
     private static void WriteConfig(string sourceConfig, string path, QuantizationConfig config)
     {
-        JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(sourceConfig)); }
-        catch (JsonException e) { throw new InvalidDataException($"'{sourceConfig}' is not valid JSON: {e.Message}", e); }
-        if (root is not JsonObject obj) throw new InvalidDataException($"'{sourceConfig}' must hold a JSON object.");
+        var obj = StrictJson.ReadObject(sourceConfig);
         obj[QuantizationConfig.FieldName] = config.ToJson();
         AtomicFile.Write(path, s =>
         {

@@ -182,6 +182,9 @@ public static class Int4Checkpoint
         }
         int groups = checkpoint.Info(module + ".scales").Shape is { Rank: 2 } s ? s[0] : throw new InvalidDataException($"'{module}.scales' must be [groups, {rows}].");
         var scales = Read<ushort>("scales", DType.F16, groups, rows);
+        int badScale = FiniteValues.FirstNonFiniteHalf(scales);
+        if (badScale >= 0)
+            throw new InvalidDataException($"'{module}.scales' in {Path.GetFileName(checkpoint.FileOf(module + ".scales").Path)} holds {(float)BitConverter.UInt16BitsToHalf(scales[badScale])} at [{badScale / rows}, {badScale % rows}]; scales must be finite.");
         if (quant.IsAwq)
         {
             int need = (cols + quant.GroupSize - 1) / quant.GroupSize;
@@ -209,10 +212,7 @@ public static class Int4Checkpoint
 
     private static JsonObject WithQuantization(string sourceConfig, Int4CheckpointConfig config)
     {
-        JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(sourceConfig)); }
-        catch (JsonException e) { throw new InvalidDataException($"'{sourceConfig}' is not valid JSON: {e.Message}", e); }
-        if (root is not JsonObject obj) throw new InvalidDataException($"'{sourceConfig}' must hold a JSON object.");
+        var obj = StrictJson.ReadObject(sourceConfig);
         if (obj.ContainsKey("quantization_config")) throw new InvalidDataException($"'{sourceConfig}' already has a quantization_config: quantize the dense model.");
         obj["quantization_config"] = config.ToJson();
         return obj;

@@ -91,8 +91,7 @@ public static class LoraMerge
 
     internal static void WriteConfig(string source, string destination, DType dtype)
     {
-        var node = JsonNode.Parse(File.ReadAllText(source)) as JsonObject
-            ?? throw new InvalidDataException($"'{source}' is not a JSON object.");
+        var node = IO.StrictJson.ReadObject(source);
         node["torch_dtype"] = dtype == DType.BF16 ? "bfloat16" : "float32";
         AtomicFile.Write(destination, s => s.Write(System.Text.Encoding.UTF8.GetBytes(node.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }))));
     }
