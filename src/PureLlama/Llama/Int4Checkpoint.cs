@@ -49,8 +49,7 @@ public static class Int4Checkpoint
         if (string.Equals(outDir.TrimEnd('/'), Path.GetFullPath(sourceDirectory).TrimEnd('/'), StringComparison.Ordinal))
             throw new IOException($"--out '{outDir}' is the source folder; write the quantized model to another folder.");
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !force)
-            throw new IOException($"Output folder '{outDir}' is not empty; pass --force to overwrite the model files in it.");
-        Directory.CreateDirectory(outDir);
+            throw new IOException($"Output folder '{outDir}' is not empty; pass --force to replace it.");
 
         var owned = new List<Tensor>();
         Tensor Host(Tensor t)
@@ -82,15 +81,22 @@ public static class Int4Checkpoint
                 qBytes += w.ByteLength;
                 groups.Add(config.IsAwq ? AwqComponents(module, w, New) : GptqComponents(module, w, config, Host, New));
             }
-            var files = HfCheckpointWriter.WriteWeights(outDir, groups, maxShardBytes);
-            WriteJson(Path.Combine(outDir, "config.json"), WithQuantization(sourceConfig, config));
-            var (sideName, side) = config.SideFile();
-            WriteJson(Path.Combine(outDir, sideName), side);
-            foreach (var name in CheckpointQuantizer.CopiedFiles)
+            var configJson = WithQuantization(sourceConfig, config);
+            // The whole folder is written aside and swapped in: a failure anywhere leaves the previous one intact.
+            var written = AtomicFolder.Write(outDir, temp =>
             {
-                string src = Path.Combine(sourceDirectory, name);
-                if (File.Exists(src)) AtomicFile.Write(Path.Combine(outDir, name), s => { using var f = File.OpenRead(src); f.CopyTo(s); });
-            }
+                var weights = HfCheckpointWriter.WriteWeights(temp, groups, maxShardBytes);
+                WriteJson(Path.Combine(temp, "config.json"), configJson);
+                var (sideName, side) = config.SideFile();
+                WriteJson(Path.Combine(temp, sideName), side);
+                foreach (var name in CheckpointQuantizer.CopiedFiles)
+                {
+                    string src = Path.Combine(sourceDirectory, name);
+                    if (File.Exists(src)) AtomicFile.Copy(src, Path.Combine(temp, name));
+                }
+                return weights.Select(f => Path.GetFileName(f)).ToList();
+            });
+            var files = written.Select(f => Path.Combine(outDir, f)).ToList();
             return new Int4WriteReport(outDir, files, files.Sum(f => new FileInfo(f).Length), qWeights, qBytes, total);
         }
         finally
