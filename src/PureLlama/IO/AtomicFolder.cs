@@ -26,7 +26,13 @@ internal static class AtomicFolder
     public static void Write(string directory, Action<string> write) => Write<object?>(directory, temp => { write(temp); return null; });
 
     /// <summary>Writes <paramref name="directory"/> through <paramref name="write"/>(temporary folder) and swaps it into place; returns what <paramref name="write"/> returned.</summary>
-    public static T Write<T>(string directory, Func<string, T> write)
+    public static T Write<T>(string directory, Func<string, T> write) => Write(directory, write, carryOver: null);
+
+    /// <summary>
+    /// As <see cref="Write{T}(string, Func{string, T})"/>; files of the previous folder (top level) that the new one lacks and
+    /// <paramref name="carryOver"/> accepts by name are copied into it before the swap (e.g. a user's notes beside the model).
+    /// </summary>
+    public static T Write<T>(string directory, Func<string, T> write, Func<string, bool>? carryOver)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         string final = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
@@ -40,6 +46,12 @@ internal static class AtomicFolder
         {
             Reach("begin");
             T result = write(temp);
+            if (carryOver is not null && Directory.Exists(final))
+                foreach (var old in Directory.GetFiles(final))
+                {
+                    string file = Path.GetFileName(old);
+                    if (!File.Exists(Path.Combine(temp, file)) && carryOver(file)) AtomicFile.Copy(old, Path.Combine(temp, file));
+                }
             Reach("before-swap");
             Swap(temp, final, Path.Combine(parent, "." + name + OldMarker + id));
             return result;

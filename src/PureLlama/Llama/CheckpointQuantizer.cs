@@ -105,7 +105,7 @@ public static class CheckpointQuantizer
                     if (File.Exists(src)) AtomicFile.Copy(src, Path.Combine(temp, name));
                 }
                 return weights.Select(f => Path.GetFileName(f)).ToList();
-            });
+            }, carryOver: name => !HfCheckpointWriter.IsWeightFile(name)); // --force keeps the user's other files
             var files = written.Select(f => Path.Combine(outDir, f)).ToList();
             long sourceBytes = checkpoint.Files.Sum(f => new FileInfo(f.Path).Length);
             long outBytes = files.Sum(f => new FileInfo(f).Length);

@@ -95,7 +95,7 @@ public static class Int4Checkpoint
                     if (File.Exists(src)) AtomicFile.Copy(src, Path.Combine(temp, name));
                 }
                 return weights.Select(f => Path.GetFileName(f)).ToList();
-            });
+            }, carryOver: name => !HfCheckpointWriter.IsWeightFile(name)); // --force keeps the user's other files
             var files = written.Select(f => Path.Combine(outDir, f)).ToList();
             return new Int4WriteReport(outDir, files, files.Sum(f => new FileInfo(f).Length), qWeights, qBytes, total);
         }
