@@ -73,10 +73,16 @@ internal sealed class ModelCliOptions
         return lmHead ? config with { SkipModules = [] } : config;
     }
 
-    /// <summary>Runs <paramref name="body"/>, turning the errors users cause into one line on stderr and exit code 2.</summary>
+    /// <summary>Runs <paramref name="body"/>, turning the errors users cause into one line on stderr and exit code 2 (3: training diverged).</summary>
     public static int Guard(Func<int> body)
     {
         try { return body(); }
+        catch (TrainingDivergedException e)
+        {
+            Console.Out.Flush();
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 3;
+        }
         catch (Exception e) when (e is PureLlamaException or ArgumentException or InvalidDataException or IOException
                                       or InvalidOperationException or UnauthorizedAccessException or FormatException)
         {

@@ -108,7 +108,7 @@ public static class DemoPipeline
         var result = trainer.Train();
         trainClock.Stop();
         string adapterDir = Path.Combine(options.OutputDirectory, "adapter");
-        adapter.Save(adapterDir);
+        IO.AtomicFolder.Write(adapterDir, adapter.Save);
         output.WriteLine($"   saved the PEFT adapter to {adapterDir}");
         output.WriteLine();
 

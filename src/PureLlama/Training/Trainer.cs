@@ -115,7 +115,8 @@ public sealed partial class Trainer
             var remaining = TimeSpan.FromSeconds(elapsed / done * (State.TotalSteps - State.Step));
             _progress?.Step(new StepReport(State.Step, State.TotalSteps, log.Epoch, log.Loss, log.LearningRate, log.GradNorm, log.Skipped,
                 log.Tokens, log.Tokens / Math.Max(LastStepSeconds, 1e-9), clock.Elapsed, remaining, rss, backend));
-            if (log.Skipped) _progress?.Message($"step {log.Step}: update skipped ({(log.Tokens == 0 || double.IsNaN(log.Loss) ? "no scored token" : $"gradient norm {log.GradNorm}")})");
+            if (log.Skipped) _progress?.Message($"step {log.Step}: update skipped ({LastSkipReason})");
+            CheckHealth(log);
 
             bool final = State.Step == State.TotalSteps;
             if (_eval.Count > 0 && (final || (Options.EvalSteps > 0 && State.Step % Options.EvalSteps == 0)))
@@ -124,7 +125,9 @@ public sealed partial class Trainer
                 State.EvalHistory.Add(new EvalLog(State.Step, ev));
                 _progress?.Message(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"step {State.Step}: eval loss {ev:0.0000}"));
             }
-            if (final || (Options.SaveSteps > 0 && State.Step % Options.SaveSteps == 0))
+            if ((final || (Options.SaveSteps > 0 && State.Step % Options.SaveSteps == 0)) && _nonFiniteRun > 0)
+                _progress?.Message($"step {State.Step}: checkpoint not saved (the last {_nonFiniteRun} step(s) were non-finite; the previous checkpoint stays the latest)");
+            else if (final || (Options.SaveSteps > 0 && State.Step % Options.SaveSteps == 0))
             {
                 lastCheckpoint = SaveCheckpoint();
                 _progress?.Message($"saved {lastCheckpoint}");
@@ -167,9 +170,10 @@ public sealed partial class Trainer
         {
             norm = Options.MaxGradNorm > 0 ? GradientClipping.ClipGlobalNorm(_weights.Parameters, Options.MaxGradNorm)
                 : GradientClipping.GlobalNorm(_weights.Parameters);
-            skipped = !double.IsFinite(norm);
+            skipped = !double.IsFinite(norm) || !double.IsFinite(loss);
             if (!skipped) _optimizer.Step((float)lr);
         }
+        LastSkipReason = !skipped ? null : SkipReason(targets, loss, norm);
         _optimizer.ZeroGrad();
         State.Step++;
         State.DataCursor = batch.Next.ToString();

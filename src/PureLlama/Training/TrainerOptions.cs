@@ -33,6 +33,9 @@ public sealed record TrainerOptions
     /// <summary>Continue from the latest complete checkpoint in <see cref="OutputDirectory"/> when there is one.</summary>
     public bool Resume { get; init; }
 
+    /// <summary>Stop with <see cref="TrainingDivergedException"/> after this many consecutive steps with a non-finite loss or gradient (each is skipped).</summary>
+    public int MaxNonFiniteSteps { get; init; } = 5;
+
     /// <summary>Checks the values; names the first bad one.</summary>
     public void Validate()
     {
