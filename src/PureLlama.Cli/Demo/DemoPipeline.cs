@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using PureLlama.Cli.Display;
 using PureLlama.Compute;
 using PureLlama.Llama;
 using PureLlama.Quantization;
@@ -9,7 +10,7 @@ using PureLlama.Tokenization;
 using PureLlama.Training;
 using PureLlama.Training.Data;
 
-namespace PureLlama.Demo;
+namespace PureLlama.Cli.Demo;
 
 /// <summary>
 /// The first run (<c>purellama demo</c>): loads the small demo model quantized to NF4, lets it continue a few
@@ -18,7 +19,7 @@ namespace PureLlama.Demo;
 /// with the adapter, merges the adapter into the dense weights, answers with the merged model, and returns
 /// the figures for a summary. Deterministic for a given <see cref="DemoOptions.Seed"/> on a given machine.
 /// </summary>
-public static class DemoPipeline
+internal static class DemoPipeline
 {
     /// <summary>The demo model's folder relative to the repository root.</summary>
     public const string RelativeModelDirectory = "models/demo";
@@ -44,9 +45,10 @@ public static class DemoPipeline
     /// <param name="options">Model, output folder, steps, seed, device.</param>
     /// <param name="output">Where the narration goes.</param>
     /// <param name="progress">The training display (null: one plain line per step on <paramref name="output"/>).</param>
+    /// <param name="cancellationToken">Stops the fine-tune after its current step (a checkpoint is written first).</param>
     /// <exception cref="FileNotFoundException">The model folder or the instruction set is missing.</exception>
     /// <exception cref="InvalidDataException">A question is not in the instruction set.</exception>
-    public static DemoResult Run(DemoOptions options, TextWriter output, TrainingProgress? progress = null)
+    public static DemoResult Run(DemoOptions options, TextWriter output, TrainingProgress? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(output);
@@ -94,19 +96,21 @@ public static class DemoPipeline
         using var adapter = LoraAdapter.Attach(llama.Model, lora, options.Seed);
         output.WriteLine($"4. QLoRA fine-tune on {Path.GetFileName(dataPath)}: {train.Count} examples trained, {heldOut.Count} held out; LoRA r={lora.R}, alpha={lora.Alpha} on every projection");
         output.WriteLine($"   {adapter.Summary}");
-        var batcher = new SequenceBatcher(train, new BatcherOptions { MaxSeqLength = options.RowTokens, Pack = true, Seed = options.Seed });
-        var evalRows = new SequenceBatcher(heldOut, new BatcherOptions { MaxSeqLength = options.RowTokens, Pack = true, Shuffle = false }).EpochSequences(0);
+        var data = TrainingData.From(train, heldOut, new BatcherOptions { MaxSeqLength = options.RowTokens, Pack = true, Seed = options.Seed });
         var weights = new LoraWeights(adapter);
-        using var optimizer = new AdamWOptimizer(weights.Parameters, new AdamWOptions());
         string runDir = Path.Combine(options.OutputDirectory, "finetune");
         if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true); // a fresh run each time (deterministic output)
-        var trainerOptions = new TrainerOptions { OutputDirectory = runDir, MaxSteps = options.Steps, MaxGradNorm = 1f, EvalSteps = Math.Max(1, options.Steps / 8) };
-        var schedule = LearningRateSchedule.Parse("cosine", options.LearningRate, Math.Max(1, options.Steps / 10), options.Steps);
-        var trainer = new Trainer(llama.Model, weights, optimizer, s => schedule.RateAt(s), trainerOptions, batcher, evalRows,
-            progress ?? new TrainingProgress(output, live: false));
+        var trainerOptions = new TrainerOptions
+        {
+            OutputDirectory = runDir, MaxSteps = options.Steps, MaxGradNorm = 1f, EvalSteps = Math.Max(1, options.Steps / 8),
+            LearningRate = options.LearningRate, Schedule = ScheduleKind.Cosine, WarmupSteps = Math.Max(1, options.Steps / 10),
+        };
+        using var trainer = new Trainer(llama.Model, weights, data, trainerOptions);
         var trainClock = Stopwatch.StartNew();
-        var result = trainer.Train();
+        var result = trainer.Train(cancellationToken, progress ?? new TrainingProgress(output, live: false));
         trainClock.Stop();
+        string lossCurve = Path.Combine(options.OutputDirectory, LossCurve.FileName);
+        LossCurve.Write(lossCurve, trainer.State, "demo fine-tune loss");
         string adapterDir = Path.Combine(options.OutputDirectory, "adapter");
         IO.AtomicFolder.Write(adapterDir, adapter.Save);
         output.WriteLine($"   saved the PEFT adapter to {adapterDir}");
@@ -138,7 +142,7 @@ public static class DemoPipeline
         output.WriteLine();
         return new DemoResult(answers, result.EvalLossBefore ?? double.NaN, result.EvalLossAfter ?? double.NaN, result.FirstLoss, result.LastLoss,
             result.Steps, result.TokensPerSecond, gen.TokensPerSecond, Math.Max(result.PeakResidentBytes, Process.GetCurrentProcess().PeakWorkingSet64),
-            adapter.TrainableParameters, adapter.AllParameters, adapterDir, mergedDir, result.LossCurve, total.Elapsed, trainClock.Elapsed);
+            adapter.TrainableParameters, adapter.AllParameters, adapterDir, mergedDir, lossCurve, total.Elapsed, trainClock.Elapsed);
     }
 
     /// <summary>The summary block printed at the end of the demo.</summary>

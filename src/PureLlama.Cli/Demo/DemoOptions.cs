@@ -1,9 +1,9 @@
 using PureLlama.Tensors;
 
-namespace PureLlama.Demo;
+namespace PureLlama.Cli.Demo;
 
 /// <summary>Settings of <see cref="DemoPipeline.Run"/>: the defaults are the ones <c>purellama demo</c> uses.</summary>
-public sealed record DemoOptions
+internal sealed record DemoOptions
 {
     /// <summary>The demo model folder (config.json, model.safetensors, tokenizer files, instructions.jsonl).</summary>
     public required string ModelDirectory { get; init; }

@@ -1,7 +1,7 @@
-namespace PureLlama.Training.Charts;
+namespace PureLlama.Cli.Charts;
 
 /// <summary>An RGB canvas [height, width, 3] with lines (Bresenham), rectangles and 5×7 bitmap text.</summary>
-public sealed class Raster
+internal sealed class Raster
 {
     private readonly byte[] _rgb;
 
@@ -77,7 +77,7 @@ public sealed class Raster
 }
 
 /// <summary>An 8-bit RGB colour.</summary>
-public readonly record struct Rgb(byte R, byte G, byte B)
+internal readonly record struct Rgb(byte R, byte G, byte B)
 {
     /// <summary>White.</summary>
     public static Rgb White => new(255, 255, 255);

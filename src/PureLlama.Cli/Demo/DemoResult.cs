@@ -1,4 +1,4 @@
-namespace PureLlama.Demo;
+namespace PureLlama.Cli.Demo;
 
 /// <summary>One question of the demo with the answers before and after the fine-tune.</summary>
 /// <param name="Question">The instruction.</param>
@@ -6,7 +6,7 @@ namespace PureLlama.Demo;
 /// <param name="Before">The answer of the pretrained model (NF4 base, no adapter).</param>
 /// <param name="WithAdapter">The answer with the trained adapter over the NF4 base.</param>
 /// <param name="Merged">The answer of the merged dense model (null when merging was off).</param>
-public sealed record DemoAnswer(string Question, string Expected, string Before, string WithAdapter, string? Merged)
+internal sealed record DemoAnswer(string Question, string Expected, string Before, string WithAdapter, string? Merged)
 {
     /// <summary>The answer after the fine-tune that the demo shows: the merged model's, else the adapter's.</summary>
     public string After => Merged ?? WithAdapter;
@@ -45,7 +45,7 @@ public sealed record DemoAnswer(string Question, string Expected, string Before,
 /// <param name="LossCurve">The loss-curve PNG.</param>
 /// <param name="Elapsed">Wall time of the whole run.</param>
 /// <param name="TrainingTime">Wall time of the fine-tune alone.</param>
-public sealed record DemoResult(IReadOnlyList<DemoAnswer> Answers, double HeldOutLossBefore, double HeldOutLossAfter, double FirstTrainLoss,
+internal sealed record DemoResult(IReadOnlyList<DemoAnswer> Answers, double HeldOutLossBefore, double HeldOutLossAfter, double FirstTrainLoss,
     double LastTrainLoss, int Steps, double TrainTokensPerSecond, double GenerationTokensPerSecond, long PeakResidentBytes,
     long TrainableParameters, long ModelParameters, string AdapterDirectory, string? MergedDirectory, string LossCurve, TimeSpan Elapsed,
     TimeSpan TrainingTime)

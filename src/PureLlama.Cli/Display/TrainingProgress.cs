@@ -1,30 +1,15 @@
 using System.Globalization;
+using PureLlama.Training;
 
-namespace PureLlama.Training;
-
-/// <summary>What the trainer reports after each optimizer step.</summary>
-/// <param name="Step">Optimizer steps done (1-based).</param>
-/// <param name="TotalSteps">Steps the run will take.</param>
-/// <param name="Epoch">Fractional epoch reached.</param>
-/// <param name="Loss">Mean token loss of the step's accumulated batch.</param>
-/// <param name="LearningRate">Learning rate used for the step.</param>
-/// <param name="GradNorm">Global gradient norm before clipping (NaN/∞ when the step was skipped).</param>
-/// <param name="Skipped">True when the update was skipped (non-finite gradient norm).</param>
-/// <param name="Tokens">Input tokens in the step.</param>
-/// <param name="TokensPerSecond">Input tokens per second of the step.</param>
-/// <param name="Elapsed">Wall time since training started (this process).</param>
-/// <param name="Remaining">Estimated time left.</param>
-/// <param name="ResidentBytes">Process resident set.</param>
-/// <param name="BackendBytes">Tensor memory held by the compute backend (native CPU memory or GPU buffers).</param>
-public sealed record StepReport(int Step, int TotalSteps, double Epoch, double Loss, double LearningRate, double GradNorm, bool Skipped,
-    long Tokens, double TokensPerSecond, TimeSpan Elapsed, TimeSpan Remaining, long ResidentBytes, long BackendBytes);
+namespace PureLlama.Cli.Display;
 
 /// <summary>
 /// The console progress display: one line rewritten in place (carriage return) on a terminal, or one
-/// plain line per step when the output is redirected to a file or pipe. Other messages (eval results,
-/// checkpoints, skipped steps) go on lines of their own.
+/// plain line per step when the output is redirected to a file or pipe. Other events (eval results,
+/// checkpoints, skipped steps, a resume) go on lines of their own. <see cref="Checkpointed"/> runs after
+/// each checkpoint is reported (the CLI redraws its loss curve there).
 /// </summary>
-public sealed class TrainingProgress
+internal sealed class TrainingProgress : IProgress<TrainingEvent>
 {
     private readonly TextWriter _out;
     private readonly bool _live;
@@ -39,6 +24,34 @@ public sealed class TrainingProgress
 
     /// <summary>A display on the console: live unless standard output is redirected.</summary>
     public static TrainingProgress ForConsole() => new(Console.Out, !Console.IsOutputRedirected);
+
+    /// <summary>Runs after each <see cref="CheckpointReport"/> is shown.</summary>
+    public Action<CheckpointReport>? Checkpointed { get; set; }
+
+    /// <summary>Shows one event.</summary>
+    public void Report(TrainingEvent value)
+    {
+        var c = CultureInfo.InvariantCulture;
+        switch (value)
+        {
+            case StepReport r:
+                Step(r);   // a skipped update's reason follows as a NoticeReport
+                break;
+            case NoticeReport n:
+                Message(n.Message);
+                break;
+            case EvalReport e:
+                Message(e.Step == 0 ? string.Create(c, $"eval loss before training: {e.Loss:0.0000}") : string.Create(c, $"step {e.Step}: eval loss {e.Loss:0.0000}"));
+                break;
+            case CheckpointReport k:
+                Message($"saved {k.Path}");
+                Checkpointed?.Invoke(k);
+                break;
+            case ResumeReport m:
+                Message($"resumed from {m.Path} at step {m.Step}");
+                break;
+        }
+    }
 
     /// <summary>Shows one step.</summary>
     public void Step(StepReport r)

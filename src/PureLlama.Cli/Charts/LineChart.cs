@@ -1,25 +1,26 @@
 using System.Globalization;
 
-namespace PureLlama.Training.Charts;
+namespace PureLlama.Cli.Charts;
 
 /// <summary>One named curve of a <see cref="LineChart"/>.</summary>
 /// <param name="Name">Legend text.</param>
 /// <param name="Color">Line colour.</param>
 /// <param name="Points">(x, y) in data units, in x order; non-finite y values are skipped.</param>
 /// <param name="Markers">Draw a small square at each point (sparse series such as eval loss).</param>
-public sealed record ChartSeries(string Name, Rgb Color, IReadOnlyList<(double X, double Y)> Points, bool Markers = false);
+internal sealed record ChartSeries(string Name, Rgb Color, IReadOnlyList<(double X, double Y)> Points, bool Markers = false);
 
 /// <summary>
 /// A line plot rasterised onto a <see cref="Raster"/>: axes with "nice" ticks (1, 2, 5 × 10^k) and
 /// labels, one polyline per series, a legend, axis titles. Used for the trainer's loss curve.
 /// </summary>
-public static class LineChart
+internal static class LineChart
 {
     private const int Left = 64, Right = 16, Top = 28, Bottom = 40;
     private static readonly Rgb Axis = new(40, 40, 40), Grid = new(225, 225, 225);
 
     /// <summary>Draws the series onto a new <paramref name="width"/>×<paramref name="height"/> canvas.</summary>
-    public static Raster Render(IReadOnlyList<ChartSeries> series, int width = 720, int height = 420, string xTitle = "step", string yTitle = "loss")
+    public static Raster Render(IReadOnlyList<ChartSeries> series, int width = 720, int height = 420, string xTitle = "step", string yTitle = "loss",
+        string? title = null)
     {
         ArgumentNullException.ThrowIfNull(series);
         var canvas = new Raster(width, height, Rgb.White);
@@ -57,6 +58,7 @@ public static class LineChart
         canvas.Line(Left - 1, Top + plotH, Left + plotW - 1, Top + plotH, Axis); // x axis
         canvas.Text(Left + plotW / 2 - Raster.TextWidth(xTitle) / 2, height - 14, xTitle, Axis);
         canvas.Text(6, 8, yTitle, Axis);
+        if (title is not null) canvas.Text(Left + plotW / 2 - Raster.TextWidth(title) / 2, 8, title, Axis);
 
         foreach (var s in series)
         {
@@ -84,9 +86,9 @@ public static class LineChart
     }
 
     /// <summary>Renders and writes a PNG to <paramref name="path"/> (atomically).</summary>
-    public static void WritePng(string path, IReadOnlyList<ChartSeries> series, int width = 720, int height = 420)
+    public static void WritePng(string path, IReadOnlyList<ChartSeries> series, int width = 720, int height = 420, string? title = null)
     {
-        var r = Render(series, width, height);
+        var r = Render(series, width, height, title: title);
         PngWriter.Write(path, r.Width, r.Height, r.Pixels);
     }
 

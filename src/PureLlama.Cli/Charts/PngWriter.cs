@@ -2,14 +2,14 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 
-namespace PureLlama.Training.Charts;
+namespace PureLlama.Cli.Charts;
 
 /// <summary>
 /// A minimal PNG encoder (RFC 2083 / ISO 15948): 8-bit RGB, no interlace, every scanline with filter
 /// type 0, the image data one zlib stream in one IDAT chunk. Chunks are length (big-endian) · type ·
 /// data · CRC-32 of type and data.
 /// </summary>
-public static class PngWriter
+internal static class PngWriter
 {
     /// <summary>The 8-byte PNG signature.</summary>
     public static ReadOnlySpan<byte> Signature => [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
@@ -74,7 +74,7 @@ public static class PngWriter
 /// CRC-32 as PNG and zip use it: reflected polynomial 0xEDB88320, initial value and final xor 0xFFFFFFFF,
 /// one byte at a time through a 256-entry table.
 /// </summary>
-public static class Crc32
+internal static class Crc32
 {
     private static readonly uint[] s_table = BuildTable();
 
