@@ -97,8 +97,7 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
         progress.Finish();
 
         string final = Path.Combine(options.OutputDirectory, finalName);
-        Directory.CreateDirectory(final);
-        weights.Save(final);
+        weights.SaveFolder(final);
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine();
         Console.WriteLine("summary");

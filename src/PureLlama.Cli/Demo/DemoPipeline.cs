@@ -112,7 +112,7 @@ internal static class DemoPipeline
         string lossCurve = Path.Combine(options.OutputDirectory, LossCurve.FileName);
         LossCurve.Write(lossCurve, trainer.State, "demo fine-tune loss");
         string adapterDir = Path.Combine(options.OutputDirectory, "adapter");
-        adapter.Save(adapterDir);
+        IO.AtomicFolder.Write(adapterDir, adapter.Save);
         output.WriteLine($"   saved the PEFT adapter to {adapterDir}");
         output.WriteLine();
 
@@ -185,7 +185,7 @@ internal static class DemoPipeline
 
     // One greedy answer in the chat format, stopped at <|eot_id|>.
     private static string Ask(LlamaRuntime llama, Llama3Tokenizer tok, GenerationClock gen, string question, int maxNewTokens) =>
-        gen.Run(llama, tok.ChatTemplate.Encode([ChatMessage.User(question)], addGenerationPrompt: true),
+        gen.Run(llama, tok.ChatTemplate.Encode([ChatTurn.User(question)], addGenerationPrompt: true),
             SamplingOptions.Greedy with { MaxNewTokens = maxNewTokens }).Trim();
 
     private static string OneLine(string text) => text.Replace('\n', ' ').Replace('\r', ' ');

@@ -35,8 +35,10 @@ internal sealed class TrainingProgress : IProgress<TrainingEvent>
         switch (value)
         {
             case StepReport r:
-                Step(r);
-                if (r.Skipped) Message(string.Create(c, $"step {r.Step}: update skipped ({(r.Tokens == 0 || double.IsNaN(r.Loss) ? "no scored token" : $"gradient norm {r.GradNorm}")})"));
+                Step(r);   // a skipped update's reason follows as a NoticeReport
+                break;
+            case NoticeReport n:
+                Message(n.Message);
                 break;
             case EvalReport e:
                 Message(e.Step == 0 ? string.Create(c, $"eval loss before training: {e.Loss:0.0000}") : string.Create(c, $"step {e.Step}: eval loss {e.Loss:0.0000}"));

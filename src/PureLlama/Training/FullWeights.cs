@@ -62,7 +62,7 @@ public sealed class FullWeights : ITrainableWeights
     {
         SafeTensorsWriter.Write(Path.Combine(directory, "model.safetensors"), Parameters.Select(p => (p.Name, p.Value)),
             new Dictionary<string, string> { ["format"] = "pt" });
-        foreach (var f in _companions) File.Copy(f, Path.Combine(directory, Path.GetFileName(f)), overwrite: true);
+        foreach (var f in _companions) AtomicFile.Copy(f, Path.Combine(directory, Path.GetFileName(f)));
     }
 
     /// <summary>The config, tokenizer and generation files present in a model folder (to pass as companion files).</summary>

@@ -6,7 +6,16 @@ namespace PureLlama.Training;
 public sealed partial class Trainer
 {
     private const string CheckpointPrefix = "checkpoint-";
-    private const string PartialPrefix = ".partial-checkpoint-";
+    private const string LegacyPartialPrefix = ".partial-checkpoint-"; // temporary folders of earlier versions
+
+    // ".checkpoint-5.partial-1a2b3c4d" → "checkpoint-5"
+    private static string ParentName(string leftover)
+    {
+        string name = Path.GetFileName(leftover)[1..];
+        int cut = name.IndexOf(".partial-", StringComparison.Ordinal);
+        if (cut < 0) cut = name.IndexOf(".old-", StringComparison.Ordinal);
+        return cut < 0 ? name : name[..cut];
+    }
     private const string StateFile = "trainer_state.json";
     private const string OptimizerFile = "optimizer.safetensors";
 
@@ -14,9 +23,9 @@ public sealed partial class Trainer
     internal Action<string>? BeforeCheckpointCommit { get; set; }
 
     /// <summary>
-    /// Writes checkpoint-{step}/ atomically: everything goes into a hidden temporary folder first (weights,
-    /// optimizer.safetensors, then trainer_state.json), which is renamed into place only when complete. A crash
-    /// leaves earlier checkpoints untouched and at worst a temporary folder, removed on the next start.
+    /// Writes checkpoint-{step}/ atomically (<see cref="AtomicFolder"/>): everything goes into a hidden temporary folder
+    /// first (weights, optimizer.safetensors, then trainer_state.json), which is swapped into place only when complete.
+    /// A crash leaves earlier checkpoints untouched and at worst a temporary folder, removed on the next start.
     /// Returns the checkpoint folder.
     /// </summary>
     public string SaveCheckpoint()
@@ -24,9 +33,7 @@ public sealed partial class Trainer
         string output = Options.OutputDirectory;
         Directory.CreateDirectory(output);
         string final = Path.Combine(output, CheckpointPrefix + State.Step.ToString(CultureInfo.InvariantCulture));
-        string temp = Path.Combine(output, PartialPrefix + State.Step.ToString(CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(temp);
-        try
+        AtomicFolder.Write(final, temp =>
         {
             _weights.Save(temp);
             _optimizer.SaveState(Path.Combine(temp, OptimizerFile));
@@ -34,20 +41,7 @@ public sealed partial class Trainer
             string json = State.ToJson();
             AtomicFile.Write(Path.Combine(temp, StateFile), s => s.Write(System.Text.Encoding.UTF8.GetBytes(json)));
             BeforeCheckpointCommit?.Invoke(temp);
-            if (Directory.Exists(final))
-            {
-                string old = temp + ".old";
-                Directory.Move(final, old);
-                Directory.Move(temp, final);
-                Directory.Delete(old, recursive: true);
-            }
-            else Directory.Move(temp, final);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
+        });
         PruneCheckpoints();
         return final;
     }
@@ -104,7 +98,9 @@ public sealed partial class Trainer
     // Left-overs of a crash during a checkpoint write.
     private void RemoveIncompleteCheckpoints()
     {
-        foreach (var dir in Directory.GetDirectories(Options.OutputDirectory, PartialPrefix + "*")) TryDelete(dir);
+        foreach (var dir in Directory.GetDirectories(Options.OutputDirectory, LegacyPartialPrefix + "*")) TryDelete(dir);
+        foreach (var dir in Directory.GetDirectories(Options.OutputDirectory, "." + CheckpointPrefix + "*"))
+            AtomicFolder.RemoveLeftovers(Path.Combine(Options.OutputDirectory, ParentName(dir)));
     }
 
     private static void TryDelete(string dir)

@@ -140,6 +140,8 @@ public sealed partial class Trainer : IDisposable
             var remaining = TimeSpan.FromSeconds(elapsed / done * (State.TotalSteps - State.Step));
             _progress?.Report(new StepReport(State.Step, State.TotalSteps, log.Epoch, log.Loss, log.LearningRate, log.GradNorm, log.Skipped,
                 log.Tokens, log.Tokens / Math.Max(LastStepSeconds, 1e-9), clock.Elapsed, remaining, rss, backend));
+            if (log.Skipped) Notice($"step {log.Step}: update skipped ({LastSkipReason})");
+            CheckHealth(log);
 
             bool final = State.Step == State.TotalSteps;
             if (_eval.Count > 0 && (final || (Options.EvalSteps > 0 && State.Step % Options.EvalSteps == 0)))
@@ -148,7 +150,9 @@ public sealed partial class Trainer : IDisposable
                 State.EvalHistory.Add(new EvalLog(State.Step, ev));
                 _progress?.Report(new EvalReport(State.Step, ev));
             }
-            if (final || (Options.SaveSteps > 0 && State.Step % Options.SaveSteps == 0)) lastCheckpoint = SaveAndReport();
+            if ((final || (Options.SaveSteps > 0 && State.Step % Options.SaveSteps == 0)) && _nonFiniteRun > 0)
+                Notice($"step {State.Step}: checkpoint not saved (the last {_nonFiniteRun} step(s) were non-finite; the previous checkpoint stays the latest)");
+            else if (final || (Options.SaveSteps > 0 && State.Step % Options.SaveSteps == 0)) lastCheckpoint = SaveAndReport();
         }
         lastCheckpoint ??= LatestCheckpoint(Options.OutputDirectory) ?? "";
         double? evalAfter = State.EvalHistory.Count > 0 && State.EvalHistory[^1].Step == State.Step ? State.EvalHistory[^1].Loss : null;
@@ -186,6 +190,9 @@ public sealed partial class Trainer : IDisposable
             ? "Training was cancelled before its first step; nothing was saved."
             : $"Training was cancelled after step {State.Step} of {State.TotalSteps}; checkpoint saved to {saved} (resume to continue).", cancellationToken);
     }
+
+    // A note for the user: a skipped update and why, a checkpoint not saved, a warning about the run's health.
+    private void Notice(string message) => _progress?.Report(new NoticeReport(State.Step, message));
 
     private string SaveAndReport()
     {
@@ -230,9 +237,10 @@ public sealed partial class Trainer : IDisposable
         {
             norm = Options.MaxGradNorm > 0 ? GradientClipping.ClipGlobalNorm(_weights.Parameters, Options.MaxGradNorm)
                 : GradientClipping.GlobalNorm(_weights.Parameters);
-            skipped = !double.IsFinite(norm);
+            skipped = !double.IsFinite(norm) || !double.IsFinite(loss);
             if (!skipped) _optimizer.Step((float)lr);
         }
+        LastSkipReason = !skipped ? null : SkipReason(targets, loss, norm);
         _optimizer.ZeroGrad();
         State.Step++;
         State.DataCursor = batch.Next.ToString();

@@ -57,6 +57,9 @@ public sealed record TrainerOptions
     /// <summary>Continue from the latest complete checkpoint in <see cref="OutputDirectory"/>; an error when there is none.</summary>
     public bool Resume { get; init; }
 
+    /// <summary>Stop with <see cref="TrainingDivergedException"/> after this many consecutive steps with a non-finite loss or gradient (each is skipped).</summary>
+    public int MaxNonFiniteSteps { get; init; } = 5;
+
     /// <summary>
     /// Start afresh in an <see cref="OutputDirectory"/> that holds another run's checkpoints, deleting them. Without it
     /// (and without <see cref="Resume"/>) such a folder is refused.

@@ -28,3 +28,6 @@ public sealed record CheckpointReport(int Step, string Path) : TrainingEvent;
 
 /// <summary>The run continues from a checkpoint.</summary>
 public sealed record ResumeReport(int Step, string Path) : TrainingEvent;
+
+/// <summary>A note for the user: why an update was skipped, why a checkpoint was not written, a warning about the run's health.</summary>
+public sealed record NoticeReport(int Step, string Message) : TrainingEvent;

@@ -30,7 +30,7 @@ public class ReadmeExampleTests
             var result = trainer.Train();                                                            // checkpoints in run/
             lora.Save(Path.Combine(runDir, "adapter"));                                          // PEFT format
             lora.Eval();
-            var prompt = tok.ChatTemplate.Encode([ChatMessage.User("Which book comes after Genesis?")]);
+            var prompt = tok.ChatTemplate.Encode([ChatTurn.User("Which book comes after Genesis?")]);
             foreach (var t in llama.Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = 20 })) text.Append(t.Text);
             // --- end of the README example ---
             Assert.Equal(maxSteps, result.Steps);
