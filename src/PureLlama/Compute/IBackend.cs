@@ -175,6 +175,23 @@ public interface IBackend : IDisposable
     /// </summary>
     void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor output, Tensor dOutput, Tensor lse,
         Tensor dq, Tensor dk, Tensor dv, in AttentionSettings settings, Tensor? querySegments = null, Tensor? keySegments = null);
+
+    // ---- paged KV cache (serving) --------------------------------------------------------------
+
+    /// <summary>
+    /// Writes this step's keys and values k, v [layout.Rows, kvHeads, headDim] (F32, contiguous) into the pools
+    /// kPool, vPool [blocks, blockSize, kvHeads, headDim] (F32, BF16 rounded to nearest even, or I8 with scales
+    /// [blocks, blockSize, kvHeads] F32 = max|x| / 127 per row) at the layout's slots.
+    /// </summary>
+    void PagedKvStore(Tensor k, Tensor v, PagedLayout layout, Tensor kPool, Tensor vPool, Tensor? kScales, Tensor? vScales);
+
+    /// <summary>
+    /// PagedAttention (kernels/PureLlama.Kernels/Simd/PagedAttention.cs): output [layout.Rows, heads, headDim] F32 =
+    /// causal softmax(scale·q·kᵀ)·v of each new row q [layout.Rows, heads, headDim] (F32) against its sequence's keys
+    /// 0..position, read from the pools through the layout's block tables; GQA without copies. A row's result does
+    /// not depend on the other rows of the call or on the block size (batch invariance).
+    /// </summary>
+    void PagedAttention(Tensor q, Tensor kPool, Tensor vPool, Tensor? kScales, Tensor? vScales, PagedLayout layout, Tensor output, float scale);
 }
 
 /// <summary>Hyper-parameters of an AdamW step.</summary>

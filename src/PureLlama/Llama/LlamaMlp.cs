@@ -26,13 +26,20 @@ public sealed class LlamaMlp : IDisposable
     public ILinear DownProj { get; internal set; }
 
     /// <summary>h: [N, hidden] → [N, hidden].</summary>
-    public Tensor Forward(Tensor h)
+    public Tensor Forward(Tensor h) => Forward(h, null, 0);
+
+    /// <summary>h: [N, hidden] → [N, hidden], with the row groups' LoRA terms when <paramref name="lora"/> is given.</summary>
+    internal Tensor Forward(Tensor h, IRowLora? lora, int layer)
     {
         using var tmp = new Temporaries();
         var g = tmp.Add(GateProj.Forward(h));     // [N, I]
+        lora?.Apply(layer, LoraModule.Gate, h, g);
         var u = tmp.Add(UpProj.Forward(h));       // [N, I]
+        lora?.Apply(layer, LoraModule.Up, h, u);
         var a = tmp.Add(Ops.Gated(Activation, g, u)); // [N, I]
-        return DownProj.Forward(a);               // [N, C]
+        var y = DownProj.Forward(a);              // [N, C]
+        lora?.Apply(layer, LoraModule.Down, a, y);
+        return y;
     }
 
     /// <inheritdoc/>
