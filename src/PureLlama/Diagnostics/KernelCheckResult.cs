@@ -4,7 +4,7 @@ using PureLlama.Tensors;
 namespace PureLlama.Diagnostics;
 
 /// <summary>The outcome of one kernel check: errors against the float64 reference and the bound.</summary>
-public sealed record KernelCheckResult(string Kernel, string Shape, double RelativeError, double MaxAbsError, double Tolerance, string? Failure)
+internal sealed record KernelCheckResult(string Kernel, string Shape, double RelativeError, double MaxAbsError, double Tolerance, string? Failure)
 {
     /// <summary>True when the output matched the reference within the tolerance.</summary>
     public bool Passed => Failure is null && Skipped is null && RelativeError <= Tolerance;
@@ -14,7 +14,7 @@ public sealed record KernelCheckResult(string Kernel, string Shape, double Relat
 }
 
 /// <summary>One check: an op run on a backend against its float64 reference, outputs poisoned first.</summary>
-public sealed record KernelCheck(string Kernel, string Shape, Func<IBackend, KernelCheckResult> Run)
+internal sealed record KernelCheck(string Kernel, string Shape, Func<IBackend, KernelCheckResult> Run)
 {
     /// <summary>
     /// Runs the check and then verifies the sentinel guards placed after every output it allocated

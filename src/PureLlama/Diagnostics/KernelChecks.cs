@@ -14,7 +14,7 @@ namespace PureLlama.Diagnostics;
 /// Shapes shrink on ILGPU's CPU accelerator, a thread-per-GPU-thread simulator, but still cross
 /// every tile and group edge.
 /// </summary>
-public static partial class KernelChecks
+internal static partial class KernelChecks
 {
     /// <summary>F32 tolerance (relative L2 error) and the looser one for long reductions.</summary>
     public const double F32Tol = 1e-5, LongTol = 1e-4;
