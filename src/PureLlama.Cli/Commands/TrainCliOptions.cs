@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
+using PureLlama.Distributed;
+using PureLlama.Kernels.Simd;
 using PureLlama.Llama;
 using PureLlama.Tensors;
 using PureLlama.Training;
@@ -31,11 +33,13 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
     public Option<int> SaveTotalLimit { get; } = new("--save-total-limit") { Description = "keep at most N checkpoints (0 = all)", DefaultValueFactory = _ => 0 };
     public Option<ulong> Seed { get; } = new("--seed") { Description = "seed of data order, split, initialisation and dropout (default 42)", DefaultValueFactory = _ => 42UL };
     public Option<bool> Resume { get; } = new("--resume") { Description = "continue from the latest checkpoint in --output" };
+    public Option<string> Distributed { get; } = new("--distributed") { Description = "auto (MPI when launched by mpirun) | mpi | none (default auto)", DefaultValueFactory = _ => "auto" };
+    public Option<double> CollectiveTimeout { get; } = new("--collective-timeout") { Description = "seconds a rank waits for the others in one collective before the job stops (default 600)", DefaultValueFactory = _ => 600 };
 
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Device, Output, Epochs, MaxSteps, BatchSize, GradAccum, Lr, Scheduler, WarmupSteps, MaxGradNorm, WeightDecay,
-                     Optimizer, GradientCheckpointing, MaxSeqLength, Packing, EvalSplit, EvalSteps, SaveSteps, SaveTotalLimit, Seed, Resume })
+                     Optimizer, GradientCheckpointing, MaxSeqLength, Packing, EvalSplit, EvalSteps, SaveSteps, SaveTotalLimit, Seed, Resume, Distributed, CollectiveTimeout })
             command.Options.Add(o);
     }
 
@@ -43,7 +47,7 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
     /// Builds the optimizer, schedule and trainer for <paramref name="weights"/>, trains, writes the final weights to
     /// <paramref name="finalName"/> under --output and prints the summary. Returns the exit code.
     /// </summary>
-    public int Run(ParseResult parse, LlamaModel model, ITrainableWeights weights, IReadOnlyList<TrainingExample> train,
+    public int Run(ParseResult parse, ICommunicator comm, LlamaModel model, ITrainableWeights weights, IReadOnlyList<TrainingExample> train,
         IReadOnlyList<TrainingExample> eval, string finalName)
     {
         model.GradientCheckpointing = parse.GetValue(GradientCheckpointing);
@@ -58,6 +62,7 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
             OutputDirectory = parse.GetValue(Output)!, Epochs = parse.GetValue(Epochs), MaxSteps = parse.GetValue(MaxSteps),
             GradientAccumulationSteps = parse.GetValue(GradAccum), MaxGradNorm = parse.GetValue(MaxGradNorm), EvalSteps = parse.GetValue(EvalSteps),
             SaveSteps = parse.GetValue(SaveSteps), SaveTotalLimit = parse.GetValue(SaveTotalLimit), Resume = parse.GetValue(Resume),
+            Communicator = comm,
         };
         using var optimizer = CreateOptimizer(parse.GetValue(Optimizer)!, weights.Parameters, parse.GetValue(WeightDecay));
         LearningRateSchedule? schedule = null;
@@ -69,11 +74,16 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
         Console.WriteLine($"{weights.Summary}");
         Console.WriteLine($"data: {train.Count} training examples ({trainTokens:N0} tokens), {eval.Count} held out; {trainer.StepsPerEpoch} steps per epoch, {trainer.State.TotalSteps} steps");
         Console.WriteLine($"optimizer {parse.GetValue(Optimizer)} ({Bytes(optimizer.StateBytes)} of state), schedule {schedule}, device {model.Device}");
+        if (comm.Size > 1) Console.WriteLine($"data-parallel: {comm.Description}, {SimdThreading.MaxThreads} thread(s) per rank; each rank sums a contiguous block of each step's micro-batches");
         var result = trainer.Train();
 
         string final = Path.Combine(options.OutputDirectory, finalName);
-        Directory.CreateDirectory(final);
-        weights.Save(final);
+        if (comm.Rank == 0)
+        {
+            Directory.CreateDirectory(final);
+            weights.Save(final);
+        }
+        comm.Barrier();
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine();
         Console.WriteLine("summary");
@@ -81,6 +91,8 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
             Console.WriteLine(string.Create(c, $"  held-out loss   {before:0.0000} → {after:0.0000}"));
         Console.WriteLine(string.Create(c, $"  training loss   {result.FirstLoss:0.0000} (first step) → {result.LastLoss:0.0000} (last step)"));
         Console.WriteLine(string.Create(c, $"  steps           {result.Steps}, {result.TokensPerSecond:0} tokens/s"));
+        if (comm.Size > 1)
+            Console.WriteLine(string.Create(c, $"  all-reduce      {trainer.AllReduceSeconds:0.000} s on rank 0 ({trainer.AllReduceBytesPerStep / 1048576.0:0.00} MiB of gradients per step)"));
         Console.WriteLine($"  peak memory     {Bytes(result.PeakResidentBytes)} resident, {Bytes(result.PeakBackendBytes)} of tensors");
         Console.WriteLine($"  weights         {final}");
         Console.WriteLine($"  checkpoint      {result.LastCheckpoint}");
@@ -98,4 +110,19 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
     private static string Bytes(long b) => TrainingProgress.Bytes(b);
 
     public Tensors.Device ResolveDevice(ParseResult parse) => DeviceOption.Resolve(parse.GetValue(Device));
+
+    /// <summary>
+    /// The run's communicator (MPI under mpirun). The other ranks print nothing to standard output (errors still reach
+    /// standard error), and without PURELLAMA_THREADS each rank takes its share of the machine's cores.
+    /// </summary>
+    public ICommunicator OpenCommunicator(ParseResult parse)
+    {
+        double seconds = parse.GetValue(CollectiveTimeout);
+        if (!(seconds > 0)) throw new ArgumentException($"--collective-timeout must be a positive number of seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}.");
+        var comm = Communicators.Create(parse.GetValue(Distributed)!, TimeSpan.FromSeconds(seconds));
+        if (comm.Size > 1 && Environment.GetEnvironmentVariable("PURELLAMA_THREADS") is null)
+            SimdThreading.MaxThreads = Math.Max(1, Environment.ProcessorCount / Communicators.LocalRanks());
+        if (comm.Rank != 0) Console.SetOut(TextWriter.Null);
+        return comm;
+    }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using PureLlama.Autograd;
 using PureLlama.Compute;
+using PureLlama.Distributed;
 using PureLlama.Llama;
 using PureLlama.Tensors;
 using PureLlama.Training.Data;
@@ -39,6 +40,8 @@ public sealed partial class Trainer
     private readonly SequenceBatcher _train;
     private readonly IReadOnlyList<TrainingSequence> _eval;
     private readonly TrainingProgress? _progress;
+    private readonly ICommunicator _comm;
+    private readonly GradientAllReduce _gradients;
     private long _peakRss, _peakBackend;
 
     /// <summary>Prepares a run (nothing happens until <see cref="Train"/>).</summary>
@@ -61,7 +64,9 @@ public sealed partial class Trainer
         _train = train ?? throw new ArgumentNullException(nameof(train));
         options.Validate();
         _eval = eval ?? [];
-        _progress = progress;
+        _comm = options.Communicator ?? SingleProcessCommunicator.Instance;
+        _gradients = new GradientAllReduce(_comm);
+        _progress = _comm.Rank == 0 ? progress : null;   // one progress display for the whole job
         int microPerEpoch = train.MicroBatchesInEpoch(0);
         StepsPerEpoch = (microPerEpoch + options.GradientAccumulationSteps - 1) / options.GradientAccumulationSteps;
         State = new TrainerState
@@ -83,13 +88,19 @@ public sealed partial class Trainer
     /// <summary>Runs (or resumes) training to <see cref="TrainerState.TotalSteps"/> and writes the final checkpoint.</summary>
     public TrainerResult Train()
     {
-        Directory.CreateDirectory(Options.OutputDirectory);
-        RemoveIncompleteCheckpoints();
+        if (IsWriter)
+        {
+            Directory.CreateDirectory(Options.OutputDirectory);
+            RemoveIncompleteCheckpoints();
+        }
+        _comm.Barrier();   // every rank sees the same checkpoints
         if (Options.Resume && LatestCheckpoint(Options.OutputDirectory) is { } latest)
         {
             Resume(latest);
             _progress?.Message($"resumed from {latest} at step {State.Step}");
         }
+        if (_comm.Size > 1)
+            foreach (var p in _weights.Parameters) _comm.Broadcast(p.Value);   // every rank starts from rank 0's weights
         double? evalBefore = null;
         if (State.Step == 0 && _eval.Count > 0)
         {
@@ -126,8 +137,12 @@ public sealed partial class Trainer
             }
             if (final || (Options.SaveSteps > 0 && State.Step % Options.SaveSteps == 0))
             {
-                lastCheckpoint = SaveCheckpoint();
-                _progress?.Message($"saved {lastCheckpoint}");
+                if (IsWriter)
+                {
+                    lastCheckpoint = SaveCheckpoint();
+                    _progress?.Message($"saved {lastCheckpoint}");
+                }
+                _comm.Barrier();   // no rank runs ahead of a checkpoint being written
             }
         }
         _progress?.Finish();
@@ -139,6 +154,15 @@ public sealed partial class Trainer
 
     private double LastStepSeconds { get; set; }
 
+    // Rank 0 writes the output folder; the other ranks of a data-parallel run only compute.
+    private bool IsWriter => _comm.Rank == 0;
+
+    /// <summary>Seconds this process spent summing gradients over the ranks (0 in one process).</summary>
+    public double AllReduceSeconds => _gradients.Seconds;
+
+    /// <summary>Gradient bytes each rank sends per step (0 in one process).</summary>
+    public long AllReduceBytesPerStep => _gradients.BytesPerStep;
+
     /// <summary>One optimizer step over the next accumulated batch; returns its log (also appended to the state).</summary>
     public StepLog Step()
     {
@@ -146,20 +170,33 @@ public sealed partial class Trainer
         var batch = _train.NextStep(DataCursor.Parse(State.DataCursor), Options.GradientAccumulationSteps);
         int targets = batch.TargetCount;
         double loss = 0;
-        long tokens = 0;
+        long tokens = batch.MicroBatches.Sum(mb => (long)mb.TokenCount);   // the whole step's, over every rank
         _weights.SetTraining(true);
-        foreach (var mb in batch.MicroBatches)
+        string? randomAtStart = _weights.RandomState;
+        var (first, end) = MicroBatchTree.Block(batch.MicroBatches.Count, _comm.Rank, _comm.Size);   // this rank's share
+        using var accumulator = new TreeGradientAccumulator(_weights.Parameters);
+        for (int i = first; i < end && targets > 0; i++)
         {
-            tokens += mb.TokenCount;
-            if (targets == 0) continue;
+            var mb = batch.MicroBatches[i];
+            if (_weights is IMicroBatchRandomState seekable) _weights.RandomState = seekable.StateAfter(randomAtStart, i);
             var (ids, labels, positions, segments) = Flatten(mb.Sequences);
             using var idsT = Tensor.FromArray(ids, new Shape(ids.Length), _model.Device); // I32 [T]
             using var logits = _model.Forward(idsT, positions, segments);              // [T, vocab]
             using var l = LlamaModel.CausalLmLoss(logits, labels, targets);            // Σ token losses / step's targets
             l.Backward();
             loss += l.Item();
+            accumulator.Push();
         }
+        accumulator.Finish();
         _weights.AfterBackward();
+        if (_weights is IMicroBatchRandomState advanced) _weights.RandomState = advanced.StateAfter(randomAtStart, batch.MicroBatches.Count);
+        if (_comm.Size > 1 && targets > 0)
+        {
+            _gradients.Run(_weights.Parameters);
+            Span<double> sum = [loss];
+            _comm.AllReduce(sum);
+            loss = sum[0];
+        }
         double lr = _learningRate(State.Step);
         double norm = double.NaN;
         bool skipped = true;
@@ -192,16 +229,19 @@ public sealed partial class Trainer
         {
             using var _ = GradMode.NoGrad();
             double sum = 0;
-            foreach (var row in _eval)
+            for (int r = 0; r < _eval.Count; r++)
             {
-                if (row.TargetCount == 0) continue;
+                var row = _eval[r];
+                if (row.TargetCount == 0 || r % _comm.Size != _comm.Rank) continue;   // held-out rows split over the ranks
                 var (ids, labels, positions, segments) = Flatten([row]);
                 using var idsT = Tensor.FromArray(ids, new Shape(ids.Length), _model.Device);
                 using var logits = _model.Forward(idsT, positions, segments);
                 using var l = LlamaModel.CausalLmLoss(logits, labels, targets);
                 sum += l.Item();
             }
-            return sum;
+            Span<double> total = [sum];
+            _comm.AllReduce(total);
+            return total[0];
         }
         finally { _weights.SetTraining(true); }
     }

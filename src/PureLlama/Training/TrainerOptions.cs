@@ -33,6 +33,13 @@ public sealed record TrainerOptions
     /// <summary>Continue from the latest complete checkpoint in <see cref="OutputDirectory"/> when there is one.</summary>
     public bool Resume { get; init; }
 
+    /// <summary>
+    /// The ranks of a data-parallel run (null: this process alone). Every rank runs the same trainer over the same
+    /// data: each rank runs a contiguous block of every step's micro-batches (MicroBatchTree), the gradients are summed over the ranks before
+    /// clipping, and rank 0 alone writes checkpoints and the loss curve (see docs/distributed.md).
+    /// </summary>
+    public Distributed.ICommunicator? Communicator { get; init; }
+
     /// <summary>Checks the values; names the first bad one.</summary>
     public void Validate()
     {
