@@ -185,10 +185,10 @@ public sealed partial class Trainer
             using var l = LlamaModel.CausalLmLoss(logits, labels, targets);            // Σ token losses / step's targets
             l.Backward();
             loss += l.Item();
+            _weights.AfterBackward();   // per micro-batch, so a tied head's gradient joins the tree like the others
             accumulator.Push();
         }
         accumulator.Finish();
-        _weights.AfterBackward();
         if (_weights is IMicroBatchRandomState advanced) _weights.RandomState = advanced.StateAfter(randomAtStart, batch.MicroBatches.Count);
         if (_comm.Size > 1 && targets > 0)
         {
