@@ -68,6 +68,7 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
         LearningRateSchedule? schedule = null;
         var progress = TrainingProgress.ForConsole();
         var trainer = new Trainer(model, weights, optimizer, s => schedule!.RateAt(s), options, batcher, evalRows, progress);
+        FaultInjection.Install(trainer, comm);
         schedule = LearningRateSchedule.Parse(parse.GetValue(Scheduler)!, parse.GetValue(Lr), parse.GetValue(WarmupSteps), trainer.State.TotalSteps);
 
         long trainTokens = train.Sum(e => (long)e.Length);

@@ -12,8 +12,11 @@ namespace PureLlama.Distributed;
 /// </summary>
 internal sealed unsafe class MpiLibrary
 {
-    /// <summary>The library file names tried, in order.</summary>
+    /// <summary>The library file names tried, in order (PURELLAMA_MPI_LIBRARY, when set, is tried alone).</summary>
     public static readonly string[] Names = ["libmpi.so.40", "libmpi.so"];
+
+    /// <summary>Environment variable naming the MPI library file to open instead of the default names.</summary>
+    public const string PathVariable = "PURELLAMA_MPI_LIBRARY";
 
     /// <summary>What to install when the library is missing.</summary>
     public const string InstallHint = "Install Open MPI (Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev) and launch with mpirun.";
@@ -81,14 +84,15 @@ internal sealed unsafe class MpiLibrary
             if (s_loaded is not null) return s_loaded;
             if (!OperatingSystem.IsLinux())
                 throw new DistributedException($"MPI runs are supported on Linux with Open MPI. {InstallHint}");
+            string[] names = Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } path ? [path] : Names;
             nint handle = 0;
-            foreach (var name in Names)
+            foreach (var name in names)
             {
                 handle = LinuxDl.OpenGlobal(name);
                 if (handle != 0) break;
             }
             if (handle == 0)
-                throw new DistributedException($"Open MPI's {Names[0]} was not found ({LinuxDl.LastError()}). {InstallHint}");
+                throw new DistributedException($"Open MPI's {names[0]} was not found ({LinuxDl.LastError()}). {InstallHint}");
             return s_loaded = new MpiLibrary(handle);
         }
     }

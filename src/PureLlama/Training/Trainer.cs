@@ -154,6 +154,9 @@ public sealed partial class Trainer
 
     private double LastStepSeconds { get; set; }
 
+    /// <summary>Test hook: runs before step n (1-based) starts; the CLI's fault injection for distributed-failure tests.</summary>
+    internal Action<int>? BeforeStep { get; set; }
+
     // Rank 0 writes the output folder; the other ranks of a data-parallel run only compute.
     private bool IsWriter => _comm.Rank == 0;
 
@@ -166,6 +169,7 @@ public sealed partial class Trainer
     /// <summary>One optimizer step over the next accumulated batch; returns its log (also appended to the state).</summary>
     public StepLog Step()
     {
+        BeforeStep?.Invoke(State.Step + 1);
         var sw = Stopwatch.StartNew();
         var batch = _train.NextStep(DataCursor.Parse(State.DataCursor), Options.GradientAccumulationSteps);
         int targets = batch.TargetCount;
