@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using PureLlama.Tests.Shared;
 using PureLlama.Training;
 using Xunit.Abstractions;
 
@@ -12,20 +13,13 @@ namespace PureLlama.Tests.Distributed;
 [Collection("mpirun")]
 public class MpiTrainingTests(ITestOutputHelper output)
 {
-    private static readonly string Root = FindRoot();
+    private static readonly string Root = RepoPaths.Root;
     private static readonly string Cli = Path.Combine(AppContext.BaseDirectory, "PureLlama.Cli.dll");
     private static readonly string[] Common =
     [
         "finetune", "--model", Path.Combine(Root, "models", "demo"), "--data", Path.Combine(Root, "models", "demo", "instructions.jsonl"),
         "--max-seq-length", "48", "--lr", "2e-3", "--grad-accum", "4", "--seed", "5",
     ];
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "PureLlama.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("The repository root (PureLlama.sln) is not above the test binaries.");
-    }
 
     private static string? MpiRun()
     {
@@ -37,9 +31,9 @@ public class MpiTrainingTests(ITestOutputHelper output)
     private static string RequireMpi()
     {
         var mpirun = MpiRun();
-        if (mpirun is null && Environment.GetEnvironmentVariable("CI") == "true") Assert.Fail("mpirun is not installed (.ci/run installs openmpi-bin)");
-        Skip.If(mpirun is null, "mpirun (Open MPI) is not installed: apt-get install openmpi-bin libopenmpi-dev");
-        return mpirun!;
+        if (mpirun is not null) return mpirun;
+        if (IO.Fixtures.InCi) Assert.Fail("mpirun is not installed (.ci/run installs openmpi-bin)");
+        throw new SkipTestException("mpirun (Open MPI) is not installed: apt-get install openmpi-bin libopenmpi-dev");
     }
 
     private (int Exit, string Out, string Err) Run(int ranks, IEnumerable<string> args, string? fault = null, int timeoutSeconds = 600)
@@ -63,7 +57,7 @@ public class MpiTrainingTests(ITestOutputHelper output)
 
     private static byte[] Final(string output, string name) => File.ReadAllBytes(Path.Combine(output, name, name == "adapter" ? LoraAdapter.WeightsFileName : "model.safetensors"));
 
-    [SkippableFact]
+    [Fact]
     public void Qlora_with_dropout_and_checkpointing_on_two_ranks_equals_one_process_bit_for_bit()
     {
         RequireMpi();
@@ -80,7 +74,7 @@ public class MpiTrainingTests(ITestOutputHelper output)
         finally { Directory.Delete(dir, true); }
     }
 
-    [SkippableFact]
+    [Fact]
     public void Full_finetuning_on_two_ranks_equals_one_process_bit_for_bit()
     {
         RequireMpi();
@@ -95,7 +89,7 @@ public class MpiTrainingTests(ITestOutputHelper output)
         finally { Directory.Delete(dir, true); }
     }
 
-    [SkippableFact]
+    [Fact]
     public void A_run_whose_rank_died_resumes_on_two_ranks_and_on_one_as_if_uninterrupted()
     {
         RequireMpi();
@@ -118,7 +112,7 @@ public class MpiTrainingTests(ITestOutputHelper output)
         finally { Directory.Delete(dir, true); }
     }
 
-    [SkippableFact]
+    [Fact]
     public void A_hung_rank_stops_the_job_with_an_error_naming_it_and_the_last_checkpoint_intact()
     {
         RequireMpi();
