@@ -33,18 +33,18 @@ public class DataParallelTrainerTests
             using var adapter = kind == Kind.Full ? null
                 : LoraAdapter.Attach(model, new LoraConfig { R = 4, Alpha = 8, Dropout = 0.1f, TargetModules = LoraConfig.AllLinear }, seed: 3);
             ITrainableWeights weights = adapter is null ? new FullWeights(model, []) : new LoraWeights(adapter);
-            using var optimizer = new AdamWOptimizer(weights.Parameters, new AdamWOptions { WeightDecay = 0.01f });
             var examples = RandomExamples(24, seed: 77, maxLen: 14);   // ids < 48: every model here has at least that vocabulary
             var batcher = new SequenceBatcher(examples, new BatcherOptions { MaxSeqLength = 32, MicroBatchSize = 2, Seed = 9, Pack = true });
             var options = new TrainerOptions
             {
-                OutputDirectory = dir, MaxSteps = steps, GradientAccumulationSteps = accumulate, SaveSteps = 0, Communicator = comm,
+                OutputDirectory = dir, MaxSteps = steps, GradientAccumulationSteps = accumulate, SaveSteps = 0, Communicator = comm, Overwrite = true,
+                LearningRate = 5e-3f, Schedule = ScheduleKind.Linear, WarmupSteps = 1, AdamW = new AdamWOptions { WeightDecay = 0.01f },
             };
-            var trainer = new Trainer(model, weights, optimizer, s => 5e-3 * (1 + s % 2), options, batcher);
+            using var trainer = new Trainer(model, weights, new TrainingData(batcher), options);
             trainer.Train();
             return [.. weights.Parameters.Select(p => p.Value.ToFloatArray())];
         }
-        finally { if (comm.Rank == 0) Directory.Delete(dir, true); }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }   // each rank has its own folder here (rank 0 alone writes into it)
     }
 
     private static void AssertBitwise(float[][] expected, float[][] actual, string what)
