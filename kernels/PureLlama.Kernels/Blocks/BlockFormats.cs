@@ -28,7 +28,7 @@ public static class BlockFormats
             GgmlType.Q4_0 => visitor.Visit<Q4_0Block>(),
             GgmlType.Q4_K => visitor.Visit<Q4KBlock>(),
             GgmlType.Q6_K => visitor.Visit<Q6KBlock>(),
-            _ => throw new NotSupportedException($"ggml type {type} ({(int)type}) is not a block format PureLlama implements (Q8_0, Q4_0, Q4_K, Q6_K)."),
+            _ => throw new NotSupportedException($"ggml type {type} ({(uint)type}) is not a block format PureLlama implements (Q8_0, Q4_0, Q4_K, Q6_K)."),
         };
     }
 
