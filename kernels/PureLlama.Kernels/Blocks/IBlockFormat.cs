@@ -1,11 +1,11 @@
 // A ggml block format as one declaration: how many values a block holds, how many bytes it takes,
-// and how one block dequantizes and quantizes. Every block kernel (GEMV, GEMM panels, dequantize,
+// how one block dequantizes and quantizes, and (IGpuBlockFormat) how device code reads one value. Every block kernel (GEMV, GEMM panels, dequantize,
 // quantize, the ILGPU operand) is generic over it; adding a format is one struct plus its float64
 // reference and GPU element decoder (docs/kernels/gguf-blocks.md).
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>A block format: a row of n values (n a multiple of <see cref="BlockValues"/>) is n / BlockValues blocks of <see cref="BlockBytes"/> bytes.</summary>
-public unsafe interface IBlockFormat
+public unsafe interface IBlockFormat : IGpuBlockFormat
 {
     /// <summary>The ggml type id.</summary>
     static abstract GgmlType Type { get; }

@@ -10,6 +10,8 @@
 // Quantize (quantize_row_q4_K_ref, no importance matrix): per sub-block an asymmetric scale/min
 // search (ggml's make_qkx2_quants: weights av + |x|, 21 trial scales), the 8 scales and 8 mins
 // quantized to 6 bits against their maxima, then every code re-derived from the stored scales.
+using ILGPU;
+
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>ggml's Q4_K block format.</summary>
@@ -47,6 +49,17 @@ public readonly unsafe struct Q4KBlock : IBlockFormat
                 y[l + 32] = d1 * (q[l] >> 4) - mm1;
             }
         }
+    }
+
+    /// <inheritdoc/>
+    public float Element(ArrayView<byte> data, int start, int i)
+    {
+        int j = i >> 5, s = start + 4;
+        int scale = j < 4 ? data[s + j] & 63 : (data[s + j + 4] & 0xF) | ((data[s + j - 4] >> 6) << 4);
+        int min = j < 4 ? data[s + j + 4] & 63 : (data[s + j + 4] >> 4) | ((data[s + j] >> 6) << 4);
+        int packed = data[start + 16 + 32 * (i >> 6) + (i & 31)];
+        int q = (i & 32) != 0 ? packed >> 4 : packed & 0xF;
+        return BlockMath.F16(data, start) * scale * q - BlockMath.F16(data, start + 2) * min;
     }
 
     /// <inheritdoc/>

@@ -4,6 +4,8 @@
 //   ŵ[j] = (code − 8)·d
 // Quantize (quantize_row_q4_0_ref): m = the value of largest |x|, d = m / −8,
 // code = min(15, trunc(x/d + 8.5)) — so the extreme value maps to code 0 exactly.
+using ILGPU;
+
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>ggml's Q4_0 block format.</summary>
@@ -26,6 +28,13 @@ public readonly unsafe struct Q4_0Block : IBlockFormat
             values[j] = ((qs[j] & 0x0F) - 8) * d;
             values[j + 16] = ((qs[j] >> 4) - 8) * d;
         }
+    }
+
+    /// <inheritdoc/>
+    public float Element(ArrayView<byte> data, int start, int i)
+    {
+        int packed = data[start + 2 + (i & 15)];
+        return ((i < 16 ? packed & 0xF : packed >> 4) - 8) * BlockMath.F16(data, start);
     }
 
     /// <inheritdoc/>

@@ -10,6 +10,8 @@
 // Quantize (quantize_row_q6_K_ref): per sub-block a symmetric scale search (make_qx_quants,
 // weights x²), the 16 scales quantized to int8 against the largest (d = max/−128), codes
 // re-derived from the stored scales.
+using ILGPU;
+
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>ggml's Q6_K block format.</summary>
@@ -44,6 +46,16 @@ public readonly unsafe struct Q6KBlock : IBlockFormat
                 y[l + 96] = d * sc[s + 6] * q4;
             }
         }
+    }
+
+    /// <inheritdoc/>
+    public float Element(ArrayView<byte> data, int start, int i)
+    {
+        int h = i >> 7, t = (i >> 5) & 3, l = i & 31;
+        int low = data[start + 64 * h + l + 32 * (t & 1)];
+        low = t >= 2 ? low >> 4 : low & 0xF;
+        int high = (data[start + 128 + 32 * h + l] >> (2 * t)) & 3;
+        return BlockMath.F16(data, start + 208) * (sbyte)data[start + 192 + (i >> 4)] * ((low | (high << 4)) - 32);
     }
 
     /// <inheritdoc/>

@@ -3,6 +3,8 @@
 //   bytes 2–33 qs  int8 codes
 //   ŵ[j] = qs[j]·d
 // Quantize (quantize_row_q8_0_ref): d = amax/127, qs[j] = roundf(x[j]/d) (half away from zero).
+using ILGPU;
+
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>ggml's Q8_0 block format.</summary>
@@ -22,6 +24,9 @@ public readonly unsafe struct Q8_0Block : IBlockFormat
         sbyte* qs = (sbyte*)(block + 2);
         for (int j = 0; j < 32; j++) values[j] = qs[j] * d;
     }
+
+    /// <inheritdoc/>
+    public float Element(ArrayView<byte> data, int start, int i) => BlockMath.F16(data, start) * (sbyte)data[start + 2 + i];
 
     /// <inheritdoc/>
     public static void Quantize(float* values, byte* block)

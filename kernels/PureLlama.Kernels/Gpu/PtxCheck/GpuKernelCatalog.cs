@@ -76,6 +76,12 @@ public static class GpuKernelCatalog
         Explicit(typeof(QuantGemmKernels), nameof(QuantGemmKernels.Int8Kernel)),
         Explicit(typeof(QuantDequantizeKernels), nameof(QuantDequantizeKernels.Nf4Kernel)),
         Explicit(typeof(QuantDequantizeKernels), nameof(QuantDequantizeKernels.Int8Kernel)),
+        .. Blocks.BlockFormats.Structs.SelectMany(t => new[]
+        {
+            Explicit(typeof(GgmlBlockKernels), nameof(GgmlBlockKernels.GemvKernel), t),
+            Explicit(typeof(GgmlBlockKernels), nameof(GgmlBlockKernels.GemmKernel), t),
+            Explicit(typeof(GgmlBlockKernels), nameof(GgmlBlockKernels.DequantizeKernel), t),
+        }),
         Explicit(typeof(GpuFlashAttention), nameof(GpuFlashAttention.ForwardKernel)),
         Explicit(typeof(GpuFlashAttentionTiled), nameof(GpuFlashAttentionTiled.ForwardKernel)),
         Explicit(typeof(GpuFlashAttention), nameof(GpuFlashAttention.DecodeKernel)),
