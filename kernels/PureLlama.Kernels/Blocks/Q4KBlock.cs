@@ -67,7 +67,7 @@ public readonly unsafe struct Q4KBlock : IBlockFormat
     /// <inheritdoc/>
     public static void DotQ8(byte* block, sbyte* xq, float* xd, int* xs, ref Vector256<float> acc)
     {
-        float d = BlockMath.LoadF16(block), dmin = BlockMath.LoadF16(block + 2), mins = 0f;
+        float d = BlockMath.LoadF16Fast(block), dmin = BlockMath.LoadF16Fast(block + 2), mins = 0f;
         byte* scales = block + 4;
         for (int c = 0; c < 4; c++)
         {

@@ -46,7 +46,7 @@ public readonly unsafe struct Q4_0Block : IBlockFormat
         var codes = Vector256.Create(packed, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()) & Vector256.Create((byte)15);
         // Σ (u − 8)·x = Σ u·x − 8·Σx: the offset goes into lane 0.
         var ints = BlockQ8Dot.Dot(codes, Vector256.Load(xq)) - Vector256.CreateScalar(8 * xs[0]);
-        acc = BlockQ8Dot.Add(acc, ints, BlockMath.LoadF16(block) * xd[0]);
+        acc = BlockQ8Dot.Add(acc, ints, BlockMath.LoadF16Fast(block) * xd[0]);
     }
 
     /// <inheritdoc/>

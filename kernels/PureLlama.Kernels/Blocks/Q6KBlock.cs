@@ -63,7 +63,7 @@ public readonly unsafe struct Q6KBlock : IBlockFormat
     /// <inheritdoc/>
     public static void DotQ8(byte* block, sbyte* xq, float* xd, int* xs, ref Vector256<float> acc)
     {
-        float d = BlockMath.LoadF16(block + 208);
+        float d = BlockMath.LoadF16Fast(block + 208);
         sbyte* sc = (sbyte*)(block + 192);
         var thirtyTwo = Vector256.Create((byte)32);
         for (int b = 0; b < 8; b++)

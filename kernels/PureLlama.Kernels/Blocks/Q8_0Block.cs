@@ -36,7 +36,7 @@ public readonly unsafe struct Q8_0Block : IBlockFormat
         var w = Vector256.Load((sbyte*)(block + 2));
         var x = Vector256.Load(xq);
         // Σ w·x = Σ |w|·(x·sign w): |w| ≤ 128 unsigned, pair sums ≤ 2·128·127 < 2^15.
-        acc = BlockQ8Dot.Add(acc, BlockQ8Dot.Dot(Avx2.Abs(w), Avx2.Sign(x, w)), BlockMath.LoadF16(block) * xd[0]);
+        acc = BlockQ8Dot.Add(acc, BlockQ8Dot.Dot(Avx2.Abs(w), Avx2.Sign(x, w)), BlockMath.LoadF16Fast(block) * xd[0]);
     }
 
     /// <inheritdoc/>
