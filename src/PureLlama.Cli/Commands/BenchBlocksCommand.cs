@@ -22,18 +22,20 @@ internal static class BenchBlocksCommand
     public static Command Create()
     {
         var steps = new Option<int>("--steps") { Description = "decode steps per path and file type", DefaultValueFactory = _ => 8 };
+        var bf16 = new Option<bool>("--bf16") { Description = "also time the same products with dense BF16 weights (the baseline of docs/perf.md)" };
         var types = new Option<string[]>("--types") { Description = "q8_0 q4_0 q4_k_m (default: all three)", AllowMultipleArgumentsPerToken = true };
-        var command = new Command("bench-blocks", "Decode-step weight products of a 1B-shaped model in GGUF block formats (int8 dots vs exact).") { steps, types };
+        var command = new Command("bench-blocks", "Decode-step weight products of a 1B-shaped model in GGUF block formats (int8 dots vs exact).") { steps, types, bf16 };
         command.Hidden = true;
-        command.SetAction(parse => ModelCliOptions.Guard(() => Run(parse.GetValue(steps), parse.GetValue(types) is { Length: > 0 } t ? t : ["q8_0", "q4_0", "q4_k_m"])));
+        command.SetAction(parse => ModelCliOptions.Guard(() => Run(parse.GetValue(steps), parse.GetValue(types) is { Length: > 0 } t ? t : ["q8_0", "q4_0", "q4_k_m"], parse.GetValue(bf16))));
         return command;
     }
 
-    private static int Run(int steps, string[] fileTypes)
+    private static int Run(int steps, string[] fileTypes, bool bf16)
     {
         if (steps < 1) throw new ArgumentException("--steps must be at least 1.");
         Console.WriteLine($"bench-blocks: {Environment.ProcessorCount} threads, load average {BenchReport.LoadAverage()}, AVX-VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}");
         Console.WriteLine("file type | weight MB | int8 dots ms/step | tok/s | exact ms/step | tok/s");
+        if (bf16) Bf16(steps);
         foreach (var fileType in fileTypes)
         {
             var weights = Weights(fileType.ToLowerInvariant());
@@ -72,6 +74,37 @@ internal static class BenchBlocksCommand
             using var y = Ops.QuantLinear(w.Columns == Hidden ? xHidden : xFfn, w);   // int8 dots unless exactPath
         }
         return sw.Elapsed.TotalMilliseconds;
+    }
+
+    // The same products with dense BF16 weights [out, in] (random values), through Ops.Linear.
+    private static void Bf16(int steps)
+    {
+        var shapes = new List<(int Rows, int Cols)>();
+        for (int i = 0; i < Layers; i++) shapes.AddRange([(Hidden, Hidden), (Kv, Hidden), (Kv, Hidden), (Hidden, Hidden), (Ffn, Hidden), (Ffn, Hidden), (Hidden, Ffn)]);
+        shapes.Add((Vocab, Hidden));
+        var weights = shapes.Select((s, i) => Tensor.RandU(new Shape(s.Rows, s.Cols), new Rng((ulong)i), -0.1f, 0.1f, DType.BF16)).ToList();
+        try
+        {
+            using var xHidden = Tensor.RandU(new Shape(1, Hidden), new Rng(3), -1f, 1f);
+            using var xFfn = Tensor.RandU(new Shape(1, Ffn), new Rng(4), -1f, 1f);
+            var times = new List<double>();
+            using var noGrad = GradMode.NoGrad();
+            for (int s = 0; s <= steps; s++)
+            {
+                var sw = Stopwatch.StartNew();
+                foreach (var w in weights)
+                {
+                    using var y = Ops.Linear(w.Shape[1] == Hidden ? xHidden : xFfn, w);
+                }
+                if (s > 0) times.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            double ms = Median(times);
+            Console.WriteLine($"bf16 (dense) | {weights.Sum(w => w.ByteLength) / 1e6:F0} | {ms:F1} | {1000 / ms:F1} | — | —");
+        }
+        finally
+        {
+            foreach (var w in weights) w.Dispose();
+        }
     }
 
     private static double Median(List<double> v)
