@@ -146,7 +146,7 @@ public sealed class LlamaRuntime : IDisposable
     private IEnumerable<GeneratedToken> Stream(int[] promptIds, SamplingOptions opts, CancellationToken cancellation)
     {
         var stats = new GenerationStats();
-        using var cache = Model.CreateCache(Math.Min(ContextLength, promptIds.Length + opts.MaxNewTokens), KvCacheDType);
+        using var cache = Model.CreateCache((int)Math.Min(ContextLength, (long)promptIds.Length + opts.MaxNewTokens), KvCacheDType);
         try
         {
             foreach (var t in Generator.Run(Model, cache, promptIds, opts, StopIdsFor(opts), Tokenizer, stats, cancellation: cancellation))
