@@ -36,16 +36,5 @@ internal static class GgufFixtures
         return t.ToFloatArray();
     }
 
-    /// <summary>The repository's models/demo folder (found walking up from the test binaries).</summary>
-    public static string DemoModel()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "models", "demo");
-            if (File.Exists(Path.Combine(candidate, "model.safetensors"))) return candidate;
-        }
-        throw new InvalidOperationException($"models/demo was not found above {AppContext.BaseDirectory}.");
-    }
-
     public static int[] Ints(JsonElement array) => array.EnumerateArray().Select(e => e.GetInt32()).ToArray();
 }

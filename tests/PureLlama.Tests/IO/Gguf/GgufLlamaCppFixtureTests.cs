@@ -1,4 +1,5 @@
 using PureLlama.IO;
+using PureLlama.Tests.Shared;
 using PureLlama.Llama;
 using PureLlama.Tensors;
 using PureLlama.Training;
@@ -28,7 +29,7 @@ public sealed class GgufLlamaCppFixtureTests(ITestOutputHelper output) : IDispos
     {
         if (LlamaCppRunner.Find(output) is not { } llamaCpp) return;
         string path = _dir.File($"demo-{type}.gguf");
-        output.WriteLine(GgufExporter.Export(GgufFixtures.DemoModel(), type, path));
+        output.WriteLine(GgufExporter.Export(RepoPaths.DemoModel, type, path));
         using var ours = LlamaRuntime.Load(path, Device.Cpu, WeightLoading.Mapped, contextLength: 512);
         foreach (var prompt in s_prompts)
         {
@@ -46,7 +47,7 @@ public sealed class GgufLlamaCppFixtureTests(ITestOutputHelper output) : IDispos
     {
         if (LlamaCppRunner.Find(output) is not { } llamaCpp) return;
         string model = _dir.File("demo-f16.gguf");
-        GgufExporter.Export(GgufFixtures.DemoModel(), GgufExportType.F16, model);
+        GgufExporter.Export(RepoPaths.DemoModel, GgufExportType.F16, model);
         string adapterDir = _dir.File("adapter");
         using (var runtime = LlamaRuntime.Load(model, Device.Cpu))
         using (var adapter = LoraAdapter.Attach(runtime.Model, new LoraConfig { R = 4, Alpha = 8, TargetModules = LoraConfig.AllLinear }, seed: 5))
