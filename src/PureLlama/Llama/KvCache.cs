@@ -124,4 +124,10 @@ public sealed class ContextLengthExceededException : PureLlamaException
 {
     /// <summary>Creates the error with a message naming the lengths involved.</summary>
     public ContextLengthExceededException(string message) : base(message) { }
+
+    /// <summary>Creates the error naming the request field that overflowed (OpenAI's <c>param</c>: the prompt or the token limit).</summary>
+    public ContextLengthExceededException(string message, string? param) : base(message) => Param = param;
+
+    /// <summary>The request field that made the context overflow, when known.</summary>
+    public string? Param { get; }
 }
