@@ -2,7 +2,7 @@ using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Runtime.InteropServices;
 using OpenAI;
-using PureLlama.Demo;
+using PureLlama.Tests.Shared;
 using PureLlama.Llama;
 using PureLlama.Server;
 using PureLlama.Serving;
@@ -25,8 +25,7 @@ public sealed class ServerFixture : IAsyncLifetime
     private readonly string _adapterDir = Path.Combine(Path.GetTempPath(), "purellama-serve-adapter-" + Guid.NewGuid().ToString("N"));
     private readonly SemaphoreSlim _referenceLock = new(1, 1);
 
-    public string ModelDir { get; } = DemoPipeline.FindModelDirectory(AppContext.BaseDirectory)
-        ?? throw new InvalidOperationException("models/demo was not found above the test folder.");
+    public string ModelDir { get; } = RepoPaths.DemoModel;
     public LlamaRuntime Runtime { get; private set; } = null!;
     public LlamaRuntime Reference { get; private set; } = null!;
     public ServingEngine Engine { get; private set; } = null!;
