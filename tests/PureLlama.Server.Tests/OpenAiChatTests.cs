@@ -85,6 +85,14 @@ public sealed class OpenAiChatTests(ServerFixture fx)
         options.TopLogProbabilityCount = 3;
         var completion = (await fx.Client().GetChatClient(fx.Server.ModelName).CompleteChatAsync([new UserChatMessage(Question)], options)).Value;
         var tokens = completion.ContentTokenLogProbabilities;
+        // The first token's logprob is the model's log-softmax at the prompt's last position (float64 here).
+        int[] prompt = fx.ChatPrompt(Question);
+        float[] logits = fx.ReferenceLogits(prompt);
+        int vocab = logits.Length / prompt.Length;
+        var last = logits.AsSpan((prompt.Length - 1) * vocab, vocab).ToArray();
+        double max = last.Max(), logSum = Math.Log(last.Sum(v => Math.Exp(v - max))) + max;
+        int firstId = fx.Generate(prompt, 1).Ids[0];
+        tokens[0].LogProbability.Should().BeApproximately((float)(last[firstId] - logSum), 2e-3f);
         tokens.Should().HaveCount(completion.Usage.OutputTokenCount - (completion.FinishReason == ChatFinishReason.Stop ? 1 : 0));
         string.Concat(tokens.Select(t => t.Token)).Should().Be(completion.Content[0].Text);
         foreach (var t in tokens)
@@ -150,5 +158,21 @@ public sealed class OpenAiChatTests(ServerFixture fx)
         (after.GeneratedTokens - before.GeneratedTokens).Should().BeLessThan(maxTokens, "the stream was cut before its end");
         var metrics = await fx.Http().GetStringAsync("metrics");
         metrics.Should().Contain("\npurellama_requests_running 0\n");
+    }
+
+    [Fact]
+    public async Task DisconnectedWholeRequestFreesItsSequence()
+    {
+        var before = await fx.WaitIdleAsync();
+        int maxTokens = 480 - fx.ChatPrompt(Question).Length;
+        using var http = fx.Http();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
+        var act = () => http.PostAsync("v1/chat/completions", Protocol.Body(
+            $$"""{"messages":[{"role":"user","content":"{{Question}}"}],"max_tokens":{{maxTokens}},"temperature":1,"seed":4}"""), cts.Token);
+        await act.Should().ThrowAsync<OperationCanceledException>();
+        var after = await fx.WaitIdleAsync();
+        after.Running.Should().Be(0);
+        after.Waiting.Should().Be(0);
+        (after.GeneratedTokens - before.GeneratedTokens).Should().BeLessThan(maxTokens, "the request was cut when its client went away");
     }
 }
