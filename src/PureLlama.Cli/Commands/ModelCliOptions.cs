@@ -7,7 +7,7 @@ namespace PureLlama.Cli.Commands;
 /// <summary>Options shared by the commands that load a model: --model, --device, --loading, --context, --kv-cache, --adapter.</summary>
 internal sealed class ModelCliOptions
 {
-    public Option<string> Model { get; } = new("--model") { Description = "Hugging Face model folder (config.json, *.safetensors, tokenizer.json)", Required = true };
+    public Option<string> Model { get; } = new("--model") { Description = "Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a llama.cpp .gguf file", Required = true };
     public Option<string?> Device { get; } = DeviceOption.Create();
     public Option<string> Loading { get; } = new("--loading") { Description = "copied (anonymous memory, faster decode; default) | mapped (memory-mapped, instant load)", DefaultValueFactory = _ => "copied" };
     public Option<int?> Context { get; } = new("--context") { Description = "positions per sequence (default: max_position_embeddings, at most 8192)" };
@@ -73,10 +73,16 @@ internal sealed class ModelCliOptions
         return lmHead ? config with { SkipModules = [] } : config;
     }
 
-    /// <summary>Runs <paramref name="body"/>, turning the errors users cause into one line on stderr and exit code 2.</summary>
+    /// <summary>Runs <paramref name="body"/>, turning the errors users cause into one line on stderr and exit code 2 (3: training diverged).</summary>
     public static int Guard(Func<int> body)
     {
         try { return body(); }
+        catch (TrainingDivergedException e)
+        {
+            Console.Out.Flush();
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 3;
+        }
         catch (Exception e) when (e is PureLlamaException or ArgumentException or InvalidDataException or IOException
                                       or InvalidOperationException or UnauthorizedAccessException or FormatException)
         {

@@ -1,4 +1,5 @@
 using PureLlama.Kernels;
+using PureLlama.Kernels.Unary;
 using PureLlama.Tensors;
 
 namespace PureLlama.Compute;
@@ -94,17 +95,17 @@ public interface IBackend : IDisposable
     /// </summary>
     void Rope(Tensor x, Tensor positions, Tensor cos, Tensor sin, Tensor y, bool inverse);
 
-    /// <summary>y = x·σ(x).</summary>
-    void Silu(Tensor x, Tensor y);
+    /// <summary>y = f(x) for an op of the unary family (<see cref="UnaryOp.All"/>); y may be x.</summary>
+    void Unary(UnaryOp op, Tensor x, Tensor y);
 
-    /// <summary>dx = dy·silu'(x).</summary>
-    void SiluBackward(Tensor x, Tensor dy, Tensor dx);
+    /// <summary>dx = dy·f'(x).</summary>
+    void UnaryBackward(UnaryOp op, Tensor x, Tensor dy, Tensor dx);
 
-    /// <summary>y = silu(gate)·up.</summary>
-    void SwiGlu(Tensor gate, Tensor up, Tensor y);
+    /// <summary>y = f(gate)·up, the gated MLP activation (SwiGLU when f is silu, GeGLU when f is gelu).</summary>
+    void Gated(UnaryOp op, Tensor gate, Tensor up, Tensor y);
 
-    /// <summary>dGate, dUp of y = silu(gate)·up.</summary>
-    void SwiGluBackward(Tensor gate, Tensor up, Tensor dy, Tensor dGate, Tensor dUp);
+    /// <summary>dGate = dy·up·f'(gate), dUp = dy·f(gate).</summary>
+    void GatedBackward(UnaryOp op, Tensor gate, Tensor up, Tensor dy, Tensor dGate, Tensor dUp);
 
     /// <summary>Softmax over the last dimension.</summary>
     void Softmax(Tensor x, Tensor y);

@@ -107,7 +107,7 @@ public static class Generator
                 if (prompts[s] is not { Length: > 0 } p) throw new ArgumentException($"Prompt {s} is empty.", nameof(prompts));
                 if (p.Length >= contextLength) throw new ContextLengthExceededException($"Prompt {s} has {p.Length} tokens; the context holds {contextLength}.");
                 model.CheckIds(p, s);
-                caches[s] = model.CreateCache(Math.Min(contextLength, p.Length + options.MaxNewTokens), kvCacheDType);
+                caches[s] = model.CreateCache((int)Math.Min(contextLength, (long)p.Length + options.MaxNewTokens), kvCacheDType);
                 samplers[s] = new Sampler(options, model.VocabSize);
                 samplers[s].Observe(p);
                 outputs[s] = [];

@@ -30,7 +30,7 @@ public sealed partial class LlamaModel : IDisposable
         Norm = norm;
         LmHead = lmHead;
         Device = device;
-        Rope = new RopeCache(config.HeadDim, config.RopeTheta, config.RopeScaling, config.MaxPositionEmbeddings, device);
+        Rope = new RopeCache(config.HeadDim, config.RopeTheta, config.RopeScaling, config.MaxPositionEmbeddings, device, frequencyFactors: config.RopeFrequencyFactors);
     }
 
     /// <summary>The architecture.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using PureLlama.IO;
 using PureLlama.Tokenization;
 
 namespace PureLlama.Training.Data;
@@ -32,8 +33,8 @@ public sealed record SftRecord(IReadOnlyList<ChatTurn>? Messages, string? Text)
     public static SftRecord Parse(string line, SftFormat format)
     {
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(line); }
-        catch (JsonException e) { throw new FormatException($"not valid JSON ({e.Message})"); }
+        try { doc = StrictJson.Parse(line, "line"); }
+        catch (InvalidDataException e) { throw new FormatException(e.Message.Replace("'line' ", "", StringComparison.Ordinal)); }
         using (doc)
         {
             var root = doc.RootElement;
