@@ -5,8 +5,28 @@ using static PureLlama.Tests.Serving.ServingTestSupport;
 
 namespace PureLlama.Tests.Serving;
 
-public class ServingEngineTests
+public class ServingEngineTests(Xunit.Abstractions.ITestOutputHelper output)
 {
+    [Fact]
+    public async Task Fixture_eight_concurrent_greedy_requests_match_alone_and_generate()
+    {
+        if (PureLlama.Tests.Llama.LlamaFixtures.FindTiny() is not { } tiny) { output.WriteLine("skipped: shared/fixtures/llama3-tiny missing"); return; }
+        using var runtime = LlamaRuntime.FromModel(PureLlama.Tests.Llama.LlamaFixtures.LoadModel(tiny, "f32", Device.Cpu), contextLength: 256);
+        var rng = new Rng(12);
+        var prompts = Enumerable.Range(0, 8).Select(i => { var p = RandomPrompt(rng, 4 + 9 * i); for (int j = 1; j < p.Length; j++) p[j] += 3 * j % 190; return p; }).ToArray();
+        var sampling = Greedy(24) with { StopTokenIds = [] };
+        var expected = prompts.Select(p => runtime.Generate(p, sampling).Select(t => t.Id).ToArray()).ToArray();
+        using var engine = ServingEngine.Start(runtime, new ServingOptions { KvMemoryBytes = 4 << 20, MaxBatchTokens = 48 });
+        var alone = new List<int[]>();
+        foreach (var p in prompts) alone.Add([.. (await Collect(engine.Generate(new EngineRequest(p, sampling)))).Select(t => t.Id)]);
+        var together = await Task.WhenAll(prompts.Select(p => Collect(engine.Generate(new EngineRequest(p, sampling)))));
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            alone[i].Should().Equal(expected[i], $"prompt {i} ({prompts[i].Length} tokens) alone");
+            together[i].Select(t => t.Id).Should().Equal(expected[i], $"prompt {i} ({prompts[i].Length} tokens) among 8");
+        }
+    }
+
     [Fact]
     public async Task Greedy_tokens_are_the_same_alone_batched_and_from_generate()
     {
