@@ -37,9 +37,9 @@ public static class GpuPagedAttention
     {
         if (p.Rows == 0) return;
         int warp = Math.Max(1, stream.Accelerator.WarpSize);
-        GpuKernelCache.For(stream).Get("GpuPagedAttention.ForwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<sbyte>,
+        GpuKernelCache.For(stream).Load<ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<sbyte>,
                 ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<sbyte>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>,
-                ArrayView<float>, GpuPagedDims>(ForwardKernel))
+                ArrayView<float>, GpuPagedDims>(ForwardKernel)
             (stream, new KernelConfig(p.Rows * p.Heads, warp), q, kF, kH, kQ, kS, vF, vH, vQ, vS, tables, seqInfo, rowSeq, o, p);
     }
 
@@ -50,8 +50,8 @@ public static class GpuPagedAttention
     {
         if (n == 0) return;
         var cache = GpuKernelCache.For(stream);
-        cache.Get("GpuPagedAttention.StoreKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int,
-                ArrayView<float>, ArrayView<ushort>, ArrayView<sbyte>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<sbyte>, ArrayView<float>, GpuPagedDims>(StoreKernel))
+        cache.Load<ArrayView<float>, ArrayView<float>, ArrayView<int>, int,
+                ArrayView<float>, ArrayView<ushort>, ArrayView<sbyte>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<sbyte>, ArrayView<float>, GpuPagedDims>(StoreKernel)
             (stream, cache.Stride((long)n * p.KvHeads), k, v, slots, n, kF, kH, kQ, kS, vF, vH, vQ, vS, p);
     }
 
@@ -62,6 +62,7 @@ public static class GpuPagedAttention
         return q[index] * s[row];
     }
 
+    [GpuKernel]
     internal static void ForwardKernel(ArrayView<float> q, ArrayView<float> kF, ArrayView<ushort> kH, ArrayView<sbyte> kQ, ArrayView<float> kS,
         ArrayView<float> vF, ArrayView<ushort> vH, ArrayView<sbyte> vQ, ArrayView<float> vS, ArrayView<int> tables, ArrayView<int> seqInfo, ArrayView<int> rowSeq,
         ArrayView<float> o, GpuPagedDims p)
@@ -105,6 +106,7 @@ public static class GpuPagedAttention
         }
     }
 
+    [GpuKernel]
     internal static void StoreKernel(ArrayView<float> k, ArrayView<float> v, ArrayView<int> slots, int n,
         ArrayView<float> kF, ArrayView<ushort> kH, ArrayView<sbyte> kQ, ArrayView<float> kS,
         ArrayView<float> vF, ArrayView<ushort> vH, ArrayView<sbyte> vQ, ArrayView<float> vS, GpuPagedDims p)

@@ -20,6 +20,7 @@ public sealed class IlgpuBackendTests
 
     private static IlgpuBackend Gpu(string device)
     {
+        PureLlama.Tests.Shared.SimulatorChecks.RequireFor(device);
         lock (Backends)
         {
             if (!Backends.TryGetValue(device, out var be))
