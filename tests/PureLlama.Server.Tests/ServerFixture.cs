@@ -2,6 +2,7 @@ using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Runtime.InteropServices;
 using OpenAI;
+using PureLlama.Tests.Shared;
 using PureLlama.Llama;
 using PureLlama.Server;
 using PureLlama.Serving;
@@ -24,7 +25,7 @@ public sealed class ServerFixture : IAsyncLifetime
     private readonly string _adapterDir = Path.Combine(Path.GetTempPath(), "purellama-serve-adapter-" + Guid.NewGuid().ToString("N"));
     private readonly SemaphoreSlim _referenceLock = new(1, 1);
 
-    public string ModelDir { get; } = FindDemoModel();
+    public string ModelDir { get; } = RepoPaths.DemoModel;
     public LlamaRuntime Runtime { get; private set; } = null!;
     public LlamaRuntime Reference { get; private set; } = null!;
     public ServingEngine Engine { get; private set; } = null!;
@@ -51,17 +52,6 @@ public sealed class ServerFixture : IAsyncLifetime
         Runtime.Dispose();
         Reference.Dispose();
         if (Directory.Exists(_adapterDir)) Directory.Delete(_adapterDir, recursive: true);
-    }
-
-    /// <summary>models/demo of the repository (it ships with it), found above the test binaries.</summary>
-    private static string FindDemoModel()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "models", "demo");
-            if (File.Exists(Path.Combine(candidate, "config.json"))) return candidate;
-        }
-        throw new InvalidOperationException("models/demo was not found above the test folder.");
     }
 
     /// <summary>A LoRA adapter of the demo model whose B matrices are random (a fresh one, B = 0, would not change the output).</summary>

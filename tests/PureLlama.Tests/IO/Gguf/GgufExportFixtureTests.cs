@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using PureLlama.Demo;
+using PureLlama.Tests.Shared;
 using PureLlama.IO;
 using PureLlama.IO.Gguf;
 using PureLlama.Kernels.Simd;
@@ -22,7 +22,7 @@ public sealed class GgufExportFixtureTests(ITestOutputHelper output) : IDisposab
     public void Fixture_demo_folder_to_f16_is_byte_identical_to_llama_cpps_converter()
     {
         if (GgufFixtures.Dir(output) is not { } dir) return;
-        string model = DemoPipeline.FindModelDirectory(AppContext.BaseDirectory) ?? throw new InvalidOperationException("models/demo was not found");
+        string model = RepoPaths.DemoModel;
         string sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(model, "model.safetensors"))));
         if (sha != "0ecf3ad811f2fa4954171ed68a2fbca166639a57f8b45101026849d464615168")
         {
@@ -66,7 +66,7 @@ public sealed class GgufExportFixtureTests(ITestOutputHelper output) : IDisposab
     [Fact]
     public void Fixture_untied_model_with_llama3_rope_scaling_round_trips_through_gguf()
     {
-        var tokenizerDir = DemoPipeline.FindModelDirectory(AppContext.BaseDirectory) ?? throw new InvalidOperationException("models/demo was not found");
+        var tokenizerDir = RepoPaths.DemoModel;
         var tokenizer = Llama3Tokenizer.Load(tokenizerDir);
         var config = new LlamaConfig
         {
