@@ -20,7 +20,7 @@ internal static class FuzzCommand
         var seed = new Option<ulong>("--seed") { Description = "seed of the mutations (default 1)", DefaultValueFactory = _ => 1UL };
         var timeout = new Option<double>("--timeout") { Description = "seconds per input before it counts as a hang (default 10)", DefaultValueFactory = _ => 10.0 };
         var memory = new Option<int>("--max-memory-mb") { Description = "a child above this resident size is killed: a death (default 4096)", DefaultValueFactory = _ => 4096 };
-        var corpus = new Option<string?>("--corpus") { Description = "seed corpus folder (default: written to a temporary folder)" };
+        var corpus = new Option<string?>("--corpus") { Description = "seed corpus folder, written there when missing (default: a temporary folder)" };
         var reproducers = new Option<string>("--reproducers") { Description = "where inputs that were not accepted or clearly refused are saved", DefaultValueFactory = _ => "fuzz-reproducers" };
         var child = new Option<bool>("--child") { Hidden = true };
         var start = new Option<int>("--start") { Hidden = true };
@@ -34,7 +34,7 @@ internal static class FuzzCommand
             string? dir = parse.GetValue(corpus);
             bool temporary = dir is null;
             dir ??= Path.Combine(Path.GetTempPath(), "purellama-fuzz-corpus-" + Guid.NewGuid().ToString("N")[..8]);
-            if (temporary) Fuzzer.CreateCorpus(dir);
+            if (!Directory.Exists(dir)) Fuzzer.CreateCorpus(dir); // a named folder that does not exist yet is written and kept
             try
             {
                 string name = parse.GetValue(parser)!;
