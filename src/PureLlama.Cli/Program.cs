@@ -22,4 +22,5 @@ root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(ExportGgufCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(FuzzCommand.Create());
 return root.Parse(args).Invoke();
