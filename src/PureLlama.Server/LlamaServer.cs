@@ -40,6 +40,8 @@ public sealed class LlamaServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        if (engine.Runtime.Tokenizer is null)
+            throw new ArgumentException("The model has no tokenizer (tokenizer.json): the API's text, chat template and stop strings need one.", nameof(engine));
         var state = new ServerState(engine, options);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = typeof(LlamaServer).Assembly.GetName().Name });
         builder.Logging.ClearProviders();
