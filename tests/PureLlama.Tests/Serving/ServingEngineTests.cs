@@ -53,4 +53,26 @@ public class ServingEngineTests(Xunit.Abstractions.ITestOutputHelper output)
             idle.KvBlocksUsed.Should().Be(0);
         }
     }
+
+    [Theory]
+    [InlineData("nf4")]
+    [InlineData("int8")]
+    public async Task Quantized_weights_keep_greedy_tokens_batch_invariant(string format)
+    {
+        var config = Config with { HiddenSize = 64, IntermediateSize = 128, HeadDim = 16 };
+        var model = LlamaModel.CreateRandom(config, Device.Cpu, 21, 0.3f);
+        foreach (var (name, linear) in model.NamedLinears().Where(n => n.Name != "lm_head").ToList())
+        {
+            var w = PureLlama.Nn.LinearExtensions.DenseWeight(linear);
+            PureLlama.Tensors.QuantizedTensor q = format == "nf4" ? PureLlama.Quantization.Nf4Quantizer.Quantize(w) : PureLlama.Quantization.Int8Quantizer.Quantize(w);
+            model.ReplaceLinear(name, new PureLlama.Nn.QuantLinear(q)).Dispose();
+        }
+        using var runtime = LlamaRuntime.FromModel(model);
+        var rng = new Rng(31);
+        var prompts = Enumerable.Range(0, 8).Select(i => RandomPrompt(rng, 2 + 6 * i)).ToArray();
+        var expected = prompts.Select(p => runtime.Generate(p, Greedy(16)).Select(t => t.Id).ToArray()).ToArray();
+        using var engine = ServingEngine.Start(runtime, new ServingOptions { KvMemoryBytes = 1 << 20, MaxBatchTokens = 40 });
+        var together = await Task.WhenAll(prompts.Select(p => Collect(engine.Generate(new EngineRequest(p, Greedy(16))))));
+        for (int i = 0; i < prompts.Length; i++) together[i].Select(t => t.Id).Should().Equal(expected[i], $"{format} prompt {i} among 8");
+    }
 }
