@@ -61,8 +61,7 @@ public sealed class LlamaServer : IAsyncDisposable
     private static void Listen(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions k, string host, int port)
     {
         if (host == "localhost") k.ListenLocalhost(port);
-        else if (IPAddress.TryParse(host, out var ip)) k.Listen(ip, port);
-        else throw new ArgumentException($"--host must be an IP address or localhost, got '{host}'.", nameof(host));
+        else k.Listen(IPAddress.Parse(host), port); // ServerOptions.Validate checked it
     }
 
     private static void Map(WebApplication app, ServerState state)

@@ -137,6 +137,20 @@ public sealed class ErrorTests(ServerFixture fx)
     }
 
     [Fact]
+    public void BadServerOptionsAreNamed()
+    {
+        foreach (var (options, name) in new (ServerOptions, string)[]
+                 {
+                     (new() { Host = "example.com" }, "Host"), (new() { Port = 70000 }, "Port"), (new() { ApiKey = "" }, "ApiKey"),
+                     (new() { MaxBodyBytes = 10 }, "MaxBodyBytes"), (new() { MaxTokensLimit = 0 }, "MaxTokensLimit"),
+                     (new() { MaxConcurrentRequests = 0 }, "MaxConcurrentRequests"), (new() { MaxChoices = 0 }, "MaxChoices"),
+                 })
+            options.Invoking(o => o.Validate()).Should().Throw<ArgumentException>().Which.ParamName.Should().Be(name);
+        new ServerOptions { Host = "::1" }.Validate();
+        new ServerOptions { Host = "localhost" }.Validate();
+    }
+
+    [Fact]
     public async Task AModelWithoutTokenizerIsRefusedAtStart()
     {
         string dir = Path.Combine(Path.GetTempPath(), "purellama-serve-notok-" + Guid.NewGuid().ToString("N"));
