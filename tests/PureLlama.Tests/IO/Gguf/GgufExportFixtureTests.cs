@@ -4,6 +4,7 @@ using PureLlama.IO;
 using PureLlama.IO.Gguf;
 using PureLlama.Kernels.Simd;
 using PureLlama.Llama;
+using PureLlama.Nn;
 using PureLlama.Tensors;
 using PureLlama.Tests.Llama;
 using PureLlama.Tokenization;
@@ -88,6 +89,33 @@ public sealed class GgufExportFixtureTests(ITestOutputHelper output) : IDisposab
         var ids = Enumerable.Range(0, 200).Select(i => (i * 37 + 11) % 4096).ToArray(); // long enough for the scaled low frequencies to matter
         double err = LlamaFixtures.MaxAbsDiff(loaded.Logits(ids), original.Logits(ids));
         output.WriteLine($"max |Δlogit| after the round trip: {err:E2}");
+        err.Should().BeLessThan(1e-4);
+    }
+
+    [Fact]
+    public void Bf16_export_of_the_demo_loads_back_to_the_same_model()
+    {
+        string path = _dir.File("demo-bf16.gguf");
+        GgufExporter.Export(RepoPaths.DemoModel, GgufExportType.BF16, path);
+        using var folder = LlamaRuntime.Load(RepoPaths.DemoModel, Device.Cpu, contextLength: 64);
+        using var gguf = LlamaRuntime.Load(path, Device.Cpu, contextLength: 64);
+        gguf.Model.Layers[0].Attention.QProj.DenseWeight().DType.Should().Be(DType.BF16, "BF16 weights are used as stored");
+        var ids = folder.Encode("In the beginning God created the heaven and the earth.");
+        gguf.Encode("In the beginning God created the heaven and the earth.").Should().Equal(ids);
+        gguf.Logits(ids).Should().Equal(folder.Logits(ids), "the BF16 weights and q/k rows come back bit for bit");
+    }
+
+    [Fact]
+    public void Nf4_model_is_exported_dequantized()
+    {
+        using var nf4 = LlamaRuntime.Load(RepoPaths.DemoModel, Device.Cpu, contextLength: 64, quantize: PureLlama.Quantization.QuantizationConfig.Nf4());
+        nf4.Model.Layers[0].Attention.QProj.Should().BeOfType<PureLlama.Nn.QuantLinear>();
+        string path = _dir.File("demo-nf4-as-f32.gguf");
+        GgufExporter.Export(nf4.Model, nf4.Tokenizer!, GgufExportType.F32, path, "nf4");
+        using var gguf = LlamaRuntime.Load(path, Device.Cpu, contextLength: 64);
+        var ids = nf4.Encode("And the LORD said unto Moses");
+        double err = LlamaFixtures.MaxAbsDiff(gguf.Logits(ids), nf4.Logits(ids));
+        output.WriteLine($"NF4 model vs its F32 GGUF export: max |Δlogit| {err:E2}");
         err.Should().BeLessThan(1e-4);
     }
 }
