@@ -32,7 +32,7 @@ public sealed class GgufCliFixtureTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Fixture_lora_finetune_on_a_q4_k_m_gguf_base_then_export_the_adapter_for_llama_cpp()
     {
-        if (GgufFixtures.Dir(output) is not { } dir) return;
+        string dir = GgufFixtures.Dir(output);
         string model = Path.Combine(dir, "demo-q4_k_m.gguf");
         string run = _dir.File("run");
         var (code, err) = Run("finetune", "--model", model, "--data", Path.Combine(RepoPaths.DemoModel, "instructions.jsonl"), "--output", run,
@@ -60,7 +60,7 @@ public sealed class GgufCliFixtureTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Fixture_commands_that_write_a_model_folder_name_the_gguf_file()
     {
-        if (GgufFixtures.Dir(output) is not { } dir) return;
+        string dir = GgufFixtures.Dir(output);
         string model = Path.Combine(dir, "demo-f16.gguf");
         var (code, err) = Run("merge", "--model", model, "--adapter", _dir.File("none"), "--out", _dir.File("merged"));
         code.Should().Be(2);
