@@ -13,6 +13,7 @@ public sealed unsafe partial class CpuBackend
     internal bool TryInt8DotMatMul(Tensor x, QuantizedTensor w, Tensor y, bool accumulate)
     {
         if (QuantizedInference.ExactDequant) return false;
+        if (w is GgmlBlockTensor blocks) return GgmlBlockInt8Dot(x, blocks, y, accumulate);
         var tiles = Packed(w);
         if (tiles is null) return false;
         int m;
