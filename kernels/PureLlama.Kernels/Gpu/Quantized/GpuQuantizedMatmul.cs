@@ -53,9 +53,7 @@ public static class GpuQuantizedMatmul
     /// <summary>Block-format (<typeparamref name="T"/>: Q8_0, Q4_0, Q4_K, Q6_K) form of <see cref="Nf4"/>.</summary>
     public static void Blocks<T>(AcceleratorStream stream, in GgmlBlockDeviceWeight w, ArrayView<float> x, ArrayView<float> y, int m, bool transposeWeight, bool accumulate)
         where T : struct, IBlockFormat =>
-        Product(stream, Operand<T>(w), w.Out, w.In, x, y, m, transposeWeight, accumulate,
-            "GgmlBlockKernels.GemvKernel_" + typeof(T).Name, GgmlBlockKernels.GemvKernel<T>,
-            "GgmlBlockKernels.GemmKernel_" + typeof(T).Name, GgmlBlockKernels.GemmKernel<T>);
+        Product(stream, Operand<T>(w), w.Out, w.In, x, y, m, transposeWeight, accumulate, GgmlBlockKernels.GemvKernel<T>, GgmlBlockKernels.GemmKernel<T>);
 
     /// <summary>dst [out, in] = Ŵ (block format <typeparamref name="T"/>).</summary>
     public static void DequantizeBlocks<T>(AcceleratorStream stream, in GgmlBlockDeviceWeight w, ArrayView<float> dst)
@@ -65,7 +63,7 @@ public static class GpuQuantizedMatmul
         long n = (long)w.Out * w.In;
         if (dst.Length != n) throw new ArgumentException($"{T.Type} dequantize: destination has {dst.Length} elements, the weight [{w.Out}, {w.In}] {n}.", nameof(dst));
         var k = GpuKernelCache.For(stream);
-        k.Get("GgmlBlockKernels.DequantizeKernel_" + typeof(T).Name, acc => acc.LoadKernel<GgmlBlockOperand<T>, ArrayView<float>, int>(GgmlBlockKernels.DequantizeKernel))
+        k.Load<GgmlBlockOperand<T>, ArrayView<float>, int>(GgmlBlockKernels.DequantizeKernel<T>)
             (stream, k.Stride(n), op, dst, w.Out);
     }
 
