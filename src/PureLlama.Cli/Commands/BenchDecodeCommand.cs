@@ -11,7 +11,7 @@ using PureLlama.Tensors;
 namespace PureLlama.Cli.Commands;
 
 /// <summary>
-/// <c>purellama bench-decode</c> (hidden): prefill and decode speed of a Llama-3.2-1B-shaped model with
+/// <c>purellama bench-decode</c>: prefill and decode speed of a Llama-3.2-1B-shaped model with
 /// random BF16 weights (optionally quantized to NF4 or INT8 while loading) (vocab 128256, hidden 2048, 16 layers, 32 heads, 8 KV heads, intermediate 8192,
 /// tied embeddings), written once as a safetensors folder and loaded copied and/or mapped, with the
 /// ratio to the memory-bandwidth roofline (weight bytes per token ÷ bandwidth).
@@ -35,7 +35,6 @@ internal static class BenchDecodeCommand
         {
             dir, prompt, decode, loading, bandwidth, layers, model, quantize, quantizeLmHead, versus, device,
         };
-        command.Hidden = true;
         command.SetAction(parse => ModelCliOptions.Guard(() => parse.GetValue(versus) is { Length: > 0 } others
             ? Versus([parse.GetValue(model) ?? EnsureRandom(parse.GetValue(dir)!, parse.GetValue(layers)), .. others], parse.GetValue(prompt), parse.GetValue(decode), DeviceOption.Resolve(parse.GetValue(device)))
             : Run(parse.GetValue(model) ?? parse.GetValue(dir)!, parse.GetValue(model) is null, parse.GetValue(prompt), parse.GetValue(decode),
