@@ -11,6 +11,8 @@ root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(SelftestCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(BenchDecodeCommand.Create());
+root.Subcommands.Add(BenchBlocksCommand.Create());
+root.Subcommands.Add(BenchServeCommand.Create());
 root.Subcommands.Add(PtxCommand.Create());
 root.Subcommands.Add(FinetuneCommand.Create());
 root.Subcommands.Add(PretrainCommand.Create());
@@ -20,6 +22,7 @@ root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(ExportGgufCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(FuzzCommand.Create());
 CliConventions.Apply(root);
 var parse = root.Parse(args);
 if (parse.Errors.Count == 0)
