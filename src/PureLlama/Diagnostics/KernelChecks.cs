@@ -55,6 +55,7 @@ public static partial class KernelChecks
         foreach (var (m, inF, outF, r) in LoraCases(small)) list.Add(Lora(m, inF, outF, r));
         list.AddRange(QuantizedChecks(small));
         list.AddRange(Int4GroupChecks(small));
+        list.AddRange(GgmlBlockChecks(small));
         return list;
     }
 
