@@ -45,10 +45,12 @@ internal static class PretrainCommand
         return cmd;
     }
 
-    // config.json initializer_range (HF's default 0.02).
+    // config.json initializer_range (HF's default 0.02); LlamaConfig.FromFile has already read the file strictly.
     private static float InitializerRange(string configPath)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(configPath));
-        return doc.RootElement.TryGetProperty("initializer_range", out var v) && v.ValueKind == JsonValueKind.Number ? (float)v.GetDouble() : 0.02f;
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(configPath), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        if (!doc.RootElement.TryGetProperty("initializer_range", out var v) || v.ValueKind == JsonValueKind.Null) return 0.02f;
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double r) && r > 0 && r <= 10) return (float)r;
+        throw new InvalidDataException($"Field 'initializer_range' in '{configPath}' is {v.GetRawText()}; expected a number in (0, 10].");
     }
 }

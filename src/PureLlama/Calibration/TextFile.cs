@@ -15,18 +15,19 @@ public static class TextFile
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"Text file '{path}' does not exist.", path);
-        var lines = File.ReadAllLines(path);
+        string all = IO.StrictJson.ReadText(path);
+        var lines = all.Split('\n');
         string? first = lines.FirstOrDefault(l => l.Trim().Length > 0);
         bool jsonl = path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".json-lines", StringComparison.OrdinalIgnoreCase)
                      || (first is not null && first.TrimStart().StartsWith('{'));
-        if (!jsonl) return [File.ReadAllText(path)];
+        if (!jsonl) return [all];
         var docs = new List<string>();
         for (int i = 0; i < lines.Length; i++)
         {
             if (lines[i].Trim().Length == 0) continue;
             try
             {
-                using var doc = JsonDocument.Parse(lines[i]);
+                using var doc = IO.StrictJson.Parse(lines[i], $"{path} line {i + 1}");
                 if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
                     throw new InvalidDataException($"'{path}' line {i + 1}: expected a JSON object with a string \"text\" field.");
                 docs.Add(t.GetString()!);

@@ -6,6 +6,10 @@ namespace PureLlama.IO;
 /// </summary>
 internal static class AtomicFile
 {
+    /// <summary>Copies <paramref name="source"/> to <paramref name="destination"/> atomically.</summary>
+    public static void Copy(string source, string destination) =>
+        Write(destination, s => { using var f = File.OpenRead(source); f.CopyTo(s); });
+
     public static void Write(string path, Action<FileStream> write)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -19,6 +23,7 @@ internal static class AtomicFile
             using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 20))
             {
                 write(stream);
+                AtomicFolder.Reach("file " + Path.GetFileName(full));
                 stream.Flush(flushToDisk: true);
             }
             File.Move(tmp, full, overwrite: true);

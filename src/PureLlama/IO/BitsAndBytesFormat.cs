@@ -145,7 +145,7 @@ public static class BitsAndBytesFormat
         int blockSize = GetInt(root, "blocksize") ?? throw Bad(stateName, $"lacks an integer {StateField("blocksize")}.");
         if (blockSize <= 0 || blockSize % 2 != 0) throw Bad(stateName, $"has blocksize {blockSize}; expected a positive even number.");
         if (!root.TryGetProperty("shape", out var shapeEl) || shapeEl.ValueKind != JsonValueKind.Array || shapeEl.GetArrayLength() != 2
-            || shapeEl.EnumerateArray().Any(e => !e.TryGetInt32(out _)))
+            || shapeEl.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out int d) || d < 0))
             throw Bad(stateName, $"lacks {StateField("shape")} as [out, in].");
         var shape = new Shape(shapeEl[0].GetInt32(), shapeEl[1].GetInt32());
         if (shape != expected) throw Bad(stateName, $"says shape {shape}; the model expects {expected} for '{module}'.");
@@ -177,7 +177,7 @@ public static class BitsAndBytesFormat
             }
             int nestedBlock = GetInt(root, "nested_blocksize") ?? throw Bad(stateName, $"lacks an integer {StateField("nested_blocksize")} but '{module}.weight.nested_absmax' is present.");
             if (nestedBlock <= 0) throw Bad(stateName, $"has nested_blocksize {nestedBlock}; expected a positive number.");
-            if (!root.TryGetProperty("nested_offset", out var offEl) || offEl.ValueKind != JsonValueKind.Number || !double.IsFinite(offEl.GetDouble()))
+            if (!root.TryGetProperty("nested_offset", out var offEl) || offEl.ValueKind != JsonValueKind.Number || !offEl.TryGetDouble(out double offset) || !double.IsFinite(offset))
                 throw Bad(stateName, $"lacks a finite {StateField("nested_offset")}.");
             string? nestedDType = GetString(root, "nested_dtype");
             if (nestedDType is not (null or "float32")) throw Bad(stateName, $"has nested_dtype '{nestedDType}'; expected float32.");
@@ -186,7 +186,7 @@ public static class BitsAndBytesFormat
             RequireFinite(src, module + ".weight.nested_absmax", nestedAbsmax);
             var nestedMap = Get(".weight.nested_quant_map", DType.F32, 256);
             RequireFinite(src, module + ".weight.nested_quant_map", nestedMap);
-            var q = new Nf4Tensor(shape, blockSize, packed, quantMap, codesU8, nestedAbsmax, nestedMap, (float)offEl.GetDouble(), nestedBlock) { Name = module + ".weight" };
+            var q = new Nf4Tensor(shape, blockSize, packed, quantMap, codesU8, nestedAbsmax, nestedMap, (float)offset, nestedBlock) { Name = module + ".weight" };
             DisposeAllBut(owned, packed, quantMap, codesU8, nestedAbsmax, nestedMap);
             return q;
         }
@@ -239,9 +239,7 @@ public static class BitsAndBytesFormat
 
     private static void RequireFinite(Source src, string name, Tensor t)
     {
-        var v = t.ToArray<float>();
-        int bad = Array.FindIndex(v, x => !float.IsFinite(x));
-        if (bad >= 0) throw new InvalidDataException($"Tensor '{name}' in '{src.FileOf(name)}' holds {v[bad]} at index {bad}; scales must be finite.");
+        FiniteValues.Require(t.ToArray<float>(), $"Tensor '{name}' in '{src.FileOf(name)}'", "scales must be finite.");
     }
 
     private static JsonDocument ParseState(Source src, string name)
@@ -251,17 +249,10 @@ public static class BitsAndBytesFormat
         if (info.DType != DType.U8 || info.Shape.Rank != 1)
             throw new InvalidDataException($"Tensor '{name}' in '{src.FileOf(name)}' is {info.DTypeName} {info.Shape}; a U8 vector of JSON bytes was expected.");
         using var t = src.Get(name);
-        try
-        {
-            var doc = JsonDocument.Parse(t.ToArray<byte>());
-            if (doc.RootElement.ValueKind == JsonValueKind.Object) return doc;
-            doc.Dispose();
-            throw new InvalidDataException($"Tensor '{name}' in '{src.FileOf(name)}' holds JSON that is not an object.");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"Tensor '{name}' in '{src.FileOf(name)}' does not hold valid JSON: {e.Message}", e);
-        }
+        var doc = StrictJson.Parse(t.ToArray<byte>(), $"tensor '{name}' in {src.FileOf(name)}");
+        if (doc.RootElement.ValueKind == JsonValueKind.Object) return doc;
+        doc.Dispose();
+        throw new InvalidDataException($"Tensor '{name}' in '{src.FileOf(name)}' holds JSON that is not an object.");
     }
 
     private static string? GetString(JsonElement o, string f) => o.TryGetProperty(f, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;

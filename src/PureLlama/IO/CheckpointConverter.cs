@@ -22,13 +22,6 @@ public static class CheckpointConverter
         using var checkpoint = HfCheckpoint.Open(modelDir);
         var config = LlamaConfig.FromFile(checkpoint.ConfigPath);
         using var model = LlamaModel.Load(checkpoint, config, Device.Cpu);
-        Directory.CreateDirectory(outDir);
-        LoraMerge.WriteWeights(model, Path.Combine(outDir, HfCheckpoint.SingleFileName), dtype);
-        LoraMerge.WriteConfig(checkpoint.ConfigPath, Path.Combine(outDir, "config.json"), dtype);
-        foreach (var name in LoraMerge.CopiedFiles)
-        {
-            string src = Path.Combine(modelDir, name);
-            if (File.Exists(src)) File.Copy(src, Path.Combine(outDir, name), overwrite: true);
-        }
+        LoraMerge.WriteModelFolder(model, checkpoint.Directory, outDir, dtype);
     }
 }

@@ -176,16 +176,7 @@ public sealed class HfCheckpoint : IDisposable
     /// <summary>Reads the <c>weight_map</c> (tensor name → shard file name) of an index file.</summary>
     internal static Dictionary<string, string> ReadWeightMap(string indexPath)
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"Shard index '{indexPath}' is not valid JSON: {e.Message}", e);
-        }
-        using (doc)
+        using (var doc = StrictJson.ParseFile(indexPath))
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"Shard index '{indexPath}' has no object field 'weight_map'.");

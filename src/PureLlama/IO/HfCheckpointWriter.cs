@@ -78,6 +78,10 @@ public static class HfCheckpointWriter
         return written.Where(p => p.EndsWith(".safetensors", StringComparison.Ordinal)).ToList();
     }
 
+    /// <summary>True for the weight files of a model folder (model*.safetensors and the shard index): what a new save replaces.</summary>
+    internal static bool IsWeightFile(string fileName) =>
+        fileName == HfCheckpoint.IndexFileName || (fileName.StartsWith("model", StringComparison.Ordinal) && fileName.EndsWith(".safetensors", StringComparison.Ordinal));
+
     // Weight files of another save (a single file beside new shards, shards of another count, an old index).
     private static void DeleteStale(string dir, List<string> written)
     {

@@ -61,7 +61,7 @@ public sealed record Int4CheckpointConfig
     public static Int4CheckpointConfig? FromConfigFile(string configPath)
     {
         ArgumentException.ThrowIfNullOrEmpty(configPath);
-        using var doc = JsonConfigReader.ParseDocument(File.ReadAllText(configPath), configPath);
+        using var doc = JsonConfigReader.ParseDocument(StrictJson.ReadText(configPath), configPath);
         var root = new JsonConfigReader(doc.RootElement, configPath);
         if (!root.TryGet("quantization_config", out var q) || q.ValueKind != JsonValueKind.Object) return null;
         var r = new JsonConfigReader(q, configPath);

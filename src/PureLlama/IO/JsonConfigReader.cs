@@ -21,17 +21,10 @@ internal sealed class JsonConfigReader
     /// <summary>The file (or other source) named in messages.</summary>
     public string Source { get; }
 
-    /// <summary>Parses JSON text, or throws naming the source.</summary>
+    /// <summary>Parses JSON text strictly (<see cref="StrictJson"/>), or throws naming the source.</summary>
     public static JsonDocument ParseDocument(string json, string source)
     {
-        try
-        {
-            return JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"'{source}' is not valid JSON: {e.Message}", e);
-        }
+        return StrictJson.Parse(json, source, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
     }
 
     public InvalidDataException Error(string field, string problem) => new($"Field '{field}' in '{Source}' {problem}");

@@ -84,18 +84,7 @@ public sealed class SafeTensorsHeader
     {
         long headerLength = json.Length;
         long dataLength = fileLength - 8 - headerLength;
-        if (!System.Text.Unicode.Utf8.IsValid(json))
-            throw new InvalidDataException($"Safetensors file '{path}' has a header that is not valid UTF-8 JSON.");
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"Safetensors file '{path}' has a header that is not valid JSON: {e.Message}", e);
-        }
-        using (doc)
+        using (var doc = StrictJson.Parse(json.ToArray(), $"header of safetensors file {path}", new JsonDocumentOptions { MaxDepth = 16 }))
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
@@ -117,7 +106,7 @@ public sealed class SafeTensorsHeader
                     throw new InvalidDataException($"Safetensors file '{path}' lists tensor '{prop.Name}' twice in its header.");
                 tensors.Add(ParseEntry(path, prop.Name, prop.Value, dataLength));
             }
-            CheckOverlaps(path, tensors);
+            CheckCoverage(path, tensors, dataLength);
             tensors.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
             return new SafeTensorsHeader(path, fileLength, headerLength, tensors, metadata);
         }
@@ -189,15 +178,25 @@ public sealed class SafeTensorsHeader
         return new SafeTensorInfo(name, dtypeName, dtype, shape, begin, end);
     }
 
-    private static void CheckOverlaps(string path, List<SafeTensorInfo> tensors)
+    // As the reference implementation requires: the tensors, in offset order, tile the data section exactly —
+    // no overlap, no gap, nothing after the last one. A header length one byte off then cannot go unnoticed
+    // (every tensor would otherwise be read one byte shifted).
+    private static void CheckCoverage(string path, List<SafeTensorInfo> tensors, long dataLength)
     {
-        var byOffset = tensors.Where(t => t.ByteLength > 0).OrderBy(t => t.DataBegin).ToList();
-        for (int k = 1; k < byOffset.Count; k++)
+        var byOffset = tensors.OrderBy(t => t.DataBegin).ThenBy(t => t.DataEnd).ToList();
+        long expected = 0;
+        SafeTensorInfo? previous = null;
+        foreach (var t in byOffset)
         {
-            var a = byOffset[k - 1];
-            var b = byOffset[k];
-            if (b.DataBegin < a.DataEnd)
-                throw new InvalidDataException($"Safetensors file '{path}': tensors '{a.Name}' [{a.DataBegin}, {a.DataEnd}) and '{b.Name}' [{b.DataBegin}, {b.DataEnd}) overlap.");
+            if (t.DataBegin < expected)
+                throw new InvalidDataException($"Safetensors file '{path}': tensors '{previous!.Name}' [{previous.DataBegin}, {previous.DataEnd}) and '{t.Name}' [{t.DataBegin}, {t.DataEnd}) overlap.");
+            if (t.DataBegin > expected)
+                throw new InvalidDataException($"Safetensors file '{path}': bytes [{expected}, {t.DataBegin}) of the data section before tensor '{t.Name}' belong to no tensor (a gap: corrupt header or wrong header length).");
+            expected = t.DataEnd;
+            previous = t;
         }
+        if (expected != dataLength)
+            throw new InvalidDataException($"Safetensors file '{path}': the tensors cover {expected:N0} bytes but the data section after the {tensors.Count}-entry header holds {dataLength:N0} " +
+                "(wrong header length, trailing bytes or a truncated header).");
     }
 }

@@ -63,8 +63,7 @@ public static class CheckpointQuantizer
         var llama = LlamaConfig.FromFile(checkpoint.ConfigPath);
         llama.Validate(checkpoint);
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !force)
-            throw new IOException($"Output folder '{outDir}' is not empty; pass --force to overwrite the model files in it.");
-        Directory.CreateDirectory(outDir);
+            throw new IOException($"Output folder '{outDir}' is not empty; pass --force to replace it.");
 
         var groups = new List<IReadOnlyList<(string Name, Tensor Tensor)>>();
         var quantized = new List<QuantizedTensor>();
@@ -95,13 +94,19 @@ public static class CheckpointQuantizer
                 groups.Add(BitsAndBytesFormat.Serialize(module, q, dtype));
                 progress?.Invoke($"quantized {++done}/{linears} {q.Describe()}");
             }
-            var files = HfCheckpointWriter.WriteWeights(outDir, groups, maxShardBytes);
-            WriteConfig(checkpoint.ConfigPath, Path.Combine(outDir, "config.json"), config);
-            foreach (var name in CopiedFiles)
+            // The whole folder is written aside and swapped in: a failure anywhere leaves the previous one intact.
+            var written = AtomicFolder.Write(outDir, temp =>
             {
-                string src = Path.Combine(checkpoint.Directory, name);
-                if (File.Exists(src)) AtomicFile.Write(Path.Combine(outDir, name), s => { using var f = File.OpenRead(src); f.CopyTo(s); });
-            }
+                var weights = HfCheckpointWriter.WriteWeights(temp, groups, maxShardBytes);
+                WriteConfig(checkpoint.ConfigPath, Path.Combine(temp, "config.json"), config);
+                foreach (var name in CopiedFiles)
+                {
+                    string src = Path.Combine(checkpoint.Directory, name);
+                    if (File.Exists(src)) AtomicFile.Copy(src, Path.Combine(temp, name));
+                }
+                return weights.Select(f => Path.GetFileName(f)).ToList();
+            }, carryOver: name => !HfCheckpointWriter.IsWeightFile(name)); // --force keeps the user's other files
+            var files = written.Select(f => Path.Combine(outDir, f)).ToList();
             long sourceBytes = checkpoint.Files.Sum(f => new FileInfo(f.Path).Length);
             long outBytes = files.Sum(f => new FileInfo(f).Length);
             return new QuantizeReport(outDir, config, sourceBytes, outBytes, qWeights, qBytes, total, files, clock.Elapsed);
@@ -119,10 +124,7 @@ public static class CheckpointQuantizer
     // The source config.json with quantization_config added (every other field kept as written).
     private static void WriteConfig(string sourceConfig, string path, QuantizationConfig config)
     {
-        JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(sourceConfig)); }
-        catch (JsonException e) { throw new InvalidDataException($"'{sourceConfig}' is not valid JSON: {e.Message}", e); }
-        if (root is not JsonObject obj) throw new InvalidDataException($"'{sourceConfig}' must hold a JSON object.");
+        var obj = StrictJson.ReadObject(sourceConfig);
         obj[QuantizationConfig.FieldName] = config.ToJson();
         AtomicFile.Write(path, s =>
         {

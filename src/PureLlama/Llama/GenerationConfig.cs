@@ -43,7 +43,7 @@ public sealed record GenerationConfig
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"Generation config '{path}' does not exist.", path);
-        return Parse(File.ReadAllText(path), path);
+        return Parse(StrictJson.ReadText(path), path);
     }
 
     /// <summary>Parses generation_config.json text; <paramref name="source"/> names it in messages.</summary>

@@ -49,8 +49,7 @@ public static class Int4Checkpoint
         if (string.Equals(outDir.TrimEnd('/'), Path.GetFullPath(sourceDirectory).TrimEnd('/'), StringComparison.Ordinal))
             throw new IOException($"--out '{outDir}' is the source folder; write the quantized model to another folder.");
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !force)
-            throw new IOException($"Output folder '{outDir}' is not empty; pass --force to overwrite the model files in it.");
-        Directory.CreateDirectory(outDir);
+            throw new IOException($"Output folder '{outDir}' is not empty; pass --force to replace it.");
 
         var owned = new List<Tensor>();
         Tensor Host(Tensor t)
@@ -82,15 +81,22 @@ public static class Int4Checkpoint
                 qBytes += w.ByteLength;
                 groups.Add(config.IsAwq ? AwqComponents(module, w, New) : GptqComponents(module, w, config, Host, New));
             }
-            var files = HfCheckpointWriter.WriteWeights(outDir, groups, maxShardBytes);
-            WriteJson(Path.Combine(outDir, "config.json"), WithQuantization(sourceConfig, config));
-            var (sideName, side) = config.SideFile();
-            WriteJson(Path.Combine(outDir, sideName), side);
-            foreach (var name in CheckpointQuantizer.CopiedFiles)
+            var configJson = WithQuantization(sourceConfig, config);
+            // The whole folder is written aside and swapped in: a failure anywhere leaves the previous one intact.
+            var written = AtomicFolder.Write(outDir, temp =>
             {
-                string src = Path.Combine(sourceDirectory, name);
-                if (File.Exists(src)) AtomicFile.Write(Path.Combine(outDir, name), s => { using var f = File.OpenRead(src); f.CopyTo(s); });
-            }
+                var weights = HfCheckpointWriter.WriteWeights(temp, groups, maxShardBytes);
+                WriteJson(Path.Combine(temp, "config.json"), configJson);
+                var (sideName, side) = config.SideFile();
+                WriteJson(Path.Combine(temp, sideName), side);
+                foreach (var name in CheckpointQuantizer.CopiedFiles)
+                {
+                    string src = Path.Combine(sourceDirectory, name);
+                    if (File.Exists(src)) AtomicFile.Copy(src, Path.Combine(temp, name));
+                }
+                return weights.Select(f => Path.GetFileName(f)).ToList();
+            }, carryOver: name => !HfCheckpointWriter.IsWeightFile(name)); // --force keeps the user's other files
+            var files = written.Select(f => Path.Combine(outDir, f)).ToList();
             return new Int4WriteReport(outDir, files, files.Sum(f => new FileInfo(f).Length), qWeights, qBytes, total);
         }
         finally
@@ -182,6 +188,9 @@ public static class Int4Checkpoint
         }
         int groups = checkpoint.Info(module + ".scales").Shape is { Rank: 2 } s ? s[0] : throw new InvalidDataException($"'{module}.scales' must be [groups, {rows}].");
         var scales = Read<ushort>("scales", DType.F16, groups, rows);
+        int badScale = FiniteValues.FirstNonFiniteHalf(scales);
+        if (badScale >= 0)
+            throw new InvalidDataException($"'{module}.scales' in {Path.GetFileName(checkpoint.FileOf(module + ".scales").Path)} holds {(float)BitConverter.UInt16BitsToHalf(scales[badScale])} at [{badScale / rows}, {badScale % rows}]; scales must be finite.");
         if (quant.IsAwq)
         {
             int need = (cols + quant.GroupSize - 1) / quant.GroupSize;
@@ -209,10 +218,7 @@ public static class Int4Checkpoint
 
     private static JsonObject WithQuantization(string sourceConfig, Int4CheckpointConfig config)
     {
-        JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(sourceConfig)); }
-        catch (JsonException e) { throw new InvalidDataException($"'{sourceConfig}' is not valid JSON: {e.Message}", e); }
-        if (root is not JsonObject obj) throw new InvalidDataException($"'{sourceConfig}' must hold a JSON object.");
+        var obj = StrictJson.ReadObject(sourceConfig);
         if (obj.ContainsKey("quantization_config")) throw new InvalidDataException($"'{sourceConfig}' already has a quantization_config: quantize the dense model.");
         obj["quantization_config"] = config.ToJson();
         return obj;

@@ -108,7 +108,7 @@ public sealed record QuantizationConfig
     public static QuantizationConfig? FromConfigFile(string configPath)
     {
         ArgumentException.ThrowIfNullOrEmpty(configPath);
-        return FromConfigJson(File.ReadAllText(configPath), configPath);
+        return FromConfigJson(IO.StrictJson.ReadText(configPath), configPath);
     }
 
     /// <summary>The bitsandbytes quantization_config of config.json text, or null when it has none (or is GPTQ/AWQ, see IO.Int4CheckpointConfig).</summary>

@@ -170,12 +170,20 @@ public sealed class Llama3Tokenizer
             return;
         }
         int last = 0;
-        foreach (var m in _customSplit.EnumerateMatches(text))
+        try
         {
-            if (m.Length == 0) continue;
-            if (m.Index > last) _bpe.Encode(text[last..m.Index], output);
-            _bpe.Encode(text.Slice(m.Index, m.Length), output);
-            last = m.Index + m.Length;
+            foreach (var m in _customSplit.EnumerateMatches(text))
+            {
+                if (m.Length == 0) continue;
+                if (m.Index > last) _bpe.Encode(text[last..m.Index], output);
+                _bpe.Encode(text.Slice(m.Index, m.Length), output);
+                last = m.Index + m.Length;
+            }
+        }
+        catch (RegexMatchTimeoutException e)
+        {
+            throw new InvalidDataException($"{Source}: the pre_tokenizer Split regex ran longer than {e.MatchTimeout.TotalSeconds:0.#} s on a {text.Length}-character text " +
+                "(catastrophic backtracking, e.g. nested quantifiers like (a+)+); fix the regex in the file.", e);
         }
         if (last < text.Length) _bpe.Encode(text[last..], output);
     }
@@ -202,6 +210,8 @@ public sealed class Llama3Tokenizer
     /// <exception cref="ArgumentException"><paramref name="id"/> is not a token of this vocabulary.</exception>
     public string IdToToken(int id) =>
         (uint)id < (uint)_idToToken.Length && _idToToken[id] is { } t ? t : throw UnknownId(id);
+
+    internal string? IdToTokenOrNull(int id) => (uint)id < (uint)_idToToken.Length ? _idToToken[id] : null;
 
     /// <summary>The id of a token given in vocabulary form or as an added token's text, or null.</summary>
     public int? TokenToId(string token) =>

@@ -25,9 +25,11 @@ internal static class TokenizerFiles
     // building a document; the small top-level objects are parsed as JsonElements.
     public static TokenizerData ReadTokenizerJson(ReadOnlyMemory<byte> json, string source)
     {
+        var readerOptions = new JsonReaderOptions { MaxDepth = 256 };
+        IO.StrictJson.Check(json.Span, source, readerOptions);
         try
         {
-            var reader = new Utf8JsonReader(json.Span, new JsonReaderOptions { MaxDepth = 256 });
+            var reader = new Utf8JsonReader(json.Span, readerOptions);
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) throw Bad(source, "the top level is not a JSON object");
             TokenizerModelReader? model = null;
             JsonElement? pre = null, normalizer = null, added = null;
@@ -50,10 +52,12 @@ internal static class TokenizerFiles
                 throw Bad(source, $"normalizer \"{OptString(norm, "type") ?? "?"}\" is not supported (Llama 3 has none)");
             var split = ReadPreTokenizer(pre, source);
             var (vocab, merges, mergeCount) = model.Finish();
+            var addedTokens = ReadAddedTokens(added, source);
+            CheckIdRange(vocab, addedTokens, source);
             return new TokenizerData
             {
                 Vocab = vocab, Merges = merges, MergeCount = mergeCount, IgnoreMerges = model.IgnoreMerges,
-                AddedTokens = ReadAddedTokens(added, source), CustomSplit = split,
+                AddedTokens = addedTokens, CustomSplit = split,
             };
         }
         catch (JsonException e) { throw Bad(source, $"not valid JSON ({e.Message})"); }
@@ -62,10 +66,7 @@ internal static class TokenizerFiles
     /// <summary>Reads bos_token, eos_token and chat_template from <c>tokenizer_config.json</c> into <paramref name="data"/>.</summary>
     public static void ReadConfig(ReadOnlyMemory<byte> json, string source, TokenizerData data)
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(json); }
-        catch (JsonException e) { throw Bad(source, $"not valid JSON ({e.Message})"); }
-        using (doc)
+        using (var doc = IO.StrictJson.Parse(json, source))
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw Bad(source, "the top level is not a JSON object");
@@ -134,8 +135,23 @@ internal static class TokenizerFiles
         if (!byteLevel) throw Bad(source, "the pre_tokenizer has no ByteLevel step; only byte-level BPE is supported");
         if (pattern is null) throw Bad(source, "the pre_tokenizer has no Split step");
         if (pattern == Llama3PreTokenizer.Pattern) return null;
-        try { return new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant); }
+        try { return new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant, RegexTimeout); }
         catch (ArgumentException e) { throw Bad(source, $"the pre_tokenizer regex does not compile in .NET ({e.Message})"); }
+    }
+
+    /// <summary>How long the pre_tokenizer regex may run on one piece of text before encoding fails.</summary>
+    public static readonly TimeSpan RegexTimeout = TimeSpan.FromSeconds(2);
+
+    // The id tables are sized by the largest id, so that id is bounded by what the file holds: at most
+    // as many unused ids as used ones, plus 1024 (Llama 3 uses every id; a huge id would cost gigabytes).
+    private static void CheckIdRange(Dictionary<string, int> vocab, List<AddedToken> added, string source)
+    {
+        long entries = vocab.Count + added.Count;
+        long limit = 2 * entries + 1024;
+        foreach (var (token, id) in vocab)
+            if (id >= limit) throw Bad(source, $"model.vocab entry \"{token}\" has id {id}, far beyond the {entries} tokens the file holds (ids must be below {limit})");
+        for (int i = 0; i < added.Count; i++)
+            if (added[i].Id >= limit) throw Bad(source, $"added_tokens[{i}] has id {added[i].Id}, far beyond the {entries} tokens the file holds (ids must be below {limit})");
     }
 
     private static List<AddedToken> ReadAddedTokens(JsonElement? addedTokens, string source)

@@ -25,6 +25,12 @@ public interface ITrainableWeights
     /// <summary>Writes the weights into the existing folder <paramref name="directory"/>.</summary>
     void Save(string directory);
 
+    /// <summary>
+    /// Writes the weights as the whole folder <paramref name="directory"/>: written aside and swapped into place, so
+    /// a failure leaves any previous folder there intact and byte-identical (its other contents are replaced).
+    /// </summary>
+    void SaveFolder(string directory) => IO.AtomicFolder.Write(directory, Save);
+
     /// <summary>Restores values written by <see cref="Save"/> into the live parameters (names and shapes checked).</summary>
     void Load(string directory);
 }

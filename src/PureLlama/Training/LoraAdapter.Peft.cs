@@ -96,8 +96,12 @@ public sealed partial class LoraAdapter
                 var expected = isA ? new Shape(config.R, linear.InFeatures) : new Shape(linear.OutFeatures, config.R);
                 if (shape != expected)
                     throw new InvalidDataException($"'{weightsPath}': tensor '{info.Name}' is {shape}; expected {expected} (r = {config.R}, {module} is [{linear.OutFeatures}, {linear.InFeatures}]).");
+                if (info.DType is not (DType.F32 or DType.BF16 or DType.F16))
+                    throw new InvalidDataException($"'{weightsPath}': tensor '{info.Name}' is {info.DTypeName}; LoRA weights must be F32, BF16 or F16.");
                 using var raw = file.GetTensor(info.Name);
                 using var f32 = raw.DType == DType.F32 ? null : raw.To(DType.F32);
+                FiniteValues.Require((f32 ?? raw).ToArray<float>(), $"'{weightsPath}': tensor '{info.Name}'",
+                    "adapter weights must be finite (was it saved from a diverged run?).");
                 var onDevice = (f32 ?? raw).To(model.Device);
                 var slot = pairs.GetValueOrDefault(module);
                 if ((isA ? slot.A : slot.B) is not null) { onDevice.Dispose(); throw new InvalidDataException($"'{weightsPath}': module '{module}' has two lora_{(isA ? "A" : "B")} tensors."); }
@@ -142,7 +146,7 @@ public sealed partial class LoraAdapter
 
     private static LoraConfig ReadConfig(string path)
     {
-        using var doc = JsonConfigReader.ParseDocument(File.ReadAllText(path), path);
+        using var doc = JsonConfigReader.ParseDocument(StrictJson.ReadText(path), path);
         var r = new JsonConfigReader(doc.RootElement, path);
         string? type = r.OptionalString("peft_type");
         if (type is not null && type != "LORA") throw r.Error("peft_type", $"is \"{type}\"; only LORA adapters are supported.");
@@ -157,7 +161,18 @@ public sealed partial class LoraAdapter
         if (r.TryGet("target_modules", out var t))
         {
             if (t.ValueKind == JsonValueKind.String) targets.Add(t.GetString()!);
-            else if (t.ValueKind == JsonValueKind.Array) targets.AddRange(t.EnumerateArray().Select(e => e.GetString() ?? ""));
+            else if (t.ValueKind == JsonValueKind.Array)
+            {
+                int i = 0;
+                foreach (var e in t.EnumerateArray())
+                {
+                    if (e.ValueKind != JsonValueKind.String || e.GetString() is not { Length: > 0 } name)
+                        throw r.Error($"target_modules[{i}]", $"is {e.GetRawText()}; expected a module name string.");
+                    targets.Add(name);
+                    i++;
+                }
+            }
+            else throw r.Error("target_modules", $"is {t.GetRawText()}; expected a module name or a list of them.");
         }
         return new LoraConfig
         {

@@ -43,17 +43,25 @@ public static class LoraMerge
             var adapter = LoraAdapter.Load(model, adapterDir);
             string summary = adapter.Summary;
             adapter.Merge();
-            Directory.CreateDirectory(outDir);
-            WriteWeights(model, Path.Combine(outDir, HfCheckpoint.SingleFileName), target);
-            WriteConfig(Path.Combine(modelDir, "config.json"), Path.Combine(outDir, "config.json"), target);
-            foreach (var name in CopiedFiles)
-            {
-                string src = Path.Combine(modelDir, name);
-                if (File.Exists(src)) File.Copy(src, Path.Combine(outDir, name), overwrite: true);
-            }
+            WriteModelFolder(model, modelDir, outDir, target);
             return summary;
         }
     }
+
+    /// <summary>
+    /// Writes a dense model folder (weights as <paramref name="dtype"/>, <paramref name="sourceDir"/>'s config with torch_dtype
+    /// updated, its tokenizer and generation files) into <paramref name="outDir"/>, atomically as a whole (<see cref="AtomicFolder"/>).
+    /// </summary>
+    internal static void WriteModelFolder(LlamaModel model, string sourceDir, string outDir, DType dtype) => AtomicFolder.Write(outDir, temp =>
+    {
+        WriteWeights(model, Path.Combine(temp, HfCheckpoint.SingleFileName), dtype);
+        WriteConfig(Path.Combine(sourceDir, "config.json"), Path.Combine(temp, "config.json"), dtype);
+        foreach (var name in CopiedFiles)
+        {
+            string src = Path.Combine(sourceDir, name);
+            if (File.Exists(src)) AtomicFile.Copy(src, Path.Combine(temp, name));
+        }
+    });
 
     /// <summary>Every weight of a model whose projections are all dense, under Hugging Face names, converted to <paramref name="dtype"/>.</summary>
     internal static void WriteWeights(LlamaModel model, string path, DType dtype)
@@ -91,8 +99,7 @@ public static class LoraMerge
 
     internal static void WriteConfig(string source, string destination, DType dtype)
     {
-        var node = JsonNode.Parse(File.ReadAllText(source)) as JsonObject
-            ?? throw new InvalidDataException($"'{source}' is not a JSON object.");
+        var node = IO.StrictJson.ReadObject(source);
         node["torch_dtype"] = dtype == DType.BF16 ? "bfloat16" : "float32";
         AtomicFile.Write(destination, s => s.Write(System.Text.Encoding.UTF8.GetBytes(node.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }))));
     }

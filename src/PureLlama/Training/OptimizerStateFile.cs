@@ -15,6 +15,9 @@ internal static class OptimizerStateFile
 {
     public const string KindKey = "optimizer", StepKey = "step";
 
+    /// <summary>The largest step count a state file may hold (far beyond any run; keeps step + 1 and the bias corrections in range).</summary>
+    public const int MaxStep = 1 << 30;
+
     public static void Write(string path, string kind, int step, IEnumerable<(string Name, Tensor Tensor)> tensors) =>
         SafeTensorsWriter.Write(path, tensors, new Dictionary<string, string>
         {
@@ -32,8 +35,8 @@ internal static class OptimizerStateFile
         {
             if (!file.Metadata.TryGetValue(KindKey, out var got) || got != kind)
                 throw new InvalidDataException($"Optimizer state '{path}' was written by '{got ?? "(no optimizer metadata)"}', not {kind}.");
-            if (!file.Metadata.TryGetValue(StepKey, out var stepText) || !int.TryParse(stepText, NumberStyles.None, CultureInfo.InvariantCulture, out int step))
-                throw new InvalidDataException($"Optimizer state '{path}' has no valid '{StepKey}' in its metadata.");
+            if (!file.Metadata.TryGetValue(StepKey, out var stepText) || !int.TryParse(stepText, NumberStyles.None, CultureInfo.InvariantCulture, out int step) || step > MaxStep)
+                throw new InvalidDataException($"Optimizer state '{path}' has no valid '{StepKey}' in its metadata (an integer in [0, {MaxStep}]).");
             var names = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (name, dtype, shape) in expected)
             {
@@ -62,6 +65,11 @@ internal static class OptimizerStateFile
         using var src = file.GetTensor(name);
         var bytes = new byte[src.ByteLength];
         src.Backend.CopyToHost(src, bytes);
+        if (src.DType == DType.F32)
+        {
+            FiniteValues.Require(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes), $"Optimizer state '{file.Path}': tensor '{name}'",
+                "optimizer state must be finite (was it saved from a diverged run?).");
+        }
         destination.Backend.CopyFromHost(bytes, destination);
     }
 
@@ -73,7 +81,7 @@ internal static class OptimizerStateFile
     {
         using var t = file.GetTensor(name);
         int step = t.ToArray<int>()[0];
-        if (step < 0) throw new InvalidDataException($"Optimizer state '{file.Path}': '{name}' is {step}, expected ≥ 0.");
+        if (step < 0 || step > MaxStep) throw new InvalidDataException($"Optimizer state '{file.Path}': '{name}' is {step}, expected an integer in [0, {MaxStep}].");
         return step;
     }
 

@@ -1,36 +1,39 @@
 using System.Globalization;
 using PureLlama.IO;
-using PureLlama.Training.Charts;
 
 namespace PureLlama.Training;
 
 public sealed partial class Trainer
 {
     private const string CheckpointPrefix = "checkpoint-";
-    private const string PartialPrefix = ".partial-checkpoint-";
+    private const string LegacyPartialPrefix = ".partial-checkpoint-"; // temporary folders of earlier versions
+
+    // ".checkpoint-5.partial-1a2b3c4d" → "checkpoint-5"
+    private static string ParentName(string leftover)
+    {
+        string name = Path.GetFileName(leftover)[1..];
+        int cut = name.IndexOf(".partial-", StringComparison.Ordinal);
+        if (cut < 0) cut = name.IndexOf(".old-", StringComparison.Ordinal);
+        return cut < 0 ? name : name[..cut];
+    }
     private const string StateFile = "trainer_state.json";
     private const string OptimizerFile = "optimizer.safetensors";
-
-    /// <summary>The loss-curve PNG (train and eval loss against step), rewritten at every checkpoint.</summary>
-    public string LossCurvePath => Path.Combine(Options.OutputDirectory, "loss_curve.png");
 
     /// <summary>Test hook: runs after the checkpoint files are written into the temporary folder, before it is renamed.</summary>
     internal Action<string>? BeforeCheckpointCommit { get; set; }
 
     /// <summary>
-    /// Writes checkpoint-{step}/ atomically: everything goes into a hidden temporary folder first (weights,
-    /// optimizer.safetensors, then trainer_state.json), which is renamed into place only when complete. A crash
-    /// leaves earlier checkpoints untouched and at worst a temporary folder, removed on the next start.
-    /// Also redraws the loss curve. Returns the checkpoint folder.
+    /// Writes checkpoint-{step}/ atomically (<see cref="AtomicFolder"/>): everything goes into a hidden temporary folder
+    /// first (weights, optimizer.safetensors, then trainer_state.json), which is swapped into place only when complete.
+    /// A crash leaves earlier checkpoints untouched and at worst a temporary folder, removed on the next start.
+    /// Returns the checkpoint folder.
     /// </summary>
     public string SaveCheckpoint()
     {
         string output = Options.OutputDirectory;
         Directory.CreateDirectory(output);
         string final = Path.Combine(output, CheckpointPrefix + State.Step.ToString(CultureInfo.InvariantCulture));
-        string temp = Path.Combine(output, PartialPrefix + State.Step.ToString(CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(temp);
-        try
+        AtomicFolder.Write(final, temp =>
         {
             _weights.Save(temp);
             _optimizer.SaveState(Path.Combine(temp, OptimizerFile));
@@ -38,22 +41,8 @@ public sealed partial class Trainer
             string json = State.ToJson();
             AtomicFile.Write(Path.Combine(temp, StateFile), s => s.Write(System.Text.Encoding.UTF8.GetBytes(json)));
             BeforeCheckpointCommit?.Invoke(temp);
-            if (Directory.Exists(final))
-            {
-                string old = temp + ".old";
-                Directory.Move(final, old);
-                Directory.Move(temp, final);
-                Directory.Delete(old, recursive: true);
-            }
-            else Directory.Move(temp, final);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
+        });
         PruneCheckpoints();
-        WriteLossCurve();
         return final;
     }
 
@@ -83,16 +72,6 @@ public sealed partial class Trainer
         State = state;
     }
 
-    /// <summary>Draws train loss (every step) and eval loss (each evaluation) against step into <see cref="LossCurvePath"/>.</summary>
-    public void WriteLossCurve()
-    {
-        var train = State.LogHistory.Where(l => !l.Skipped).Select(l => ((double)l.Step, l.Loss)).ToList();
-        var eval = State.EvalHistory.Select(e => ((double)e.Step, e.Loss)).ToList();
-        var series = new List<ChartSeries> { new("train", new Rgb(31, 119, 180), train) };
-        if (eval.Count > 0) series.Add(new ChartSeries("eval", new Rgb(255, 127, 14), eval, Markers: true));
-        LineChart.WritePng(LossCurvePath, series);
-    }
-
     // checkpoint-{n} folders holding trainer_state.json, by step.
     private static List<(int Step, string Path)> Checkpoints(string outputDirectory)
     {
@@ -119,7 +98,9 @@ public sealed partial class Trainer
     // Left-overs of a crash during a checkpoint write.
     private void RemoveIncompleteCheckpoints()
     {
-        foreach (var dir in Directory.GetDirectories(Options.OutputDirectory, PartialPrefix + "*")) TryDelete(dir);
+        foreach (var dir in Directory.GetDirectories(Options.OutputDirectory, LegacyPartialPrefix + "*")) TryDelete(dir);
+        foreach (var dir in Directory.GetDirectories(Options.OutputDirectory, "." + CheckpointPrefix + "*"))
+            AtomicFolder.RemoveLeftovers(Path.Combine(Options.OutputDirectory, ParentName(dir)));
     }
 
     private static void TryDelete(string dir)

@@ -60,13 +60,39 @@ public sealed class TrainerState
         }
     }
 
+    // Values a hand-edited or corrupted file may hold that System.Text.Json lets through: nulls in place of
+    // lists, entries and the cursor, negative counts.
+    internal void Check(string path)
+    {
+        InvalidDataException Bad(string field, string problem) => new($"Field '{field}' in '{path}' {problem}");
+        if (Step < 0) throw Bad("step", $"is {Step}; expected ≥ 0.");
+        if (TotalSteps < 0) throw Bad("total_steps", $"is {TotalSteps}; expected ≥ 0.");
+        if (RowsPerEpoch < 0) throw Bad("rows_per_epoch", $"is {RowsPerEpoch}; expected ≥ 0.");
+        if (Tokens < 0) throw Bad("tokens", $"is {Tokens}; expected ≥ 0.");
+        if (DataCursor is null) throw Bad("data_cursor", "is null; expected \"epoch:row\".");
+        try { Data.DataCursor.Parse(DataCursor); }
+        catch (FormatException e) { throw Bad("data_cursor", $"is invalid: {e.Message}."); }
+        if (LogHistory is null) throw Bad("log_history", "is null; expected a list of step logs.");
+        if (EvalHistory is null) throw Bad("eval_history", "is null; expected a list of evaluations.");
+        int i = LogHistory.IndexOf(null!);
+        if (i >= 0) throw Bad($"log_history[{i}]", "is null; expected a step log.");
+        i = EvalHistory.IndexOf(null!);
+        if (i >= 0) throw Bad($"eval_history[{i}]", "is null; expected an evaluation.");
+    }
+
     /// <summary>The state as JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, s_json);
 
     /// <summary>Reads trainer_state.json.</summary>
     public static TrainerState Load(string path)
     {
-        try { return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), s_json) ?? throw new InvalidDataException($"'{path}' holds no trainer state."); }
+        try
+        {
+            using var doc = IO.StrictJson.ParseFile(path);
+            var state = doc.Deserialize<TrainerState>(s_json) ?? throw new InvalidDataException($"'{path}' holds no trainer state.");
+            state.Check(path);
+            return state;
+        }
         catch (JsonException e) { throw new InvalidDataException($"'{path}' is not a valid trainer_state.json: {e.Message}", e); }
     }
 }

@@ -37,6 +37,7 @@ internal struct GgmlBlockOperand<T> : IGemmOperandB where T : struct, IGpuBlockF
 
 internal static class GgmlBlockKernels
 {
+    [GpuKernel(typeof(IBlockFormat))]
     public static void GemvKernel<T>(QuantGemvShape p, ArrayView<float> x, GgmlBlockOperand<T> w, ArrayView<float> y)
         where T : struct, IGpuBlockFormat
     {
@@ -57,10 +58,12 @@ internal static class GgmlBlockKernels
         QuantGemvCommon.ReduceAndStore(p, y, row, 1f, s0, s1, s2, s3);
     }
 
+    [GpuKernel(typeof(IBlockFormat))]
     public static void GemmKernel<T>(GemmShape p, ArrayView<float> x, GgmlBlockOperand<T> w, ArrayView<float> y)
         where T : struct, IGpuBlockFormat =>
         TiledMatmulKernel.Run<float, F32Widen, GgmlBlockOperand<T>>(p, x, w, y);
 
+    [GpuKernel(typeof(IBlockFormat))]
     public static void DequantizeKernel<T>(GgmlBlockOperand<T> w, ArrayView<float> dst, int rows)
         where T : struct, IGpuBlockFormat
     {

@@ -16,7 +16,7 @@ public sealed unsafe partial class CpuBackend
         var s = QuantizedShapes.Validate(this, x, w, y, transposeWeight);
         if (s.M == 0) return;
         float* px = x.Pointer<float>(), py = y.Pointer<float>();
-        bool gemv = !transposeWeight && s.M <= QuantGemvMaxRows;
+        bool gemv = !transposeWeight && (s.M <= QuantGemvMaxRows || Kernels.Simd.RowInvariance.IsActive);
         switch (w)
         {
             case Nf4Tensor nf4:

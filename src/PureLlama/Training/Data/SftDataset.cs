@@ -61,11 +61,15 @@ public sealed class SftDataset
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"dataset file not found: {path}", path);
-        return Load(File.ReadLines(path, Encoding.UTF8), path, tokenizer, options);
+        return LoadLines(IO.StrictJson.ReadLines(path), path, tokenizer, options);
     }
 
     /// <summary>Tokenizes JSONL lines; <paramref name="sourceName"/> names them in messages.</summary>
     public static SftDataset Load(IEnumerable<string> lines, string sourceName, Llama3Tokenizer tokenizer, SftDatasetOptions? options = null)
+        => LoadLines(lines, sourceName, tokenizer, options);
+
+    // A null line is one that is not valid UTF-8 (StrictJson.ReadLines): an invalid record like any other.
+    private static SftDataset LoadLines(IEnumerable<string?> lines, string sourceName, Llama3Tokenizer tokenizer, SftDatasetOptions? options)
     {
         ArgumentNullException.ThrowIfNull(lines);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -75,13 +79,13 @@ public sealed class SftDataset
         var problems = new List<string>();
         int lineNo = 0, read = 0, skipped = 0, truncated = 0, noTargets = 0;
         long tokens = 0, targets = 0;
-        foreach (string line in lines)
+        foreach (string? line in lines)
         {
             lineNo++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
+            if (line is not null && string.IsNullOrWhiteSpace(line)) continue;
             read++;
             SftRecord record;
-            try { record = SftRecord.Parse(line, options.Format); }
+            try { record = line is null ? throw new FormatException("not valid UTF-8 text") : SftRecord.Parse(line, options.Format); }
             catch (FormatException e)
             {
                 string problem = $"{sourceName}:{lineNo}: {e.Message}";
