@@ -20,37 +20,31 @@ internal static unsafe class BlockTiledRepack
         var t = new Int8TiledWeights(q8 ? TiledCodes.Int8 : TiledCodes.Int4, w.Rows, w.Cols, 32, permuted: false);
         var wc = w;
         int blocks = w.Cols / 32, blockBytes = q8 ? 34 : 18;
-        ParallelWork.Rows(t.Tiles, 16L * w.Cols, (t0, t1) =>
+        // Threads split weight rows; a row owns its lane's bytes of every tile step, so rows never share a byte.
+        ParallelWork.Rows(w.Rows, w.Cols, (r0, r1) =>
         {
-            for (int tile = t0; tile < t1; tile++)
+            for (int r = r0; r < r1; r++)
             {
-                byte* dst = t.Tile(tile);
-                for (int lane = 0; lane < Lanes; lane++)
+                int tile = r / Lanes, lane = r % Lanes;
+                byte* dst = t.Tile(tile), row = wc.Row(r);
+                for (int b = 0; b < blocks; b++)
                 {
-                    int r = tile * Lanes + lane;
-                    if (r >= wc.Rows) break;
-                    byte* row = wc.Row(r);
-                    for (int b = 0; b < blocks; b++)
+                    byte* block = row + (long)b * blockBytes;
+                    t.TileScales(tile, b)[lane] = BlockMath.LoadF16(block);
+                    if (q8)
                     {
-                        byte* block = row + (long)b * blockBytes;
-                        t.TileScales(tile, b)[lane] = BlockMath.LoadF16(block);
-                        if (q8)
+                        for (int j = 0; j < 32; j++)
                         {
-                            for (int j = 0; j < 32; j++)
-                            {
-                                int c = 32 * b + j;
-                                dst[(c >> 2) * 64 + lane * 4 + (c & 3)] = block[2 + j];
-                            }
+                            int c = 32 * b + j;
+                            dst[(c >> 2) * 64 + lane * 4 + (c & 3)] = block[2 + j];
                         }
-                        else
-                        {
-                            t.TileZeros(tile, b)[lane] = 8;
-                            for (int j = 0; j < 16; j++)
-                            {
-                                Int8TiledRepack.PutNibble(dst, lane, 32 * b + j, block[2 + j] & 15);
-                                Int8TiledRepack.PutNibble(dst, lane, 32 * b + j + 16, block[2 + j] >> 4);
-                            }
-                        }
+                        continue;
+                    }
+                    t.TileZeros(tile, b)[lane] = 8;
+                    for (int j = 0; j < 16; j++)
+                    {
+                        Int8TiledRepack.PutNibble(dst, lane, 32 * b + j, block[2 + j] & 15);
+                        Int8TiledRepack.PutNibble(dst, lane, 32 * b + j + 16, block[2 + j] >> 4);
                     }
                 }
             }
