@@ -22,15 +22,16 @@ internal static class BenchBlocksCommand
     public static Command Create()
     {
         var steps = new Option<int>("--steps") { Description = "decode steps per path and file type", DefaultValueFactory = _ => 8 };
+        var exact = new Option<bool>("--exact") { Description = "also time the exact dequantizing path (slow)" };
         var bf16 = new Option<bool>("--bf16") { Description = "also time the same products with dense BF16 weights (the baseline of docs/perf.md)" };
         var types = new Option<string[]>("--types") { Description = "q8_0 q4_0 q4_k_m (default: all three)", AllowMultipleArgumentsPerToken = true };
-        var command = new Command("bench-blocks", "Decode-step weight products of a 1B-shaped model in GGUF block formats (int8 dots vs exact).") { steps, types, bf16 };
+        var command = new Command("bench-blocks", "Decode-step weight products of a 1B-shaped model in GGUF block formats (int8 dots vs exact).") { steps, types, bf16, exact };
         command.Hidden = true;
-        command.SetAction(parse => ModelCliOptions.Guard(() => Run(parse.GetValue(steps), parse.GetValue(types) is { Length: > 0 } t ? t : ["q8_0", "q4_0", "q4_k_m"], parse.GetValue(bf16))));
+        command.SetAction(parse => ModelCliOptions.Guard(() => Run(parse.GetValue(steps), parse.GetValue(types) is { Length: > 0 } t ? t : ["q8_0", "q4_0", "q4_k_m"], parse.GetValue(bf16), parse.GetValue(exact))));
         return command;
     }
 
-    private static int Run(int steps, string[] fileTypes, bool bf16)
+    private static int Run(int steps, string[] fileTypes, bool bf16, bool exact)
     {
         if (steps < 1) throw new ArgumentException("--steps must be at least 1.");
         Console.WriteLine($"bench-blocks: {Environment.ProcessorCount} threads, load average {BenchReport.LoadAverage()}, AVX-VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}");
@@ -52,7 +53,7 @@ internal static class BenchBlocksCommand
                 var owner = new Owner([.. weights]);
                 double mb = weights.Sum(w => w.ByteLength) / 1e6;
                 variants.Add((fileType + " int8 dots", mb, () => Step(weights, xHidden, xFfn, exactPath: false), owner));
-                variants.Add((fileType + " exact", mb, () => Step(weights, xHidden, xFfn, exactPath: true), new Owner([])));
+                if (exact) variants.Add((fileType + " exact", mb, () => Step(weights, xHidden, xFfn, exactPath: true), new Owner([])));
             }
             var times = variants.Select(_ => new List<double>()).ToList();
             for (int s = 0; s <= steps; s++)

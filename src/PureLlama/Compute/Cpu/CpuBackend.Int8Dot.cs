@@ -13,8 +13,8 @@ public sealed unsafe partial class CpuBackend
     internal bool TryInt8DotMatMul(Tensor x, QuantizedTensor w, Tensor y, bool accumulate)
     {
         if (QuantizedInference.ExactDequant) return false;
+        if (w is GgmlBlockTensor blocks) return GgmlBlockInt8Dot(x, blocks, y, accumulate);
         var tiles = Packed(w);
-        if (tiles is null && w is GgmlBlockTensor blocks) return GgmlBlockInt8Dot(x, blocks, y, accumulate);
         if (tiles is null) return false;
         int m;
         if (w is Int4GroupTensor g) m = Int4GroupShapes.Validate(this, x, g, y, transposeWeight: false);
@@ -35,9 +35,6 @@ public sealed unsafe partial class CpuBackend
         Int8Tensor i8 => Int8TiledRepack.FromInt8(View(i8)),
         Nf4Tensor nf4 => Int8TiledRepack.FromNf4(View(nf4)),
         Int4GroupTensor int4 => Int8TiledRepack.FromInt4(Int4GroupView(int4)),
-        GgmlBlockTensor blocks => Kernels.Blocks.BlockTiledRepack.From(blocks.Type,
-            new Kernels.Blocks.BlockMatrix(blocks.Rows, blocks.Columns, blocks.Blocks.Pointer<byte>(),
-                Kernels.Blocks.BlockFormats.BlockValues(blocks.Type), Kernels.Blocks.BlockFormats.BlockBytes(blocks.Type))),
         _ => null,
     });
 }
