@@ -143,7 +143,7 @@ internal static class BenchDecodeCommand
         return (steps[rounds / 2], sweeps[rounds / 2]);
     }
 
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try { return File.ReadAllText("/proc/loadavg").Split(' ')[0]; }
         catch (IOException) { return "?"; }

@@ -137,7 +137,7 @@ public sealed class HostileInputTests(CorpusFixture fx) : IClassFixture<CorpusFi
     {
         string dir = fx.CopyOf(fx.Corpus.Adapter);
         string weights = Path.Combine(dir, LoraAdapter.WeightsFileName);
-        string victim = RewriteAdapter(weights, (name, t) => name.Contains("lora_A") ? Tensor.Zeros(t.Shape, dtype) : null);
+        string victim = RewriteTensors(weights, (name, t) => name.Contains("lora_A") ? Tensor.Zeros(t.Shape, dtype) : null);
         using var model = LlamaModel.CreateRandom(FuzzCorpus.TinyConfig, Device.Cpu, 1);
         ShouldNameFile(() => LoraAdapter.Load(model, dir), weights, victim, "F32, BF16 or F16");
     }
@@ -147,7 +147,7 @@ public sealed class HostileInputTests(CorpusFixture fx) : IClassFixture<CorpusFi
     {
         string dir = fx.CopyOf(fx.Corpus.Adapter);
         string weights = Path.Combine(dir, LoraAdapter.WeightsFileName);
-        string victim = RewriteAdapter(weights, (name, t) =>
+        string victim = RewriteTensors(weights, (name, t) =>
         {
             if (!name.Contains("lora_B")) return null;
             var v = new float[t.Numel];
@@ -156,24 +156,6 @@ public sealed class HostileInputTests(CorpusFixture fx) : IClassFixture<CorpusFi
         });
         using var model = LlamaModel.CreateRandom(FuzzCorpus.TinyConfig, Device.Cpu, 1);
         ShouldNameFile(() => LoraAdapter.Load(model, dir), weights, victim, "NaN", "index 3");
-    }
-
-    // Rewrites the file with the first tensor that `replace` returns a value for replaced; returns its name.
-    private static string RewriteAdapter(string path, Func<string, Tensor, Tensor?> replace)
-    {
-        var list = new List<(string, Tensor)>();
-        string? victim = null;
-        using (var f = SafeTensorsFile.Open(path))
-            foreach (var info in f.Tensors)
-            {
-                var t = f.GetTensor(info.Name);
-                var r = victim is null ? replace(info.Name, t) : null;
-                if (r is not null) { victim = info.Name; t.Dispose(); t = r; }
-                list.Add((info.Name, t));
-            }
-        SafeTensorsWriter.Write(path, list);
-        foreach (var (_, t) in list) t.Dispose();
-        return victim!;
     }
 
     [Fact]
@@ -247,22 +229,25 @@ public sealed class HostileInputTests(CorpusFixture fx) : IClassFixture<CorpusFi
         ShouldNameFile(() => opt.LoadState(path), path, "Infinity", "finite");
     }
 
-    private static void RewriteTensors(string path, Func<string, Tensor, Tensor?> replace)
+    // Rewrites a safetensors file (metadata kept) with the first tensor that `replace` gives a value for replaced; returns its name.
+    private static string RewriteTensors(string path, Func<string, Tensor, Tensor?> replace)
     {
         var list = new List<(string, Tensor)>();
         Dictionary<string, string> meta;
+        string? victim = null;
         using (var f = SafeTensorsFile.Open(path))
         {
             meta = f.Metadata.ToDictionary();
             foreach (var info in f.Tensors)
             {
                 var t = f.GetTensor(info.Name);
-                if (replace(info.Name, t) is { } r) { t.Dispose(); t = r; }
+                if (victim is null && replace(info.Name, t) is { } r) { victim = info.Name; t.Dispose(); t = r; }
                 list.Add((info.Name, t));
             }
         }
         SafeTensorsWriter.Write(path, list, meta);
         foreach (var (_, t) in list) t.Dispose();
+        return victim!;
     }
 
     [Fact]

@@ -63,7 +63,8 @@ public static class GpuQuantizedMatmul
         long n = (long)w.Out * w.In;
         if (dst.Length != n) throw new ArgumentException($"{T.Type} dequantize: destination has {dst.Length} elements, the weight [{w.Out}, {w.In}] {n}.", nameof(dst));
         var k = GpuKernelCache.For(stream);
-        k.Load<GgmlBlockOperand<T>, ArrayView<float>, int>(GgmlBlockKernels.DequantizeKernel)(stream, k.Stride(n), op, dst, w.Out);
+        k.Load<GgmlBlockOperand<T>, ArrayView<float>, int>(GgmlBlockKernels.DequantizeKernel<T>)
+            (stream, k.Stride(n), op, dst, w.Out);
     }
 
     private static GgmlBlockOperand<T> Operand<T>(in GgmlBlockDeviceWeight w) where T : struct, IBlockFormat

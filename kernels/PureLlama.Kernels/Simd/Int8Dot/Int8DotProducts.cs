@@ -17,8 +17,6 @@ namespace PureLlama.Kernels.Simd;
 /// <summary>Exact int8 dot products per 4-byte group (AVX-512BW and scalar).</summary>
 internal static unsafe class Int8DotProducts
 {
-    private static readonly Vector512<short> Ones16 = Vector512<short>.One;
-
     /// <summary>x with each byte negated where <paramref name="negative"/> is all ones (0 elsewhere).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<sbyte> ApplySign(Vector512<sbyte> x, Vector512<sbyte> negative) => (x ^ negative) - negative;
@@ -26,7 +24,7 @@ internal static unsafe class Int8DotProducts
     /// <summary>Per 4-byte group: Σ a·x with a unsigned, where every pair a₀x₀ + a₁x₁ stays within ±32 767.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> DotUnsigned(Vector512<byte> a, Vector512<sbyte> x) =>
-        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(a, x), Ones16);
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(a, x), Vector512<short>.One);
 
     /// <summary>Per 4-byte group: Σ w·x for signed w, x (x ≠ −128), by the sign trick.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -39,7 +37,7 @@ internal static unsafe class Int8DotProducts
 
     /// <summary>i16 pair sums widened into i32 lanes (adjacent pairs added).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<int> WidenPairs(Vector512<short> pairs) => Avx512BW.MultiplyAddAdjacent(pairs, Ones16);
+    public static Vector512<int> WidenPairs(Vector512<short> pairs) => Avx512BW.MultiplyAddAdjacent(pairs, Vector512<short>.One);
 
     /// <summary>The four bytes at p as one 32-bit value in every lane (an activation group broadcast to every weight row).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

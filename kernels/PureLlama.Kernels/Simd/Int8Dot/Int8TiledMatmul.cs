@@ -50,102 +50,63 @@ internal static unsafe class Int8TiledMatmul
         });
     }
 
-    /// <summary>How a format turns one 32-column block of a tile into exact integer dots, for up to 4 x rows.</summary>
+    /// <summary>
+    /// How a format yields the weight operands of a 32-column block: 4 pairs of steps, each step 4 columns of the
+    /// 16 rows as bytes (columns 8s…8s+3 and 8s+4…8s+7 of pair s).
+    /// </summary>
     private interface ICodes
     {
-        static abstract bool HasZeros { get; }
-        static abstract void Block(byte* data, Vector512<byte> absLut, Vector512<byte> negLut, sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, int mm,
-            ref Vector512<int> i0, ref Vector512<int> i1, ref Vector512<int> i2, ref Vector512<int> i3);
+        /// <summary>Signed values (sign trick, |v| and the sign mask); else unsigned 4-bit codes with a zero point.</summary>
+        static abstract bool Signed { get; }
+        static abstract (Vector512<byte> A0, Vector512<sbyte> N0, Vector512<byte> A1, Vector512<sbyte> N1) Pair(byte* block, int s, Vector512<byte> absLut, Vector512<byte> negLut);
     }
 
     private struct Int8Codes : ICodes
     {
-        public static bool HasZeros => false;
+        public static bool Signed => true;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Block(byte* data, Vector512<byte> absLut, Vector512<byte> negLut, sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, int mm,
-            ref Vector512<int> i0, ref Vector512<int> i1, ref Vector512<int> i2, ref Vector512<int> i3)
+        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> absLut, Vector512<byte> negLut)
         {
-            for (int s = 0; s < 8; s++)
-            {
-                var v = Vector512.Load((sbyte*)data + 64 * s);
-                var abs = Avx512BW.Abs(v);
-                var neg = Avx512BW.CompareLessThan(v, Vector512<sbyte>.Zero);
-                i0 += DotUnsigned(abs, ApplySign(Broadcast4(x0 + 4 * s), neg));
-                if (mm > 1)
-                {
-                    i1 += DotUnsigned(abs, ApplySign(Broadcast4(x1 + 4 * s), neg));
-                    if (mm > 2)
-                    {
-                        i2 += DotUnsigned(abs, ApplySign(Broadcast4(x2 + 4 * s), neg));
-                        if (mm > 3) i3 += DotUnsigned(abs, ApplySign(Broadcast4(x3 + 4 * s), neg));
-                    }
-                }
-            }
+            var v0 = Vector512.Load((sbyte*)block + 128 * s);
+            var v1 = Vector512.Load((sbyte*)block + 128 * s + 64);
+            return (Avx512BW.Abs(v0), Avx512BW.CompareLessThan(v0, Vector512<sbyte>.Zero), Avx512BW.Abs(v1), Avx512BW.CompareLessThan(v1, Vector512<sbyte>.Zero));
         }
     }
 
     private struct Nf4Codes : ICodes
     {
-        public static bool HasZeros => false;
+        public static bool Signed => true;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Block(byte* data, Vector512<byte> absLut, Vector512<byte> negLut, sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, int mm,
-            ref Vector512<int> i0, ref Vector512<int> i1, ref Vector512<int> i2, ref Vector512<int> i3)
+        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> absLut, Vector512<byte> negLut)
         {
-            for (int s = 0; s < 4; s++)
-            {
-                var (lo, hi) = Nibbles(Vector512.Load(data + 64 * s));
-                var aLo = Avx512BW.Shuffle(absLut, lo);
-                var nLo = Avx512BW.Shuffle(negLut, lo).AsSByte();
-                var aHi = Avx512BW.Shuffle(absLut, hi);
-                var nHi = Avx512BW.Shuffle(negLut, hi).AsSByte();
-                int c = 8 * s;
-                i0 += DotUnsigned(aLo, ApplySign(Broadcast4(x0 + c), nLo)) + DotUnsigned(aHi, ApplySign(Broadcast4(x0 + c + 4), nHi));
-                if (mm > 1)
-                {
-                    i1 += DotUnsigned(aLo, ApplySign(Broadcast4(x1 + c), nLo)) + DotUnsigned(aHi, ApplySign(Broadcast4(x1 + c + 4), nHi));
-                    if (mm > 2)
-                    {
-                        i2 += DotUnsigned(aLo, ApplySign(Broadcast4(x2 + c), nLo)) + DotUnsigned(aHi, ApplySign(Broadcast4(x2 + c + 4), nHi));
-                        if (mm > 3) i3 += DotUnsigned(aLo, ApplySign(Broadcast4(x3 + c), nLo)) + DotUnsigned(aHi, ApplySign(Broadcast4(x3 + c + 4), nHi));
-                    }
-                }
-            }
+            var (lo, hi) = Nibbles(Vector512.Load(block + 64 * s));
+            return (Avx512BW.Shuffle(absLut, lo), Avx512BW.Shuffle(negLut, lo).AsSByte(), Avx512BW.Shuffle(absLut, hi), Avx512BW.Shuffle(negLut, hi).AsSByte());
         }
     }
 
     private struct Int4Codes : ICodes
     {
-        public static bool HasZeros => true;
+        public static bool Signed => false;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Block(byte* data, Vector512<byte> absLut, Vector512<byte> negLut, sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, int mm,
-            ref Vector512<int> i0, ref Vector512<int> i1, ref Vector512<int> i2, ref Vector512<int> i3)
+        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> absLut, Vector512<byte> negLut)
         {
-            // Codes ≤ 15: the 8 pair results of a block add up in i16 without overflow (8 · 3 810 < 32 768).
-            Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
-            for (int s = 0; s < 4; s++)
-            {
-                var (lo, hi) = Nibbles(Vector512.Load(data + 64 * s));
-                int c = 8 * s;
-                p0 += PairsUnsigned(lo, Broadcast4(x0 + c)) + PairsUnsigned(hi, Broadcast4(x0 + c + 4));
-                if (mm > 1)
-                {
-                    p1 += PairsUnsigned(lo, Broadcast4(x1 + c)) + PairsUnsigned(hi, Broadcast4(x1 + c + 4));
-                    if (mm > 2)
-                    {
-                        p2 += PairsUnsigned(lo, Broadcast4(x2 + c)) + PairsUnsigned(hi, Broadcast4(x2 + c + 4));
-                        if (mm > 3) p3 += PairsUnsigned(lo, Broadcast4(x3 + c)) + PairsUnsigned(hi, Broadcast4(x3 + c + 4));
-                    }
-                }
-            }
-            i0 = WidenPairs(p0);
-            if (mm > 1) i1 = WidenPairs(p1);
-            if (mm > 2) i2 = WidenPairs(p2);
-            if (mm > 3) i3 = WidenPairs(p3);
+            var (lo, hi) = Nibbles(Vector512.Load(block + 64 * s));
+            return (lo, default, hi, default);
         }
     }
+
+    /// <summary>Σ over one step pair for one x row: signed (sign trick, widened to i32 per step) …</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> SignedPair(Vector512<byte> a0, Vector512<sbyte> n0, Vector512<byte> a1, Vector512<sbyte> n1, sbyte* x) =>
+        DotUnsigned(a0, ApplySign(Broadcast4(x), n0)) + DotUnsigned(a1, ApplySign(Broadcast4(x + 4), n1));
+
+    /// <summary>… or unsigned 4-bit codes, kept as i16 pair sums (8 of them fit a block without overflow: 8 · 3 810 &lt; 32 768).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> UnsignedPair(Vector512<byte> a0, Vector512<byte> a1, sbyte* x) =>
+        PairsUnsigned(a0, Broadcast4(x)) + PairsUnsigned(a1, Broadcast4(x + 4));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile512<TCodes>(Int8TiledWeights w, int t, Q8Activations a, int j0, int mm, float* y, int ldy, bool accumulate)
@@ -158,24 +119,45 @@ internal static unsafe class Int8TiledMatmul
         float* d0 = a.RowScales(j0), d1 = a.RowScales(j1), d2 = a.RowScales(j2), d3 = a.RowScales(j3);
         int* s0 = a.RowSums(j0), s1 = a.RowSums(j1), s2 = a.RowSums(j2), s3 = a.RowSums(j3);
         byte* data = w.Tile(t);
-        int blockBytes = w.ActivationBlockBytes, perWeightBlock = w.BlockCols / 32, blocks = a.Blocks;
+        int blockBytes = w.ActivationBlockBytes, perWeightBlock = w.BlockCols / 32, blocks = a.Blocks, weightBlocks = w.WeightBlocks;
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int wb = 0; wb < w.WeightBlocks; wb++)
+        for (int wb = 0; wb < weightBlocks; wb++)
         {
             Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
-            Vector512<int> z = TCodes.HasZeros ? Vector512.Load(w.TileZeros(t, wb)) : default;
+            Vector512<int> z = TCodes.Signed ? default : Vector512.Load(w.TileZeros(t, wb));
             int ab1 = Math.Min(blocks, (wb + 1) * perWeightBlock);
             for (int ab = wb * perWeightBlock; ab < ab1; ab++)
             {
                 Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
-                int c = ab * 32;
-                TCodes.Block(data + (long)ab * blockBytes, absLut, negLut, x0 + c, x1 + c, x2 + c, x3 + c, mm, ref i0, ref i1, ref i2, ref i3);
-                if (TCodes.HasZeros)
+                Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
+                byte* block = data + (long)ab * blockBytes;
+                int c0 = ab * 32;
+                for (int s = 0; s < 4; s++)
                 {
-                    i0 -= Avx512F.MultiplyLow(z, Vector512.Create(s0[ab]));
-                    i1 -= Avx512F.MultiplyLow(z, Vector512.Create(s1[ab]));
-                    i2 -= Avx512F.MultiplyLow(z, Vector512.Create(s2[ab]));
-                    i3 -= Avx512F.MultiplyLow(z, Vector512.Create(s3[ab]));
+                    var (w0, n0, w1, n1) = TCodes.Pair(block, s, absLut, negLut);
+                    int c = c0 + 8 * s;
+                    if (TCodes.Signed)
+                    {
+                        i0 += SignedPair(w0, n0, w1, n1, x0 + c);
+                        if (mm > 1) i1 += SignedPair(w0, n0, w1, n1, x1 + c);
+                        if (mm > 2) i2 += SignedPair(w0, n0, w1, n1, x2 + c);
+                        if (mm > 3) i3 += SignedPair(w0, n0, w1, n1, x3 + c);
+                    }
+                    else
+                    {
+                        p0 += UnsignedPair(w0, w1, x0 + c);
+                        if (mm > 1) p1 += UnsignedPair(w0, w1, x1 + c);
+                        if (mm > 2) p2 += UnsignedPair(w0, w1, x2 + c);
+                        if (mm > 3) p3 += UnsignedPair(w0, w1, x3 + c);
+                    }
+                }
+                if (!TCodes.Signed)
+                {
+                    // Σ (q − z)·x = Σ q·x − z·Σ x, exact in int32.
+                    i0 = WidenPairs(p0) - Avx512F.MultiplyLow(z, Vector512.Create(s0[ab]));
+                    i1 = WidenPairs(p1) - Avx512F.MultiplyLow(z, Vector512.Create(s1[ab]));
+                    i2 = WidenPairs(p2) - Avx512F.MultiplyLow(z, Vector512.Create(s2[ab]));
+                    i3 = WidenPairs(p3) - Avx512F.MultiplyLow(z, Vector512.Create(s3[ab]));
                 }
                 b0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i0), Vector512.Create(d0[ab]), b0);
                 if (mm > 1)
