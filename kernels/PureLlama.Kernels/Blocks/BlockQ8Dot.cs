@@ -61,40 +61,15 @@ public static unsafe class BlockQ8Matmul<T> where T : struct, IBlockFormat
             {
                 int r0 = t * RowTile, r1 = Math.Min(wc.Rows, r0 + RowTile);
                 for (int j = 0; j < m; j++)
-                {
-                    float* yRow = (float*)yp + (long)j * ldy;
-                    int r = r0;
-                    for (; r + 1 < r1; r += 2)
-                    {
-                        var (v0, v1) = RowPair(wc, r, a.Row(j), a.RowScales(j), a.RowSums(j));
-                        yRow[r] = accumulate ? yRow[r] + v0 : v0;
-                        yRow[r + 1] = accumulate ? yRow[r + 1] + v1 : v1;
-                    }
-                    if (r < r1)
+                    for (int r = r0; r < r1; r++)
                     {
                         float v = Row(wc, r, a.Row(j), a.RowScales(j), a.RowSums(j));
-                        yRow[r] = accumulate ? yRow[r] + v : v;
+                        float* dst = (float*)yp + (long)j * ldy + r;
+                        *dst = accumulate ? *dst + v : v;
                     }
-                }
             }
         });
         return true;
-    }
-
-    // Rows r and r + 1 with independent accumulators (two FMA chains in flight; the x block is reused from L1).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static (float, float) RowPair(in BlockMatrix w, int r, sbyte* xq, float* xd, int* xs)
-    {
-        int bv = T.BlockValues, bb = T.BlockBytes, blocks = w.Cols / bv, sub = bv / 32;
-        byte* src0 = w.Row(r), src1 = w.Row(r + 1);
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
-        for (int b = 0; b < blocks; b++)
-        {
-            T.DotQ8(src0 + (long)b * bb, xq + (long)b * bv, xd + (long)b * sub, xs + (long)b * sub, ref acc0);
-            T.DotQ8(src1 + (long)b * bb, xq + (long)b * bv, xd + (long)b * sub, xs + (long)b * sub, ref acc1);
-        }
-        return (Vector256.Sum(acc0), Vector256.Sum(acc1));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
