@@ -1,3 +1,9 @@
 using BenchmarkDotNet.Running;
+using PureLlama.Benchmarks;
 
+if (args.Length > 0 && args[0] == "quant-figures")
+{
+    QuantFigures.Run(big: args.Contains("--big"));
+    return;
+}
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -18,5 +18,7 @@ root.Subcommands.Add(TrainTokenizerCommand.Create());
 root.Subcommands.Add(MergeCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
+root.Subcommands.Add(ExportGgufCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(FuzzCommand.Create());
 return root.Parse(args).Invoke();

@@ -36,10 +36,11 @@ public static class GpuAdamW
     {
         if (t < 1) throw new ArgumentOutOfRangeException(nameof(t), t, "AdamW step t must be ≥ 1.");
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuAdamW.StepKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, long, AdamWStepParams>(StepKernel))
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, long, AdamWStepParams>(StepKernel)
             (stream, k.Stride(n), p, g, m, v, n, new AdamWStepParams(lr, beta1, beta2, eps, weightDecay, t));
     }
 
+    [GpuKernel]
     internal static void StepKernel(ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, long n, AdamWStepParams h)
     {
         long stride = (long)Grid.DimX * Group.DimX;

@@ -33,11 +33,12 @@ public static class GpuAdamW8bit
         var k = GpuKernelCache.For(stream);
         long blocks = Simd.AdamW8bit.Blocks(n);
         var config = new KernelConfig((int)Math.Min(blocks, 65535), k.RowGroupSize);
-        k.Get("GpuAdamW8bit.StepKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<float>, ArrayView<byte>, ArrayView<float>,
-                ArrayView<float>, long, AdamWStepParams>(StepKernel))
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<float>, ArrayView<byte>, ArrayView<float>,
+                ArrayView<float>, long, AdamWStepParams>(StepKernel)
             (stream, config, p, g, mq, mAbs, vq, vAbs, tables, n, new AdamWStepParams(lr, beta1, beta2, eps, weightDecay, t));
     }
 
+    [GpuKernel]
     internal static void StepKernel(ArrayView<float> p, ArrayView<float> g, ArrayView<byte> mq, ArrayView<float> mAbs, ArrayView<byte> vq, ArrayView<float> vAbs,
         ArrayView<float> tables, long n, AdamWStepParams h)
     {

@@ -18,48 +18,52 @@ public static class GpuConvert
     public static void F32ToBf16(AcceleratorStream stream, ArrayView<float> x, ArrayView<ushort> y, long n)
     {
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuConvert.F32ToBf16Kernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<ushort>, long>(F32ToBf16Kernel))(stream, k.Stride(n), x, y, n);
+        k.Load<ArrayView<float>, ArrayView<ushort>, long>(F32ToBf16Kernel)(stream, k.Stride(n), x, y, n);
     }
 
     /// <summary>y = f32(x) for bf16 bits x.</summary>
     public static void Bf16ToF32(AcceleratorStream stream, ArrayView<ushort> x, ArrayView<float> y, long n)
     {
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuConvert.Bf16ToF32Kernel", acc => acc.LoadKernel<ArrayView<ushort>, ArrayView<float>, long>(Bf16ToF32Kernel))(stream, k.Stride(n), x, y, n);
+        k.Load<ArrayView<ushort>, ArrayView<float>, long>(Bf16ToF32Kernel)(stream, k.Stride(n), x, y, n);
     }
 
     /// <summary>y = f16(x), round to nearest even.</summary>
     public static void F32ToF16(AcceleratorStream stream, ArrayView<float> x, ArrayView<Half> y, long n)
     {
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuConvert.F32ToF16Kernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<Half>, long>(F32ToF16Kernel))(stream, k.Stride(n), x, y, n);
+        k.Load<ArrayView<float>, ArrayView<Half>, long>(F32ToF16Kernel)(stream, k.Stride(n), x, y, n);
     }
 
     /// <summary>y = f32(x) for f16 x.</summary>
     public static void F16ToF32(AcceleratorStream stream, ArrayView<Half> x, ArrayView<float> y, long n)
     {
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuConvert.F16ToF32Kernel", acc => acc.LoadKernel<ArrayView<Half>, ArrayView<float>, long>(F16ToF32Kernel))(stream, k.Stride(n), x, y, n);
+        k.Load<ArrayView<Half>, ArrayView<float>, long>(F16ToF32Kernel)(stream, k.Stride(n), x, y, n);
     }
 
+    [GpuKernel]
     internal static void F32ToBf16Kernel(ArrayView<float> x, ArrayView<ushort> y, long n)
     {
         long stride = (long)Grid.DimX * Group.DimX;
         for (long i = (long)Grid.IdxX * Group.DimX + Group.IdxX; i < n; i += stride) y[i] = GpuBits.F32ToBf16(x[i]);
     }
 
+    [GpuKernel]
     internal static void Bf16ToF32Kernel(ArrayView<ushort> x, ArrayView<float> y, long n)
     {
         long stride = (long)Grid.DimX * Group.DimX;
         for (long i = (long)Grid.IdxX * Group.DimX + Group.IdxX; i < n; i += stride) y[i] = GpuBits.Bf16ToF32(x[i]);
     }
 
+    [GpuKernel]
     internal static void F32ToF16Kernel(ArrayView<float> x, ArrayView<Half> y, long n)
     {
         long stride = (long)Grid.DimX * Group.DimX;
         for (long i = (long)Grid.IdxX * Group.DimX + Group.IdxX; i < n; i += stride) y[i] = Interop.IntAsFloat(GpuBits.F32ToF16(x[i]));
     }
 
+    [GpuKernel]
     internal static void F16ToF32Kernel(ArrayView<Half> x, ArrayView<float> y, long n)
     {
         long stride = (long)Grid.DimX * Group.DimX;

@@ -22,7 +22,7 @@ public static class GpuCrossEntropy
     {
         if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuCrossEntropy.ForwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(ForwardKernel))
+        k.Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(ForwardKernel)
             (stream, k.PerRow(rows), logits, targets, loss, lse, vocab, ignoreIndex);
     }
 
@@ -32,10 +32,11 @@ public static class GpuCrossEntropy
     {
         if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuCrossEntropy.BackwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, float>(BackwardKernel))
+        k.Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, float>(BackwardKernel)
             (stream, k.PerRow(rows), logits, targets, lse, dlogits, vocab, ignoreIndex, scale);
     }
 
+    [GpuKernel]
     internal static void ForwardKernel(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> loss, ArrayView<float> lse, int vocab, int ignoreIndex)
     {
         int r = Grid.IdxX;
@@ -52,6 +53,7 @@ public static class GpuCrossEntropy
         }
     }
 
+    [GpuKernel]
     internal static void BackwardKernel(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> lse, ArrayView<float> dlogits, int vocab, int ignoreIndex, float scale)
     {
         int r = Grid.IdxX;

@@ -19,7 +19,7 @@ public static class GpuElementwise
     public static void Binary(AcceleratorStream stream, BinaryOp op, ArrayView<float> a, int aStep, ArrayView<float> b, int bStep, ArrayView<float> y, long n)
     {
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuElementwise.BinaryKernel", acc => acc.LoadKernel<ArrayView<float>, int, ArrayView<float>, int, ArrayView<float>, long, int>(BinaryKernel))
+        k.Load<ArrayView<float>, int, ArrayView<float>, int, ArrayView<float>, long, int>(BinaryKernel)
             (stream, k.Stride(n), a, aStep, b, bStep, y, n, (int)op);
     }
 
@@ -27,7 +27,7 @@ public static class GpuElementwise
     public static void Scale(AcceleratorStream stream, ArrayView<float> x, float alpha, ArrayView<float> y, long n)
     {
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuElementwise.ScaleKernel", acc => acc.LoadKernel<ArrayView<float>, float, ArrayView<float>, long>(ScaleKernel))
+        k.Load<ArrayView<float>, float, ArrayView<float>, long>(ScaleKernel)
             (stream, k.Stride(n), x, alpha, y, n);
     }
 
@@ -35,7 +35,7 @@ public static class GpuElementwise
     public static void Axpy(AcceleratorStream stream, float alpha, ArrayView<float> x, ArrayView<float> y, long n)
     {
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuElementwise.AxpyKernel", acc => acc.LoadKernel<float, ArrayView<float>, ArrayView<float>, long>(AxpyKernel))
+        k.Load<float, ArrayView<float>, ArrayView<float>, long>(AxpyKernel)
             (stream, k.Stride(n), alpha, x, y, n);
     }
 
@@ -43,7 +43,7 @@ public static class GpuElementwise
     public static void Fill(AcceleratorStream stream, ArrayView<float> y, float v, long n)
     {
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuElementwise.FillKernel", acc => acc.LoadKernel<ArrayView<float>, float, long>(FillKernel))
+        k.Load<ArrayView<float>, float, long>(FillKernel)
             (stream, k.Stride(n), y, v, n);
     }
 
@@ -54,10 +54,11 @@ public static class GpuElementwise
     public static void BinaryBroadcast(AcceleratorStream stream, BinaryOp op, ArrayView<float> a, StridedLayout6 la, ArrayView<float> b, StridedLayout6 lb, ArrayView<float> y, long n)
     {
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuElementwise.BinaryBroadcastKernel", acc => acc.LoadKernel<ArrayView<float>, StridedLayout6, ArrayView<float>, StridedLayout6, ArrayView<float>, long, int>(BinaryBroadcastKernel))
+        k.Load<ArrayView<float>, StridedLayout6, ArrayView<float>, StridedLayout6, ArrayView<float>, long, int>(BinaryBroadcastKernel)
             (stream, k.Stride(n), a, la, b, lb, y, n, (int)op);
     }
 
+    [GpuKernel]
     internal static void BinaryBroadcastKernel(ArrayView<float> a, StridedLayout6 la, ArrayView<float> b, StridedLayout6 lb, ArrayView<float> y, long n, int op)
     {
         long stride = (long)Grid.DimX * Group.DimX;
@@ -74,6 +75,7 @@ public static class GpuElementwise
         return av / bv;
     }
 
+    [GpuKernel]
     internal static void BinaryKernel(ArrayView<float> a, int aStep, ArrayView<float> b, int bStep, ArrayView<float> y, long n, int op)
     {
         long stride = (long)Grid.DimX * Group.DimX;
@@ -81,6 +83,7 @@ public static class GpuElementwise
             y[i] = Apply(op, a[i * aStep], b[i * bStep]);
     }
 
+    [GpuKernel]
     internal static void ScaleKernel(ArrayView<float> x, float alpha, ArrayView<float> y, long n)
     {
         long stride = (long)Grid.DimX * Group.DimX;
@@ -88,6 +91,7 @@ public static class GpuElementwise
             y[i] = alpha * x[i];
     }
 
+    [GpuKernel]
     internal static void AxpyKernel(float alpha, ArrayView<float> x, ArrayView<float> y, long n)
     {
         long stride = (long)Grid.DimX * Group.DimX;
@@ -95,6 +99,7 @@ public static class GpuElementwise
             y[i] += alpha * x[i];
     }
 
+    [GpuKernel]
     internal static void FillKernel(ArrayView<float> y, float v, long n)
     {
         long stride = (long)Grid.DimX * Group.DimX;

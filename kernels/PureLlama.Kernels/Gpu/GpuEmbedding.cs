@@ -19,7 +19,7 @@ public static class GpuEmbedding
     {
         if (n <= 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuEmbedding.GatherKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int>(GatherKernel))
+        k.Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, int>(GatherKernel)
             (stream, k.PerRow(n), table, ids, y, dim);
     }
 
@@ -28,7 +28,7 @@ public static class GpuEmbedding
     {
         if (n <= 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuEmbedding.GatherBf16Kernel", acc => acc.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int>(GatherBf16Kernel))
+        k.Load<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int>(GatherBf16Kernel)
             (stream, k.PerRow(n), table, ids, y, dim);
     }
 
@@ -37,22 +37,25 @@ public static class GpuEmbedding
     {
         if (n <= 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuEmbedding.ScatterAddKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int>(ScatterAddKernel))
+        k.Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, int>(ScatterAddKernel)
             (stream, k.PerRow(n), dy, ids, dTable, dim);
     }
 
+    [GpuKernel]
     internal static void GatherKernel(ArrayView<float> table, ArrayView<int> ids, ArrayView<float> y, int dim)
     {
         long src = (long)ids[Grid.IdxX] * dim, dst = (long)Grid.IdxX * dim;
         for (int c = Group.IdxX; c < dim; c += Group.DimX) y[dst + c] = table[src + c];
     }
 
+    [GpuKernel]
     internal static void GatherBf16Kernel(ArrayView<ushort> table, ArrayView<int> ids, ArrayView<float> y, int dim)
     {
         long src = (long)ids[Grid.IdxX] * dim, dst = (long)Grid.IdxX * dim;
         for (int c = Group.IdxX; c < dim; c += Group.DimX) y[dst + c] = GpuBits.Bf16ToF32(table[src + c]);
     }
 
+    [GpuKernel]
     internal static void ScatterAddKernel(ArrayView<float> dy, ArrayView<int> ids, ArrayView<float> dTable, int dim)
     {
         long dst = (long)ids[Grid.IdxX] * dim, src = (long)Grid.IdxX * dim;

@@ -48,8 +48,8 @@ public static class GpuFlashAttention
     {
         if (p.Tokens == 0) return;
         int blocks = (p.Tokens + Bq - 1) / Bq;
-        GpuKernelCache.For(stream).Get("GpuFlashAttention.ForwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, GpuAttentionDims, int>(ForwardKernel))
+        GpuKernelCache.For(stream).Load<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, GpuAttentionDims, int>(ForwardKernel)
             (stream, new KernelConfig(blocks * p.Heads, Bq), q, k, v, o, lse, qSeg, kSeg, p, writeLse ? 1 : 0);
     }
 
@@ -60,11 +60,11 @@ public static class GpuFlashAttention
         int chunks = DecodeChunks(p), rows = p.Tokens * p.Heads;
         var cache = GpuKernelCache.For(stream);
         int warp = Math.Max(1, stream.Accelerator.WarpSize);
-        cache.Get("GpuFlashAttention.DecodeKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<int>, ArrayView<int>, GpuAttentionDims, ArrayView<float>, ArrayView<float>, int>(DecodeKernel))
+        cache.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<int>, ArrayView<int>, GpuAttentionDims, ArrayView<float>, ArrayView<float>, int>(DecodeKernel)
             (stream, new KernelConfig(rows * chunks, warp), q, k, v, qSeg, kSeg, p, partO, partLse, chunks);
-        cache.Get("GpuFlashAttention.CombineKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, GpuAttentionDims, int, int>(CombineKernel))
+        cache.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, GpuAttentionDims, int, int>(CombineKernel)
             (stream, new KernelConfig(rows, warp), partO, partLse, o, lse, p, chunks, writeLse ? 1 : 0);
     }
 
@@ -94,6 +94,7 @@ public static class GpuFlashAttention
         return qMax >= kMin && qMin <= kMax;
     }
 
+    [GpuKernel]
     internal static void ForwardKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, ArrayView<float> lse,
         ArrayView<int> qSeg, ArrayView<int> kSeg, GpuAttentionDims p, int writeLse)
     {
@@ -159,6 +160,7 @@ public static class GpuFlashAttention
     }
 
     // One warp per (row = i·H + h, chunk); lanes own columns lane, lane + W, … (≤ 128/W per lane).
+    [GpuKernel]
     internal static void DecodeKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> qSeg, ArrayView<int> kSeg,
         GpuAttentionDims p, ArrayView<float> partO, ArrayView<float> partLse, int chunks)
     {
@@ -203,6 +205,7 @@ public static class GpuFlashAttention
     }
 
     // One warp per row = i·H + h: merges its chunks' (O_c, lse_c); writes o [T, H, d] and lse [H, T].
+    [GpuKernel]
     internal static void CombineKernel(ArrayView<float> partO, ArrayView<float> partLse, ArrayView<float> o, ArrayView<float> lse,
         GpuAttentionDims p, int chunks, int writeLse)
     {

@@ -33,19 +33,20 @@ public static class GpuFlashAttentionBackward
         var cache = GpuKernelCache.For(stream);
         long rows = (long)p.Tokens * p.Heads;
         if (rows > 0)
-            cache.Get("GpuFlashAttentionBackward.RowDotKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GpuAttentionDims>(RowDotKernel))
+            cache.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, GpuAttentionDims>(RowDotKernel)
                 (stream, cache.Stride(rows), o, dO, rowDot, p);
         if (p.KvLen > 0)
-            cache.Get("GpuFlashAttentionBackward.KeyGradKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                    ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, GpuAttentionDims>(KeyGradKernel))
+            cache.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, GpuAttentionDims>(KeyGradKernel)
                 (stream, new KernelConfig((p.KvLen + Rows - 1) / Rows * p.KvHeads, Rows), q, k, v, dO, lse, rowDot, dk, dv, qSeg, kSeg, p);
         if (p.Tokens > 0)
-            cache.Get("GpuFlashAttentionBackward.QueryGradKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                    ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, GpuAttentionDims>(QueryGradKernel))
+            cache.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, GpuAttentionDims>(QueryGradKernel)
                 (stream, new KernelConfig((p.Tokens + Rows - 1) / Rows * p.Heads, Rows), q, k, v, dO, lse, rowDot, dq, qSeg, kSeg, p);
     }
 
     // rowDot[h·T + i] = Σ_c dO[i, h, c]·O[i, h, c]  (grid-stride over rows i·H + h).
+    [GpuKernel]
     internal static void RowDotKernel(ArrayView<float> o, ArrayView<float> dO, ArrayView<float> rowDot, GpuAttentionDims p)
     {
         long n = (long)p.Tokens * p.Heads, stride = (long)Grid.DimX * Group.DimX;
@@ -64,6 +65,7 @@ public static class GpuFlashAttentionBackward
         return l == float.NegativeInfinity ? float.PositiveInfinity : l;
     }
 
+    [GpuKernel]
     internal static void KeyGradKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dO, ArrayView<float> lse,
         ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv, ArrayView<int> qSeg, ArrayView<int> kSeg, GpuAttentionDims p)
     {
@@ -135,6 +137,7 @@ public static class GpuFlashAttentionBackward
             for (int c = 0; c < d; c++) { dk[kRow + c] = rowsSh[dkOff + c]; dv[kRow + c] = rowsSh[dvOff + c]; }
     }
 
+    [GpuKernel]
     internal static void QueryGradKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dO, ArrayView<float> lse,
         ArrayView<float> rowDot, ArrayView<float> dq, ArrayView<int> qSeg, ArrayView<int> kSeg, GpuAttentionDims p)
     {

@@ -47,8 +47,8 @@ public static class GpuFlashAttentionTiled
     {
         if (p.Tokens == 0) return;
         int blocks = (p.Tokens + Bq - 1) / Bq;
-        GpuKernelCache.For(stream).Get("GpuFlashAttentionTiled.ForwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, GpuAttentionDims, int>(ForwardKernel))
+        GpuKernelCache.For(stream).Load<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, GpuAttentionDims, int>(ForwardKernel)
             (stream, new KernelConfig(blocks * p.Heads, Threads), q, k, v, o, lse, qSeg, kSeg, p, writeLse ? 1 : 0);
     }
 
@@ -100,6 +100,7 @@ public static class GpuFlashAttentionTiled
         if (writeLse != 0 && cg == 0) lse[(long)h * p.Tokens + i] = l > 0f ? m + XMath.Log(l) : float.NegativeInfinity;
     }
 
+    [GpuKernel]
     internal static void ForwardKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, ArrayView<float> lse,
         ArrayView<int> qSeg, ArrayView<int> kSeg, GpuAttentionDims p, int writeLse)
     {

@@ -27,20 +27,20 @@ public static class GpuInt4Group
     /// <summary>y [m, out] (=|+=) x [m, in]·Ŵᵀ.</summary>
     public static void Forward(AcceleratorStream stream, ArrayView<float> x, ArrayView<int> qweight, ArrayView<int> qzeros,
         ArrayView<ushort> scales, ArrayView<int> gIdx, ArrayView<float> y, Int4GroupDims dims) =>
-        Launch(stream, "GpuInt4Group.ForwardKernel", ForwardKernel, (long)dims.M * dims.Rows, x, qweight, qzeros, scales, gIdx, y, dims);
+        Launch(stream, ForwardKernel, (long)dims.M * dims.Rows, x, qweight, qzeros, scales, gIdx, y, dims);
 
     /// <summary>y [m, in] (=|+=) x [m, out]·Ŵ.</summary>
     public static void Transposed(AcceleratorStream stream, ArrayView<float> x, ArrayView<int> qweight, ArrayView<int> qzeros,
         ArrayView<ushort> scales, ArrayView<int> gIdx, ArrayView<float> y, Int4GroupDims dims) =>
-        Launch(stream, "GpuInt4Group.TransposedKernel", TransposedKernel, (long)dims.M * dims.Cols, x, qweight, qzeros, scales, gIdx, y, dims);
+        Launch(stream, TransposedKernel, (long)dims.M * dims.Cols, x, qweight, qzeros, scales, gIdx, y, dims);
 
-    private static void Launch(AcceleratorStream stream, string name,
+    private static void Launch(AcceleratorStream stream,
         Action<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<ushort>, ArrayView<int>, ArrayView<float>, Int4GroupDims> kernel, long n,
         ArrayView<float> x, ArrayView<int> qweight, ArrayView<int> qzeros, ArrayView<ushort> scales, ArrayView<int> gIdx, ArrayView<float> y, Int4GroupDims dims)
     {
         if (n == 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get(name, acc => acc.LoadKernel(kernel))(stream, k.Stride(n), x, qweight, qzeros, scales, gIdx, y, dims);
+        k.Load(kernel)(stream, k.Stride(n), x, qweight, qzeros, scales, gIdx, y, dims);
     }
 
     /// <summary>w [out, in] = Ŵ.</summary>
@@ -50,10 +50,11 @@ public static class GpuInt4Group
         long n = (long)rows * cols;
         if (n == 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuInt4Group.DequantizeKernel", acc => acc.LoadKernel<ArrayView<int>, ArrayView<int>, ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, int>(DequantizeKernel))
+        k.Load<ArrayView<int>, ArrayView<int>, ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, int>(DequantizeKernel)
             (stream, k.Stride(n), qweight, qzeros, scales, gIdx, w, rows, cols);
     }
 
+    [GpuKernel]
     internal static void ForwardKernel(ArrayView<float> x, ArrayView<int> qweight, ArrayView<int> qzeros,
         ArrayView<ushort> scales, ArrayView<int> gIdx, ArrayView<float> y, Int4GroupDims d)
     {
@@ -86,6 +87,7 @@ public static class GpuInt4Group
         }
     }
 
+    [GpuKernel]
     internal static void TransposedKernel(ArrayView<float> x, ArrayView<int> qweight, ArrayView<int> qzeros,
         ArrayView<ushort> scales, ArrayView<int> gIdx, ArrayView<float> y, Int4GroupDims d)
     {
@@ -107,6 +109,7 @@ public static class GpuInt4Group
         }
     }
 
+    [GpuKernel]
     internal static void DequantizeKernel(ArrayView<int> qweight, ArrayView<int> qzeros,
         ArrayView<ushort> scales, ArrayView<int> gIdx, ArrayView<float> w, int rows, int cols)
     {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
@@ -11,10 +12,10 @@ namespace PureLlama.Kernels.Gpu;
 /// points need only the <see cref="AcceleratorStream"/>. A compile failure throws
 /// <see cref="InvalidOperationException"/> naming the kernel, and is not cached (the next call retries).
 /// </summary>
-public sealed class GpuKernelCache
+public sealed partial class GpuKernelCache
 {
     private static readonly ConditionalWeakTable<Accelerator, GpuKernelCache> Caches = new();
-    private readonly ConcurrentDictionary<string, Lazy<Delegate>> kernels = new();
+    private readonly ConcurrentDictionary<MethodInfo, Lazy<Delegate>> kernels = new();
 
     private GpuKernelCache(Accelerator accelerator)
     {
@@ -45,23 +46,29 @@ public sealed class GpuKernelCache
     /// <summary>The kernel cache of the stream's accelerator.</summary>
     public static GpuKernelCache For(AcceleratorStream stream) => For(stream.Accelerator);
 
-    /// <summary>Gets the launcher named <paramref name="name"/>, loading it with <paramref name="load"/> on first use.</summary>
-    public TDelegate Get<TDelegate>(string name, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
+    /// <summary>
+    /// The launcher of the kernel <paramref name="kernel"/> (a method declared with <see cref="GpuKernelAttribute"/>),
+    /// loaded with <paramref name="load"/> on first use. An undeclared kernel is refused, so the PTX check
+    /// (<see cref="PtxCheck.GpuKernelCatalog"/>) covers everything that can launch.
+    /// </summary>
+    internal TDelegate Get<TDelegate>(MethodInfo kernel, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
     {
-        var lazy = kernels.GetOrAdd(name, _ => new Lazy<Delegate>(() => Load(name, load), LazyThreadSafetyMode.ExecutionAndPublication));
+        var lazy = kernels.GetOrAdd(kernel, _ => new Lazy<Delegate>(() => Load(kernel, load), LazyThreadSafetyMode.ExecutionAndPublication));
         try
         {
             return (TDelegate)lazy.Value;
         }
         catch
         {
-            kernels.TryRemove(new KeyValuePair<string, Lazy<Delegate>>(name, lazy));
+            kernels.TryRemove(new KeyValuePair<MethodInfo, Lazy<Delegate>>(kernel, lazy));
             throw;
         }
     }
 
-    private Delegate Load<TDelegate>(string name, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
+    private Delegate Load<TDelegate>(MethodInfo kernel, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
     {
+        var entry = PtxCheck.GpuKernelCatalog.Find(kernel)
+            ?? throw new InvalidOperationException($"GPU kernel '{PtxCheck.GpuKernelCatalog.NameOf(kernel)}' is not declared with [GpuKernel]; declare it on the kernel method.");
         try
         {
             return load(Accelerator);
@@ -69,7 +76,7 @@ public sealed class GpuKernelCache
         catch (Exception ex)
         {
             throw new InvalidOperationException(
-                $"ILGPU failed to compile GPU kernel '{name}' for {Accelerator.AcceleratorType} ({Accelerator.Name}): {ex.Message}", ex);
+                $"ILGPU failed to compile GPU kernel '{entry.Name}' for {Accelerator.AcceleratorType} ({Accelerator.Name}): {ex.Message}", ex);
         }
     }
 

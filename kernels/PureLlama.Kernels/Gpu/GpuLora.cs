@@ -22,9 +22,9 @@ public static class GpuLora
     {
         var k = GpuKernelCache.For(stream);
         Check(m, inF, outF, r);
-        k.Get("GpuLora.DownKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float>(DownKernel))
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float>(DownKernel)
             (stream, k.Stride((long)m * r), x, a, h, m, inF, r, s);
-        k.Get("GpuLora.UpKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(UpKernel))
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(UpKernel)
             (stream, k.Stride((long)m * outF), h, b, y, m, outF, r);
     }
 
@@ -35,14 +35,14 @@ public static class GpuLora
         var k = GpuKernelCache.For(stream);
         Check(m, inF, outF, r);
         // g[i,k] = s·Σ_o dy[i,o]·B[o,k] is DownKernel's product with B read column-wise: its own kernel.
-        k.Get("GpuLora.GradHiddenKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float>(GradHiddenKernel))
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float>(GradHiddenKernel)
             (stream, k.Stride((long)m * r), dy, b, g, m, outF, r, s);
         if (dx.Length > 0)
-            k.Get("GpuLora.GradInputKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(GradInputKernel))
+            k.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(GradInputKernel)
                 (stream, k.Stride((long)m * inF), g, a, dx, m, inF, r);
-        k.Get("GpuLora.OuterSumKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(OuterSumKernel))
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(OuterSumKernel)
             (stream, k.Stride((long)r * inF), g, x, dA, m, r, inF);
-        k.Get("GpuLora.OuterSumTransposedKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(OuterSumTransposedKernel))
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(OuterSumTransposedKernel)
             (stream, k.Stride((long)outF * r), dy, h, dB, m, outF, r);
     }
 
@@ -53,6 +53,7 @@ public static class GpuLora
     }
 
     /// <summary>h[i,k] = s·Σ_j x[i,j]·A[k,j]; one thread per (i, k).</summary>
+    [GpuKernel]
     internal static void DownKernel(ArrayView<float> x, ArrayView<float> a, ArrayView<float> h, int m, int inF, int r, float s)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -67,6 +68,7 @@ public static class GpuLora
     }
 
     /// <summary>y[i,o] += Σ_k h[i,k]·B[o,k]; one thread per (i, o).</summary>
+    [GpuKernel]
     internal static void UpKernel(ArrayView<float> h, ArrayView<float> b, ArrayView<float> y, int m, int outF, int r)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -81,6 +83,7 @@ public static class GpuLora
     }
 
     /// <summary>g[i,k] = s·Σ_o dy[i,o]·B[o,k]; one thread per (i, k).</summary>
+    [GpuKernel]
     internal static void GradHiddenKernel(ArrayView<float> dy, ArrayView<float> b, ArrayView<float> g, int m, int outF, int r, float s)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -95,6 +98,7 @@ public static class GpuLora
     }
 
     /// <summary>dx[i,j] = Σ_k g[i,k]·A[k,j]; one thread per (i, j).</summary>
+    [GpuKernel]
     internal static void GradInputKernel(ArrayView<float> g, ArrayView<float> a, ArrayView<float> dx, int m, int inF, int r)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -109,6 +113,7 @@ public static class GpuLora
     }
 
     /// <summary>dA[k,j] = Σ_i g[i,k]·x[i,j] (g: [m, r], x: [m, in]); one thread per (k, j).</summary>
+    [GpuKernel]
     internal static void OuterSumKernel(ArrayView<float> g, ArrayView<float> x, ArrayView<float> dA, int m, int r, int inF)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -122,6 +127,7 @@ public static class GpuLora
     }
 
     /// <summary>dB[o,k] = Σ_i dy[i,o]·h[i,k] (dy: [m, out], h: [m, r]); one thread per (o, k).</summary>
+    [GpuKernel]
     internal static void OuterSumTransposedKernel(ArrayView<float> dy, ArrayView<float> h, ArrayView<float> dB, int m, int outF, int r)
     {
         int stride = Grid.DimX * Group.DimX;

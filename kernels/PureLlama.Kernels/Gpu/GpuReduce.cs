@@ -26,7 +26,7 @@ public static class GpuReduce
     public static void Sum(AcceleratorStream stream, ArrayView<float> x, long n, ArrayView<float> result, ArrayView<float> scratch = default)
     {
         var k = GpuKernelCache.For(stream);
-        var kernel = k.Get("GpuReduce.SumKernel", acc => acc.LoadKernel<ArrayView<float>, long, ArrayView<float>>(SumKernel));
+        var kernel = k.Load<ArrayView<float>, long, ArrayView<float>>(SumKernel);
         long groups = Math.Min(scratch.Length, (n + k.RowGroupSize - 1) / k.RowGroupSize);
         groups = Math.Min(groups, 65535);
         if (groups <= 1)
@@ -43,7 +43,7 @@ public static class GpuReduce
     {
         var k = GpuKernelCache.For(stream);
         if (cols <= 0) return;
-        k.Get("GpuReduce.SumOverRowsKernel", acc => acc.LoadKernel<ArrayView<float>, int, int, ArrayView<float>, int>(SumOverRowsKernel))
+        k.Load<ArrayView<float>, int, int, ArrayView<float>, int>(SumOverRowsKernel)
             (stream, k.ColumnTiles(cols), x, rows, cols, y, accumulate ? 1 : 0);
     }
 
@@ -52,10 +52,11 @@ public static class GpuReduce
     {
         if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuReduce.SumOverColsKernel", acc => acc.LoadKernel<ArrayView<float>, int, int, ArrayView<float>, int>(SumOverColsKernel))
+        k.Load<ArrayView<float>, int, int, ArrayView<float>, int>(SumOverColsKernel)
             (stream, k.PerRow(rows), x, rows, cols, y, accumulate ? 1 : 0);
     }
 
+    [GpuKernel]
     internal static void SumKernel(ArrayView<float> x, long n, ArrayView<float> output)
     {
         long stride = (long)Grid.DimX * Group.DimX;
@@ -71,6 +72,7 @@ public static class GpuReduce
         if (Group.IdxX == 0) output[Grid.IdxX] = total;
     }
 
+    [GpuKernel]
     internal static void SumOverRowsKernel(ArrayView<float> x, int rows, int cols, ArrayView<float> y, int accumulate)
     {
         int c = Grid.IdxX * 32 + (Group.IdxX & 31);
@@ -82,6 +84,7 @@ public static class GpuReduce
         if (Group.IdxX < 32 && c < cols) y[c] = accumulate != 0 ? y[c] + s : s;
     }
 
+    [GpuKernel]
     internal static void SumOverColsKernel(ArrayView<float> x, int rows, int cols, ArrayView<float> y, int accumulate)
     {
         int r = Grid.IdxX;

@@ -22,7 +22,7 @@ public static class GpuRmsNorm
     {
         if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuRmsNorm.ForwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(ForwardKernel))
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(ForwardKernel)
             (stream, k.PerRow(rows), x, w, y, rstd, dim, eps);
     }
 
@@ -31,7 +31,7 @@ public static class GpuRmsNorm
     {
         if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuRmsNorm.ForwardBf16Kernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, int, float>(ForwardBf16Kernel))
+        k.Load<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, int, float>(ForwardBf16Kernel)
             (stream, k.PerRow(rows), x, w, y, rstd, dim, eps);
     }
 
@@ -44,7 +44,7 @@ public static class GpuRmsNorm
     {
         if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuRmsNorm.BackwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(BackwardKernel))
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(BackwardKernel)
             (stream, k.PerRow(rows), dy, x, w, rstd, dx, dim);
         if (dw.Length > 0) WeightGrad(stream, k, dy, x, rstd, dw, rows, dim);
     }
@@ -55,13 +55,13 @@ public static class GpuRmsNorm
     {
         if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuRmsNorm.BackwardBf16Kernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, int>(BackwardBf16Kernel))
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, int>(BackwardBf16Kernel)
             (stream, k.PerRow(rows), dy, x, w, rstd, dx, dim);
         if (dw.Length > 0) WeightGrad(stream, k, dy, x, rstd, dw, rows, dim);
     }
 
     private static void WeightGrad(AcceleratorStream stream, GpuKernelCache k, ArrayView<float> dy, ArrayView<float> x, ArrayView<float> rstd, ArrayView<float> dw, int rows, int dim) =>
-        k.Get("GpuRmsNorm.WeightGradKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(WeightGradKernel))
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(WeightGradKernel)
             (stream, k.ColumnTiles(dim), dy, x, rstd, dw, rows, dim);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -77,6 +77,7 @@ public static class GpuRmsNorm
         return 1f / XMath.Sqrt(ss / dim + eps);
     }
 
+    [GpuKernel]
     internal static void ForwardKernel(ArrayView<float> x, ArrayView<float> w, ArrayView<float> y, ArrayView<float> rstd, int dim, float eps)
     {
         long row = (long)Grid.IdxX * dim;
@@ -85,6 +86,7 @@ public static class GpuRmsNorm
         if (Group.IdxX == 0) rstd[Grid.IdxX] = r;
     }
 
+    [GpuKernel]
     internal static void ForwardBf16Kernel(ArrayView<float> x, ArrayView<ushort> w, ArrayView<float> y, ArrayView<float> rstd, int dim, float eps)
     {
         long row = (long)Grid.IdxX * dim;
@@ -93,6 +95,7 @@ public static class GpuRmsNorm
         if (Group.IdxX == 0) rstd[Grid.IdxX] = r;
     }
 
+    [GpuKernel]
     internal static void BackwardKernel(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> w, ArrayView<float> rstd, ArrayView<float> dx, int dim)
     {
         long row = (long)Grid.IdxX * dim;
@@ -104,6 +107,7 @@ public static class GpuRmsNorm
         for (int c = Group.IdxX; c < dim; c += Group.DimX) dx[row + c] = r * dy[row + c] * w[c] - x[row + c] * coef;
     }
 
+    [GpuKernel]
     internal static void BackwardBf16Kernel(ArrayView<float> dy, ArrayView<float> x, ArrayView<ushort> w, ArrayView<float> rstd, ArrayView<float> dx, int dim)
     {
         long row = (long)Grid.IdxX * dim;
@@ -115,6 +119,7 @@ public static class GpuRmsNorm
         for (int c = Group.IdxX; c < dim; c += Group.DimX) dx[row + c] = r * dy[row + c] * GpuBits.Bf16ToF32(w[c]) - x[row + c] * coef;
     }
 
+    [GpuKernel]
     internal static void WeightGradKernel(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> rstd, ArrayView<float> dw, int rows, int dim)
     {
         int c = Grid.IdxX * 32 + (Group.IdxX & 31);

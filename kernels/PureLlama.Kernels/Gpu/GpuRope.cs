@@ -24,10 +24,11 @@ public static class GpuRope
         // 32-bit indices (with headroom so the grid-stride step cannot overflow).
         if (pairs > int.MaxValue / 2) throw new ArgumentException($"RoPE over {tokens}×{heads}×{headDim} exceeds 2^30 rotation pairs in one call.");
         if (pairs == 0) return;
-        k.Get("GpuRope.ApplyKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, int, ArrayView<int>, ArrayView<float>, ArrayView<float>, float>(ApplyKernel))
+        k.Load<ArrayView<float>, ArrayView<float>, int, int, int, ArrayView<int>, ArrayView<float>, ArrayView<float>, float>(ApplyKernel)
             (stream, k.Stride(pairs), x, y, (int)pairs, heads, headDim, positions, cos, sin, inverse ? -1f : 1f);
     }
 
+    [GpuKernel]
     internal static void ApplyKernel(ArrayView<float> x, ArrayView<float> y, int pairs, int heads, int headDim,
         ArrayView<int> positions, ArrayView<float> cos, ArrayView<float> sin, float sign)
     {

@@ -20,7 +20,7 @@ public static class GpuSoftmax
     {
         if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuSoftmax.ForwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, int>(ForwardKernel))
+        k.Load<ArrayView<float>, ArrayView<float>, int>(ForwardKernel)
             (stream, k.PerRow(rows), x, y, cols);
     }
 
@@ -29,10 +29,11 @@ public static class GpuSoftmax
     {
         if (rows <= 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get("GpuSoftmax.BackwardKernel", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(BackwardKernel))
+        k.Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(BackwardKernel)
             (stream, k.PerRow(rows), y, dy, dx, cols);
     }
 
+    [GpuKernel]
     internal static void ForwardKernel(ArrayView<float> x, ArrayView<float> y, int cols)
     {
         long row = (long)Grid.IdxX * cols;
@@ -43,6 +44,7 @@ public static class GpuSoftmax
         for (int c = Group.IdxX; c < cols; c += Group.DimX) y[row + c] = XMath.Exp(x[row + c] - m) * inv;
     }
 
+    [GpuKernel]
     internal static void BackwardKernel(ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, int cols)
     {
         long row = (long)Grid.IdxX * cols;

@@ -64,7 +64,7 @@ public static class GpuStridedCopy
         long n = layout.Count;
         if (n == 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get($"GpuStridedCopy.CopyKernel<{typeof(T).Name}>", acc => acc.LoadKernel<ArrayView<T>, StridedLayout6, ArrayView<T>, long>(CopyKernel))
+        k.Load<ArrayView<T>, StridedLayout6, ArrayView<T>, long>(CopyKernel)
             (stream, k.Stride(n), src, layout, dst, n);
     }
 
@@ -78,10 +78,13 @@ public static class GpuStridedCopy
         if (n != dstLayout.Count) throw new ArgumentException($"strided copy: source has {n} elements, destination {dstLayout.Count}");
         if (n == 0) return;
         var k = GpuKernelCache.For(stream);
-        k.Get($"GpuStridedCopy.CopyStridedKernel<{typeof(T).Name}>", acc => acc.LoadKernel<ArrayView<T>, StridedLayout6, ArrayView<T>, StridedLayout6, long>(CopyStridedKernel))
+        k.Load<ArrayView<T>, StridedLayout6, ArrayView<T>, StridedLayout6, long>(CopyStridedKernel)
             (stream, k.Stride(n), src, srcLayout, dst, dstLayout, n);
     }
 
+    [GpuKernel(typeof(float))]
+    [GpuKernel(typeof(ushort))]
+    [GpuKernel(typeof(byte))]
     internal static void CopyKernel<T>(ArrayView<T> src, StridedLayout6 l, ArrayView<T> dst, long n) where T : unmanaged
     {
         long stride = (long)Grid.DimX * Group.DimX;
@@ -89,6 +92,8 @@ public static class GpuStridedCopy
             dst[k] = src[l.OffsetOf(k)];
     }
 
+    [GpuKernel(typeof(float))]
+    [GpuKernel(typeof(ushort))]
     internal static void CopyStridedKernel<T>(ArrayView<T> src, StridedLayout6 ls, ArrayView<T> dst, StridedLayout6 ld, long n) where T : unmanaged
     {
         long stride = (long)Grid.DimX * Group.DimX;

@@ -11,7 +11,8 @@
 // and copy the valid part out, so the caller's data is never padded. The first k block stores,
 // later ones (or accumulate) add. Threads split C into column (or, for narrow C, row) ranges,
 // each with its own pack buffers: no synchronisation inside a call.
-// Tiny m with a weight-shaped B (transB, B = W[n, k]) goes to Gemv.*Rows, which streams W once.
+// Tiny m with a weight-shaped B (transB, B = W[n, k]) goes to Gemv.*Rows, which streams W once; so does any m
+// inside a RowInvariance scope (batch-invariant serving).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -31,7 +32,7 @@ public static unsafe class Gemm
         float* c, int ldc, bool accumulate)
     {
         if (!Prologue(m, n, k, a, lda, transA, b != null, ldb, transB, c, ldc, accumulate)) return;
-        if (m <= GemvMaxRows && transB) { SmallM(m, n, k, a, lda, transA, b, null, ldb, c, ldc, accumulate); return; }
+        if ((m <= GemvMaxRows || RowInvariance.IsActive) && transB) { SmallM(m, n, k, a, lda, transA, b, null, ldb, c, ldc, accumulate); return; }
         Run(m, n, k, a, lda, transA, b, null, ldb, transB, c, ldc, accumulate);
     }
 
@@ -43,7 +44,7 @@ public static unsafe class Gemm
         float* c, int ldc, bool accumulate)
     {
         if (!Prologue(m, n, k, a, lda, transA, b != null, ldb, transB, c, ldc, accumulate)) return;
-        if (m <= GemvMaxRows && transB) { SmallM(m, n, k, a, lda, transA, null, b, ldb, c, ldc, accumulate); return; }
+        if ((m <= GemvMaxRows || RowInvariance.IsActive) && transB) { SmallM(m, n, k, a, lda, transA, null, b, ldb, c, ldc, accumulate); return; }
         Run(m, n, k, a, lda, transA, null, b, ldb, transB, c, ldc, accumulate);
     }
 

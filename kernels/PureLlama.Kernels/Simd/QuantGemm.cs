@@ -8,7 +8,7 @@ using System.Runtime.InteropServices;
 
 namespace PureLlama.Kernels.Simd;
 
-/// <summary>Panel-dequantizing GEMM over NF4 and INT8 weights.</summary>
+/// <summary>Panel-dequantizing GEMM over NF4, INT8 and ggml block-format weights.</summary>
 public static unsafe class QuantGemm
 {
     /// <summary>Target floats per dequantized panel (1 MB).</summary>
@@ -29,6 +29,16 @@ public static unsafe class QuantGemm
         var wc = w;
         Run(w.Rows, w.Cols, (r0, r1, dst) => ParallelWork.Rows(r1 - r0, wc.Cols,
             (a, b) => QuantDequant.Int8Rows(wc, r0 + a, r0 + b, (float*)dst + (long)a * wc.Cols)),
+            m, x, ldx, y, ldy, accumulate, transposeWeight);
+    }
+
+    /// <summary>Y[m, rows] = X[m, cols] · Ŵᵀ (a ggml block format), or the transposed product.</summary>
+    public static void Blocks<T>(in PureLlama.Kernels.Blocks.BlockMatrix w, int m, float* x, int ldx, float* y, int ldy, bool accumulate, bool transposeWeight)
+        where T : struct, PureLlama.Kernels.Blocks.IBlockFormat
+    {
+        var wc = w;
+        Run(w.Rows, w.Cols, (r0, r1, dst) => ParallelWork.Rows(r1 - r0, wc.Cols,
+            (a, b) => PureLlama.Kernels.Blocks.BlockKernels<T>.DequantizeRows(wc, r0 + a, r0 + b, (float*)dst + (long)a * wc.Cols)),
             m, x, ldx, y, ldy, accumulate, transposeWeight);
     }
 

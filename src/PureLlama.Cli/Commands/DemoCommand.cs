@@ -1,6 +1,6 @@
 using System.CommandLine;
-using PureLlama.Demo;
-using PureLlama.Training;
+using PureLlama.Cli.Demo;
+using PureLlama.Cli.Display;
 
 namespace PureLlama.Cli.Commands;
 

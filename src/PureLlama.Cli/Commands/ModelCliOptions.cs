@@ -7,7 +7,7 @@ namespace PureLlama.Cli.Commands;
 /// <summary>Options shared by the commands that load a model: --model, --device, --loading, --context, --kv-cache, --adapter.</summary>
 internal sealed class ModelCliOptions
 {
-    public Option<string> Model { get; } = new("--model") { Description = "Hugging Face model folder (config.json, *.safetensors, tokenizer.json)", Required = true };
+    public Option<string> Model { get; } = new("--model") { Description = "Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a llama.cpp .gguf file", Required = true };
     public Option<string?> Device { get; } = DeviceOption.Create();
     public Option<string> Loading { get; } = new("--loading") { Description = "copied (anonymous memory, faster decode; default) | mapped (memory-mapped, instant load)", DefaultValueFactory = _ => "copied" };
     public Option<int?> Context { get; } = new("--context") { Description = "positions per sequence (default: max_position_embeddings, at most 8192)" };
@@ -24,20 +24,13 @@ internal sealed class ModelCliOptions
 
     public LlamaRuntime Load(ParseResult parse)
     {
-        var loading = parse.GetValue(Loading)?.Trim().ToLowerInvariant() switch
-        {
-            "copied" or "copy" or null => WeightLoading.Copied,
-            "mapped" or "mmap" => WeightLoading.Mapped,
-            var other => throw new ArgumentException($"--loading must be copied or mapped, not '{other}'."),
-        };
         var kv = parse.GetValue(KvCache)?.Trim().ToLowerInvariant() switch
         {
             "f32" or null => Tensors.DType.F32,
             "bf16" => Tensors.DType.BF16,
             var other => throw new ArgumentException($"--kv-cache must be f32 or bf16, not '{other}'."),
         };
-        var device = DeviceOption.Resolve(parse.GetValue(Device));
-        var runtime = LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context), QuantizeOption(parse.GetValue(Quantize), parse.GetValue(QuantizeLmHead)));
+        var runtime = LoadWeights(parse);
         runtime.KvCacheDType = kv;
         if (parse.GetValue(Adapter) is { } adapterDir)
         {
@@ -50,6 +43,19 @@ internal sealed class ModelCliOptions
             catch { runtime.Dispose(); throw; }
         }
         return runtime;
+    }
+
+    /// <summary>The model of --model, --device, --loading, --context, --quantize and --quantize-lm-head (not --kv-cache nor --adapter).</summary>
+    public LlamaRuntime LoadWeights(ParseResult parse)
+    {
+        var loading = parse.GetValue(Loading)?.Trim().ToLowerInvariant() switch
+        {
+            "copied" or "copy" or null => WeightLoading.Copied,
+            "mapped" or "mmap" => WeightLoading.Mapped,
+            var other => throw new ArgumentException($"--loading must be copied or mapped, not '{other}'."),
+        };
+        var device = DeviceOption.Resolve(parse.GetValue(Device));
+        return LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context), QuantizeOption(parse.GetValue(Quantize), parse.GetValue(QuantizeLmHead)));
     }
 
     /// <summary>The config of a --quantize value (null when absent): nf4 (QLoRA defaults) or int8.</summary>

@@ -54,8 +54,8 @@ internal static class QuantizeCommand
 
     private static string Mb(long bytes) => $"{bytes / 1e6:N1} MB";
 
-    /// <summary>"5GB", "500MB", "2GiB", "1000000" (bytes) → bytes.</summary>
-    internal static long ParseSize(string text)
+    /// <summary>"5GB", "500MB", "2GiB", "1000000" (bytes) → bytes; errors name <paramref name="option"/>.</summary>
+    internal static long ParseSize(string text, string option = "--max-shard-size")
     {
         string t = text.Trim().ToUpperInvariant();
         (string Suffix, double Scale)[] units = [("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3), ("B", 1)];
@@ -63,6 +63,6 @@ internal static class QuantizeCommand
             if (t.EndsWith(suffix, StringComparison.Ordinal) && double.TryParse(t[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v > 0)
                 return (long)(v * scale);
         if (long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out long bytes) && bytes > 0) return bytes;
-        throw new ArgumentException($"--max-shard-size must be a positive size such as 5GB, 500MB or 2GiB, not '{text}'.");
+        throw new ArgumentException($"{option} must be a positive size such as 5GB, 500MB or 2GiB, not '{text}'.");
     }
 }

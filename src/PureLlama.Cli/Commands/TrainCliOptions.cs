@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using PureLlama.Cli.Display;
 using PureLlama.Llama;
 using PureLlama.Tensors;
 using PureLlama.Training;
@@ -27,49 +28,73 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
     public Option<bool> Packing { get; } = new("--packing") { Description = "pack several examples per row (positions restart, attention stays within each example)" };
     public Option<double> EvalSplit { get; } = new("--eval-split") { Description = "held-out share (< 1) or count (≥ 1) of the examples (default 0)", DefaultValueFactory = _ => 0 };
     public Option<int> EvalSteps { get; } = new("--eval-steps") { Description = "evaluate every N steps (0 = before and after only)", DefaultValueFactory = _ => 0 };
-    public Option<int> SaveSteps { get; } = new("--save-steps") { Description = "checkpoint every N steps (0 = at the end only)", DefaultValueFactory = _ => 0 };
+    public Option<int> SaveSteps { get; } = new("--save-steps") { Description = "checkpoint every N steps (default 100; 0 = at the end only; Ctrl-C also checkpoints)", DefaultValueFactory = _ => 100 };
     public Option<int> SaveTotalLimit { get; } = new("--save-total-limit") { Description = "keep at most N checkpoints (0 = all)", DefaultValueFactory = _ => 0 };
     public Option<ulong> Seed { get; } = new("--seed") { Description = "seed of data order, split, initialisation and dropout (default 42)", DefaultValueFactory = _ => 42UL };
-    public Option<bool> Resume { get; } = new("--resume") { Description = "continue from the latest checkpoint in --output" };
+    public Option<bool> Resume { get; } = new("--resume") { Description = "continue from the latest checkpoint in --output (an error when there is none)" };
+    public Option<bool> Overwrite { get; } = new("--overwrite") { Description = "delete another run's checkpoints in --output and start afresh" };
 
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Device, Output, Epochs, MaxSteps, BatchSize, GradAccum, Lr, Scheduler, WarmupSteps, MaxGradNorm, WeightDecay,
-                     Optimizer, GradientCheckpointing, MaxSeqLength, Packing, EvalSplit, EvalSteps, SaveSteps, SaveTotalLimit, Seed, Resume })
+                     Optimizer, GradientCheckpointing, MaxSeqLength, Packing, EvalSplit, EvalSteps, SaveSteps, SaveTotalLimit, Seed, Resume, Overwrite })
             command.Options.Add(o);
     }
 
     /// <summary>
-    /// Builds the optimizer, schedule and trainer for <paramref name="weights"/>, trains, writes the final weights to
-    /// <paramref name="finalName"/> under --output and prints the summary. Returns the exit code.
+    /// Builds the trainer for <paramref name="weights"/>, trains (Ctrl-C stops after the current step with a checkpoint),
+    /// writes the final weights to <paramref name="finalName"/> under --output, the loss curve, and prints the summary.
+    /// Returns the exit code (130 when interrupted).
     /// </summary>
     public int Run(ParseResult parse, LlamaModel model, ITrainableWeights weights, IReadOnlyList<TrainingExample> train,
         IReadOnlyList<TrainingExample> eval, string finalName)
     {
         model.GradientCheckpointing = parse.GetValue(GradientCheckpointing);
-        int maxSeq = parse.GetValue(MaxSeqLength);
-        var batcher = new SequenceBatcher(train, new BatcherOptions
+        var data = TrainingData.From(train, eval, new BatcherOptions
         {
-            MaxSeqLength = maxSeq, Pack = parse.GetValue(Packing), Shuffle = true, Seed = parse.GetValue(Seed), MicroBatchSize = parse.GetValue(BatchSize),
+            MaxSeqLength = parse.GetValue(MaxSeqLength), Pack = parse.GetValue(Packing), Shuffle = true, Seed = parse.GetValue(Seed),
+            MicroBatchSize = parse.GetValue(BatchSize),
         });
-        var evalRows = eval.Count == 0 ? [] : new SequenceBatcher(eval, new BatcherOptions { MaxSeqLength = maxSeq, Shuffle = false }).EpochSequences(0);
+        string optimizerName = parse.GetValue(Optimizer)!;
         var options = new TrainerOptions
         {
             OutputDirectory = parse.GetValue(Output)!, Epochs = parse.GetValue(Epochs), MaxSteps = parse.GetValue(MaxSteps),
             GradientAccumulationSteps = parse.GetValue(GradAccum), MaxGradNorm = parse.GetValue(MaxGradNorm), EvalSteps = parse.GetValue(EvalSteps),
             SaveSteps = parse.GetValue(SaveSteps), SaveTotalLimit = parse.GetValue(SaveTotalLimit), Resume = parse.GetValue(Resume),
+            Overwrite = parse.GetValue(Overwrite),
+            LearningRate = parse.GetValue(Lr), Schedule = LearningRateSchedule.ParseKind(parse.GetValue(Scheduler)!), WarmupSteps = parse.GetValue(WarmupSteps),
+            Optimizer = ParseOptimizer(optimizerName), AdamW = new AdamWOptions { WeightDecay = parse.GetValue(WeightDecay) },
         };
-        using var optimizer = CreateOptimizer(parse.GetValue(Optimizer)!, weights.Parameters, parse.GetValue(WeightDecay));
-        LearningRateSchedule? schedule = null;
+        using var trainer = new Trainer(model, weights, data, options);
+        string curve = Path.Combine(options.OutputDirectory, LossCurve.FileName);
         var progress = TrainingProgress.ForConsole();
-        var trainer = new Trainer(model, weights, optimizer, s => schedule!.RateAt(s), options, batcher, evalRows, progress);
-        schedule = LearningRateSchedule.Parse(parse.GetValue(Scheduler)!, parse.GetValue(Lr), parse.GetValue(WarmupSteps), trainer.State.TotalSteps);
+        progress.Checkpointed = _ => LossCurve.Write(curve, trainer.State, $"{finalName} training loss");
 
         long trainTokens = train.Sum(e => (long)e.Length);
         Console.WriteLine($"{weights.Summary}");
         Console.WriteLine($"data: {train.Count} training examples ({trainTokens:N0} tokens), {eval.Count} held out; {trainer.StepsPerEpoch} steps per epoch, {trainer.State.TotalSteps} steps");
-        Console.WriteLine($"optimizer {parse.GetValue(Optimizer)} ({Bytes(optimizer.StateBytes)} of state), schedule {schedule}, device {model.Device}");
-        var result = trainer.Train();
+        Console.WriteLine($"optimizer {optimizerName} ({Bytes(trainer.Optimizer.StateBytes)} of state), schedule {trainer.Schedule}, device {model.Device}");
+        TrainerResult result;
+        using (var interrupt = new CancellationTokenSource())
+        {
+            ConsoleCancelEventHandler onCtrlC = (_, e) =>
+            {
+                if (interrupt.IsCancellationRequested) return;   // a second Ctrl-C ends the process at once
+                e.Cancel = true;
+                interrupt.Cancel();
+                Console.Error.WriteLine("\ninterrupted: finishing the current step and writing a checkpoint (Ctrl-C again to quit at once)");
+            };
+            Console.CancelKeyPress += onCtrlC;
+            try { result = trainer.Train(interrupt.Token, progress); }
+            catch (OperationCanceledException stopped)
+            {
+                progress.Finish();
+                Console.Error.WriteLine($"stopped: {stopped.Message}");
+                return 130;
+            }
+            finally { Console.CancelKeyPress -= onCtrlC; }
+        }
+        progress.Finish();
 
         string final = Path.Combine(options.OutputDirectory, finalName);
         weights.SaveFolder(final);
@@ -83,14 +108,14 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
         Console.WriteLine($"  peak memory     {Bytes(result.PeakResidentBytes)} resident, {Bytes(result.PeakBackendBytes)} of tensors");
         Console.WriteLine($"  weights         {final}");
         Console.WriteLine($"  checkpoint      {result.LastCheckpoint}");
-        Console.WriteLine($"  loss curve      {result.LossCurve}");
+        Console.WriteLine($"  loss curve      {curve}");
         return 0;
     }
 
-    private static IOptimizer CreateOptimizer(string name, IReadOnlyList<NamedParameter> parameters, float weightDecay) => name.Trim().ToLowerInvariant() switch
+    private static OptimizerKind ParseOptimizer(string name) => name.Trim().ToLowerInvariant() switch
     {
-        "adamw" or "adamw_torch" => new AdamWOptimizer(parameters, new AdamWOptions { WeightDecay = weightDecay }),
-        "paged-adamw-8bit" or "paged_adamw_8bit" or "adamw-8bit" => new PagedAdamW8bit(parameters, new AdamWOptions { WeightDecay = weightDecay }),
+        "adamw" or "adamw_torch" => OptimizerKind.AdamW,
+        "paged-adamw-8bit" or "paged_adamw_8bit" or "adamw-8bit" => OptimizerKind.PagedAdamW8bit,
         var other => throw new ArgumentException($"--optimizer must be adamw or paged-adamw-8bit, not '{other}'."),
     };
 

@@ -1,5 +1,6 @@
 using PureLlama.Autograd.Functions;
 using PureLlama.Kernels;
+using PureLlama.Kernels.Unary;
 using PureLlama.Tensors;
 
 namespace PureLlama.Autograd;
@@ -56,10 +57,10 @@ public static class Ops
     public static Tensor Attention(Tensor q, Tensor k, Tensor v, in Compute.AttentionSettings settings, Tensor? querySegments = null, Tensor? keySegments = null) =>
         AttentionFunction.Apply(q, k, v, settings, querySegments, keySegments);
 
-    /// <summary>x·σ(x).</summary>
-    public static Tensor Silu(Tensor x) => SiluFunction.Apply(x);
-    /// <summary>silu(gate)·up.</summary>
-    public static Tensor SwiGlu(Tensor gate, Tensor up) => SwiGluFunction.Apply(gate, up);
+    /// <summary>f(x) for an op of the unary family, e.g. <see cref="UnaryOp.Silu"/>, <see cref="UnaryOp.Gelu"/>.</summary>
+    public static Tensor Unary(UnaryOp op, Tensor x) => UnaryFunction.Apply(op, x);
+    /// <summary>f(gate)·up, the gated MLP activation (SwiGLU with <see cref="UnaryOp.Silu"/>), fused.</summary>
+    public static Tensor Gated(UnaryOp op, Tensor gate, Tensor up) => GatedFunction.Apply(op, gate, up);
     /// <summary>Softmax over the last dimension.</summary>
     public static Tensor Softmax(Tensor x) => SoftmaxFunction.Apply(x);
 

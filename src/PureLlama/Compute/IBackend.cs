@@ -1,4 +1,5 @@
 using PureLlama.Kernels;
+using PureLlama.Kernels.Unary;
 using PureLlama.Tensors;
 
 namespace PureLlama.Compute;
@@ -94,17 +95,17 @@ public interface IBackend : IDisposable
     /// </summary>
     void Rope(Tensor x, Tensor positions, Tensor cos, Tensor sin, Tensor y, bool inverse);
 
-    /// <summary>y = x·σ(x).</summary>
-    void Silu(Tensor x, Tensor y);
+    /// <summary>y = f(x) for an op of the unary family (<see cref="UnaryOp.All"/>); y may be x.</summary>
+    void Unary(UnaryOp op, Tensor x, Tensor y);
 
-    /// <summary>dx = dy·silu'(x).</summary>
-    void SiluBackward(Tensor x, Tensor dy, Tensor dx);
+    /// <summary>dx = dy·f'(x).</summary>
+    void UnaryBackward(UnaryOp op, Tensor x, Tensor dy, Tensor dx);
 
-    /// <summary>y = silu(gate)·up.</summary>
-    void SwiGlu(Tensor gate, Tensor up, Tensor y);
+    /// <summary>y = f(gate)·up, the gated MLP activation (SwiGLU when f is silu, GeGLU when f is gelu).</summary>
+    void Gated(UnaryOp op, Tensor gate, Tensor up, Tensor y);
 
-    /// <summary>dGate, dUp of y = silu(gate)·up.</summary>
-    void SwiGluBackward(Tensor gate, Tensor up, Tensor dy, Tensor dGate, Tensor dUp);
+    /// <summary>dGate = dy·up·f'(gate), dUp = dy·f(gate).</summary>
+    void GatedBackward(UnaryOp op, Tensor gate, Tensor up, Tensor dy, Tensor dGate, Tensor dUp);
 
     /// <summary>Softmax over the last dimension.</summary>
     void Softmax(Tensor x, Tensor y);
@@ -174,6 +175,23 @@ public interface IBackend : IDisposable
     /// </summary>
     void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor output, Tensor dOutput, Tensor lse,
         Tensor dq, Tensor dk, Tensor dv, in AttentionSettings settings, Tensor? querySegments = null, Tensor? keySegments = null);
+
+    // ---- paged KV cache (serving) --------------------------------------------------------------
+
+    /// <summary>
+    /// Writes this step's keys and values k, v [layout.Rows, kvHeads, headDim] (F32, contiguous) into the pools
+    /// kPool, vPool [blocks, blockSize, kvHeads, headDim] (F32, BF16 rounded to nearest even, or I8 with scales
+    /// [blocks, blockSize, kvHeads] F32 = max|x| / 127 per row) at the layout's slots.
+    /// </summary>
+    void PagedKvStore(Tensor k, Tensor v, PagedLayout layout, Tensor kPool, Tensor vPool, Tensor? kScales, Tensor? vScales);
+
+    /// <summary>
+    /// PagedAttention (kernels/PureLlama.Kernels/Simd/PagedAttention.cs): output [layout.Rows, heads, headDim] F32 =
+    /// causal softmax(scale·q·kᵀ)·v of each new row q [layout.Rows, heads, headDim] (F32) against its sequence's keys
+    /// 0..position, read from the pools through the layout's block tables; GQA without copies. A row's result does
+    /// not depend on the other rows of the call or on the block size (batch invariance).
+    /// </summary>
+    void PagedAttention(Tensor q, Tensor kPool, Tensor vPool, Tensor? kScales, Tensor? vScales, PagedLayout layout, Tensor output, float scale);
 }
 
 /// <summary>Hyper-parameters of an AdamW step.</summary>

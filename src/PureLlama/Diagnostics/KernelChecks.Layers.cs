@@ -1,6 +1,7 @@
 using PureLlama.Compute;
 using PureLlama.Kernels.Reference;
 using PureLlama.Kernels.Simd;
+using PureLlama.Kernels.Unary;
 using PureLlama.Tensors;
 using static PureLlama.Diagnostics.CheckIo;
 
@@ -61,30 +62,51 @@ public static partial class KernelChecks
             Compare("rope inverse", shape, back, ReferenceRope.Apply(x, tokens, heads, headDim, positions, cos, sin, true), F32Tol));
     });
 
-    private static KernelCheck Activations(int n) => new("silu/swiglu", $"[{n}] fwd+bwd", be =>
+    private static KernelCheck Unary(UnaryOp op, int n) => new($"unary {op}", $"[{n}] fwd+bwd", be =>
     {
-        var rng = new Rng((ulong)Seed("act", n));
+        var rng = new Rng((ulong)Seed("unary " + op, n));
+        var x = Random(rng, n, -4, 4);
+        var dy = Random(rng, n);
+        using var tx = Upload(be, x, n);
+        using var tdy = Upload(be, dy, n);
+        using var y = Poisoned(be, n);
+        using var dx = Poisoned(be, n);
+        be.Unary(op, tx, y);
+        be.UnaryBackward(op, tx, tdy, dx);
+        var yRef = new double[n];
+        var dxRef = new double[n];
+        for (int i = 0; i < n; i++) { yRef[i] = op.Reference(x[i]); dxRef[i] = dy[i] * op.ReferenceDerivative(x[i]); }
+        string shape = $"[{n}]";
+        return Worst(Compare($"{op}", shape, y, yRef, F32Tol), Compare($"{op} bwd", shape, dx, dxRef, F32Tol));
+    });
+
+    private static KernelCheck Gated(UnaryOp op, int n) => new($"gated {op}", $"[{n}] fwd+bwd", be =>
+    {
+        var rng = new Rng((ulong)Seed("gated " + op, n));
         var g = Random(rng, n, -4, 4);
         var u = Random(rng, n);
         var dy = Random(rng, n);
         using var tg = Upload(be, g, n);
         using var tu = Upload(be, u, n);
         using var tdy = Upload(be, dy, n);
-        using var silu = Poisoned(be, n);
-        using var dsilu = Poisoned(be, n);
         using var y = Poisoned(be, n);
         using var dg = Poisoned(be, n);
         using var du = Poisoned(be, n);
-        be.Silu(tg, silu);
-        be.SiluBackward(tg, tdy, dsilu);
-        be.SwiGlu(tg, tu, y);
-        be.SwiGluBackward(tg, tu, tdy, dg, du);
-        var (dgRef, duRef) = ReferenceActivations.SwiGluBackward(g, u, dy);
+        be.Gated(op, tg, tu, y);
+        be.GatedBackward(op, tg, tu, tdy, dg, du);
+        var yRef = new double[n];
+        var dgRef = new double[n];
+        var duRef = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            double f = op.Reference(g[i]);
+            yRef[i] = f * u[i];
+            dgRef[i] = (double)dy[i] * u[i] * op.ReferenceDerivative(g[i]);
+            duRef[i] = dy[i] * f;
+        }
         string shape = $"[{n}]";
-        return Worst(Compare("silu", shape, silu, ReferenceActivations.Silu(g), F32Tol),
-            Compare("silu bwd", shape, dsilu, ReferenceActivations.SiluBackward(g, dy), F32Tol),
-            Compare("swiglu", shape, y, ReferenceActivations.SwiGlu(g, u), F32Tol),
-            Compare("swiglu dgate", shape, dg, dgRef, F32Tol), Compare("swiglu dup", shape, du, duRef, F32Tol));
+        return Worst(Compare($"gated {op}", shape, y, yRef, F32Tol),
+            Compare($"gated {op} dgate", shape, dg, dgRef, F32Tol), Compare($"gated {op} dup", shape, du, duRef, F32Tol));
     });
 
     private static KernelCheck Softmax(int rows, int cols) => new("softmax", $"[{rows},{cols}] fwd+bwd", be =>

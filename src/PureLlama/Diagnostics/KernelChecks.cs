@@ -1,6 +1,7 @@
 using PureLlama.Compute;
 using PureLlama.Kernels;
 using PureLlama.Kernels.Reference;
+using PureLlama.Kernels.Unary;
 using PureLlama.Tensors;
 using static PureLlama.Diagnostics.CheckIo;
 
@@ -39,7 +40,7 @@ public static partial class KernelChecks
             list.Add(RmsNorm(r, c, bf16Weight: true));
             list.Add(Softmax(r, c));
             list.Add(CrossEntropy(r, c + 1));
-            list.Add(Activations(r * c));
+            foreach (var op in UnaryOp.All) { list.Add(Unary(op, r * c)); list.Add(Gated(op, r * c)); }
             list.Add(Embedding(r, c, vocab: 50, bf16: false));
             list.Add(Embedding(r, c, vocab: 50, bf16: true));
             list.Add(Casts(r * c));

@@ -43,9 +43,7 @@ public static class Generator
         var sampler = new Sampler(options, model.VocabSize);
         if (history is not null) foreach (int id in history) sampler.Observe(id);
         sampler.Observe(prompt);
-        var stops = stopTokenIds as ISet<int> ?? new HashSet<int>(stopTokenIds);
-        var decoder = tokenizer?.CreateStreamDecoder(skipSpecial: true);
-        var matcher = new StopStringMatcher(options.StopStrings);
+        var emitter = new TokenTextEmitter(tokenizer, options, stopTokenIds as HashSet<int> ?? new HashSet<int>(stopTokenIds));
         stats.PromptTokens = prompt.Length;
         stats.KvCacheBytes = cache.ByteLength;
         stats.StopReason = StopReason.None;
@@ -64,27 +62,12 @@ public static class Generator
             int id = sampler.Sample(row);
             stats.DecodeSeconds += index > 0 ? clock.Elapsed.TotalSeconds : 0;
             stats.GeneratedTokens++;
-            if (stops.Contains(id))
+            var (text, stop) = emitter.Next(id, index, contextFull: cache.Remaining == 0);
+            if (stop != StopReason.None)
             {
-                stats.StopReason = StopReason.StopToken;
-                stats.StopTokenId = id;
-                yield return new GeneratedToken(id, (decoder?.Flush() ?? "") + matcher.Flush(), index);
-                yield break;
-            }
-            var (text, stopped) = matcher.Push(decoder?.Append(id) ?? "");
-            if (stopped)
-            {
-                stats.StopReason = StopReason.StopString;
+                stats.StopReason = stop;
+                if (stop == StopReason.StopToken) stats.StopTokenId = id;
                 yield return new GeneratedToken(id, text, index);
-                yield break;
-            }
-            bool last = index + 1 >= options.MaxNewTokens || cache.Remaining == 0;
-            if (last)
-            {
-                stats.StopReason = cache.Remaining == 0 && index + 1 < options.MaxNewTokens ? StopReason.ContextFull : StopReason.MaxNewTokens;
-                var (tail, stoppedAtEnd) = matcher.Push(decoder?.Flush() ?? "");
-                if (stoppedAtEnd) stats.StopReason = StopReason.StopString;
-                yield return new GeneratedToken(id, text + tail + (stoppedAtEnd ? "" : matcher.Flush()), index);
                 yield break;
             }
             yield return new GeneratedToken(id, text, index);

@@ -96,6 +96,12 @@ public sealed class KvCache : IDisposable
     /// <summary>v rows [start, start + count) of a layer: a view [count, nKvHeads, headDim] (dispose it).</summary>
     internal Tensor Values(int layer, int start, int count) => _values[layer].SliceView(0, start, count);
 
+    /// <summary>The keys of a layer as a paged pool of one block of <see cref="Capacity"/> positions: [1, capacity, nKvHeads, headDim] (dispose it).</summary>
+    internal Tensor KeyPool(int layer) => _keys[layer].Reshape(1, Capacity, KvHeads, HeadDim);
+
+    /// <summary>The values of a layer as a paged pool of one block: [1, capacity, nKvHeads, headDim] (dispose it).</summary>
+    internal Tensor ValuePool(int layer) => _values[layer].Reshape(1, Capacity, KvHeads, HeadDim);
+
     /// <summary>Marks <paramref name="tokens"/> more positions as filled (after every layer wrote them).</summary>
     internal void Advance(int tokens)
     {
@@ -118,4 +124,10 @@ public sealed class ContextLengthExceededException : PureLlamaException
 {
     /// <summary>Creates the error with a message naming the lengths involved.</summary>
     public ContextLengthExceededException(string message) : base(message) { }
+
+    /// <summary>Creates the error naming the request field that overflowed (OpenAI's <c>param</c>: the prompt or the token limit).</summary>
+    public ContextLengthExceededException(string message, string? param) : base(message) => Param = param;
+
+    /// <summary>The request field that made the context overflow, when known.</summary>
+    public string? Param { get; }
 }

@@ -45,6 +45,9 @@ public sealed class LlamaAttention : IDisposable
         var q = tmp.Add(QProj.Forward(h));                            // [N, nHeads·d]
         var k = tmp.Add(KProj.Forward(h));                            // [N, nKv·d]
         var v = tmp.Add(VProj.Forward(h));                            // [N, nKv·d]
+        ctx.Lora?.Apply(layer, LoraModule.Q, h, q);
+        ctx.Lora?.Apply(layer, LoraModule.K, h, k);
+        ctx.Lora?.Apply(layer, LoraModule.V, h, v);
         var q3 = tmp.Add(q.Reshape(n, Heads, HeadDim));               // [N, nHeads, d]
         var k3 = tmp.Add(k.Reshape(n, KvHeads, HeadDim));             // [N, nKv, d]
         var v3 = tmp.Add(v.Reshape(n, KvHeads, HeadDim));             // [N, nKv, d]
@@ -52,45 +55,57 @@ public sealed class LlamaAttention : IDisposable
         var kr = tmp.Add(Ops.Rope(k3, ctx.Positions, ctx.Rope.Cos, ctx.Rope.Sin));
 
         Tensor o3;                                                    // [N, nHeads, d]
-        if (ctx.Sequences.Count == 1) o3 = tmp.Add(AttendOne(qr, kr, v3, ctx.Sequences[0], ctx, layer, tmp));
+        if (ctx.Paged is { } paged) o3 = tmp.Add(AttendPaged(qr, kr, v3, paged, layer));
+        else if (ctx.Sequences.Count == 1) o3 = tmp.Add(AttendOne(qr, kr, v3, ctx.Sequences[0], 0, ctx, layer));
         else
         {
             if (GradMode.IsEnabled) throw new InvalidOperationException("A forward over several sequences is for inference: run it under GradMode.NoGrad().");
             o3 = tmp.Add(Tensor.Empty(new Shape(n, Heads, HeadDim), DType.F32, h.Device));
-            foreach (var seq in ctx.Sequences)
+            for (int si = 0; si < ctx.Sequences.Count; si++)
             {
+                var seq = ctx.Sequences[si];
                 using var qs = qr.SliceView(0, seq.Row, seq.Count);
                 using var ks = kr.SliceView(0, seq.Row, seq.Count);
                 using var vs = v3.SliceView(0, seq.Row, seq.Count);
-                using var os = AttendOne(qs, ks, vs, seq with { Row = 0 }, ctx, layer, tmp);
+                using var os = AttendOne(qs, ks, vs, seq with { Row = 0 }, si, ctx, layer);
                 using var dst = o3.SliceView(0, seq.Row, seq.Count);
                 h.Backend.Copy(os, dst);
             }
         }
         var o = tmp.Add(o3.Reshape(n, Heads * HeadDim));              // [N, nHeads·d]
-        return OProj.Forward(o);                                      // [N, hidden]
+        var y = OProj.Forward(o);                                     // [N, hidden]
+        ctx.Lora?.Apply(layer, LoraModule.O, o, y);
+        return y;
+    }
+
+    // Every row against the shared block pool: store this step's keys/values at the rows' slots, then PagedAttention.
+    private Tensor AttendPaged(Tensor q, Tensor k, Tensor v, PagedStep paged, int layer)
+    {
+        var be = q.Backend;
+        be.PagedKvStore(k, v, paged.Layout, paged.Keys[layer], paged.Values[layer], paged.KeyScales?[layer], paged.ValueScales?[layer]);
+        var o = Tensor.Empty(q.Shape, DType.F32, q.Device);
+        be.PagedAttention(q, paged.Keys[layer], paged.Values[layer], paged.KeyScales?[layer], paged.ValueScales?[layer], paged.Layout, o, Scale);
+        return o;
     }
 
     // q: [T, nHeads, d], k/v: [T, nKv, d] of one sequence → [T, nHeads, d].
-    private Tensor AttendOne(Tensor q, Tensor k, Tensor v, SequenceSlice seq, ForwardContext ctx, int layer, Temporaries tmp)
+    // q: [T, nHeads, d], k/v: [T, nKv, d] of sequence number `index` → [T, nHeads, d]. With a KV cache the cache is
+    // one block of a paged pool, so generation runs the serving engine's kernels (batch invariance).
+    private Tensor AttendOne(Tensor q, Tensor k, Tensor v, SequenceSlice seq, int index, ForwardContext ctx, int layer)
     {
         var settings = new AttentionSettings(Scale, Causal: true, QueryOffset: seq.Start);
         if (seq.Cache is not { } cache) return Ops.Attention(q, k, v, settings, ctx.Segments, ctx.Segments);
-        // Append this step's keys/values to the cache, then attend to every cached position.
-        using (var kDst = cache.Keys(layer, seq.Start, seq.Count)) Store(k, kDst);
-        using (var vDst = cache.Values(layer, seq.Start, seq.Count)) Store(v, vDst);
-        var kAll = tmp.Add(cache.Keys(layer, 0, seq.Start + seq.Count));   // [Start+T, nKv, d]
-        var vAll = tmp.Add(cache.Values(layer, 0, seq.Start + seq.Count));
-        return Ops.Attention(q, kAll, vAll, settings);
-    }
-
-    // k/v rows of this step (F32, maybe a strided view) into cache rows (F32 or BF16, contiguous).
-    private static void Store(Tensor source, Tensor destination)
-    {
-        if (destination.DType == source.DType) { source.Backend.Copy(source, destination); return; }
-        if (source.IsContiguous) { source.Backend.Cast(source, destination); return; }
-        using var dense = source.ContiguousCopy();
-        source.Backend.Cast(dense, destination);
+        var layout = ctx.CacheLayouts![index];
+        using var kPool = cache.KeyPool(layer);     // [1, capacity, nKv, d]
+        using var vPool = cache.ValuePool(layer);
+        using var kc = k.IsContiguous ? null : k.ContiguousCopy();
+        using var vc = v.IsContiguous ? null : v.ContiguousCopy();
+        using var qc = q.IsContiguous ? null : q.ContiguousCopy();
+        var be = q.Backend;
+        be.PagedKvStore(kc ?? k, vc ?? v, layout, kPool, vPool, null, null);
+        var o = Tensor.Empty(q.Shape, DType.F32, q.Device);
+        be.PagedAttention(qc ?? q, kPool, vPool, null, null, layout, o, Scale);
+        return o;
     }
 
     /// <inheritdoc/>

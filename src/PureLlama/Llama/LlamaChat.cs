@@ -11,19 +11,19 @@ public sealed class LlamaChat : IDisposable
 {
     private readonly LlamaRuntime _runtime;
     private readonly KvCache _cache;
-    private readonly List<ChatMessage> _messages = [];
+    private readonly List<ChatTurn> _messages = [];
     private readonly List<int> _cached = []; // the token ids the cache holds, in order
 
     internal LlamaChat(LlamaRuntime runtime, string? system)
     {
         _runtime = runtime;
         runtime.RequireTokenizer();
-        if (!string.IsNullOrEmpty(system)) _messages.Add(ChatMessage.System(system));
+        if (!string.IsNullOrEmpty(system)) _messages.Add(ChatTurn.System(system));
         _cache = runtime.Model.CreateCache(runtime.ContextLength, runtime.KvCacheDType);
     }
 
     /// <summary>The conversation so far.</summary>
-    public IReadOnlyList<ChatMessage> Messages => _messages;
+    public IReadOnlyList<ChatTurn> Messages => _messages;
 
     /// <summary>Positions of the cache in use.</summary>
     public int CachedTokens => _cache.Length;
@@ -41,7 +41,7 @@ public sealed class LlamaChat : IDisposable
         if (userMessage.Trim().Length == 0) throw new ArgumentException("The message is empty.", nameof(userMessage));
         var opts = options ?? _runtime.DefaultSampling;
         var tokenizer = _runtime.RequireTokenizer();
-        var turn = new List<ChatMessage>(_messages) { ChatMessage.User(userMessage) };
+        var turn = new List<ChatTurn>(_messages) { ChatTurn.User(userMessage) };
         int[] ids = tokenizer.ChatTemplate.Encode(turn, addGenerationPrompt: true);
         int common = 0;
         while (common < ids.Length - 1 && common < _cached.Count && _cached[common] == ids[common]) common++;
@@ -50,7 +50,7 @@ public sealed class LlamaChat : IDisposable
             throw new ContextLengthExceededException($"The conversation has {ids.Length} tokens; the context holds {_cache.Capacity}. Start a new chat.");
         _cache.Truncate(common);
         _cached.RemoveRange(common, _cached.Count - common);
-        _messages.Add(ChatMessage.User(userMessage));
+        _messages.Add(ChatTurn.User(userMessage));
         LastPrefillTokens = fresh.Length;
         return Reply(fresh, opts, cancellation);
     }
@@ -70,7 +70,7 @@ public sealed class LlamaChat : IDisposable
         }
         finally
         {
-            _messages.Add(ChatMessage.Assistant(text.ToString()));
+            _messages.Add(ChatTurn.Assistant(text.ToString()));
             LastStats = stats;
         }
     }

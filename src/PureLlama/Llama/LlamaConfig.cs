@@ -1,5 +1,6 @@
 using PureLlama.IO;
 using PureLlama.Kernels.Simd;
+using PureLlama.Kernels.Unary;
 using PureLlama.Tensors;
 
 namespace PureLlama.Llama;
@@ -32,7 +33,7 @@ public sealed record LlamaConfig
     public required int VocabSize { get; init; }
     /// <summary>hidden_size: the model width.</summary>
     public required int HiddenSize { get; init; }
-    /// <summary>intermediate_size: the SwiGLU MLP width.</summary>
+    /// <summary>intermediate_size: the gated MLP width.</summary>
     public required int IntermediateSize { get; init; }
     /// <summary>num_hidden_layers.</summary>
     public required int NumHiddenLayers { get; init; }
@@ -48,6 +49,11 @@ public sealed record LlamaConfig
     public double RopeTheta { get; init; } = 10000.0;
     /// <summary>rope_scaling of type llama3 (Llama 3.1+), or null for plain RoPE.</summary>
     public Llama3RopeScaling? RopeScaling { get; init; }
+    /// <summary>
+    /// Per-frequency RoPE divisors [head_dim/2] (a GGUF file's <c>rope_freqs.weight</c>: frequency i is θ^(−2i/head_dim) / factor[i]),
+    /// used instead of <see cref="RopeScaling"/>; null for none.
+    /// </summary>
+    public IReadOnlyList<float>? RopeFrequencyFactors { get; init; }
     /// <summary>tie_word_embeddings: lm_head reuses model.embed_tokens.weight (Llama 3.2 1B/3B).</summary>
     public bool TieWordEmbeddings { get; init; }
     /// <summary>max_position_embeddings: the longest context the model was trained for (default 2048).</summary>
@@ -56,6 +62,8 @@ public sealed record LlamaConfig
     public int? BosTokenId { get; init; }
     /// <summary>eos_token_id as a list (a single number in the file becomes a one-element list; empty when absent).</summary>
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
+    /// <summary>hidden_act (or hidden_activation): the MLP gate's activation f in down(f(gate)·up); SiLU (SwiGLU) when absent.</summary>
+    public UnaryOp HiddenActivation { get; init; } = UnaryOp.Silu;
     /// <summary>torch_dtype (or dtype) as written: float32, bfloat16, float16; null when absent.</summary>
     public string? TorchDtype { get; init; }
 
@@ -114,9 +122,11 @@ public sealed record LlamaConfig
             if (names.Length > 0 && !names.Contains("LlamaForCausalLM"))
                 throw r.Error("architectures", $"is [{string.Join(", ", names)}]; PureLlama reads LlamaForCausalLM.");
         }
-        string? act = r.OptionalString("hidden_act");
-        if (act is not null && act != "silu")
-            throw r.Error("hidden_act", $"is '{act}'; Llama uses 'silu' and PureLlama supports only that.");
+        // Gemma-style configs name the MLP activation hidden_activation (it wins over hidden_act there).
+        string actField = r.TryGet("hidden_activation", out _) ? "hidden_activation" : "hidden_act";
+        string? act = r.OptionalString(actField);
+        var activation = act is null ? UnaryOp.Silu : UnaryOp.FromConfigName(act)
+            ?? throw r.Error(actField, $"is '{act}'; PureLlama supports {string.Join(", ", UnaryOp.All.SelectMany(o => o.ConfigNames).Select(n => $"'{n}'"))}.");
         if (r.OptionalBool("attention_bias") == true)
             throw r.Error("attention_bias", "is true; Llama attention has no biases and PureLlama does not support them.");
         if (r.OptionalBool("mlp_bias") == true)
@@ -153,6 +163,7 @@ public sealed record LlamaConfig
             BosTokenId = r.OptionalInt("bos_token_id", 0),
             EosTokenIds = r.IdList("eos_token_id"),
             TorchDtype = dtype,
+            HiddenActivation = activation,
         };
         config.CheckConsistency(source);
         return config;
@@ -220,6 +231,12 @@ public sealed record LlamaConfig
         if (RopeScaling is { } rs)
             foreach (var (field, value) in new[] { ("factor", rs.Factor), ("low_freq_factor", rs.LowFreqFactor), ("high_freq_factor", rs.HighFreqFactor) })
                 if (!(value >= 1e-6) || !(value <= 1e6)) throw Bad($"rope_scaling.{field}", $"is {value}; it must be in [1e-06, 1e6].");
+        if (RopeFrequencyFactors is { } ff)
+        {
+            if (RopeScaling is not null) throw Bad("rope_freqs", "is given together with rope_scaling; only one may be.");
+            if (ff.Count != HeadDim / 2) throw Bad("rope_freqs", $"has {ff.Count} factors; head_dim/2 = {HeadDim / 2} were expected.");
+            if (ff.Any(f => !(f > 0) || !float.IsFinite(f))) throw Bad("rope_freqs", "holds a factor that is not a positive number.");
+        }
         if (BosTokenId is int bos && (bos < 0 || bos >= VocabSize))
             throw Bad("bos_token_id", $"is {bos}, outside the vocabulary [0, {VocabSize}).");
         foreach (int eos in EosTokenIds)

@@ -36,7 +36,7 @@ public sealed class LlamaLayer : IDisposable
         var attn = tmp.Add(Attention.Forward(h, ctx, Index)); // [N, C]
         var x1 = tmp.Add(Ops.Add(x, attn));                  // residual
         var h2 = tmp.Add(PostAttentionNorm.Forward(x1));     // [N, C]
-        var m = tmp.Add(Mlp.Forward(h2));                    // [N, C]
+        var m = tmp.Add(Mlp.Forward(h2, ctx.Lora, Index));                  // [N, C]
         return Ops.Add(x1, m);                               // residual
     }
 

@@ -55,6 +55,26 @@ public sealed partial class LlamaModel
         return Run(idsTensor, slices, rows, hidden: null);
     }
 
+    /// <summary>
+    /// One serving step: the new tokens of each sequence (concatenated in <paramref name="flatIds"/>; sequence s has
+    /// counts[s] rows at positions [starts[s], starts[s] + counts[s])) against the block pool of <paramref name="paged"/>,
+    /// with per-row-group LoRA. Returns the last row's logits of each sequence: [sequences, vocab].
+    /// </summary>
+    internal Tensor ForwardPaged(int[] flatIds, IReadOnlyList<int> starts, IReadOnlyList<int> counts, PagedStep paged, IRowLora? lora)
+    {
+        var slices = new SequenceSlice[starts.Count];
+        int row = 0;
+        for (int s = 0; s < slices.Length; s++)
+        {
+            slices[s] = new SequenceSlice(row, counts[s], starts[s], null);
+            row += counts[s];
+        }
+        if (row != flatIds.Length) throw new ArgumentException($"{flatIds.Length} token ids for {row} rows.", nameof(flatIds));
+        using var noGrad = GradMode.NoGrad();
+        using var idsTensor = Tensor.FromArray(flatIds, new Shape(flatIds.Length), Device);   // I32 [N]
+        return Run(idsTensor, slices, LogitRows.Last, hidden: null, paged: paged, lora: lora);
+    }
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first id outside the vocabulary.</summary>
     public void CheckIds(ReadOnlySpan<int> ids, int sequence = 0)
     {

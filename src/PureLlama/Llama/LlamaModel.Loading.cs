@@ -72,7 +72,7 @@ public sealed partial class LlamaModel
                 var mlp = new LlamaMlp(
                     Proj(p + "mlp.gate_proj", new Shape(inter, c)),
                     Proj(p + "mlp.up_proj", new Shape(inter, c)),
-                    Proj(p + "mlp.down_proj", new Shape(c, inter)));
+                    Proj(p + "mlp.down_proj", new Shape(c, inter)), config.HiddenActivation);
                 layers.Add(new LlamaLayer(i,
                     new RmsNormLayer(Get(p + "input_layernorm.weight", new Shape(c)), eps), attention,
                     new RmsNormLayer(Get(p + "post_attention_layernorm.weight", new Shape(c)), eps), mlp));

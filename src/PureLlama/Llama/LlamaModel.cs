@@ -30,7 +30,7 @@ public sealed partial class LlamaModel : IDisposable
         Norm = norm;
         LmHead = lmHead;
         Device = device;
-        Rope = new RopeCache(config.HeadDim, config.RopeTheta, config.RopeScaling, config.MaxPositionEmbeddings, device);
+        Rope = new RopeCache(config.HeadDim, config.RopeTheta, config.RopeScaling, config.MaxPositionEmbeddings, device, frequencyFactors: config.RopeFrequencyFactors);
     }
 
     /// <summary>The architecture.</summary>
@@ -130,8 +130,30 @@ public sealed partial class LlamaModel : IDisposable
     // ids: I32 [N] = the new tokens of every sequence, concatenated; returns logits [rows, vocab].
     // When hidden is given it collects HF hidden_states (embeddings, each layer but the last, final norm).
     // Training callers pass explicit positions (restarting per packed example) and segment ids [N] (I32 on the device).
+    // With KV caches (or a paged step) every weight product runs batch-invariant (RowInvariance) and attention reads the
+    // cache through PagedAttention, so a sequence gets the same bits alone, in a batch, or in the serving engine.
     private Tensor Run(Tensor ids, IReadOnlyList<SequenceSlice> sequences, LogitRows rows, List<Tensor>? hidden,
-        int[]? explicitPositions = null, Tensor? segments = null)
+        int[]? explicitPositions = null, Tensor? segments = null, PagedStep? paged = null, IRowLora? lora = null)
+    {
+        bool cached = paged is not null || sequences.Any(s => s.Cache is not null);
+        if (!cached) return RunLayers(ids, sequences, rows, hidden, explicitPositions, segments, null, null, null);
+        using var invariant = Kernels.Simd.RowInvariance.Enter();
+        if (paged is not null) return RunLayers(ids, sequences, rows, hidden, explicitPositions, segments, null, paged, lora);
+        var layouts = new List<Compute.PagedLayout>();
+        try
+        {
+            foreach (var s in sequences)
+                layouts.Add(new Compute.PagedLayout([s.Count], [s.Start + s.Count], [[0]], s.Cache!.Capacity, 1, Device));
+            return RunLayers(ids, sequences, rows, hidden, explicitPositions, segments, layouts, null, lora);
+        }
+        finally
+        {
+            foreach (var l in layouts) l.Dispose();
+        }
+    }
+
+    private Tensor RunLayers(Tensor ids, IReadOnlyList<SequenceSlice> sequences, LogitRows rows, List<Tensor>? hidden,
+        int[]? explicitPositions, Tensor? segments, IReadOnlyList<Compute.PagedLayout>? cacheLayouts, PagedStep? paged, IRowLora? lora)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         int n = ids.Shape[0];
@@ -145,7 +167,7 @@ public sealed partial class LlamaModel : IDisposable
         Rope.Ensure(maxPos + 1);
         using var step = new Temporaries();                                           // positions live as long as a graph may
         var positions = step.Add(Tensor.FromArray(positionsHost, new Shape(n), Device)); // I32 [N]
-        var ctx = new ForwardContext { Positions = positions, Rope = Rope, Sequences = sequences, Tokens = n, Segments = segments };
+        var ctx = new ForwardContext { Positions = positions, Rope = Rope, Sequences = sequences, Tokens = n, Segments = segments, CacheLayouts = cacheLayouts, Paged = paged, Lora = lora };
 
         var x = EmbedTokens.Forward(ids);                                          // [N, C]
         hidden?.Add(x);

@@ -32,9 +32,9 @@ public sealed class LlamaRuntime : IDisposable
 
     /// <summary>
     /// Loads a Hugging Face model folder (config.json, model.safetensors or shards, and when present
-    /// tokenizer.json, tokenizer_config.json, generation_config.json).
+    /// tokenizer.json, tokenizer_config.json, generation_config.json), or a llama.cpp GGUF file.
     /// </summary>
-    /// <param name="directory">The model folder.</param>
+    /// <param name="directory">The model folder, or the path of a .gguf file.</param>
     /// <param name="device">Where to compute (default: <see cref="Backends.DefaultDevice"/>).</param>
     /// <param name="loading">Copied into anonymous memory (default; decodes faster) or memory-mapped.</param>
     /// <param name="contextLength">Positions per sequence (default: max_position_embeddings capped at 8192).</param>
@@ -46,6 +46,7 @@ public sealed class LlamaRuntime : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         var dev = device ?? Backends.DefaultDevice();
+        if (File.Exists(directory)) return LoadGguf(directory, dev, loading, contextLength, quantize);
         // Quantizing a dense checkpoint on load maps it and reads one weight at a time (never the whole dense model in memory).
         string configPath = System.IO.Path.Combine(directory, "config.json");
         bool onTheFly = quantize is not null && File.Exists(configPath) && QuantizationConfig.FromConfigFile(configPath) is null;
@@ -58,6 +59,22 @@ public sealed class LlamaRuntime : IDisposable
         var tokenizer = checkpoint.TokenizerPath is { } tok ? Llama3Tokenizer.Load(tok) : null;
         var model = LlamaModel.Load(checkpoint, config, dev, quantize, copyKeptWeights: onTheFly && loading == WeightLoading.Copied);
         return new LlamaRuntime(model, tokenizer, generation, context, checkpoint.Directory);
+    }
+
+    // A llama.cpp GGUF file: config, tokenizer and chat template from its metadata; generation defaults are greedy.
+    private static LlamaRuntime LoadGguf(string path, Device device, WeightLoading loading, int? contextLength, QuantizationConfig? quantize)
+    {
+        if (!IO.Gguf.GgufFile.IsGguf(path))
+            throw new InvalidDataException($"'{path}' is a file but not a GGUF file; --model takes a Hugging Face model folder or a .gguf file.");
+        var (model, tokenizer) = GgufModelLoader.Load(path, device, loading, quantize);
+        try
+        {
+            int context = contextLength ?? Math.Min(model.Config.MaxPositionEmbeddings, DefaultContextCap);
+            if (context < 2 || context > model.Config.MaxPositionEmbeddings)
+                throw new ArgumentOutOfRangeException(nameof(contextLength), context, $"The context must be in [2, {model.Config.MaxPositionEmbeddings}] (llama.context_length).");
+            return new LlamaRuntime(model, tokenizer, GenerationConfig.Default, context, path);
+        }
+        catch { model.Dispose(); throw; }
     }
 
     /// <summary>Wraps an already built model (tests, tools); the runtime takes ownership of it.</summary>

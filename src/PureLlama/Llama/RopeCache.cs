@@ -14,10 +14,18 @@ public sealed unsafe class RopeCache : IDisposable
     private Tensor? _cos, _sin;        // [Positions, headDim/2]
 
     /// <summary>Creates tables for <paramref name="initialPositions"/> positions (grown later as needed).</summary>
-    public RopeCache(int headDim, double theta, Llama3RopeScaling? scaling, int maxPositions, Device device, int initialPositions = 256)
+    /// <remarks><paramref name="frequencyFactors"/>: optional divisors [headDim/2] of the frequencies (a GGUF file's rope_freqs), instead of <paramref name="scaling"/>.</remarks>
+    public RopeCache(int headDim, double theta, Llama3RopeScaling? scaling, int maxPositions, Device device, int initialPositions = 256,
+        IReadOnlyList<float>? frequencyFactors = null)
     {
         if (maxPositions <= 0) throw new ArgumentOutOfRangeException(nameof(maxPositions), maxPositions, "Maximum positions must be positive.");
         _invFreq = RopeFrequencies.InverseFrequencies(headDim, theta, scaling);
+        if (frequencyFactors is not null)
+        {
+            if (frequencyFactors.Count != _invFreq.Length)
+                throw new ArgumentException($"{frequencyFactors.Count} RoPE frequency factors were given; head_dim/2 = {_invFreq.Length} are needed.", nameof(frequencyFactors));
+            for (int i = 0; i < _invFreq.Length; i++) _invFreq[i] = (float)(1.0 / Math.Pow(theta, 2.0 * i / headDim) / frequencyFactors[i]);
+        }
         HeadDim = headDim;
         MaxPositions = maxPositions;
         Device = device;

@@ -1,3 +1,4 @@
+using PureLlama.Compute;
 using PureLlama.Tensors;
 
 namespace PureLlama.Llama;
@@ -26,4 +27,20 @@ internal sealed class ForwardContext
     public required IReadOnlyList<SequenceSlice> Sequences { get; init; }
     public required int Tokens { get; init; }                // N
     public Tensor? Segments { get; init; }                   // I32 [N]: packed examples attend only within their segment (training)
+    public IReadOnlyList<PagedLayout>? CacheLayouts { get; init; } // per sequence with a KvCache: its cache as one block (inference)
+    public PagedStep? Paged { get; init; }                   // every row against a shared block pool (the serving engine)
+    public IRowLora? Lora { get; init; }                     // per-row-group LoRA terms (the serving engine)
+}
+
+/// <summary>One serving step: the rows' layout in the block pool and the pool's per-layer tensors.</summary>
+internal sealed record PagedStep(PagedLayout Layout, IReadOnlyList<Tensor> Keys, IReadOnlyList<Tensor> Values,
+    IReadOnlyList<Tensor>? KeyScales, IReadOnlyList<Tensor>? ValueScales);
+
+/// <summary>The projections a LoRA adapter can target, in HF order.</summary>
+internal enum LoraModule { Q, K, V, O, Gate, Up, Down }
+
+/// <summary>Adds each row group's LoRA term to a projection's output y [N, out] from its input x [N, in].</summary>
+internal interface IRowLora
+{
+    void Apply(int layer, LoraModule module, Tensor x, Tensor y);
 }

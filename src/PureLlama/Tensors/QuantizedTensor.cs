@@ -12,6 +12,14 @@ public enum QuantFormat
     /// (GPTQ / AWQ checkpoints; <see cref="Int4GroupTensor"/>).
     /// </summary>
     Int4Group,
+    /// <summary>ggml Q8_0: blocks of 32 int8 codes with one F16 scale (<see cref="GgmlBlockTensor"/>).</summary>
+    Q8_0,
+    /// <summary>ggml Q4_0: blocks of 32 4-bit codes with one F16 scale (<see cref="GgmlBlockTensor"/>).</summary>
+    Q4_0,
+    /// <summary>ggml Q4_K: super-blocks of 256, 4-bit codes, 6-bit sub-block scales and mins (<see cref="GgmlBlockTensor"/>).</summary>
+    Q4_K,
+    /// <summary>ggml Q6_K: super-blocks of 256, 6-bit codes, int8 sub-block scales (<see cref="GgmlBlockTensor"/>).</summary>
+    Q6_K,
 }
 
 /// <summary>

@@ -57,20 +57,7 @@ public static class BpeTokenizerWriter
         w.WriteEndArray();
         w.WriteNull("normalizer");
 
-        w.WriteStartObject("pre_tokenizer");
-        w.WriteString("type", "Sequence");
-        w.WriteStartArray("pretokenizers");
-        w.WriteStartObject();
-        w.WriteString("type", "Split");
-        w.WriteStartObject("pattern");
-        w.WriteString("Regex", Llama3PreTokenizer.Pattern);
-        w.WriteEndObject();
-        w.WriteString("behavior", "Isolated");
-        w.WriteBoolean("invert", false);
-        w.WriteEndObject();
-        WriteByteLevel(w, null, addPrefixSpace: false, trimOffsets: true, useRegex: false);
-        w.WriteEndArray();
-        w.WriteEndObject();
+        WriteLlama3PreTokenizer(w);
         WriteByteLevel(w, "post_processor", addPrefixSpace: true, trimOffsets: false, useRegex: true);
         WriteByteLevel(w, "decoder", addPrefixSpace: true, trimOffsets: true, useRegex: true);
 
@@ -90,6 +77,25 @@ public static class BpeTokenizerWriter
         foreach (var (left, right) in v.Merges) w.WriteStringValue(left + " " + right);
         w.WriteEndArray();
         w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    /// <summary>Writes the "pre_tokenizer" property of Llama 3: Split(Llama 3 regex, Isolated) then ByteLevel without regex.</summary>
+    internal static void WriteLlama3PreTokenizer(Utf8JsonWriter w)
+    {
+        w.WriteStartObject("pre_tokenizer");
+        w.WriteString("type", "Sequence");
+        w.WriteStartArray("pretokenizers");
+        w.WriteStartObject();
+        w.WriteString("type", "Split");
+        w.WriteStartObject("pattern");
+        w.WriteString("Regex", Llama3PreTokenizer.Pattern);
+        w.WriteEndObject();
+        w.WriteString("behavior", "Isolated");
+        w.WriteBoolean("invert", false);
+        w.WriteEndObject();
+        WriteByteLevel(w, null, addPrefixSpace: false, trimOffsets: true, useRegex: false);
+        w.WriteEndArray();
         w.WriteEndObject();
     }
 

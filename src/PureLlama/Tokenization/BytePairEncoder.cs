@@ -32,6 +32,10 @@ internal sealed class BytePairEncoder
         _cacheBySpan = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
+    /// <summary>The merges as (left id, right id) pairs, lowest rank (applied first) first.</summary>
+    public IEnumerable<(int Left, int Right)> MergesByRank() =>
+        _merges.OrderBy(kv => kv.Value >> 32).Select(kv => ((int)(kv.Key >> 32), (int)kv.Key));
+
     /// <summary>Appends the ids of one pre-token (given as original text) to <paramref name="output"/>.</summary>
     public void Encode(ReadOnlySpan<char> piece, List<int> output)
     {

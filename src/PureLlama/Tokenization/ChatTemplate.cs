@@ -5,14 +5,14 @@ namespace PureLlama.Tokenization;
 /// <summary>One turn of a conversation.</summary>
 /// <param name="Role">system, user, assistant (ipython/tool are passed through).</param>
 /// <param name="Content">The text of the turn.</param>
-public sealed record ChatMessage(string Role, string Content)
+public sealed record ChatTurn(string Role, string Content)
 {
     /// <summary>A system message.</summary>
-    public static ChatMessage System(string content) => new("system", content);
+    public static ChatTurn System(string content) => new("system", content);
     /// <summary>A user message.</summary>
-    public static ChatMessage User(string content) => new("user", content);
+    public static ChatTurn User(string content) => new("user", content);
     /// <summary>An assistant message.</summary>
-    public static ChatMessage Assistant(string content) => new("assistant", content);
+    public static ChatTurn Assistant(string content) => new("assistant", content);
 }
 
 /// <summary>Which chat format <c>tokenizer_config.json</c> describes, as recognised from its template text.</summary>
@@ -67,7 +67,7 @@ public sealed class ChatTemplate
     /// <summary>Renders a conversation as text, special tokens written out.</summary>
     /// <param name="messages">The turns, in order.</param>
     /// <param name="addGenerationPrompt">Append the assistant header so the model writes the next turn.</param>
-    public string Render(IEnumerable<ChatMessage> messages, bool addGenerationPrompt = true)
+    public string Render(IEnumerable<ChatTurn> messages, bool addGenerationPrompt = true)
     {
         var sb = new StringBuilder();
         foreach (var (text, _, _) in Segments(messages, addGenerationPrompt)) sb.Append(text);
@@ -81,11 +81,11 @@ public sealed class ChatTemplate
     /// When false (the default) special-token text inside message content stays plain text, so a user cannot
     /// inject <c>&lt;|eot_id|&gt;</c>; when true the result equals encoding <see cref="Render"/>'s text, as Hugging Face does.
     /// </param>
-    public int[] Encode(IEnumerable<ChatMessage> messages, bool addGenerationPrompt = true, bool parseSpecialInContent = false) =>
+    public int[] Encode(IEnumerable<ChatTurn> messages, bool addGenerationPrompt = true, bool parseSpecialInContent = false) =>
         Encode(messages, addGenerationPrompt, parseSpecialInContent, out _);
 
     /// <summary>
-    /// Renders and encodes a conversation like <see cref="Encode(IEnumerable{ChatMessage}, bool, bool)"/> and says which
+    /// Renders and encodes a conversation like <see cref="Encode(IEnumerable{ChatTurn}, bool, bool)"/> and says which
     /// message each token belongs to (for training masks).
     /// </summary>
     /// <param name="messages">The turns, in order.</param>
@@ -95,7 +95,7 @@ public sealed class ChatTemplate
     /// Per token [ids.Length]: the index in <paramref name="messages"/> of the message whose trimmed content or closing
     /// <c>&lt;|eot_id|&gt;</c> the token is, or −1 for BOS, role headers, the 3.1 preamble and the generation prompt.
     /// </param>
-    public int[] Encode(IEnumerable<ChatMessage> messages, bool addGenerationPrompt, bool parseSpecialInContent, out int[] tokenMessage)
+    public int[] Encode(IEnumerable<ChatTurn> messages, bool addGenerationPrompt, bool parseSpecialInContent, out int[] tokenMessage)
     {
         var ids = new List<int>();
         var owner = new List<int>();
@@ -110,7 +110,7 @@ public sealed class ChatTemplate
 
     // The rendered text as pieces; content pieces are flagged so they can be encoded without special parsing.
     // Message: the index of the message a content piece or closing eot belongs to, else -1.
-    private List<(string Text, bool IsContent, int Message)> Segments(IEnumerable<ChatMessage> messages, bool addGenerationPrompt)
+    private List<(string Text, bool IsContent, int Message)> Segments(IEnumerable<ChatTurn> messages, bool addGenerationPrompt)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var list = messages.ToList();

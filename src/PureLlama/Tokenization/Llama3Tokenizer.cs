@@ -211,6 +211,8 @@ public sealed class Llama3Tokenizer
     public string IdToToken(int id) =>
         (uint)id < (uint)_idToToken.Length && _idToToken[id] is { } t ? t : throw UnknownId(id);
 
+    internal string? IdToTokenOrNull(int id) => (uint)id < (uint)_idToToken.Length ? _idToToken[id] : null;
+
     /// <summary>The id of a token given in vocabulary form or as an added token's text, or null.</summary>
     public int? TokenToId(string token) =>
         _addedToId.TryGetValue(token, out int id) || _vocab.TryGetValue(token, out id) ? id : null;

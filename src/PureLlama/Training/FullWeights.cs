@@ -17,8 +17,9 @@ public sealed class FullWeights : ITrainableWeights
     private readonly IReadOnlyList<string> _companions;
 
     /// <summary>
-    /// Marks every weight of <paramref name="model"/> trainable. <paramref name="companionFiles"/> are copied
-    /// into each checkpoint under their own names (config.json, tokenizer.json …).
+    /// Every weight of <paramref name="model"/> (checked F32 and dense; marked trainable only when training starts,
+    /// <see cref="SetTraining"/>). <paramref name="companionFiles"/> are copied into each checkpoint under their own
+    /// names (config.json, tokenizer.json …).
     /// </summary>
     public FullWeights(LlamaModel model, IReadOnlyList<string> companionFiles)
     {
@@ -29,12 +30,10 @@ public sealed class FullWeights : ITrainableWeights
         {
             if (w.DType != DType.F32)
                 throw new ArgumentException($"Full training needs F32 master weights; '{name}' is {w.DType}. Load the model as F32.");
-            w.RequiresGrad = true;
             list.Add(new NamedParameter(name, w));
         }
         if (list.Count != 3 + model.Config.NumHiddenLayers * 9 - (model.Config.TieWordEmbeddings ? 1 : 0))
             throw new ArgumentException("Full training needs every projection dense (no quantized or LoRA-wrapped linears).");
-        if (model.TiedLmHeadWeight is { } tied) tied.RequiresGrad = true;
         Parameters = list;
     }
 
@@ -47,8 +46,13 @@ public sealed class FullWeights : ITrainableWeights
     /// <inheritdoc/>
     public string? RandomState { get => null; set { } }
 
-    /// <inheritdoc/>
-    public void SetTraining(bool training) { }
+    /// <summary>Training: every weight (and a tied lm_head's view of the embedding) requires a gradient. Evaluation runs without gradients.</summary>
+    public void SetTraining(bool training)
+    {
+        if (!training) return;
+        foreach (var p in Parameters) p.Value.RequiresGrad = true;
+        if (_model.TiedLmHeadWeight is { } tied) tied.RequiresGrad = true;
+    }
 
     /// <inheritdoc/>
     public void AfterBackward() => _model.FoldTiedGradient();

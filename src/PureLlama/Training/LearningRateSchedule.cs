@@ -65,12 +65,27 @@ public sealed class LearningRateSchedule
     /// A schedule by its transformers name (<c>constant</c>, <c>constant_with_warmup</c>, <c>linear</c>, <c>cosine</c>).
     /// </summary>
     /// <exception cref="ArgumentException">Unknown name.</exception>
-    public static LearningRateSchedule Parse(string name, float rate, int warmupSteps, int totalSteps) => name.Trim().ToLowerInvariant() switch
+    public static LearningRateSchedule Parse(string name, float rate, int warmupSteps, int totalSteps) =>
+        Create(ParseKind(name), rate, warmupSteps, totalSteps);
+
+    /// <summary>A schedule of <paramref name="kind"/>; constant with warm-up steps is <see cref="ScheduleKind.ConstantWithWarmup"/>.</summary>
+    public static LearningRateSchedule Create(ScheduleKind kind, float rate, int warmupSteps, int totalSteps) => kind switch
     {
-        "constant" => warmupSteps == 0 ? Constant(rate) : ConstantWithWarmup(rate, warmupSteps),
-        "constant_with_warmup" => ConstantWithWarmup(rate, warmupSteps),
-        "linear" => Linear(rate, warmupSteps, totalSteps),
-        "cosine" => Cosine(rate, warmupSteps, totalSteps),
+        ScheduleKind.Constant => warmupSteps == 0 ? Constant(rate) : ConstantWithWarmup(rate, warmupSteps),
+        ScheduleKind.ConstantWithWarmup => ConstantWithWarmup(rate, warmupSteps),
+        ScheduleKind.Linear => Linear(rate, warmupSteps, totalSteps),
+        ScheduleKind.Cosine => Cosine(rate, warmupSteps, totalSteps),
+        _ => throw new ArgumentException($"Unknown learning-rate schedule {(int)kind} (expected constant, constant_with_warmup, linear or cosine).", nameof(kind)),
+    };
+
+    /// <summary>The kind named by transformers' schedule name (<c>constant</c>, <c>constant_with_warmup</c>, <c>linear</c>, <c>cosine</c>).</summary>
+    /// <exception cref="ArgumentException">Unknown name.</exception>
+    public static ScheduleKind ParseKind(string name) => (name ?? "").Trim().ToLowerInvariant() switch
+    {
+        "constant" => ScheduleKind.Constant,
+        "constant_with_warmup" => ScheduleKind.ConstantWithWarmup,
+        "linear" => ScheduleKind.Linear,
+        "cosine" => ScheduleKind.Cosine,
         _ => throw new ArgumentException($"Unknown learning-rate schedule '{name}' (expected constant, constant_with_warmup, linear or cosine).", nameof(name)),
     };
 

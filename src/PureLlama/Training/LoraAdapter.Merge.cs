@@ -24,7 +24,7 @@ public sealed partial class LoraAdapter
             Model.ReplaceLinear(name, new Linear(merged));
             layer.Dispose();                                            // A, B and the base
         }
-        _attached = false;
+        MarkDetached();
     }
 
     /// <summary>W' = Ŵ + s·B·A: [out, in] F32 on the layer's device (the layer is left unchanged).</summary>

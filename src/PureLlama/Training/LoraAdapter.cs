@@ -105,6 +105,8 @@ public sealed partial class LoraAdapter : IDisposable
             foreach (var (name, wrapped) in layers) { model.ReplaceLinear(name, wrapped.Base); wrapped.ReleaseAdapter(); }
             throw;
         }
+        // The model replays this dropout stream when gradient checkpointing recomputes a layer.
+        model.CheckpointedDropout = dropout;
         return new LoraAdapter(model, config, dropout, layers);
     }
 
@@ -158,6 +160,13 @@ public sealed partial class LoraAdapter : IDisposable
             Model.ReplaceLinear(name, layer.Base);
             layer.ReleaseAdapter();
         }
+        MarkDetached();
+    }
+
+    // No longer attached: the model stops replaying this adapter's dropout stream.
+    private void MarkDetached()
+    {
+        if (ReferenceEquals(Model.CheckpointedDropout, Dropout)) Model.CheckpointedDropout = null;
         _attached = false;
     }
 

@@ -5,8 +5,8 @@ namespace PureLlama.Training;
 /// <summary>
 /// LoRA (or QLoRA over quantized base layers) training: only the adapter's lora_A/lora_B are trainable;
 /// checkpoints hold the adapter in PEFT format (adapter_model.safetensors, adapter_config.json). The
-/// dropout stream's counter is the random state saved for an exact resume, and the model replays it
-/// when gradient checkpointing recomputes a layer.
+/// dropout stream's counter is the random state saved for an exact resume (the model replays the stream
+/// when gradient checkpointing recomputes a layer: <see cref="LoraAdapter.Attach"/> hands it over).
 /// </summary>
 public sealed class LoraWeights : ITrainableWeights
 {
@@ -14,7 +14,6 @@ public sealed class LoraWeights : ITrainableWeights
     public LoraWeights(LoraAdapter adapter)
     {
         Adapter = adapter ?? throw new ArgumentNullException(nameof(adapter));
-        adapter.Model.CheckpointedDropout = adapter.Dropout;
     }
 
     /// <summary>The adapter.</summary>

@@ -1,6 +1,5 @@
 using System.Globalization;
 using PureLlama.IO;
-using PureLlama.Training.Charts;
 
 namespace PureLlama.Training;
 
@@ -20,9 +19,6 @@ public sealed partial class Trainer
     private const string StateFile = "trainer_state.json";
     private const string OptimizerFile = "optimizer.safetensors";
 
-    /// <summary>The loss-curve PNG (train and eval loss against step), rewritten at every checkpoint.</summary>
-    public string LossCurvePath => Path.Combine(Options.OutputDirectory, "loss_curve.png");
-
     /// <summary>Test hook: runs after the checkpoint files are written into the temporary folder, before it is renamed.</summary>
     internal Action<string>? BeforeCheckpointCommit { get; set; }
 
@@ -30,7 +26,7 @@ public sealed partial class Trainer
     /// Writes checkpoint-{step}/ atomically (<see cref="AtomicFolder"/>): everything goes into a hidden temporary folder
     /// first (weights, optimizer.safetensors, then trainer_state.json), which is swapped into place only when complete.
     /// A crash leaves earlier checkpoints untouched and at worst a temporary folder, removed on the next start.
-    /// Also redraws the loss curve. Returns the checkpoint folder.
+    /// Returns the checkpoint folder.
     /// </summary>
     public string SaveCheckpoint()
     {
@@ -47,7 +43,6 @@ public sealed partial class Trainer
             BeforeCheckpointCommit?.Invoke(temp);
         });
         PruneCheckpoints();
-        WriteLossCurve();
         return final;
     }
 
@@ -75,16 +70,6 @@ public sealed partial class Trainer
         _weights.RandomState = state.WeightsRandomState;
         state.TotalSteps = State.TotalSteps;
         State = state;
-    }
-
-    /// <summary>Draws train loss (every step) and eval loss (each evaluation) against step into <see cref="LossCurvePath"/>.</summary>
-    public void WriteLossCurve()
-    {
-        var train = State.LogHistory.Where(l => !l.Skipped).Select(l => ((double)l.Step, l.Loss)).ToList();
-        var eval = State.EvalHistory.Select(e => ((double)e.Step, e.Loss)).ToList();
-        var series = new List<ChartSeries> { new("train", new Rgb(31, 119, 180), train) };
-        if (eval.Count > 0) series.Add(new ChartSeries("eval", new Rgb(255, 127, 14), eval, Markers: true));
-        LineChart.WritePng(LossCurvePath, series);
     }
 
     // checkpoint-{n} folders holding trainer_state.json, by step.

@@ -55,7 +55,7 @@ public sealed partial class Trainer
         if (!_warnedUniform && !log.Skipped && double.IsFinite(log.Loss) && Math.Abs(log.Loss - uniform) < 1e-3 * uniform && log.GradNorm < 1e-12)
         {
             _warnedUniform = true;
-            _progress?.Message(string.Create(CultureInfo.InvariantCulture,
+            Notice(string.Create(CultureInfo.InvariantCulture,
                 $"warning: step {log.Step}: loss {log.Loss:0.0000} is ln(vocab) = {uniform:0.0000} with a zero gradient norm: the model predicts a uniform distribution and no longer learns (learning rate too high?)"));
         }
     }

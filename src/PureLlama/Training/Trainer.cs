@@ -17,85 +17,109 @@ namespace PureLlama.Training;
 /// <param name="PeakResidentBytes">Peak process resident set.</param>
 /// <param name="PeakBackendBytes">Peak tensor memory of the compute backend (CPU: native storage high-water mark, activations included; GPU: pool bytes in use sampled after each step).</param>
 /// <param name="LastCheckpoint">The final checkpoint folder.</param>
-/// <param name="LossCurve">The loss-curve PNG.</param>
 public sealed record TrainerResult(int Steps, double FirstLoss, double LastLoss, double? EvalLossBefore, double? EvalLossAfter,
-    double TokensPerSecond, long PeakResidentBytes, long PeakBackendBytes, string LastCheckpoint, string LossCurve);
+    double TokensPerSecond, long PeakResidentBytes, long PeakBackendBytes, string LastCheckpoint);
 
 /// <summary>
 /// The training loop: for each optimizer step, <see cref="TrainerOptions.GradientAccumulationSteps"/> micro-batches
 /// from the <see cref="SequenceBatcher"/> run forward and backward (each micro-batch's rows packed into one
 /// sequence with segment ids), the loss of each divided by the scored tokens of the whole step; the gradient norm
 /// is clipped (a non-finite norm skips the update), the optimizer steps at the scheduled learning rate, and the
-/// step is logged and displayed. Held-out loss every <see cref="TrainerOptions.EvalSteps"/>, checkpoints every
-/// <see cref="TrainerOptions.SaveSteps"/> (atomic folders; <see cref="TrainerOptions.Resume"/> continues from the
-/// latest one exactly: weights, optimizer state, data cursor and dropout state are restored).
+/// step is reported. Held-out loss every <see cref="TrainerOptions.EvalSteps"/>, checkpoints every
+/// <see cref="TrainerOptions.SaveSteps"/> and when cancelled (atomic folders; <see cref="TrainerOptions.Resume"/>
+/// continues from the latest one exactly: weights, optimizer state, data cursor and dropout state are restored).
+/// The loss history is in <see cref="State"/>; drawing it is the caller's business.
 /// </summary>
-public sealed partial class Trainer
+public sealed partial class Trainer : IDisposable
 {
     private readonly LlamaModel _model;
     private readonly ITrainableWeights _weights;
     private readonly IOptimizer _optimizer;
-    private readonly Func<int, double> _learningRate;
+    private readonly bool _ownsOptimizer;
     private readonly SequenceBatcher _train;
     private readonly IReadOnlyList<TrainingSequence> _eval;
-    private readonly TrainingProgress? _progress;
+    private IProgress<TrainingEvent>? _progress;
     private long _peakRss, _peakBackend;
 
-    /// <summary>Prepares a run (nothing happens until <see cref="Train"/>).</summary>
-    /// <param name="model">The model (trainable tensors inside it are updated in place).</param>
+    /// <summary>
+    /// Prepares a run: builds the optimizer named by <paramref name="options"/> over <paramref name="weights"/>'
+    /// parameters and its learning-rate schedule. Nothing is changed until <see cref="Train"/>.
+    /// </summary>
+    /// <param name="model">The model (the trainable tensors inside it are updated in place while training).</param>
     /// <param name="weights">What is trained and checkpointed (LoRA adapter or every weight).</param>
-    /// <param name="optimizer">An optimizer over <paramref name="weights"/>' parameters.</param>
-    /// <param name="learningRate">Learning rate of the step that follows <c>n</c> completed steps (HF scheduler semantics).</param>
-    /// <param name="options">Loop settings.</param>
-    /// <param name="train">The training rows, batched.</param>
-    /// <param name="eval">Held-out rows (not shuffled), or null.</param>
-    /// <param name="progress">Where to display progress (null: silent).</param>
-    public Trainer(LlamaModel model, ITrainableWeights weights, IOptimizer optimizer, Func<int, double> learningRate, TrainerOptions options,
-        SequenceBatcher train, IReadOnlyList<TrainingSequence>? eval = null, TrainingProgress? progress = null)
+    /// <param name="data">The training rows, batched, and the held-out rows.</param>
+    /// <param name="options">Loop, optimizer, schedule and checkpoint settings.</param>
+    public Trainer(LlamaModel model, ITrainableWeights weights, TrainingData data, TrainerOptions options)
+        : this(model, weights, data, options, optimizer: null) { }
+
+    /// <summary>Test hook: <paramref name="optimizer"/> (owned by the caller) instead of the one the options name.</summary>
+    internal Trainer(LlamaModel model, ITrainableWeights weights, TrainingData data, TrainerOptions options, IOptimizer? optimizer)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         _weights = weights ?? throw new ArgumentNullException(nameof(weights));
-        _optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
-        _learningRate = learningRate ?? throw new ArgumentNullException(nameof(learningRate));
+        ArgumentNullException.ThrowIfNull(data);
         Options = options ?? throw new ArgumentNullException(nameof(options));
-        _train = train ?? throw new ArgumentNullException(nameof(train));
         options.Validate();
-        _eval = eval ?? [];
-        _progress = progress;
-        int microPerEpoch = train.MicroBatchesInEpoch(0);
+        _train = data.Train;
+        _eval = data.HeldOut;
+        int microPerEpoch = _train.MicroBatchesInEpoch(0);
         StepsPerEpoch = (microPerEpoch + options.GradientAccumulationSteps - 1) / options.GradientAccumulationSteps;
         State = new TrainerState
         {
             TotalSteps = options.MaxSteps ?? options.Epochs * StepsPerEpoch,
-            RowsPerEpoch = train.EpochSequences(0).Count,
+            RowsPerEpoch = _train.EpochSequences(0).Count,
+        };
+        Schedule = LearningRateSchedule.Create(options.Schedule, options.LearningRate, options.WarmupSteps, State.TotalSteps);
+        _ownsOptimizer = optimizer is null;
+        _optimizer = optimizer ?? options.Optimizer switch
+        {
+            OptimizerKind.PagedAdamW8bit => new PagedAdamW8bit(weights.Parameters, options.AdamW),
+            _ => new AdamWOptimizer(weights.Parameters, options.AdamW),
         };
     }
 
     /// <summary>The settings.</summary>
     public TrainerOptions Options { get; }
 
-    /// <summary>Where the run stands (restored by a resume).</summary>
+    /// <summary>Where the run stands (restored by a resume): step, data cursor, loss and eval history.</summary>
     public TrainerState State { get; private set; }
 
     /// <summary>Optimizer steps in one pass over the training rows.</summary>
     public int StepsPerEpoch { get; }
 
-    /// <summary>Runs (or resumes) training to <see cref="TrainerState.TotalSteps"/> and writes the final checkpoint.</summary>
-    public TrainerResult Train()
+    /// <summary>The optimizer built from <see cref="TrainerOptions.Optimizer"/> (its state size is <see cref="IOptimizer.StateBytes"/>).</summary>
+    public IOptimizer Optimizer => _optimizer;
+
+    /// <summary>The learning rate of each step.</summary>
+    public LearningRateSchedule Schedule { get; }
+
+    /// <summary>
+    /// Runs (or resumes) training to <see cref="TrainerState.TotalSteps"/> and writes the final checkpoint.
+    /// When <paramref name="cancellationToken"/> is cancelled, the step under way finishes, a checkpoint of it is
+    /// written (reported to <paramref name="progress"/>; its folder is named in the exception's message) and
+    /// <see cref="OperationCanceledException"/> is thrown: <see cref="TrainerOptions.Resume"/> continues from there.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Resume with no checkpoint to resume from, or an output folder
+    /// holding another run's checkpoints without <see cref="TrainerOptions.Overwrite"/>.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled (after writing a checkpoint of the last step).</exception>
+    public TrainerResult Train(CancellationToken cancellationToken = default, IProgress<TrainingEvent>? progress = null)
+    {
+        _progress = progress;
+        try { return Run(cancellationToken); }
+        finally { _progress = null; }
+    }
+
+    private TrainerResult Run(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Options.OutputDirectory);
         RemoveIncompleteCheckpoints();
-        if (Options.Resume && LatestCheckpoint(Options.OutputDirectory) is { } latest)
-        {
-            Resume(latest);
-            _progress?.Message($"resumed from {latest} at step {State.Step}");
-        }
+        PrepareOutputFolder();
         double? evalBefore = null;
         if (State.Step == 0 && _eval.Count > 0)
         {
             evalBefore = Evaluate();
             State.EvalHistory.Add(new EvalLog(0, evalBefore.Value));
-            _progress?.Message(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"eval loss before training: {evalBefore:0.0000}"));
+            _progress?.Report(new EvalReport(0, evalBefore.Value));
         }
         _weights.SetTraining(true);
         var clock = Stopwatch.StartNew();
@@ -105,6 +129,7 @@ public sealed partial class Trainer
         int startStep = State.Step;
         while (State.Step < State.TotalSteps)
         {
+            if (cancellationToken.IsCancellationRequested) StopCancelled(lastCheckpoint, cancellationToken);
             var log = Step();
             tokensThisRun += log.Tokens;
             if (double.IsNaN(first)) first = log.Loss;
@@ -113,9 +138,9 @@ public sealed partial class Trainer
             double elapsed = clock.Elapsed.TotalSeconds;
             int done = State.Step - startStep;
             var remaining = TimeSpan.FromSeconds(elapsed / done * (State.TotalSteps - State.Step));
-            _progress?.Step(new StepReport(State.Step, State.TotalSteps, log.Epoch, log.Loss, log.LearningRate, log.GradNorm, log.Skipped,
+            _progress?.Report(new StepReport(State.Step, State.TotalSteps, log.Epoch, log.Loss, log.LearningRate, log.GradNorm, log.Skipped,
                 log.Tokens, log.Tokens / Math.Max(LastStepSeconds, 1e-9), clock.Elapsed, remaining, rss, backend));
-            if (log.Skipped) _progress?.Message($"step {log.Step}: update skipped ({LastSkipReason})");
+            if (log.Skipped) Notice($"step {log.Step}: update skipped ({LastSkipReason})");
             CheckHealth(log);
 
             bool final = State.Step == State.TotalSteps;
@@ -123,21 +148,63 @@ public sealed partial class Trainer
             {
                 double ev = Evaluate();
                 State.EvalHistory.Add(new EvalLog(State.Step, ev));
-                _progress?.Message(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"step {State.Step}: eval loss {ev:0.0000}"));
+                _progress?.Report(new EvalReport(State.Step, ev));
             }
             if ((final || (Options.SaveSteps > 0 && State.Step % Options.SaveSteps == 0)) && _nonFiniteRun > 0)
-                _progress?.Message($"step {State.Step}: checkpoint not saved (the last {_nonFiniteRun} step(s) were non-finite; the previous checkpoint stays the latest)");
-            else if (final || (Options.SaveSteps > 0 && State.Step % Options.SaveSteps == 0))
-            {
-                lastCheckpoint = SaveCheckpoint();
-                _progress?.Message($"saved {lastCheckpoint}");
-            }
+                Notice($"step {State.Step}: checkpoint not saved (the last {_nonFiniteRun} step(s) were non-finite; the previous checkpoint stays the latest)");
+            else if (final || (Options.SaveSteps > 0 && State.Step % Options.SaveSteps == 0)) lastCheckpoint = SaveAndReport();
         }
-        _progress?.Finish();
         lastCheckpoint ??= LatestCheckpoint(Options.OutputDirectory) ?? "";
         double? evalAfter = State.EvalHistory.Count > 0 && State.EvalHistory[^1].Step == State.Step ? State.EvalHistory[^1].Loss : null;
         return new TrainerResult(State.Step, first, last, evalBefore, evalAfter, tokensThisRun / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
-            _peakRss, _peakBackend, lastCheckpoint, LossCurvePath);
+            _peakRss, _peakBackend, lastCheckpoint);
+    }
+
+    // Resume (an error when there is nothing to resume), or refuse/clear another run's checkpoints.
+    private void PrepareOutputFolder()
+    {
+        string dir = Options.OutputDirectory;
+        if (Options.Resume)
+        {
+            string latest = LatestCheckpoint(dir)
+                ?? throw new InvalidOperationException($"Nothing to resume: '{dir}' holds no complete checkpoint (checkpoint-N with {StateFile}).");
+            Resume(latest);
+            _progress?.Report(new ResumeReport(State.Step, latest));
+            return;
+        }
+        if (State.Step != 0) return; // steps were taken by hand before Train: their own run
+        var existing = Checkpoints(dir);
+        if (existing.Count == 0) return;
+        if (!Options.Overwrite)
+            throw new InvalidOperationException($"'{dir}' holds another run's checkpoints ({Path.GetFileName(existing[^1].Path)}): resume to continue that run, overwrite to delete them and start afresh, or choose another output folder.");
+        foreach (var (_, path) in existing) Directory.Delete(path, recursive: true);
+    }
+
+    // Cancelled between steps: checkpoint the last step (unless just saved) and stop.
+    private void StopCancelled(string? lastCheckpoint, CancellationToken cancellationToken)
+    {
+        string stepName = CheckpointPrefix + State.Step.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string? saved = State.Step == 0 ? null
+            : lastCheckpoint is not null && Path.GetFileName(lastCheckpoint) == stepName ? lastCheckpoint : SaveAndReport();
+        throw new OperationCanceledException(saved is null
+            ? "Training was cancelled before its first step; nothing was saved."
+            : $"Training was cancelled after step {State.Step} of {State.TotalSteps}; checkpoint saved to {saved} (resume to continue).", cancellationToken);
+    }
+
+    // A note for the user: a skipped update and why, a checkpoint not saved, a warning about the run's health.
+    private void Notice(string message) => _progress?.Report(new NoticeReport(State.Step, message));
+
+    private string SaveAndReport()
+    {
+        string path = SaveCheckpoint();
+        _progress?.Report(new CheckpointReport(State.Step, path));
+        return path;
+    }
+
+    /// <summary>Disposes the optimizer the trainer built.</summary>
+    public void Dispose()
+    {
+        if (_ownsOptimizer) _optimizer.Dispose();
     }
 
     private double LastStepSeconds { get; set; }
@@ -163,7 +230,7 @@ public sealed partial class Trainer
             loss += l.Item();
         }
         _weights.AfterBackward();
-        double lr = _learningRate(State.Step);
+        double lr = Schedule.RateAt(State.Step);
         double norm = double.NaN;
         bool skipped = true;
         if (targets > 0)

@@ -24,6 +24,7 @@ public class KernelCheckTests
     [MemberData(nameof(Cases))]
     public void Kernel_matches_float64_reference(string device, string check)
     {
+        PureLlama.Tests.Shared.SimulatorChecks.RequireFor(device);
         var dev = Device.Parse(device);
         var kernelCheck = KernelChecks.For(dev).Single(c => c.ToString() == check);
         var result = kernelCheck.Run(Backends.Get(dev));

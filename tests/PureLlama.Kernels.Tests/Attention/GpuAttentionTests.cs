@@ -29,6 +29,7 @@ public sealed class GpuAttentionTests
 
     private static IlgpuBackend Gpu(string device)
     {
+        PureLlama.Tests.Shared.SimulatorChecks.RequireFor(device);
         lock (Gpus)
         {
             if (!Gpus.TryGetValue(device, out var be))

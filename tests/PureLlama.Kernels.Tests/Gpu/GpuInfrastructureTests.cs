@@ -1,3 +1,5 @@
+using System.Reflection;
+using ILGPU.Runtime.CPU;
 using PureLlama.Kernels.Gpu;
 using PureLlama.Kernels.Gpu.PtxCheck;
 
@@ -29,20 +31,37 @@ public sealed class GpuInfrastructureTests
     }
 
     [Fact]
-    public void KernelCache_LoadsOnce_AndNamesAFailingKernel()
+    public void KernelCache_LoadsOnce_NamesAFailingKernel_AndRefusesUndeclaredOnes()
     {
-        var acc = GpuTestDevices.Get("ilgpu-cpu");
+        using var context = ILGPU.Context.Create(b => b.CPU());
+        using var acc = context.CreateCPUAccelerator(0);   // a private accelerator: the fake loads below stay in its cache
         var cache = GpuKernelCache.For(acc);
         cache.Should().BeSameAs(GpuKernelCache.For(acc.DefaultStream));
+        var fill = typeof(GpuElementwise).GetMethod(nameof(GpuElementwise.FillKernel), BindingFlags.Static | BindingFlags.NonPublic)!;
         int loads = 0;
         Action Load(ILGPU.Runtime.Accelerator _) { loads++; return () => { }; }
-        cache.Get("Test.Once", Load);
-        cache.Get("Test.Once", Load);
+        cache.Get(fill, Load);
+        cache.Get(fill, Load);
         loads.Should().Be(1);
 
-        var act = () => cache.Get<Action>("Test.Broken", _ => throw new NotSupportedException("boom"));
-        act.Should().Throw<InvalidOperationException>().WithMessage("*'Test.Broken'*boom*");
+        var scale = typeof(GpuElementwise).GetMethod(nameof(GpuElementwise.ScaleKernel), BindingFlags.Static | BindingFlags.NonPublic)!;
+        var broken = () => cache.Get<Action>(scale, _ => throw new NotSupportedException("boom"));
+        broken.Should().Throw<InvalidOperationException>().WithMessage("*'GpuElementwise.ScaleKernel'*boom*");
+
+        var undeclared = () => cache.Load<ILGPU.ArrayView<float>>(NotAKernel);
+        undeclared.Should().Throw<InvalidOperationException>().WithMessage("*'GpuInfrastructureTests.NotAKernel'*not declared*[GpuKernel]*");
     }
+
+    [Fact]
+    public void Catalogue_is_read_from_the_declarations_with_every_unary_op()
+    {
+        GpuKernelCatalog.All.Select(e => e.Name).Should().OnlyHaveUniqueItems();
+        foreach (var op in Unary.UnaryOp.All)
+            GpuKernelCatalog.All.Should().Contain(e => e.Name == $"GpuUnary.GatedBackwardKernel_{op.OpType.Name}");
+        GpuKernelCatalog.All.Should().Contain(e => e.Name == "TiledMatmulKernel.Kernel_Single_UInt16_F32Widen_Bf16Widen");
+    }
+
+    private static void NotAKernel(ILGPU.ArrayView<float> x) { }
 
     [Fact]
     public void ParseKind_AcceptsDeviceNames_AndRejectsOthers()

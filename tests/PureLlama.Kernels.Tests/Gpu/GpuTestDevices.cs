@@ -28,6 +28,7 @@ public static class GpuTestDevices
     /// <summary>The shared accelerator for a device name, made current on the calling thread.</summary>
     public static Accelerator Get(string name)
     {
+        PureLlama.Tests.Shared.SimulatorChecks.RequireFor(name);
         var acc = name switch
         {
             "ilgpu-cpu" => Cpu.Value,

@@ -17,6 +17,9 @@ public sealed class IlgpuQuantizedBackendTests
     private const int Out = 5, In = 70;
     private static readonly Device Dev = Device.IlgpuCpu;
 
+    /// <summary>Every test here runs on the ILGPU CPU accelerator.</summary>
+    public IlgpuQuantizedBackendTests() => PureLlama.Tests.Shared.SimulatorChecks.Require();
+
     public static TheoryData<string> Formats => new() { "nf4", "nf4-plain", "int8" };
 
     private static QuantizedTensor Quantize(string format, int seed)

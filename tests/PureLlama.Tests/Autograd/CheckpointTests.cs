@@ -1,4 +1,5 @@
 using PureLlama.Autograd;
+using PureLlama.Kernels.Unary;
 using PureLlama.Nn;
 using PureLlama.Tensors;
 using PureLlama.Tests.Llama;
@@ -12,7 +13,7 @@ public class CheckpointTests(ITestOutputHelper output)
     // A multi-op block: x → rms(x)·w1ᵀ → silu → ·w2ᵀ → + x.   x: [T, C], w1: [H, C], w2: [C, H]
     // (intermediates stay alive for the graph: disposing one under grad mode would cut it)
     private static Tensor Block(Tensor x, Tensor norm, Tensor w1, Tensor w2) =>
-        Ops.Add(x, Ops.Linear(Ops.Silu(Ops.Linear(Ops.RmsNorm(x, norm, 1e-5f), w1)), w2));
+        Ops.Add(x, Ops.Linear(Ops.Unary(UnaryOp.Silu, Ops.Linear(Ops.RmsNorm(x, norm, 1e-5f), w1)), w2));
 
     [Theory, MemberData(nameof(GradCheckTests.Devices), MemberType = typeof(GradCheckTests))]
     public void Checkpointed_block_gives_identical_gradients(string device)

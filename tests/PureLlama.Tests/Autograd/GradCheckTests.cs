@@ -1,6 +1,7 @@
 using PureLlama.Autograd;
 using PureLlama.Compute;
 using PureLlama.Kernels.Simd;
+using PureLlama.Kernels.Unary;
 using PureLlama.Tensors;
 
 namespace PureLlama.Tests.Autograd;
@@ -103,8 +104,11 @@ public class GradCheckTests
     public void Activations_and_softmax(string device)
     {
         var d = Device.Parse(device);
-        Check(x => Ops.Silu(x[0]), Leaf(d, 1, 4, 6));
-        Check(x => Ops.SwiGlu(x[0], x[1]), Leaf(d, 2, 4, 6), Leaf(d, 3, 4, 6));
+        foreach (var op in UnaryOp.All)
+        {
+            Check(x => Ops.Unary(op, x[0]), Leaf(d, 1, 4, 6));
+            Check(x => Ops.Gated(op, x[0], x[1]), Leaf(d, 2, 4, 6), Leaf(d, 3, 4, 6));
+        }
         Check(x => Ops.Softmax(x[0]), Leaf(d, 4, 3, 7));
     }
 

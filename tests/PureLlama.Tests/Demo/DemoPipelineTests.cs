@@ -1,4 +1,4 @@
-using PureLlama.Demo;
+using PureLlama.Cli.Demo;
 using PureLlama.Tensors;
 using Xunit.Abstractions;
 

@@ -1,4 +1,4 @@
-using PureLlama.Demo;
+using PureLlama.Cli.Demo;
 using PureLlama.Llama;
 using PureLlama.Quantization;
 using PureLlama.Tokenization;
@@ -24,14 +24,13 @@ public class ReadmeExampleTests
             var tok = llama.Tokenizer!;
             var data = SftDataset.Load(Path.Combine(modelDir, "instructions.jsonl"), tok);      // Alpaca / messages / text JSONL
             using var lora = LoraAdapter.Attach(llama.Model, new LoraConfig { R = 8, Alpha = 16, TargetModules = LoraConfig.AllLinear }, seed: 42);
-            var weights = new LoraWeights(lora);
-            using var adamw = new AdamWOptimizer(weights.Parameters, new AdamWOptions());
-            var batcher = new SequenceBatcher(data.Examples, new BatcherOptions { MaxSeqLength = 128, Pack = true, Seed = 42 });
-            var trainer = new Trainer(llama.Model, weights, adamw, step => 3e-3, new TrainerOptions { OutputDirectory = runDir, MaxSteps = maxSteps }, batcher);
-            var result = trainer.Train();                                                        // checkpoints, loss_curve.png
+            var rows = TrainingData.From(data.Examples, heldOut: null, new BatcherOptions { MaxSeqLength = 128, Pack = true, Seed = 42 });
+            var options = new TrainerOptions { OutputDirectory = runDir, MaxSteps = maxSteps, LearningRate = 3e-3f, Schedule = ScheduleKind.Constant };
+            using var trainer = new Trainer(llama.Model, new LoraWeights(lora), rows, options);
+            var result = trainer.Train();                                                            // checkpoints in run/
             lora.Save(Path.Combine(runDir, "adapter"));                                          // PEFT format
             lora.Eval();
-            var prompt = tok.ChatTemplate.Encode([ChatMessage.User("Which book comes after Genesis?")]);
+            var prompt = tok.ChatTemplate.Encode([ChatTurn.User("Which book comes after Genesis?")]);
             foreach (var t in llama.Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = 20 })) text.Append(t.Text);
             // --- end of the README example ---
             Assert.Equal(maxSteps, result.Steps);

@@ -1,8 +1,13 @@
+using PureLlama.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace PureLlama.Tests.IO;
 
-/// <summary>Finds <c>shared/fixtures</c> by walking up from the test binaries (the repo is X/main with X/shared beside it).</summary>
+/// <summary>
+/// The one fixture finder: <c>shared/fixtures</c>, found by walking up from the test binaries (the repo is X/main with
+/// X/shared beside it). A missing fixture skips the test, naming the missing path (never a silent pass); with
+/// <c>CI=true</c> (set by <c>.ci/run</c>) it fails the test instead.
+/// </summary>
 internal static class Fixtures
 {
     private static readonly Lazy<string?> s_root = new(FindRoot);
@@ -20,19 +25,25 @@ internal static class Fixtures
         return null;
     }
 
+    /// <summary>True under CI (<c>CI=true</c>), where a missing fixture is a failure.</summary>
+    public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>
-    /// The full path of a fixture file or folder, or null (with a message) when it is missing outside
-    /// CI; in CI (<c>CI=true</c>) a missing fixture fails the test.
+    /// The full path of a fixture file or folder (<paramref name="relative"/> to shared/fixtures). Missing: the test is
+    /// skipped (<see cref="SkipTestException"/>) naming the path, or fails under CI.
     /// </summary>
-    public static string? Get(string relative, ITestOutputHelper? output = null)
+    public static string Get(string relative, ITestOutputHelper? output = null) => Require(relative, Root, InCi);
+
+    /// <summary><see cref="Get"/> with the fixtures folder and the CI flag given (to test the rule itself).</summary>
+    internal static string Require(string relative, string? root, bool ci)
     {
-        string? path = Root is null ? null : Path.Combine(Root, relative);
+        string? path = root is null ? null : Path.Combine(root, relative);
         if (path is not null && (File.Exists(path) || Directory.Exists(path))) return path;
-        string message = $"Fixture 'shared/fixtures/{relative}' is missing (searched upward from {AppContext.BaseDirectory}).";
-        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
-            throw new Xunit.Sdk.XunitException(message);
-        output?.WriteLine(message + " Skipping.");
-        Console.WriteLine(message + " Skipping.");
-        return null;
+        string missing = path ?? Path.Combine("..", "shared", "fixtures", relative);
+        string message = root is null
+            ? $"fixture missing: {missing} (no shared/fixtures folder above {AppContext.BaseDirectory})"
+            : $"fixture missing: {missing}";
+        if (ci) throw new Xunit.Sdk.XunitException(message + "; CI=true requires every fixture.");
+        throw new SkipTestException(message);
     }
 }

@@ -60,7 +60,8 @@ public class LlamaConfigTests
     [InlineData("[\"LlamaForCausalLM\"]", "[\"GPT2LMHeadModel\"]", "architectures", "GPT2LMHeadModel")]
     [InlineData("\"attention_bias\":false", "\"attention_bias\":true", "attention_bias", "true")]
     [InlineData("\"mlp_bias\":false", "\"mlp_bias\":true", "mlp_bias", "true")]
-    [InlineData("\"hidden_act\":\"silu\"", "\"hidden_act\":\"gelu\"", "hidden_act", "gelu")]
+    [InlineData("\"hidden_act\":\"silu\"", "\"hidden_act\":\"relu\"", "hidden_act", "relu")]
+    [InlineData("\"hidden_act\":\"silu\"", "\"hidden_activation\":\"tanh\"", "hidden_activation", "gelu_pytorch_tanh")]
     [InlineData("\"rms_norm_eps\":1e-5", "\"rms_norm_eps\":-1", "rms_norm_eps", "-1")]
     [InlineData("\"torch_dtype\":\"bfloat16\"", "\"torch_dtype\":\"float64\"", "torch_dtype", "float64")]
     [InlineData("[128001,128008,128009]", "[128001,\"x\"]", "eos_token_id", "\"x\"")]
@@ -90,6 +91,19 @@ public class LlamaConfigTests
         var missing = () => LlamaConfig.FromFile("/nonexistent/config.json");
         missing.Should().Throw<FileNotFoundException>();
     }
+
+    [Theory]
+    [InlineData("silu", "silu")]
+    [InlineData("gelu", "gelu")]
+    [InlineData("gelu_pytorch_tanh", "gelu-tanh")]
+    [InlineData("gelu_new", "gelu-tanh")]
+    public void Hidden_act_picks_the_mlp_activation(string configName, string op) =>
+        LlamaConfig.Parse(Base.Replace("\"hidden_act\":\"silu\"", $"\"hidden_act\":\"{configName}\"")).HiddenActivation.Name.Should().Be(op);
+
+    [Fact]
+    public void Hidden_activation_wins_over_hidden_act() =>
+        LlamaConfig.Parse(Base.Replace("\"hidden_act\":\"silu\"", "\"hidden_act\":\"silu\",\"hidden_activation\":\"gelu\""))
+            .HiddenActivation.Name.Should().Be("gelu");
 
     [Fact]
     public void Default_rope_type_means_no_scaling()

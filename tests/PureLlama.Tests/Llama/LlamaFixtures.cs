@@ -5,22 +5,13 @@ using PureLlama.Tensors;
 namespace PureLlama.Tests.Llama;
 
 /// <summary>
-/// Locates ../shared/fixtures/llama3-tiny (walking up from the test binaries) and loads it. When a
-/// fixture is missing the test fails under CI=true and is skipped (returns null) elsewhere.
+/// Locates ../shared/fixtures/llama3-tiny (through <see cref="IO.Fixtures"/>: a missing fixture skips the test,
+/// or fails it under CI=true) and loads it.
 /// </summary>
 internal static class LlamaFixtures
 {
-    public static string? FindTiny()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "fixtures", "llama3-tiny");
-            if (File.Exists(Path.Combine(candidate, "reference.safetensors"))) return candidate;
-        }
-        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
-            throw new FileNotFoundException("Fixture shared/fixtures/llama3-tiny/reference.safetensors is missing (needed under CI=true).");
-        return null;
-    }
+    /// <summary>The llama3-tiny folder (its reference.safetensors checked).</summary>
+    public static string FindTiny() => Path.GetDirectoryName(IO.Fixtures.Get(Path.Combine("llama3-tiny", "reference.safetensors")))!;
 
     /// <summary>The model folder f32/ or bf16/ of the tiny fixture.</summary>
     public static LlamaModel LoadModel(string tinyDir, string variant, Device device)

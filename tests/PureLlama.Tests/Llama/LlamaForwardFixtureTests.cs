@@ -18,6 +18,7 @@ public class LlamaForwardFixtureTests(ITestOutputHelper output)
     // One forward of the fixture prompt on a device, compared with a transformers reference tensor.
     private void LogitsMatch(string device, string variant, string referenceName)
     {
+        Shared.SimulatorChecks.RequireFor(device);
         var tiny = LlamaFixtures.FindTiny();
         if (tiny is null) { output.WriteLine("skipped: shared/fixtures/llama3-tiny missing"); return; }
         var dev = Device.Parse(device);

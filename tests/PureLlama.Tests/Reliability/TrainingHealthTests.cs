@@ -1,5 +1,6 @@
 using System.CommandLine;
 using PureLlama.Cli.Commands;
+using PureLlama.Cli.Display;
 using PureLlama.IO;
 using PureLlama.Llama;
 using PureLlama.Tensors;
@@ -12,13 +13,17 @@ namespace PureLlama.Tests.Reliability;
 /// <summary>Divergence is reported with its true reason, stops the run with an intact last checkpoint, and a uniform stuck model warns.</summary>
 public sealed class TrainingHealthTests(CorpusFixture fx) : IClassFixture<CorpusFixture>
 {
-    private static (Trainer Trainer, StringWriter Log) MakeTrainer(LlamaModel model, ITrainableWeights weights, IOptimizer opt, string dir, int steps, int saveSteps = 0)
+    private static (Trainer Trainer, StringWriter Log, TrainingProgress Progress) MakeTrainer(LlamaModel model, ITrainableWeights weights, IOptimizer opt,
+        string dir, int steps, int saveSteps = 0)
     {
         var batcher = new SequenceBatcher(QaExamples(), new BatcherOptions { MaxSeqLength = 48, MicroBatchSize = 4, Shuffle = false, Pack = true });
         var log = new StringWriter();
-        var trainer = new Trainer(model, weights, opt, _ => 1e-2, new TrainerOptions { OutputDirectory = dir, MaxSteps = steps, SaveSteps = saveSteps, MaxNonFiniteSteps = 5 },
-            batcher, null, new TrainingProgress(log, live: false));
-        return (trainer, log);
+        var options = new TrainerOptions
+        {
+            OutputDirectory = dir, MaxSteps = steps, SaveSteps = saveSteps, MaxNonFiniteSteps = 5, LearningRate = 1e-2f, Schedule = ScheduleKind.Constant,
+        };
+        var trainer = new Trainer(model, weights, new TrainingData(batcher), options, opt);
+        return (trainer, log, new TrainingProgress(log, live: false));
     }
 
     [Fact]
@@ -30,7 +35,7 @@ public sealed class TrainingHealthTests(CorpusFixture fx) : IClassFixture<Corpus
             using var model = TinyModel(seed: 3);
             var weights = new FullWeights(model, []);
             using var opt = new AdamWOptimizer(weights.Parameters);
-            var (trainer, log) = MakeTrainer(model, weights, opt, dir, steps: 20, saveSteps: 2);
+            var (trainer, log, progress) = MakeTrainer(model, weights, opt, dir, steps: 20, saveSteps: 2);
             var victim = weights.Parameters.First(p => p.Name.Contains("layers.1.mlp.up_proj", StringComparison.Ordinal));
             string? saved = null;
             trainer.BeforeCheckpointCommit = temp =>
@@ -42,7 +47,7 @@ public sealed class TrainingHealthTests(CorpusFixture fx) : IClassFixture<Corpus
                 using var poisoned = Tensor.FromArray(v, victim.Value.Shape);
                 victim.Value.Backend.Copy(poisoned, victim.Value);
             };
-            var e = FluentActions.Invoking(() => trainer.Train()).Should().Throw<TrainingDivergedException>().Which;
+            var e = FluentActions.Invoking(() => trainer.Train(default, progress)).Should().Throw<TrainingDivergedException>().Which;
             e.Message.Should().Contain("5 consecutive steps up to step 7").And.Contain("checkpoint-2").And.Contain("intact");
             string text = log.ToString();
             text.Should().Contain($"step 3: update skipped (non-finite loss NaN; first non-finite parameter: '{victim.Name}' at index 7)");
@@ -76,8 +81,8 @@ public sealed class TrainingHealthTests(CorpusFixture fx) : IClassFixture<Corpus
                 }
             var weights = new FullWeights(model, []);
             using var opt = new AdamWOptimizer(weights.Parameters);
-            var (trainer, log) = MakeTrainer(model, weights, opt, dir, steps: 3);
-            trainer.Train();
+            var (trainer, log, progress) = MakeTrainer(model, weights, opt, dir, steps: 3);
+            trainer.Train(default, progress);
             log.ToString().Should().Contain("warning: step 1: loss 3.8712 is ln(vocab) = 3.8712 with a zero gradient norm");
         }
         finally { Directory.Delete(dir, true); }

@@ -100,7 +100,7 @@ public sealed class BpeTrainerTests : IDisposable
         count.Should().BeLessThan(Encoding.UTF8.GetByteCount(text) / 2);
         // Special tokens written in text are matched when asked.
         tok.Encode("<|begin_of_text|>hi<|eot_id|>").Should().StartWith([688]).And.EndWith([697]);
-        tok.ChatTemplate.Encode([ChatMessage.User("kalo")]).Should().StartWith([688, 694]);
+        tok.ChatTemplate.Encode([ChatTurn.User("kalo")]).Should().StartWith([688, 694]);
     }
 
     [Fact]

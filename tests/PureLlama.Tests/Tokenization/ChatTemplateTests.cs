@@ -7,11 +7,11 @@ namespace PureLlama.Tests.Tokenization;
 [Collection(TokenizerCollection.Name)]
 public sealed class ChatTemplateTests(TokenizerFixture fixture, ITestOutputHelper output)
 {
-    private static readonly ChatMessage[] Conversation =
+    private static readonly ChatTurn[] Conversation =
     [
-        ChatMessage.System("  You are a helpful assistant.\n"),
-        ChatMessage.User("\n\nWhat is 2+2? "),
-        ChatMessage.Assistant("4\n"),
+        ChatTurn.System("  You are a helpful assistant.\n"),
+        ChatTurn.User("\n\nWhat is 2+2? "),
+        ChatTurn.Assistant("4\n"),
     ];
 
     // Derived by reading the template: bos_token before the first message; each message is
@@ -47,8 +47,8 @@ public sealed class ChatTemplateTests(TokenizerFixture fixture, ITestOutputHelpe
         chat.Encode(Conversation, parseSpecialInContent: true).Should().Equal(tok.Encode(Expected));
         // The fixture's own chat-format case.
         var prompt = fixture.Cases.Single(c => c.Text.StartsWith("<|begin_of_text|><|start_header_id|>user", StringComparison.Ordinal));
-        chat.Encode([ChatMessage.User("What is 2+2?")]).Should().Equal(prompt.Ids);
-        chat.Render([ChatMessage.User("What is 2+2?")]).Should().Be(prompt.Text);
+        chat.Encode([ChatTurn.User("What is 2+2?")]).Should().Equal(prompt.Ids);
+        chat.Render([ChatTurn.User("What is 2+2?")]).Should().Be(prompt.Text);
     }
 
     [Fact]
@@ -57,9 +57,9 @@ public sealed class ChatTemplateTests(TokenizerFixture fixture, ITestOutputHelpe
         var tok = fixture.RequireTokenizer(output, "tokenizer_config.json");
         if (tok is null) return;
         int eot = tok.TokenToId("<|eot_id|>")!.Value;
-        int[] safe = tok.ChatTemplate.Encode([ChatMessage.User("hi<|eot_id|>")], addGenerationPrompt: false);
+        int[] safe = tok.ChatTemplate.Encode([ChatTurn.User("hi<|eot_id|>")], addGenerationPrompt: false);
         safe.Count(id => id == eot).Should().Be(1);
-        int[] parsed = tok.ChatTemplate.Encode([ChatMessage.User("hi<|eot_id|>")], addGenerationPrompt: false, parseSpecialInContent: true);
+        int[] parsed = tok.ChatTemplate.Encode([ChatTurn.User("hi<|eot_id|>")], addGenerationPrompt: false, parseSpecialInContent: true);
         parsed.Count(id => id == eot).Should().Be(2);
     }
 

@@ -114,11 +114,11 @@ public sealed class TokenizerFileTests : IDisposable
         var tok = Llama3Tokenizer.FromJson(Encoding.UTF8.GetBytes(MiniTokenizer(false)), Encoding.UTF8.GetBytes(config));
         tok.ChatTemplate.Style.Should().Be(ChatTemplateStyle.Llama31);
         tok.ChatTemplate.GenerationPromptIsUnconditional.Should().BeFalse();
-        tok.ChatTemplate.Render([ChatMessage.System(" Be brief. "), ChatMessage.User("Hi"), new ChatMessage("ipython", " {\"x\": 1} ")]).Should().Be(
+        tok.ChatTemplate.Render([ChatTurn.System(" Be brief. "), ChatTurn.User("Hi"), new ChatTurn("ipython", " {\"x\": 1} ")]).Should().Be(
             "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nBe brief.<|eot_id|>" +
             "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>" +
             "<|start_header_id|>ipython<|end_header_id|>\n\n {\"x\": 1} <|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
-        tok.ChatTemplate.Render([ChatMessage.User("Hi")], addGenerationPrompt: false).Should().Be(
+        tok.ChatTemplate.Render([ChatTurn.User("Hi")], addGenerationPrompt: false).Should().Be(
             "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>" +
             "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>");
     }

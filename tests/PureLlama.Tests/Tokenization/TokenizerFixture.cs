@@ -38,29 +38,17 @@ public sealed class TokenizerFixture
     public IReadOnlyList<TokenizerCase> Cases => _cases.Value;
 
     /// <summary>
-    /// The tokenizer, or null when the fixture is missing and the test should return early
-    /// (after writing which file is missing). With CI=true a missing fixture fails the test.
+    /// The tokenizer. A missing fixture file skips the test naming it (fails under CI=true), through the one
+    /// fixture finder <see cref="IO.Fixtures"/>.
     /// </summary>
     public Llama3Tokenizer? RequireTokenizer(ITestOutputHelper output, string file = "tokenizer.json")
     {
-        string path = Path.Combine(Dir ?? Path.Combine("../shared/fixtures", Folder), file);
-        if (Dir is not null && File.Exists(path) && Tokenizer is not null) return Tokenizer;
-        string message = $"fixture missing: {path} (looked for a shared/fixtures folder above {AppContext.BaseDirectory})";
-        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
-            throw new FileNotFoundException(message + "; CI=true, so this fails", path);
-        output.WriteLine("SKIPPED: " + message);
-        return null;
+        IO.Fixtures.Get(Path.Combine(Folder, file), output);
+        return Tokenizer ?? throw new InvalidOperationException($"{TokenizerJson} exists but did not load.");
     }
 
-    public static string? FindFixtureFolder(string name)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "shared", "fixtures");
-            if (Directory.Exists(candidate)) return Path.Combine(candidate, name);
-        }
-        return null;
-    }
+    /// <summary>The fixture folder <paramref name="name"/> under shared/fixtures, or null when there is no shared/fixtures.</summary>
+    public static string? FindFixtureFolder(string name) => IO.Fixtures.Root is { } root ? Path.Combine(root, name) : null;
 
     private static List<TokenizerCase> ReadCases(string path)
     {

@@ -18,8 +18,8 @@ public class LoraTrainerTests(ITestOutputHelper output)
         TrainerOptions options, int microBatch, double lr)
     {
         var batcher = new SequenceBatcher(examples, new BatcherOptions { MaxSeqLength = 48, MicroBatchSize = microBatch, Seed = 5, Pack = true });
-        var schedule = LearningRateSchedule.Linear((float)lr, 3, options.MaxSteps ?? 100);
-        return new Trainer(model, weights, optimizer, s => schedule.RateAt(s), options, batcher);
+        return new Trainer(model, weights, new TrainingData(batcher),
+            options with { LearningRate = (float)lr, Schedule = ScheduleKind.Linear, WarmupSteps = 3 }, optimizer);
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
-using PureLlama.Training.Charts;
+using PureLlama.Cli.Charts;
 
 namespace PureLlama.Tests.Training;
 

@@ -18,6 +18,7 @@ internal static class OptimizerTestData
     /// <summary>Three parameters (ragged sizes; one norm weight, which gets no decay by default).</summary>
     public static NamedParameter[] Parameters(Device device, ulong seed = 1)
     {
+        Shared.SimulatorChecks.RequireFor(device.ToString());
         var rng = new Rng(seed);
         return
         [

@@ -29,6 +29,7 @@ internal static class GemvBf16Kernel
     public static bool CanVectorize(ArrayView<ushort> w, int ldw, int k) =>
         k % 4 == 0 && ldw % 4 == 0 && GpuMatmul.ElementOffset(w) % 4 == 0;
 
+    [GpuKernel]
     public static void Kernel(GemmShape p, ArrayView<float> a, ArrayView<ushort> w, ArrayView<float> c)
     {
         int warpSize = Warp.WarpSize;

@@ -59,6 +59,7 @@ internal static class TensorCoreMatmulKernel
         k % 4 == 0 && lda % 4 == 0 && ldb % 4 == 0
         && GpuMatmul.ElementOffset(a) % 4 == 0 && GpuMatmul.ElementOffset(b) % 4 == 0;
 
+    [GpuKernel]
     public static void Kernel(GemmShape p, ArrayView<ushort> a, ArrayView<ushort> b, ArrayView<float> c)
     {
         var sA = SharedMemory.Allocate<uint>(2 * TileUints);

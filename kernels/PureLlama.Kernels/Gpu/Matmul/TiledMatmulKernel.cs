@@ -38,6 +38,9 @@ internal static class TiledMatmulKernel
     public const int Threads = 256;
     private const int Stride = 132; // shared row stride (floats): 128 + 4 of padding
 
+    [GpuKernel(typeof(float), typeof(float), typeof(F32Widen), typeof(F32Widen))]
+    [GpuKernel(typeof(float), typeof(ushort), typeof(F32Widen), typeof(Bf16Widen))]
+    [GpuKernel(typeof(ushort), typeof(ushort), typeof(Bf16Widen), typeof(Bf16Widen))]
     public static void Kernel<TA, TB, WA, WB>(GemmShape p, ArrayView<TA> a, ArrayView<TB> b, ArrayView<float> c)
         where TA : unmanaged
         where TB : unmanaged

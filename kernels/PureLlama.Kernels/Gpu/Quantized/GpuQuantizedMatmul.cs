@@ -40,19 +40,16 @@ public static class GpuQuantizedMatmul
 
     /// <summary>y (=|+=) x·Ŵᵀ (x [m, in], y [m, out]) or x·Ŵ (transposeWeight: x [m, out], y [m, in]).</summary>
     public static void Nf4(AcceleratorStream stream, in Nf4DeviceWeight w, ArrayView<float> x, ArrayView<float> y, int m, bool transposeWeight, bool accumulate) =>
-        Product(stream, Operand(w), w.Out, w.In, x, y, m, transposeWeight, accumulate,
-            "Nf4GemvKernel.Kernel", Nf4GemvKernel.Kernel, "QuantGemmKernels.Nf4Kernel", QuantGemmKernels.Nf4Kernel);
+        Product(stream, Operand(w), w.Out, w.In, x, y, m, transposeWeight, accumulate, Nf4GemvKernel.Kernel, QuantGemmKernels.Nf4Kernel);
 
     /// <summary>INT8 form of <see cref="Nf4"/>.</summary>
     public static void Int8(AcceleratorStream stream, in Int8DeviceWeight w, ArrayView<float> x, ArrayView<float> y, int m, bool transposeWeight, bool accumulate) =>
-        Product(stream, Operand(w), w.Out, w.In, x, y, m, transposeWeight, accumulate,
-            "Int8GemvKernel.Kernel", Int8GemvKernel.Kernel, "QuantGemmKernels.Int8Kernel", QuantGemmKernels.Int8Kernel);
+        Product(stream, Operand(w), w.Out, w.In, x, y, m, transposeWeight, accumulate, Int8GemvKernel.Kernel, QuantGemmKernels.Int8Kernel);
 
     /// <summary>Validates the product, then launches the GEMV (forward, m ≤ 4) or the GEMM.</summary>
     private static void Product<TOp>(AcceleratorStream stream, TOp op, int rows, int cols, ArrayView<float> x, ArrayView<float> y,
         int m, bool transposeWeight, bool accumulate,
-        string gemvName, Action<QuantGemvShape, ArrayView<float>, TOp, ArrayView<float>> gemv,
-        string gemmName, Action<GemmShape, ArrayView<float>, TOp, ArrayView<float>> gemm)
+        Action<QuantGemvShape, ArrayView<float>, TOp, ArrayView<float>> gemv, Action<GemmShape, ArrayView<float>, TOp, ArrayView<float>> gemm)
         where TOp : struct
     {
         CheckProduct(x, y, m, rows, cols, transposeWeight);
@@ -60,11 +57,11 @@ public static class GpuQuantizedMatmul
         if (!transposeWeight && m <= MaxGemvRows)
         {
             var shape = new QuantGemvShape { M = m, Out = rows, In = cols, Accumulate = accumulate ? 1 : 0 };
-            k.Get(gemvName, acc => acc.LoadKernel(gemv))(stream, Nf4GemvKernel.Config(rows, k.Accelerator.WarpSize), shape, x, op, y);
+            k.Load(gemv)(stream, Nf4GemvKernel.Config(rows, k.Accelerator.WarpSize), shape, x, op, y);
             return;
         }
         var p = Gemm(m, rows, cols, transposeWeight, accumulate);
-        k.Get(gemmName, acc => acc.LoadKernel(gemm))(stream, QuantGemmKernels.Config(p.M, p.N), p, x, op, y);
+        k.Load(gemm)(stream, QuantGemmKernels.Config(p.M, p.N), p, x, op, y);
     }
 
     /// <summary>dst [out, in] = Ŵ.</summary>
@@ -74,7 +71,7 @@ public static class GpuQuantizedMatmul
         int n = w.Out * w.In;
         if (dst.Length != n) throw new ArgumentException($"NF4 dequantize: destination has {dst.Length} elements, the weight [{w.Out}, {w.In}] {n}.", nameof(dst));
         var k = GpuKernelCache.For(stream);
-        k.Get("QuantDequantizeKernels.Nf4Kernel", acc => acc.LoadKernel<Nf4Operand, ArrayView<float>, int>(QuantDequantizeKernels.Nf4Kernel))
+        k.Load<Nf4Operand, ArrayView<float>, int>(QuantDequantizeKernels.Nf4Kernel)
             (stream, k.Stride((n + 1) / 2), op, dst, n);
     }
 
@@ -85,7 +82,7 @@ public static class GpuQuantizedMatmul
         int n = w.Out * w.In;
         if (dst.Length != n) throw new ArgumentException($"INT8 dequantize: destination has {dst.Length} elements, the weight [{w.Out}, {w.In}] {n}.", nameof(dst));
         var k = GpuKernelCache.For(stream);
-        k.Get("QuantDequantizeKernels.Int8Kernel", acc => acc.LoadKernel<Int8Operand, ArrayView<float>, int>(QuantDequantizeKernels.Int8Kernel))
+        k.Load<Int8Operand, ArrayView<float>, int>(QuantDequantizeKernels.Int8Kernel)
             (stream, k.Stride(n), op, dst, w.Out);
     }
 

@@ -16,6 +16,7 @@ namespace PureLlama.Kernels.Gpu;
  */
 internal static class Int8GemvKernel
 {
+    [GpuKernel]
     public static void Kernel(QuantGemvShape p, ArrayView<float> x, Int8Operand w, ArrayView<float> y)
     {
         int warpSize = Warp.WarpSize;

@@ -31,6 +31,7 @@ internal static class Nf4GemvKernel
         new Index3D((rows + QuantGemvCommon.Threads / warpSize - 1) / (QuantGemvCommon.Threads / warpSize), 1, 1),
         new Index3D(QuantGemvCommon.Threads, 1, 1));
 
+    [GpuKernel]
     public static void Kernel(QuantGemvShape p, ArrayView<float> x, Nf4Operand w, ArrayView<float> y)
     {
         var map = SharedMemory.Allocate<float>(16);

@@ -12,6 +12,7 @@ namespace PureLlama.Kernels.Gpu;
 internal static class QuantDequantizeKernels
 {
     /// <summary>One thread per packed byte i (elements 2i and 2i+1 below n).</summary>
+    [GpuKernel]
     public static void Nf4Kernel(Nf4Operand w, ArrayView<float> dst, int n)
     {
         int bytes = (n + 1) / 2;
@@ -26,6 +27,7 @@ internal static class QuantDequantizeKernels
     }
 
     /// <summary>One thread per element.</summary>
+    [GpuKernel]
     public static void Int8Kernel(Int8Operand w, ArrayView<float> dst, int rows)
     {
         int n = rows * w.In;

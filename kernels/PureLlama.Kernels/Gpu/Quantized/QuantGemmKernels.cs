@@ -17,9 +17,11 @@ namespace PureLlama.Kernels.Gpu;
  */
 internal static class QuantGemmKernels
 {
+    [GpuKernel]
     public static void Nf4Kernel(GemmShape p, ArrayView<float> x, Nf4Operand w, ArrayView<float> y) =>
         TiledMatmulKernel.Run<float, F32Widen, Nf4Operand>(p, x, w, y);
 
+    [GpuKernel]
     public static void Int8Kernel(GemmShape p, ArrayView<float> x, Int8Operand w, ArrayView<float> y) =>
         TiledMatmulKernel.Run<float, F32Widen, Int8Operand>(p, x, w, y);
 

@@ -1,4 +1,5 @@
 using PureLlama.Kernels.Simd;
+using PureLlama.Kernels.Unary;
 using PureLlama.Tensors;
 using SimdAdamW = PureLlama.Kernels.Simd.AdamW;
 using SimdCrossEntropy = PureLlama.Kernels.Simd.CrossEntropy;
@@ -37,36 +38,36 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <inheritdoc/>
-    public void Silu(Tensor x, Tensor y)
+    public void Unary(UnaryOp op, Tensor x, Tensor y)
     {
         LayerChecks.Unary(this, x, y);
-        Activations.Silu(x.Pointer<float>(), y.Pointer<float>(), x.Numel);
+        op.Simd(x.Pointer<float>(), y.Pointer<float>(), x.Numel);
     }
 
     /// <inheritdoc/>
-    public void SiluBackward(Tensor x, Tensor dy, Tensor dx)
+    public void UnaryBackward(UnaryOp op, Tensor x, Tensor dy, Tensor dx)
     {
         LayerChecks.Unary(this, x, dy);
         LayerChecks.Unary(this, x, dx);
-        Activations.SiluBackward(x.Pointer<float>(), dy.Pointer<float>(), dx.Pointer<float>(), x.Numel);
+        op.SimdBackward(x.Pointer<float>(), dy.Pointer<float>(), dx.Pointer<float>(), x.Numel);
     }
 
     /// <inheritdoc/>
-    public void SwiGlu(Tensor gate, Tensor up, Tensor y)
+    public void Gated(UnaryOp op, Tensor gate, Tensor up, Tensor y)
     {
         LayerChecks.Unary(this, gate, up);
         LayerChecks.Unary(this, gate, y);
-        Activations.SwiGlu(gate.Pointer<float>(), up.Pointer<float>(), y.Pointer<float>(), gate.Numel);
+        op.SimdGated(gate.Pointer<float>(), up.Pointer<float>(), y.Pointer<float>(), gate.Numel);
     }
 
     /// <inheritdoc/>
-    public void SwiGluBackward(Tensor gate, Tensor up, Tensor dy, Tensor dGate, Tensor dUp)
+    public void GatedBackward(UnaryOp op, Tensor gate, Tensor up, Tensor dy, Tensor dGate, Tensor dUp)
     {
         LayerChecks.Unary(this, gate, up);
         LayerChecks.Unary(this, gate, dy);
         LayerChecks.Unary(this, gate, dGate);
         LayerChecks.Unary(this, gate, dUp);
-        Activations.SwiGluBackward(gate.Pointer<float>(), up.Pointer<float>(), dy.Pointer<float>(), dGate.Pointer<float>(), dUp.Pointer<float>(), gate.Numel);
+        op.SimdGatedBackward(gate.Pointer<float>(), up.Pointer<float>(), dy.Pointer<float>(), dGate.Pointer<float>(), dUp.Pointer<float>(), gate.Numel);
     }
 
     /// <inheritdoc/>

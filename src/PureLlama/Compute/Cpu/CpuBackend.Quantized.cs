@@ -12,10 +12,11 @@ public sealed unsafe partial class CpuBackend
     public void QuantizedMatMul(Tensor x, QuantizedTensor w, Tensor y, bool transposeWeight, bool accumulate)
     {
         if (w is Int4GroupTensor int4) { Int4GroupMatMul(x, int4, y, transposeWeight, accumulate); return; }
+        if (w is GgmlBlockTensor blocks) { GgmlBlockMatMul(x, blocks, y, transposeWeight, accumulate); return; }
         var s = QuantizedShapes.Validate(this, x, w, y, transposeWeight);
         if (s.M == 0) return;
         float* px = x.Pointer<float>(), py = y.Pointer<float>();
-        bool gemv = !transposeWeight && s.M <= QuantGemvMaxRows;
+        bool gemv = !transposeWeight && (s.M <= QuantGemvMaxRows || Kernels.Simd.RowInvariance.IsActive);
         switch (w)
         {
             case Nf4Tensor nf4:
@@ -37,6 +38,7 @@ public sealed unsafe partial class CpuBackend
     public void Dequantize(QuantizedTensor w, Tensor destination)
     {
         if (w is Int4GroupTensor int4) { Int4GroupDequantize(int4, destination); return; }
+        if (w is GgmlBlockTensor blocks) { GgmlBlockDequantize(blocks, destination); return; }
         QuantizedShapes.Destination(this, w, destination);
         float* dst = destination.Pointer<float>();
         switch (w)

@@ -1,4 +1,5 @@
 using PureLlama.Kernels.Gpu;
+using PureLlama.Kernels.Unary;
 using PureLlama.Tensors;
 
 namespace PureLlama.Compute;
@@ -33,40 +34,40 @@ public sealed partial class IlgpuBackend
     }
 
     /// <inheritdoc/>
-    public void Silu(Tensor x, Tensor y)
+    public void Unary(UnaryOp op, Tensor x, Tensor y)
     {
         LayerChecks.Unary(this, x, y);
         if (x.Numel == 0) return;
-        GpuActivations.Silu(Stream, F(x), F(y), x.Numel);
+        op.Gpu(Stream, F(x), F(y), x.Numel);
     }
 
     /// <inheritdoc/>
-    public void SiluBackward(Tensor x, Tensor dy, Tensor dx)
+    public void UnaryBackward(UnaryOp op, Tensor x, Tensor dy, Tensor dx)
     {
         LayerChecks.Unary(this, x, dy);
         LayerChecks.Unary(this, x, dx);
         if (x.Numel == 0) return;
-        GpuActivations.SiluBackward(Stream, F(x), F(dy), F(dx), x.Numel);
+        op.GpuBackward(Stream, F(x), F(dy), F(dx), x.Numel);
     }
 
     /// <inheritdoc/>
-    public void SwiGlu(Tensor gate, Tensor up, Tensor y)
+    public void Gated(UnaryOp op, Tensor gate, Tensor up, Tensor y)
     {
         LayerChecks.Unary(this, gate, up);
         LayerChecks.Unary(this, gate, y);
         if (gate.Numel == 0) return;
-        GpuActivations.SwiGlu(Stream, F(gate), F(up), F(y), gate.Numel);
+        op.GpuGated(Stream, F(gate), F(up), F(y), gate.Numel);
     }
 
     /// <inheritdoc/>
-    public void SwiGluBackward(Tensor gate, Tensor up, Tensor dy, Tensor dGate, Tensor dUp)
+    public void GatedBackward(UnaryOp op, Tensor gate, Tensor up, Tensor dy, Tensor dGate, Tensor dUp)
     {
         LayerChecks.Unary(this, gate, up);
         LayerChecks.Unary(this, gate, dy);
         LayerChecks.Unary(this, gate, dGate);
         LayerChecks.Unary(this, gate, dUp);
         if (gate.Numel == 0) return;
-        GpuActivations.SwiGluBackward(Stream, F(gate), F(up), F(dy), F(dGate), F(dUp), gate.Numel);
+        op.GpuGatedBackward(Stream, F(gate), F(up), F(dy), F(dGate), F(dUp), gate.Numel);
     }
 
     /// <inheritdoc/>

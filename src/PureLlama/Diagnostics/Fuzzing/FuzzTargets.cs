@@ -104,6 +104,6 @@ internal static class FuzzTargets
     {
         var ids = tok.Encode("Hello world <|eot_id|> héllo 12345 \n\n  x", addBos: tok.BosId is not null);
         tok.Decode(ids);
-        tok.ChatTemplate.Encode([ChatMessage.User("hi")]);
+        tok.ChatTemplate.Encode([ChatTurn.User("hi")]);
     }
 }

@@ -20,7 +20,7 @@ public enum SftFormat
 /// <summary>One parsed JSONL line: a conversation, or plain text.</summary>
 /// <param name="Messages">The turns (Alpaca and chat records), or null for a text record.</param>
 /// <param name="Text">The text of a text record, or null.</param>
-public sealed record SftRecord(IReadOnlyList<ChatMessage>? Messages, string? Text)
+public sealed record SftRecord(IReadOnlyList<ChatTurn>? Messages, string? Text)
 {
     /// <summary>
     /// Parses one JSONL line. Alpaca: the user turn is <c>instruction</c>, plus <c>"\n\n" + input</c> when
@@ -63,14 +63,14 @@ public sealed record SftRecord(IReadOnlyList<ChatMessage>? Messages, string? Tex
         if (root.TryGetProperty("input", out var i) && i.ValueKind != JsonValueKind.Null)
             input = i.ValueKind == JsonValueKind.String ? i.GetString() : throw new FormatException($"\"input\" is {i.ValueKind}, expected a string");
         string user = string.IsNullOrWhiteSpace(input) ? instruction : instruction + "\n\n" + input;
-        return new SftRecord([ChatMessage.User(user), ChatMessage.Assistant(output)], null);
+        return new SftRecord([ChatTurn.User(user), ChatTurn.Assistant(output)], null);
     }
 
     private static SftRecord ParseChat(JsonElement root)
     {
         if (!root.TryGetProperty("messages", out var list)) throw new FormatException("missing \"messages\"");
         if (list.ValueKind != JsonValueKind.Array) throw new FormatException($"\"messages\" is {list.ValueKind}, expected an array");
-        var messages = new List<ChatMessage>();
+        var messages = new List<ChatTurn>();
         bool assistant = false;
         int k = 0;
         foreach (var m in list.EnumerateArray())
@@ -85,7 +85,7 @@ public sealed record SftRecord(IReadOnlyList<ChatMessage>? Messages, string? Tex
                 throw new FormatException($"messages[{k}] ({role}) has no string \"content\"");
             string content = c.GetString()!;
             if (role == "assistant" && !string.IsNullOrWhiteSpace(content)) assistant = true;
-            messages.Add(new ChatMessage(role, content));
+            messages.Add(new ChatTurn(role, content));
             k++;
         }
         if (k == 0) throw new FormatException("\"messages\" is empty");

@@ -23,7 +23,7 @@ public sealed class SftDatasetTests(TokenizerFixture fixture, ITestOutputHelper 
         var ds = Load(tok, null, """{"instruction": "Add the numbers.", "input": "2 and 3", "output": " The sum is 5. "}""");
         var e = ds.Examples.Single();
         e.Source.Should().Be(1);
-        var messages = new[] { ChatMessage.User("Add the numbers.\n\n2 and 3"), ChatMessage.Assistant(" The sum is 5. ") };
+        var messages = new[] { ChatTurn.User("Add the numbers.\n\n2 and 3"), ChatTurn.Assistant(" The sum is 5. ") };
         e.Ids.Should().Equal(tok.ChatTemplate.Encode(messages, addGenerationPrompt: false));
         int eot = tok.TokenToId("<|eot_id|>")!.Value;
         Targets(e).Should().Equal([.. tok.Encode("The sum is 5."), eot]);
@@ -37,7 +37,7 @@ public sealed class SftDatasetTests(TokenizerFixture fixture, ITestOutputHelper 
         ds.Summary.TargetTokens.Should().Be(Targets(e).Count);
         // Without "input" the user turn is the instruction alone.
         var plain = Load(tok, null, """{"instruction": "Say hi.", "output": "Hi!"}""").Examples.Single();
-        plain.Ids.Should().Equal(tok.ChatTemplate.Encode([ChatMessage.User("Say hi."), ChatMessage.Assistant("Hi!")], addGenerationPrompt: false));
+        plain.Ids.Should().Equal(tok.ChatTemplate.Encode([ChatTurn.User("Say hi."), ChatTurn.Assistant("Hi!")], addGenerationPrompt: false));
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public sealed class SftDatasetTests(TokenizerFixture fixture, ITestOutputHelper 
         string config = """{"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "chat_template": "<|start_header_id|>system<|end_header_id|> Cutting Knowledge Date: December 2023 <|eot_id|>"}""";
         var tok = Llama3Tokenizer.FromJson(File.ReadAllBytes(fixture.TokenizerJson), System.Text.Encoding.UTF8.GetBytes(config), "llama31");
         tok.ChatTemplate.Style.Should().Be(ChatTemplateStyle.Llama31);
-        ChatMessage[] turns = [ChatMessage.System("Sys"), ChatMessage.User("Q"), ChatMessage.Assistant("A")];
+        ChatTurn[] turns = [ChatTurn.System("Sys"), ChatTurn.User("Q"), ChatTurn.Assistant("A")];
         int[] ids = tok.ChatTemplate.Encode(turns, addGenerationPrompt: false, parseSpecialInContent: false, out int[] owner);
         ids.Should().Equal(tok.ChatTemplate.Encode(turns, addGenerationPrompt: false));
         int eot = tok.TokenToId("<|eot_id|>")!.Value;

@@ -1,0 +1,18 @@
+namespace PureLlama.Kernels.Gpu;
+
+/// <summary>
+/// Declares a static method as a GPU kernel: the one declaration that the launch cache
+/// (<see cref="GpuKernelCache"/> refuses undeclared kernels), the PTX check
+/// (<see cref="PtxCheck.GpuKernelCatalog"/>) and the reports read. A generic kernel carries one
+/// attribute per instantiation with its type arguments; a type argument that is a family interface
+/// (<see cref="Unary.IUnaryOp"/>) stands for every member of the family (<see cref="Unary.UnaryOp.All"/>).
+/// </summary>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
+public sealed class GpuKernelAttribute(params Type[] typeArguments) : Attribute
+{
+    /// <summary>Type arguments closing a generic kernel (empty for a plain one).</summary>
+    public IReadOnlyList<Type> TypeArguments { get; } = typeArguments;
+
+    /// <summary>False for implicitly grouped kernels (first parameter an Index1D/2D/3D).</summary>
+    public bool ExplicitlyGrouped { get; init; } = true;
+}
