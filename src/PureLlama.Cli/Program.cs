@@ -11,6 +11,8 @@ root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(SelftestCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(BenchDecodeCommand.Create());
+root.Subcommands.Add(BenchBlocksCommand.Create());
+root.Subcommands.Add(BenchServeCommand.Create());
 root.Subcommands.Add(PtxCommand.Create());
 root.Subcommands.Add(FinetuneCommand.Create());
 root.Subcommands.Add(PretrainCommand.Create());

@@ -88,6 +88,31 @@ public sealed class CompletionsTests(ServerFixture fx)
     }
 
     [Fact]
+    public async Task StreamingChatWithTwoChoicesInterleavesThem()
+    {
+        const string question = "Which book comes after Genesis?";
+        var expected = fx.Generate(fx.ChatPrompt(question), 8).Text;
+        var (status, body) = await Protocol.PostAsync(fx.Client(), fx.Server.Address, "v1/chat/completions", JsonSerializer.Serialize(new
+        {
+            messages = new[] { new { role = "user", content = question } }, max_tokens = 8, temperature = 0, n = 2, stream = true,
+        }));
+        status.Should().Be(200, body);
+        var (events, done) = Protocol.ParseSse(body);
+        done.Should().BeTrue();
+        events.Should().OnlyContain(e => e.GetProperty("object").GetString() == "chat.completion.chunk");
+        events.Select(e => e.GetProperty("id").GetString()).Distinct().Should().ContainSingle("every chunk of one response has its id");
+        var choices = events.SelectMany(e => e.GetProperty("choices").EnumerateArray()).ToList();
+        for (int i = 0; i < 2; i++)
+        {
+            var mine = choices.Where(c => c.GetProperty("index").GetInt32() == i).ToList();
+            mine.First().GetProperty("delta").GetProperty("role").GetString().Should().Be("assistant");
+            string.Concat(mine.Select(c => c.GetProperty("delta").TryGetProperty("content", out var t) ? t.GetString() : "")).Should().Be(expected);
+            mine.Last().GetProperty("finish_reason").GetString().Should().Be("length");
+            mine.SkipLast(1).Should().OnlyContain(c => c.GetProperty("finish_reason").ValueKind == JsonValueKind.Null);
+        }
+    }
+
+    [Fact]
     public async Task HealthAndMetrics()
     {
         using var http = fx.Http(key: null);

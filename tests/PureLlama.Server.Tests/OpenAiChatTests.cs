@@ -85,6 +85,14 @@ public sealed class OpenAiChatTests(ServerFixture fx)
         options.TopLogProbabilityCount = 3;
         var completion = (await fx.Client().GetChatClient(fx.Server.ModelName).CompleteChatAsync([new UserChatMessage(Question)], options)).Value;
         var tokens = completion.ContentTokenLogProbabilities;
+        // The first token's logprob is the model's log-softmax at the prompt's last position (float64 here).
+        int[] prompt = fx.ChatPrompt(Question);
+        float[] logits = fx.ReferenceLogits(prompt);
+        int vocab = logits.Length / prompt.Length;
+        var last = logits.AsSpan((prompt.Length - 1) * vocab, vocab).ToArray();
+        double max = last.Max(), logSum = Math.Log(last.Sum(v => Math.Exp(v - max))) + max;
+        int firstId = fx.Generate(prompt, 1).Ids[0];
+        tokens[0].LogProbability.Should().BeApproximately((float)(last[firstId] - logSum), 2e-3f);
         tokens.Should().HaveCount(completion.Usage.OutputTokenCount - (completion.FinishReason == ChatFinishReason.Stop ? 1 : 0));
         string.Concat(tokens.Select(t => t.Token)).Should().Be(completion.Content[0].Text);
         foreach (var t in tokens)
@@ -134,14 +142,21 @@ public sealed class OpenAiChatTests(ServerFixture fx)
         var before = await fx.WaitIdleAsync();
         using var cts = new CancellationTokenSource();
         int maxTokens = 480 - fx.ChatPrompt(Question).Length;
-        int seen = 0;
+        // Cancel as soon as the engine runs the sequence (the demo model decodes faster than a loaded client reads,
+        // so waiting for updates on the client side could let the request finish first).
+        var cancelWhenRunning = Task.Run(async () =>
+        {
+            while (fx.Engine.Metrics.Running == 0 && !cts.IsCancellationRequested) await Task.Delay(1);
+            cts.Cancel();
+        });
         var act = async () =>
         {
             await foreach (var u in fx.Client().GetChatClient(fx.Server.ModelName).CompleteChatStreamingAsync(
                                [new UserChatMessage(Question)], new ChatCompletionOptions { Temperature = 1, Seed = 1, MaxOutputTokenCount = maxTokens }, cts.Token))
-                if (u.ContentUpdate.Count > 0 && ++seen == 2) cts.Cancel();
+                u.FinishReason.Should().BeNull("the stream is cancelled before its end");
         };
         await act.Should().ThrowAsync<OperationCanceledException>();
+        await cancelWhenRunning;
         var after = await fx.WaitIdleAsync();
         after.Running.Should().Be(0);
         after.Waiting.Should().Be(0);
@@ -150,5 +165,21 @@ public sealed class OpenAiChatTests(ServerFixture fx)
         (after.GeneratedTokens - before.GeneratedTokens).Should().BeLessThan(maxTokens, "the stream was cut before its end");
         var metrics = await fx.Http().GetStringAsync("metrics");
         metrics.Should().Contain("\npurellama_requests_running 0\n");
+    }
+
+    [Fact]
+    public async Task DisconnectedWholeRequestFreesItsSequence()
+    {
+        var before = await fx.WaitIdleAsync();
+        int maxTokens = 480 - fx.ChatPrompt(Question).Length;
+        using var http = fx.Http();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
+        var act = () => http.PostAsync("v1/chat/completions", Protocol.Body(
+            $$"""{"messages":[{"role":"user","content":"{{Question}}"}],"max_tokens":{{maxTokens}},"temperature":1,"seed":4}"""), cts.Token);
+        await act.Should().ThrowAsync<OperationCanceledException>();
+        var after = await fx.WaitIdleAsync();
+        after.Running.Should().Be(0);
+        after.Waiting.Should().Be(0);
+        (after.GeneratedTokens - before.GeneratedTokens).Should().BeLessThan(maxTokens, "the request was cut when its client went away");
     }
 }

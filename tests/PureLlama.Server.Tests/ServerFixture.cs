@@ -105,6 +105,14 @@ public sealed class ServerFixture : IAsyncLifetime
         finally { _referenceLock.Release(); }
     }
 
+    /// <summary>The reference runtime's logits of every position of <paramref name="ids"/> ([T, vocab]).</summary>
+    public float[] ReferenceLogits(int[] ids)
+    {
+        _referenceLock.Wait();
+        try { return Reference.Logits(ids); }
+        finally { _referenceLock.Release(); }
+    }
+
     /// <summary>Polls the engine until no sequence runs or waits (a cancelled request has been freed), up to 10 s.</summary>
     public async Task<EngineMetrics> WaitIdleAsync()
     {

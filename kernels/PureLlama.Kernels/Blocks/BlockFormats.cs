@@ -15,6 +15,9 @@ public static class BlockFormats
     /// <summary>Q8_0, Q4_0, Q4_K, Q6_K.</summary>
     public static IReadOnlyList<GgmlType> All { get; } = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
 
+    /// <summary>The format structs, in the order of <see cref="All"/> (the GPU kernel catalogue closes the kernels over them).</summary>
+    public static IReadOnlyList<Type> Structs { get; } = [typeof(Q8_0Block), typeof(Q4_0Block), typeof(Q4KBlock), typeof(Q6KBlock)];
+
     /// <summary>True for a type this family implements.</summary>
     public static bool IsBlockFormat(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K;
 
@@ -28,7 +31,7 @@ public static class BlockFormats
             GgmlType.Q4_0 => visitor.Visit<Q4_0Block>(),
             GgmlType.Q4_K => visitor.Visit<Q4KBlock>(),
             GgmlType.Q6_K => visitor.Visit<Q6KBlock>(),
-            _ => throw new NotSupportedException($"ggml type {type} ({(int)type}) is not a block format PureLlama implements (Q8_0, Q4_0, Q4_K, Q6_K)."),
+            _ => throw new NotSupportedException($"ggml type {type} ({(uint)type}) is not a block format PureLlama implements (Q8_0, Q4_0, Q4_K, Q6_K)."),
         };
     }
 

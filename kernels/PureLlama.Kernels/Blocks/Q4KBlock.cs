@@ -10,6 +10,10 @@
 // Quantize (quantize_row_q4_K_ref, no importance matrix): per sub-block an asymmetric scale/min
 // search (ggml's make_qkx2_quants: weights av + |x|, 21 trial scales), the 8 scales and 8 mins
 // quantized to 6 bits against their maxima, then every code re-derived from the stored scales.
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using ILGPU;
+
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>ggml's Q4_K block format.</summary>
@@ -47,6 +51,35 @@ public readonly unsafe struct Q4KBlock : IBlockFormat
                 y[l + 32] = d1 * (q[l] >> 4) - mm1;
             }
         }
+    }
+
+    /// <inheritdoc/>
+    public float Element(ArrayView<byte> data, int start, int i)
+    {
+        int j = i >> 5, s = start + 4;
+        int scale = j < 4 ? data[s + j] & 63 : (data[s + j + 4] & 0xF) | ((data[s + j - 4] >> 6) << 4);
+        int min = j < 4 ? data[s + j + 4] & 63 : (data[s + j + 4] >> 4) | ((data[s + j] >> 6) << 4);
+        int packed = data[start + 16 + 32 * (i >> 6) + (i & 31)];
+        int q = (i & 32) != 0 ? packed >> 4 : packed & 0xF;
+        return BlockMath.F16(data, start) * scale * q - BlockMath.F16(data, start + 2) * min;
+    }
+
+    /// <inheritdoc/>
+    public static void DotQ8(byte* block, sbyte* xq, float* xd, int* xs, ref Vector256<float> acc)
+    {
+        float d = BlockMath.LoadF16Fast(block), dmin = BlockMath.LoadF16Fast(block + 2), mins = 0f;
+        byte* scales = block + 4;
+        for (int c = 0; c < 4; c++)
+        {
+            var q = Vector256.Load(block + 16 + 32 * c);
+            int j = 2 * c;
+            ScaleMin(j, scales, out int sc0, out int m0);
+            ScaleMin(j + 1, scales, out int sc1, out int m1);
+            acc = BlockQ8Dot.Add(acc, BlockQ8Dot.Dot(BlockQ8Dot.Low(q), Vector256.Load(xq + 64 * c)), d * sc0 * xd[j]);
+            acc = BlockQ8Dot.Add(acc, BlockQ8Dot.Dot(BlockQ8Dot.High(q), Vector256.Load(xq + 64 * c + 32)), d * sc1 * xd[j + 1]);
+            mins += m0 * xd[j] * xs[j] + m1 * xd[j + 1] * xs[j + 1];
+        }
+        acc -= Vector256.CreateScalar(dmin * mins);
     }
 
     /// <inheritdoc/>

@@ -4,6 +4,10 @@
 //   ŵ[j] = (code − 8)·d
 // Quantize (quantize_row_q4_0_ref): m = the value of largest |x|, d = m / −8,
 // code = min(15, trunc(x/d + 8.5)) — so the extreme value maps to code 0 exactly.
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using ILGPU;
+
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>ggml's Q4_0 block format.</summary>
@@ -26,6 +30,23 @@ public readonly unsafe struct Q4_0Block : IBlockFormat
             values[j] = ((qs[j] & 0x0F) - 8) * d;
             values[j + 16] = ((qs[j] >> 4) - 8) * d;
         }
+    }
+
+    /// <inheritdoc/>
+    public float Element(ArrayView<byte> data, int start, int i)
+    {
+        int packed = data[start + 2 + (i & 15)];
+        return ((i < 16 ? packed & 0xF : packed >> 4) - 8) * BlockMath.F16(data, start);
+    }
+
+    /// <inheritdoc/>
+    public static void DotQ8(byte* block, sbyte* xq, float* xd, int* xs, ref Vector256<float> acc)
+    {
+        var packed = Vector128.Load(block + 2);
+        var codes = Vector256.Create(packed, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()) & Vector256.Create((byte)15);
+        // Σ (u − 8)·x = Σ u·x − 8·Σx: the offset goes into lane 0.
+        var ints = BlockQ8Dot.Dot(codes, Vector256.Load(xq)) - Vector256.CreateScalar(8 * xs[0]);
+        acc = BlockQ8Dot.Add(acc, ints, BlockMath.LoadF16Fast(block) * xd[0]);
     }
 
     /// <inheritdoc/>

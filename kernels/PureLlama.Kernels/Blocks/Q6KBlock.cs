@@ -10,6 +10,10 @@
 // Quantize (quantize_row_q6_K_ref): per sub-block a symmetric scale search (make_qx_quants,
 // weights x²), the 16 scales quantized to int8 against the largest (d = max/−128), codes
 // re-derived from the stored scales.
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using ILGPU;
+
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>ggml's Q6_K block format.</summary>
@@ -43,6 +47,39 @@ public readonly unsafe struct Q6KBlock : IBlockFormat
                 y[l + 64] = d * sc[s + 4] * q3;
                 y[l + 96] = d * sc[s + 6] * q4;
             }
+        }
+    }
+
+    /// <inheritdoc/>
+    public float Element(ArrayView<byte> data, int start, int i)
+    {
+        int h = i >> 7, t = (i >> 5) & 3, l = i & 31;
+        int low = data[start + 64 * h + l + 32 * (t & 1)];
+        low = t >= 2 ? low >> 4 : low & 0xF;
+        int high = (data[start + 128 + 32 * h + l] >> (2 * t)) & 3;
+        return BlockMath.F16(data, start + 208) * (sbyte)data[start + 192 + (i >> 4)] * ((low | (high << 4)) - 32);
+    }
+
+    /// <inheritdoc/>
+    public static void DotQ8(byte* block, sbyte* xq, float* xd, int* xs, ref Vector256<float> acc)
+    {
+        float d = BlockMath.LoadF16Fast(block + 208);
+        sbyte* sc = (sbyte*)(block + 192);
+        var thirtyTwo = Vector256.Create((byte)32);
+        for (int b = 0; b < 8; b++)
+        {
+            // Activation block b = values 32b…32b+31: half h = b/4, quarter t = b%4 (see the layout above).
+            int h = b >> 2, t = b & 3;
+            var low = Vector256.Load(block + 64 * h + 32 * (t & 1));
+            low = t >= 2 ? BlockQ8Dot.High(low) : BlockQ8Dot.Low(low);
+            var high = Vector256.ShiftRightLogical(Vector256.Load(block + 128 + 32 * h).AsUInt16(), 2 * t).AsByte() & Vector256.Create((byte)3);
+            var q = low | Vector256.ShiftLeft(high.AsUInt16(), 4).AsByte();
+            var x = Vector256.Load(xq + 32 * b);
+            // Σ (q − 32)·x per 4-byte group; lanes 0–3 are sub-block 2b (scale sc[2b]), lanes 4–7 sub-block 2b + 1.
+            var ints = BlockQ8Dot.Dot(q, x) - BlockQ8Dot.Dot(thirtyTwo, x);
+            float dx = d * xd[b];
+            var scale = Vector256.Create(Vector128.Create(dx * sc[2 * b]), Vector128.Create(dx * sc[2 * b + 1]));
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(ints), scale, acc);
         }
     }
 

@@ -54,6 +54,7 @@ internal static unsafe class BenchWork
                 return () => Softmax.Forward(x, y, 512, 32000);
             }),
         .. BenchWorkQuant.Items(),
+        .. BenchWorkInt8Dot.Items(),
     ];
 
     // C[m,n] = A[m,k]·B; B is [k,n] or, with weightLayout, a weight W[n,k] used transposed.

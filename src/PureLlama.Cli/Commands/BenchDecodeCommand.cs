@@ -1,3 +1,4 @@
+using PureLlama.Autograd;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.Intrinsics;
@@ -29,18 +30,23 @@ internal static class BenchDecodeCommand
         var model = new Option<string?>("--model") { Description = "time this model folder (e.g. one written by purellama quantize) instead of the random 1B-shaped one" };
         var quantize = new Option<string?>("--quantize") { Description = "quantize the projections while loading: nf4 | int8 (default: BF16 as stored)" };
         var quantizeLmHead = new Option<bool>("--quantize-lm-head") { Description = "with --quantize: quantize lm_head too (its own copy when tied)" };
+        var exact = new Option<bool>("--exact-dequant") { Description = "multiply quantized weights as exact F32 codes instead of the int8 dot-product kernels" };
         var versus = new Option<string[]>("--versus") { Description = "also time these folders, alternating decode steps with --model (or the random BF16 one) in one process (ratios robust to machine load)", AllowMultipleArgumentsPerToken = true };
         var device = DeviceOption.Create();
         var command = new Command("bench-decode", "Prefill/decode speed of a random Llama-3.2-1B-shaped BF16 model against the bandwidth roofline.")
         {
-            dir, prompt, decode, loading, bandwidth, layers, model, quantize, quantizeLmHead, versus, device,
+            dir, prompt, decode, loading, bandwidth, layers, model, quantize, quantizeLmHead, versus, device, exact,
         };
         command.Hidden = true;
-        command.SetAction(parse => ModelCliOptions.Guard(() => parse.GetValue(versus) is { Length: > 0 } others
-            ? Versus([parse.GetValue(model) ?? EnsureRandom(parse.GetValue(dir)!, parse.GetValue(layers)), .. others], parse.GetValue(prompt), parse.GetValue(decode), DeviceOption.Resolve(parse.GetValue(device)))
-            : Run(parse.GetValue(model) ?? parse.GetValue(dir)!, parse.GetValue(model) is null, parse.GetValue(prompt), parse.GetValue(decode),
-            parse.GetValue(loading)!, parse.GetValue(bandwidth), parse.GetValue(layers), ModelCliOptions.QuantizeOption(parse.GetValue(quantize), parse.GetValue(quantizeLmHead)),
-            DeviceOption.Resolve(parse.GetValue(device)))));
+        command.SetAction(parse => ModelCliOptions.Guard(() =>
+        {
+            Compute.QuantizedInference.ExactDequant = parse.GetValue(exact);
+            return parse.GetValue(versus) is { Length: > 0 } others
+                ? Versus([parse.GetValue(model) ?? EnsureRandom(parse.GetValue(dir)!, parse.GetValue(layers)), .. others], parse.GetValue(prompt), parse.GetValue(decode), DeviceOption.Resolve(parse.GetValue(device)))
+                : Run(parse.GetValue(model) ?? parse.GetValue(dir)!, parse.GetValue(model) is null, parse.GetValue(prompt), parse.GetValue(decode),
+                    parse.GetValue(loading)!, parse.GetValue(bandwidth), parse.GetValue(layers), ModelCliOptions.QuantizeOption(parse.GetValue(quantize), parse.GetValue(quantizeLmHead)),
+                    DeviceOption.Resolve(parse.GetValue(device)));
+        }));
         return command;
     }
 
@@ -69,7 +75,8 @@ internal static class BenchDecodeCommand
         if (random) RandomCheckpoint.EnsureWritten(dir, layers);
         double gbs = bandwidthGbs ?? MeasureReadBandwidth();
         Console.WriteLine($"machine: {Environment.ProcessorCount} threads, load average {LoadAverage()}, read bandwidth {gbs:F1} GB/s{(bandwidthGbs is null ? " (measured)" : "")}");
-        Console.WriteLine($"model: {dir}; {(quantize is null ? "weights as stored" : quantize.Describe() + ", quantized while loading")}");
+        Console.WriteLine($"model: {dir}; {(quantize is null ? "weights as stored" : quantize.Describe() + ", quantized while loading")}; " +
+                          $"quantized products: {(Compute.QuantizedInference.ExactDequant ? "exact F32 codes" : "int8 dot products")}");
         var rng = new Rng(1);
         int vocab = LlamaConfig.FromFile(Path.Combine(dir, "config.json")).VocabSize;
         int[] prompt = Enumerable.Range(0, promptTokens).Select(_ => rng.NextInt(vocab)).ToArray();
@@ -125,7 +132,7 @@ internal static class BenchDecodeCommand
             foreach (var l in linears)
             {
                 var (x, y) = rows[(l.OutFeatures, l.InFeatures)];
-                if (l is QuantLinear q) backend.QuantizedMatMul(x, q.Weight, y, transposeWeight: false, accumulate: false);
+                if (l is QuantLinear q) { using (GradMode.NoGrad()) q.Forward(x).Dispose(); }   // the path inference takes (fast or exact)
                 else backend.MatMul(x, l.DenseWeight(), y, transA: false, transB: true, accumulate: false);
             }
             backend.Synchronize();
@@ -136,7 +143,7 @@ internal static class BenchDecodeCommand
         return (steps[rounds / 2], sweeps[rounds / 2]);
     }
 
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try { return File.ReadAllText("/proc/loadavg").Split(' ')[0]; }
         catch (IOException) { return "?"; }

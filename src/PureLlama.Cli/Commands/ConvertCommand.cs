@@ -1,6 +1,7 @@
 using System.CommandLine;
 using PureLlama.IO;
 using PureLlama.Tensors;
+using PureLlama.Training;
 
 namespace PureLlama.Cli.Commands;
 

@@ -34,6 +34,7 @@ internal static class FinetuneCommand
             string dir = parse.GetValue(model)!;
             bool isFull = parse.GetValue(full);
             if (isFull && parse.GetValue(quantize) is not null) throw new ArgumentException("--full trains F32 weights; it cannot be combined with --quantize.");
+            using var comm = train.OpenCommunicator(parse);
             var device = train.ResolveDevice(parse);
             var quant = ModelCliOptions.QuantizeOption(parse.GetValue(quantize));
             // QLoRA on a dense checkpoint: map the file and quantize one weight at a time (as LlamaRuntime does);
@@ -55,7 +56,7 @@ internal static class FinetuneCommand
             // The model holds its own references to what it kept; the file's copies (the BF16 originals of widened
             // or quantized weights) and its mapping are freed here, not at the end of training.
             checkpoint.Dispose();
-            if (isFull) return train.Run(parse, llama, new FullWeights(llama, FullWeights.CompanionFilesIn(dir)), trainSet, evalSet, "model");
+            if (isFull) return train.Run(parse, comm, llama, new FullWeights(llama, FullWeights.CompanionFilesIn(dir)), trainSet, evalSet, "model");
 
             var lora = new LoraConfig
             {
@@ -63,7 +64,7 @@ internal static class FinetuneCommand
                 TargetModules = ParseTargets(parse.GetValue(targets)!), BaseModelNameOrPath = Path.GetFullPath(dir),
             };
             using var adapter = LoraAdapter.Attach(llama, lora, parse.GetValue(train.Seed));
-            return train.Run(parse, llama, new LoraWeights(adapter), trainSet, evalSet, "adapter");
+            return train.Run(parse, comm, llama, new LoraWeights(adapter), trainSet, evalSet, "adapter");
         }));
         return cmd;
     }

@@ -14,12 +14,14 @@ internal sealed class ModelCliOptions
     public Option<string?> Adapter { get; } = new("--adapter") { Description = "PEFT LoRA adapter folder to apply (adapter_config.json, adapter_model.safetensors)" };
     public Option<string> KvCache { get; } = new("--kv-cache") { Description = "KV cache storage: f32 (default, exact) | bf16 (half the memory)", DefaultValueFactory = _ => "f32" };
     public Option<bool> QuantizeLmHead { get; } = new("--quantize-lm-head") { Description = "with --quantize: quantize lm_head too (a tied lm_head gets its own quantized copy of the embedding table); it is a quarter of a 1B model's decode reads in BF16" };
+    public Option<bool> ExactDequant { get; } = new("--exact-dequant") { Description = "CPU: multiply quantized weights as exact F32 codes (the fidelity path) instead of int8 dot products on int8-quantized activations (the fast default; docs/kernels/int8-dot.md)" };
     public Option<string?> Quantize { get; } = new("--quantize") { Description = "quantize the projections while loading: nf4 | int8 (a folder written by purellama quantize loads quantized without it)" };
 
     public void AddTo(Command command)
     {
         command.Options.Add(Model); command.Options.Add(Device); command.Options.Add(Loading); command.Options.Add(Context); command.Options.Add(KvCache);
         command.Options.Add(Quantize); command.Options.Add(QuantizeLmHead); command.Options.Add(Adapter);
+        command.Options.Add(ExactDequant);
     }
 
     public LlamaRuntime Load(ParseResult parse)
@@ -55,6 +57,7 @@ internal sealed class ModelCliOptions
             var other => throw new ArgumentException($"--loading must be copied or mapped, not '{other}'."),
         };
         var device = DeviceOption.Resolve(parse.GetValue(Device));
+        Compute.QuantizedInference.ExactDequant = parse.GetValue(ExactDequant);
         return LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context), QuantizeOption(parse.GetValue(Quantize), parse.GetValue(QuantizeLmHead)));
     }
 

@@ -24,6 +24,7 @@ internal static class PretrainCommand
         train.AddTo(cmd);
         cmd.SetAction(parse => ModelCliOptions.Guard(() =>
         {
+            using var comm = train.OpenCommunicator(parse);
             string configPath = parse.GetValue(config)!, tokDir = parse.GetValue(tokenizerDir)!;
             var cfg = LlamaConfig.FromFile(configPath);
             string tokPath = Path.Combine(tokDir, "tokenizer.json");
@@ -40,7 +41,7 @@ internal static class PretrainCommand
             var companions = new List<string> { configPath };
             companions.AddRange(new[] { "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" }
                 .Select(f => Path.Combine(tokDir, f)).Where(File.Exists));
-            return train.Run(parse, model, new FullWeights(model, companions), dataset.Train, dataset.Eval, "model");
+            return train.Run(parse, comm, model, new FullWeights(model, companions), dataset.Train, dataset.Eval, "model");
         }));
         return cmd;
     }

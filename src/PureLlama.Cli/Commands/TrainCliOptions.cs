@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using PureLlama.Cli.Display;
+using PureLlama.Distributed;
+using PureLlama.Kernels.Simd;
 using PureLlama.Llama;
 using PureLlama.Tensors;
 using PureLlama.Training;
@@ -33,11 +35,14 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
     public Option<ulong> Seed { get; } = new("--seed") { Description = "seed of data order, split, initialisation and dropout (default 42)", DefaultValueFactory = _ => 42UL };
     public Option<bool> Resume { get; } = new("--resume") { Description = "continue from the latest checkpoint in --output (an error when there is none)" };
     public Option<bool> Overwrite { get; } = new("--overwrite") { Description = "delete another run's checkpoints in --output and start afresh" };
+    public Option<string> Distributed { get; } = new("--distributed") { Description = "auto (MPI when launched by mpirun) | mpi | none (default auto)", DefaultValueFactory = _ => "auto" };
+    public Option<double> CollectiveTimeout { get; } = new("--collective-timeout") { Description = "seconds a rank waits for the others in one collective before the job stops (default 600)", DefaultValueFactory = _ => 600 };
 
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Device, Output, Epochs, MaxSteps, BatchSize, GradAccum, Lr, Scheduler, WarmupSteps, MaxGradNorm, WeightDecay,
-                     Optimizer, GradientCheckpointing, MaxSeqLength, Packing, EvalSplit, EvalSteps, SaveSteps, SaveTotalLimit, Seed, Resume, Overwrite })
+                     Optimizer, GradientCheckpointing, MaxSeqLength, Packing, EvalSplit, EvalSteps, SaveSteps, SaveTotalLimit, Seed, Resume, Overwrite,
+                     Distributed, CollectiveTimeout })
             command.Options.Add(o);
     }
 
@@ -46,7 +51,7 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
     /// writes the final weights to <paramref name="finalName"/> under --output, the loss curve, and prints the summary.
     /// Returns the exit code (130 when interrupted).
     /// </summary>
-    public int Run(ParseResult parse, LlamaModel model, ITrainableWeights weights, IReadOnlyList<TrainingExample> train,
+    public int Run(ParseResult parse, ICommunicator comm, LlamaModel model, ITrainableWeights weights, IReadOnlyList<TrainingExample> train,
         IReadOnlyList<TrainingExample> eval, string finalName)
     {
         model.GradientCheckpointing = parse.GetValue(GradientCheckpointing);
@@ -64,16 +69,19 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
             Overwrite = parse.GetValue(Overwrite),
             LearningRate = parse.GetValue(Lr), Schedule = LearningRateSchedule.ParseKind(parse.GetValue(Scheduler)!), WarmupSteps = parse.GetValue(WarmupSteps),
             Optimizer = ParseOptimizer(optimizerName), AdamW = new AdamWOptions { WeightDecay = parse.GetValue(WeightDecay) },
+            Communicator = comm,
         };
         using var trainer = new Trainer(model, weights, data, options);
         string curve = Path.Combine(options.OutputDirectory, LossCurve.FileName);
         var progress = TrainingProgress.ForConsole();
         progress.Checkpointed = _ => LossCurve.Write(curve, trainer.State, $"{finalName} training loss");
+        FaultInjection.Install(trainer, comm);
 
         long trainTokens = train.Sum(e => (long)e.Length);
         Console.WriteLine($"{weights.Summary}");
         Console.WriteLine($"data: {train.Count} training examples ({trainTokens:N0} tokens), {eval.Count} held out; {trainer.StepsPerEpoch} steps per epoch, {trainer.State.TotalSteps} steps");
         Console.WriteLine($"optimizer {optimizerName} ({Bytes(trainer.Optimizer.StateBytes)} of state), schedule {trainer.Schedule}, device {model.Device}");
+        if (comm.Size > 1) Console.WriteLine($"data-parallel: {comm.Description}, {SimdThreading.MaxThreads} thread(s) per rank; each rank sums a contiguous block of each step's micro-batches");
         TrainerResult result;
         using (var interrupt = new CancellationTokenSource())
         {
@@ -97,7 +105,8 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
         progress.Finish();
 
         string final = Path.Combine(options.OutputDirectory, finalName);
-        weights.SaveFolder(final);
+        if (comm.Rank == 0) weights.SaveFolder(final);
+        comm.Barrier();
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine();
         Console.WriteLine("summary");
@@ -105,6 +114,8 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
             Console.WriteLine(string.Create(c, $"  held-out loss   {before:0.0000} → {after:0.0000}"));
         Console.WriteLine(string.Create(c, $"  training loss   {result.FirstLoss:0.0000} (first step) → {result.LastLoss:0.0000} (last step)"));
         Console.WriteLine(string.Create(c, $"  steps           {result.Steps}, {result.TokensPerSecond:0} tokens/s"));
+        if (comm.Size > 1)
+            Console.WriteLine(string.Create(c, $"  all-reduce      {trainer.AllReduceSeconds:0.000} s on rank 0 ({trainer.AllReduceBytesPerStep / 1048576.0:0.00} MiB of gradients per step)"));
         Console.WriteLine($"  peak memory     {Bytes(result.PeakResidentBytes)} resident, {Bytes(result.PeakBackendBytes)} of tensors");
         Console.WriteLine($"  weights         {final}");
         Console.WriteLine($"  checkpoint      {result.LastCheckpoint}");
@@ -122,4 +133,19 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
     private static string Bytes(long b) => TrainingProgress.Bytes(b);
 
     public Tensors.Device ResolveDevice(ParseResult parse) => DeviceOption.Resolve(parse.GetValue(Device));
+
+    /// <summary>
+    /// The run's communicator (MPI under mpirun). The other ranks print nothing to standard output (errors still reach
+    /// standard error), and without PURELLAMA_THREADS each rank takes its share of the machine's cores.
+    /// </summary>
+    public ICommunicator OpenCommunicator(ParseResult parse)
+    {
+        double seconds = parse.GetValue(CollectiveTimeout);
+        if (!(seconds > 0)) throw new ArgumentException($"--collective-timeout must be a positive number of seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}.");
+        var comm = Communicators.Create(parse.GetValue(Distributed)!, TimeSpan.FromSeconds(seconds));
+        if (comm.Size > 1 && Environment.GetEnvironmentVariable("PURELLAMA_THREADS") is null)
+            SimdThreading.MaxThreads = Math.Max(1, Environment.ProcessorCount / Communicators.LocalRanks());
+        if (comm.Rank != 0) Console.SetOut(TextWriter.Null);
+        return comm;
+    }
 }

@@ -11,6 +11,9 @@ namespace PureLlama.Autograd;
 /// </summary>
 public static class Ops
 {
+    /// <summary>The label that carries no loss (−100, as in PyTorch and Hugging Face).</summary>
+    public const int IgnoreIndex = -100;
+
     /// <summary>op(a)·op(b); a: [.., m, k], b: [k, n] (shared weight) or [.., k, n]; b may be BF16 (frozen).</summary>
     public static Tensor MatMul(Tensor a, Tensor b, bool transA = false, bool transB = false) => MatMulFunction.Apply(a, b, transA, transB);
 
@@ -68,7 +71,7 @@ public static class Ops
     /// Mean cross-entropy of logits [rows, vocab] against I32 targets [rows], skipping
     /// <paramref name="ignoreIndex"/>; divided by <paramref name="normalizer"/> instead of the count when given.
     /// </summary>
-    public static Tensor CrossEntropy(Tensor logits, Tensor targets, int ignoreIndex = -100, float? normalizer = null) =>
+    public static Tensor CrossEntropy(Tensor logits, Tensor targets, int ignoreIndex = IgnoreIndex, float? normalizer = null) =>
         CrossEntropyFunction.Apply(logits, targets, ignoreIndex, normalizer);
 
     /// <summary>Rows of <paramref name="table"/> [vocab, dim] picked by I32 <paramref name="ids"/>: [.., dim].</summary>

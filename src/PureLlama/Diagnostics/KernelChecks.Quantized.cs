@@ -38,15 +38,26 @@ public static partial class KernelChecks
         _ => "int8",
     };
 
-    private static KernelCheck QuantMatMul(QuantKind kind, int m, int rows, int cols, bool transposeWeight, bool accumulate)
+    private static KernelCheck QuantMatMul(QuantKind kind, int m, int rows, int cols, bool transposeWeight, bool accumulate) =>
+        QuantMatMul(QuantName(kind), (int)kind, (be, rng) => QuantizedWeight(be, kind, rng, rows, cols), m, rows, cols, transposeWeight, accumulate);
+
+    private static KernelCheck Dequantize(QuantKind kind, int rows, int cols) =>
+        Dequantize(QuantName(kind), (int)kind, (be, rng) => QuantizedWeight(be, kind, rng, rows, cols), rows, cols);
+
+    /// <summary>
+    /// y (=|+=) x·Ŵᵀ or x·Ŵ through the backend against dequantize-then-float64-matmul; <paramref name="weight"/> makes
+    /// the quantized weight on the backend and its float64 dequantization.
+    /// </summary>
+    private static KernelCheck QuantMatMul(string format, int formatTag, Func<IBackend, Rng, (QuantizedTensor W, double[] WHat)> weight,
+        int m, int rows, int cols, bool transposeWeight, bool accumulate)
     {
-        string name = $"qmatmul {QuantName(kind)}";
+        string name = $"qmatmul {format}";
         int k = transposeWeight ? rows : cols, n = transposeWeight ? cols : rows;
         string shape = $"x[{m},{k}]·W{(transposeWeight ? "" : "ᵀ")} W[{rows},{cols}]{(accumulate ? " acc" : "")}";
         return new(name, shape, be => Guard(name, shape, () =>
         {
-            var rng = new Rng((ulong)Seed(name, (int)kind, m, rows, cols, transposeWeight ? 1 : 0));
-            var (w, wHat) = QuantizedWeight(be, kind, rng, rows, cols);
+            var rng = new Rng((ulong)Seed(name, formatTag, m, rows, cols, transposeWeight ? 1 : 0));
+            var (w, wHat) = weight(be, rng);
             using var _ = w;
             var x = Random(rng, m * k);
             var expected = transposeWeight
@@ -71,13 +82,14 @@ public static partial class KernelChecks
         }));
     }
 
-    private static KernelCheck Dequantize(QuantKind kind, int rows, int cols)
+    /// <summary>Dequantize through the backend into a poisoned destination against the float64 dequantization.</summary>
+    private static KernelCheck Dequantize(string format, int formatTag, Func<IBackend, Rng, (QuantizedTensor W, double[] WHat)> weight, int rows, int cols)
     {
-        string name = $"dequantize {QuantName(kind)}", shape = $"[{rows},{cols}]";
+        string name = $"dequantize {format}", shape = $"[{rows},{cols}]";
         return new(name, shape, be => Guard(name, shape, () =>
         {
-            var rng = new Rng((ulong)Seed(name, (int)kind, rows, cols));
-            var (w, wHat) = QuantizedWeight(be, kind, rng, rows, cols);
+            var rng = new Rng((ulong)Seed(name, formatTag, rows, cols));
+            var (w, wHat) = weight(be, rng);
             using var _ = w;
             using var dst = Poisoned(be, rows, cols);
             be.Dequantize(w, dst);

@@ -51,9 +51,11 @@ public static partial class KernelChecks
         foreach (var (tokens, heads, headDim) in small ? new[] { (3, 2, 8), (5, 3, 16) } : new[] { (1, 1, 8), (17, 4, 64), (33, 8, 128) })
             list.Add(Rope(tokens, heads, headDim));
         foreach (var c in AttentionCases(small)) list.Add(Attention(c));
+        foreach (var c in PagedAttentionCases(small)) list.Add(PagedAttention(c));
         foreach (var (m, inF, outF, r) in LoraCases(small)) list.Add(Lora(m, inF, outF, r));
         list.AddRange(QuantizedChecks(small));
         list.AddRange(Int4GroupChecks(small));
+        list.AddRange(GgmlBlockChecks(small));
         return list;
     }
 

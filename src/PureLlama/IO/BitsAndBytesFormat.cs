@@ -66,7 +66,7 @@ public static class BitsAndBytesFormat
     private static string QuantStateJson(Nf4Tensor q, DType originalDType)
     {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"{{\"quant_type\": \"nf4\", \"blocksize\": {q.BlockSize}, \"dtype\": \"{Quantization.QuantizationConfig.TorchName(originalDType)}\", ");
+        sb.Append(CultureInfo.InvariantCulture, $"{{\"quant_type\": \"nf4\", \"blocksize\": {q.BlockSize}, \"dtype\": \"{originalDType.TorchName()}\", ");
         sb.Append(CultureInfo.InvariantCulture, $"\"shape\": [{q.Rows}, {q.Columns}]");
         if (q.DoubleQuantized)
             sb.Append(CultureInfo.InvariantCulture, $", \"nested_blocksize\": {q.NestedBlockSize}, \"nested_dtype\": \"float32\", \"nested_offset\": {PythonFloat(q.NestedOffset)}");

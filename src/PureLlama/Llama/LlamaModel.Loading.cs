@@ -52,6 +52,7 @@ public sealed partial class LlamaModel
         {
             if (linear?.Invoke(module, shape) is not { } made) return new Linear(Get(module + ".weight", shape));
             owned.Add(made);
+            Prepack(made);
             if (made.OutFeatures != shape[0] || made.InFeatures != shape[1])
                 throw new InvalidDataException($"Layer '{module}' was built as [{made.OutFeatures}, {made.InFeatures}]; {shape} was expected.");
             return made;
@@ -82,6 +83,7 @@ public sealed partial class LlamaModel
             if (config.TieWordEmbeddings && linear?.Invoke("lm_head", new Shape(config.VocabSize, c)) is { } madeHead)
             {
                 owned.Add(madeHead);  // e.g. a quantized copy of the tied table (the embedding gather keeps the dense one)
+                Prepack(madeHead);
                 lmHead = madeHead;
             }
             else if (config.TieWordEmbeddings)

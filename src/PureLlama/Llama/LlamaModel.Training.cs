@@ -73,12 +73,12 @@ public sealed partial class LlamaModel
     }
 
     /// <summary>
-    /// Causal-LM loss. <b>Label convention</b> (shared with <see cref="Training.Data.TrainingExample"/>): labels are
+    /// Causal-LM loss. <b>Label convention</b> (shared with Training.Data.TrainingExample): labels are
     /// already shifted, <paramref name="labels"/>[t] is the token logits row t must predict (the token after
     /// ids[t]) or −100 where nothing is scored (the prompt, padding, the last token of each packed example), so
     /// no shift happens here and packed examples never predict across a boundary. (Hugging Face's
     /// <c>LlamaForCausalLM</c> takes labels aligned with the ids and shifts them itself;
-    /// <see cref="Training.Data.TrainingExample.ShiftedLabels"/> converts.) The sum of token losses is divided by
+    /// TrainingExample.ShiftedLabels converts.) The sum of token losses is divided by
     /// <paramref name="normalizer"/>: pass the number of scored tokens of the whole accumulated batch
     /// (<see cref="Training.Data.AccumulatedBatch.TargetCount"/>) so that gradient accumulation gives the token mean
     /// over the batch, not a mean of per-micro-batch means. Null: this call's own count.
@@ -90,7 +90,7 @@ public sealed partial class LlamaModel
         if (logits.Rank != 2 || logits.Shape[0] != labels.Length)
             throw new ArgumentException($"logits {logits.Describe()} do not match {labels.Length} labels.", nameof(labels));
         var t = Tensor.FromArray(labels, new Shape(labels.Length), logits.Device);       // I32 [T]
-        var loss = Ops.CrossEntropy(logits, t, Training.Data.TrainingExample.IgnoreIndex, normalizer);
+        var loss = Ops.CrossEntropy(logits, t, Ops.IgnoreIndex, normalizer);
         if (!loss.RequiresGrad) t.Dispose();                                            // else the graph holds it until released
         return loss;
     }

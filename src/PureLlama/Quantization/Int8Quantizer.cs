@@ -18,18 +18,20 @@ public static class Int8Quantizer
         float[] w = weight.ToFloatArray();                  // [rows, cols]
         var q = new sbyte[w.Length];
         var scb = new float[rows];
-        for (int r = 0; r < rows; r++)
+        long firstBad = long.MaxValue;
+        Parallel.For(0, rows, new ParallelOptions { MaxDegreeOfParallelism = Kernels.Simd.SimdThreading.MaxThreads }, r =>
         {
             var row = w.AsSpan(r * cols, cols);
             float a = 0f;
             foreach (float v in row) a = MathF.Max(a, MathF.Abs(v));
-            if (float.IsNaN(a) || float.IsInfinity(a))
-                throw new ArgumentException($"Cannot quantize {weight.Describe()}: row {r} holds a non-finite value.", nameof(weight));
+            if (float.IsNaN(a) || float.IsInfinity(a)) { Nf4Quantizer.InterlockedMin(ref firstBad, r); return; }
             scb[r] = a;
-            if (a == 0f) continue;
+            if (a == 0f) return;
             float s = 127f / a;
             for (int c = 0; c < cols; c++) q[r * cols + c] = (sbyte)Math.Clamp(MathF.Round(row[c] * s, MidpointRounding.ToEven), -127f, 127f);
-        }
+        });
+        if (firstBad != long.MaxValue)
+            throw new ArgumentException($"Cannot quantize {weight.Describe()}: row {firstBad} holds a non-finite value.", nameof(weight));
         Tensor? values = null;
         try
         {

@@ -48,26 +48,56 @@ public static class Nf4Quantizer
     }
 
     /// <summary>Packs <paramref name="w"/> (flattened) into NF4 nibbles with one F32 absmax per block of <paramref name="blockSize"/>.</summary>
-    public static (byte[] Packed, float[] Absmax) QuantizeBlocks(ReadOnlySpan<float> w, int blockSize)
+    public static unsafe (byte[] Packed, float[] Absmax) QuantizeBlocks(ReadOnlySpan<float> w, int blockSize)
     {
         long n = w.Length;
         var packed = new byte[(n + 1) / 2];
         var absmax = new float[(n + blockSize - 1) / blockSize];
-        for (int b = 0; b < absmax.Length; b++)
+        // Chunks of blocks on all cores (quantize-on-load of a 1B model). An even block size starts every chunk
+        // on a whole byte, so chunks never share a packed byte; an odd one runs in one chunk.
+        const int BlocksPerChunk = 1024;
+        int chunks = blockSize % 2 == 0 ? (absmax.Length + BlocksPerChunk - 1) / BlocksPerChunk : 1;
+        int per = blockSize % 2 == 0 ? BlocksPerChunk : absmax.Length;
+        long firstBad = long.MaxValue;
+        fixed (float* pw = w)
         {
-            int s = b * blockSize, e = (int)Math.Min(n, s + (long)blockSize);
-            float a = 0f;
-            for (int i = s; i < e; i++) a = MathF.Max(a, MathF.Abs(w[i]));
-            if (float.IsNaN(a) || float.IsInfinity(a))
-                throw new ArgumentException($"Cannot quantize: the weight holds a non-finite value in elements [{s}, {e}).");
-            absmax[b] = a;
-            for (int i = s; i < e; i++)
+            float* wp = pw;
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Kernels.Simd.SimdThreading.MaxThreads }, chunk =>
             {
-                int code = a == 0f ? 7 : Nf4Codebook.Encode(Math.Clamp(w[i] / a, -1f, 1f));
-                packed[i >> 1] |= (byte)((i & 1) == 0 ? code << 4 : code);
-            }
+                int b1 = (int)Math.Min(absmax.Length, (long)(chunk + 1) * per);
+                for (int b = chunk * per; b < b1; b++)
+                {
+                    long s = (long)b * blockSize, e = Math.Min(n, s + blockSize);
+                    float a = 0f;
+                    for (long i = s; i < e; i++) a = MathF.Max(a, MathF.Abs(wp[i]));
+                    if (float.IsNaN(a) || float.IsInfinity(a)) { InterlockedMin(ref firstBad, b); return; }
+                    absmax[b] = a;
+                    for (long i = s; i < e; i++)
+                    {
+                        int code = a == 0f ? 7 : Nf4Codebook.Encode(Math.Clamp(wp[i] / a, -1f, 1f));
+                        packed[i >> 1] |= (byte)((i & 1) == 0 ? code << 4 : code);
+                    }
+                }
+            });
+        }
+        if (firstBad != long.MaxValue)
+        {
+            long s = firstBad * blockSize;
+            throw new ArgumentException($"Cannot quantize: the weight holds a non-finite value in elements [{s}, {Math.Min(n, s + blockSize)}).");
         }
         return (packed, absmax);
+    }
+
+    /// <summary>target = min(target, value), atomically.</summary>
+    internal static void InterlockedMin(ref long target, long value)
+    {
+        long seen = Volatile.Read(ref target);
+        while (value < seen)
+        {
+            long was = Interlocked.CompareExchange(ref target, value, seen);
+            if (was == seen) return;
+            seen = was;
+        }
     }
 
     /// <summary>Double quantization of absmaxes: offset = mean; codes = nearest dynamic-map index of (a − offset)/scale per block of <paramref name="nestedBlockSize"/>.</summary>

@@ -156,12 +156,6 @@ public sealed record QuantizationConfig
         };
     }
 
-    /// <summary>Name of a weight dtype as torch writes it (quant_state "dtype").</summary>
-    public static string TorchName(DType dtype) => dtype switch
-    {
-        DType.F32 => "float32",
-        DType.BF16 => "bfloat16",
-        DType.F16 => "float16",
-        _ => throw new ArgumentException($"{dtype} is not a floating-point weight dtype."),
-    };
+    /// <summary>Name of a weight dtype as torch writes it (quant_state "dtype"); see <see cref="DTypeInfo.TorchName"/>.</summary>
+    public static string TorchName(DType dtype) => dtype.TorchName();
 }

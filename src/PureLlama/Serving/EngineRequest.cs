@@ -36,8 +36,8 @@ public readonly record struct EngineToken(int Id, string Text, int Index, float 
 /// <param name="Waiting">Requests queued (preempted ones included).</param>
 /// <param name="PromptTokens">Prompt tokens of every request admitted so far.</param>
 /// <param name="GeneratedTokens">Tokens generated so far.</param>
-/// <param name="KvBlocksUsed">KV blocks held by sequences or kept by the prefix cache.</param>
-/// <param name="KvBlocksFree">KV blocks free (the prefix cache's unreferenced blocks count as free).</param>
+/// <param name="KvBlocksUsed">KV blocks held by sequences (a block shared through the prefix cache counts once).</param>
+/// <param name="KvBlocksFree">KV blocks an allocation can take: free ones and cached ones no sequence holds (evicted oldest first); Used + Free = the pool.</param>
 /// <param name="PrefixCacheHitTokens">Prompt tokens served from the prefix cache so far.</param>
 /// <param name="Preemptions">Sequences preempted (freed and recomputed later) because the pool ran dry.</param>
 /// <param name="RequestsFinished">Requests that ended (any reason).</param>

@@ -65,4 +65,13 @@ public static class DTypeInfo
         "I32" or "INT32" => DType.I32,
         _ => throw new ArgumentException($"Unknown dtype name '{name}' (expected F32, BF16, F16, I8, U8 or I32)."),
     };
+
+    /// <summary>Name of a floating-point weight dtype as torch writes it (config.json torch_dtype, bitsandbytes quant_state "dtype").</summary>
+    public static string TorchName(this DType dtype) => dtype switch
+    {
+        DType.F32 => "float32",
+        DType.BF16 => "bfloat16",
+        DType.F16 => "float16",
+        _ => throw new ArgumentException($"{dtype} is not a floating-point weight dtype."),
+    };
 }

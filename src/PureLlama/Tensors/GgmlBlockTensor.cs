@@ -20,7 +20,7 @@ public sealed class GgmlBlockTensor : QuantizedTensor
     public GgmlBlockTensor(GgmlType type, Shape shape, Tensor blocks)
     {
         if (!BlockFormats.IsBlockFormat(type))
-            throw new ArgumentException($"ggml type {type} ({(int)type}) is not a block format (Q8_0, Q4_0, Q4_K, Q6_K).", nameof(type));
+            throw new ArgumentException($"ggml type {type} ({(uint)type}) is not a block format (Q8_0, Q4_0, Q4_K, Q6_K).", nameof(type));
         if (shape.Rank != 2 || shape[0] <= 0 || shape[1] <= 0)
             throw new ArgumentException($"A {type} weight is [out, in] with both > 0, got {shape}.", nameof(shape));
         int bv = BlockFormats.BlockValues(type);

@@ -31,6 +31,9 @@ public enum QuantFormat
 public abstract class QuantizedTensor : IDisposable
 {
     private bool _disposed;
+    private readonly Lock _packLock = new();
+    private IDisposable? _hostPacked;
+    private bool _packTried;
 
     /// <summary>Logical shape of the dequantized weight: [out, in].</summary>
     public abstract Shape Shape { get; }
@@ -70,8 +73,23 @@ public abstract class QuantizedTensor : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        lock (_packLock) { _hostPacked?.Dispose(); _hostPacked = null; }
         foreach (var c in Components) c.Dispose();
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// The weight repacked for a CPU kernel (built once by <paramref name="create"/>, which may return null when the
+    /// layout cannot express this weight; disposed with the tensor). The files and components are not changed.
+    /// </summary>
+    internal T? HostPacked<T>(Func<QuantizedTensor, T?> create) where T : class, IDisposable
+    {
+        lock (_packLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_packTried) { _hostPacked = create(this); _packTried = true; }
+            return _hostPacked as T;
+        }
     }
 
     /// <summary>Throws unless <paramref name="t"/> is contiguous, of <paramref name="dtype"/> and shape [<paramref name="length"/>] on <paramref name="device"/>.</summary>

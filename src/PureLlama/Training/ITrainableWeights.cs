@@ -19,7 +19,7 @@ public interface ITrainableWeights
     /// <summary>State of the random generator used in training mode (LoRA dropout), or null when there is none; settable to resume.</summary>
     string? RandomState { get; set; }
 
-    /// <summary>Called after the backward passes of a step, before clipping (e.g. to fold a tied lm_head gradient).</summary>
+    /// <summary>Called after each micro-batch's backward pass, before its gradients are accumulated (e.g. to fold a tied lm_head gradient).</summary>
     void AfterBackward();
 
     /// <summary>Writes the weights into the existing folder <paramref name="directory"/>.</summary>

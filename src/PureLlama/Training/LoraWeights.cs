@@ -8,7 +8,7 @@ namespace PureLlama.Training;
 /// dropout stream's counter is the random state saved for an exact resume (the model replays the stream
 /// when gradient checkpointing recomputes a layer: <see cref="LoraAdapter.Attach"/> hands it over).
 /// </summary>
-public sealed class LoraWeights : ITrainableWeights
+public sealed class LoraWeights : ITrainableWeights, IMicroBatchRandomState
 {
     /// <summary>Trains <paramref name="adapter"/> (attached to its model).</summary>
     public LoraWeights(LoraAdapter adapter)
@@ -35,6 +35,15 @@ public sealed class LoraWeights : ITrainableWeights
             Adapter.DropoutState = ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out ulong c) ? c
                 : throw new InvalidDataException($"The LoRA dropout state '{value}' in trainer_state.json is not an unsigned integer.");
         }
+    }
+
+    // Each training forward draws one dropout mask per adapted layer (a checkpointed layer replays its own).
+    string? IMicroBatchRandomState.StateAfter(string? stepStart, int microBatches)
+    {
+        if (stepStart is null) return null;
+        RandomState = stepStart;   // validates the text
+        ulong perForward = Adapter.Dropout.Probability > 0f ? (ulong)Adapter.Layers.Count : 0;
+        return (Adapter.DropoutState + perForward * (ulong)microBatches).ToString(CultureInfo.InvariantCulture);
     }
 
     /// <inheritdoc/>

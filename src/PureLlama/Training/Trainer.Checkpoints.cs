@@ -32,7 +32,7 @@ public sealed partial class Trainer
     {
         string output = Options.OutputDirectory;
         Directory.CreateDirectory(output);
-        string final = Path.Combine(output, CheckpointPrefix + State.Step.ToString(CultureInfo.InvariantCulture));
+        string final = CheckpointPath(State.Step);
         AtomicFolder.Write(final, temp =>
         {
             _weights.Save(temp);
@@ -45,6 +45,9 @@ public sealed partial class Trainer
         PruneCheckpoints();
         return final;
     }
+
+    // checkpoint-{step} under the output folder.
+    private string CheckpointPath(int step) => Path.Combine(Options.OutputDirectory, CheckpointPrefix + step.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>The complete checkpoint folder with the highest step in <paramref name="outputDirectory"/>, or null.</summary>
     public static string? LatestCheckpoint(string outputDirectory)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using PureLlama.Autograd;
 using PureLlama.Compute;
+using PureLlama.Distributed;
 using PureLlama.Llama;
 using PureLlama.Tensors;
 using PureLlama.Training.Data;
@@ -39,6 +40,8 @@ public sealed partial class Trainer : IDisposable
     private readonly SequenceBatcher _train;
     private readonly IReadOnlyList<TrainingSequence> _eval;
     private IProgress<TrainingEvent>? _progress;
+    private readonly ICommunicator _comm;
+    private readonly GradientAllReduce _gradients;
     private long _peakRss, _peakBackend;
 
     /// <summary>
@@ -62,6 +65,8 @@ public sealed partial class Trainer : IDisposable
         options.Validate();
         _train = data.Train;
         _eval = data.HeldOut;
+        _comm = options.Communicator ?? SingleProcessCommunicator.Instance;
+        _gradients = new GradientAllReduce(_comm);
         int microPerEpoch = _train.MicroBatchesInEpoch(0);
         StepsPerEpoch = (microPerEpoch + options.GradientAccumulationSteps - 1) / options.GradientAccumulationSteps;
         State = new TrainerState
@@ -104,16 +109,23 @@ public sealed partial class Trainer : IDisposable
     /// <exception cref="OperationCanceledException">Cancelled (after writing a checkpoint of the last step).</exception>
     public TrainerResult Train(CancellationToken cancellationToken = default, IProgress<TrainingEvent>? progress = null)
     {
-        _progress = progress;
+        _progress = _comm.Rank == 0 ? progress : null;   // one progress display for the whole job
         try { return Run(cancellationToken); }
         finally { _progress = null; }
     }
 
     private TrainerResult Run(CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(Options.OutputDirectory);
-        RemoveIncompleteCheckpoints();
+        if (IsWriter)
+        {
+            Directory.CreateDirectory(Options.OutputDirectory);
+            RemoveIncompleteCheckpoints();
+        }
+        _comm.Barrier();   // every rank sees the same checkpoints
         PrepareOutputFolder();
+        _comm.Barrier();
+        if (_comm.Size > 1)
+            foreach (var p in _weights.Parameters) _comm.Broadcast(p.Value);   // every rank starts from rank 0's weights
         double? evalBefore = null;
         if (State.Step == 0 && _eval.Count > 0)
         {
@@ -129,7 +141,7 @@ public sealed partial class Trainer : IDisposable
         int startStep = State.Step;
         while (State.Step < State.TotalSteps)
         {
-            if (cancellationToken.IsCancellationRequested) StopCancelled(lastCheckpoint, cancellationToken);
+            if (CancelledOnAnyRank(cancellationToken)) StopCancelled(lastCheckpoint, cancellationToken);
             var log = Step();
             tokensThisRun += log.Tokens;
             if (double.IsNaN(first)) first = log.Loss;
@@ -177,7 +189,7 @@ public sealed partial class Trainer : IDisposable
         if (existing.Count == 0) return;
         if (!Options.Overwrite)
             throw new InvalidOperationException($"'{dir}' holds another run's checkpoints ({Path.GetFileName(existing[^1].Path)}): resume to continue that run, overwrite to delete them and start afresh, or choose another output folder.");
-        foreach (var (_, path) in existing) Directory.Delete(path, recursive: true);
+        if (IsWriter) foreach (var (_, path) in existing) Directory.Delete(path, recursive: true);
     }
 
     // Cancelled between steps: checkpoint the last step (unless just saved) and stop.
@@ -194,11 +206,22 @@ public sealed partial class Trainer : IDisposable
     // A note for the user: a skipped update and why, a checkpoint not saved, a warning about the run's health.
     private void Notice(string message) => _progress?.Report(new NoticeReport(State.Step, message));
 
+    // Rank 0 writes the checkpoint; the other ranks wait for it, so none runs ahead of a checkpoint being written.
     private string SaveAndReport()
     {
-        string path = SaveCheckpoint();
+        string path = IsWriter ? SaveCheckpoint() : CheckpointPath(State.Step);
+        _comm.Barrier();
         _progress?.Report(new CheckpointReport(State.Step, path));
         return path;
+    }
+
+    // Ranks stop together: a Ctrl-C reaches the ranks of a job at slightly different times.
+    private bool CancelledOnAnyRank(CancellationToken cancellationToken)
+    {
+        if (_comm.Size == 1) return cancellationToken.IsCancellationRequested;
+        Span<double> flag = [cancellationToken.IsCancellationRequested ? 1 : 0];
+        _comm.AllReduce(flag);
+        return flag[0] > 0;
     }
 
     /// <summary>Disposes the optimizer the trainer built.</summary>
@@ -209,27 +232,53 @@ public sealed partial class Trainer : IDisposable
 
     private double LastStepSeconds { get; set; }
 
+    /// <summary>Test hook: runs before step n (1-based) starts; the CLI's fault injection for distributed-failure tests.</summary>
+    internal Action<int>? BeforeStep { get; set; }
+
+    // Rank 0 writes the output folder; the other ranks of a data-parallel run only compute.
+    private bool IsWriter => _comm.Rank == 0;
+
+    /// <summary>Seconds this process spent summing gradients over the ranks (0 in one process).</summary>
+    public double AllReduceSeconds => _gradients.Seconds;
+
+    /// <summary>Gradient bytes each rank sends per step (0 in one process).</summary>
+    public long AllReduceBytesPerStep => _gradients.BytesPerStep;
+
     /// <summary>One optimizer step over the next accumulated batch; returns its log (also appended to the state).</summary>
     public StepLog Step()
     {
+        BeforeStep?.Invoke(State.Step + 1);
         var sw = Stopwatch.StartNew();
         var batch = _train.NextStep(DataCursor.Parse(State.DataCursor), Options.GradientAccumulationSteps);
         int targets = batch.TargetCount;
         double loss = 0;
-        long tokens = 0;
+        long tokens = batch.MicroBatches.Sum(mb => (long)mb.TokenCount);   // the whole step's, over every rank
         _weights.SetTraining(true);
-        foreach (var mb in batch.MicroBatches)
+        string? randomAtStart = _weights.RandomState;
+        var (first, end) = MicroBatchTree.Block(batch.MicroBatches.Count, _comm.Rank, _comm.Size);   // this rank's share
+        using var accumulator = new TreeGradientAccumulator(_weights.Parameters);
+        for (int i = first; i < end && targets > 0; i++)
         {
-            tokens += mb.TokenCount;
-            if (targets == 0) continue;
+            var mb = batch.MicroBatches[i];
+            if (_weights is IMicroBatchRandomState seekable) _weights.RandomState = seekable.StateAfter(randomAtStart, i);
             var (ids, labels, positions, segments) = Flatten(mb.Sequences);
             using var idsT = Tensor.FromArray(ids, new Shape(ids.Length), _model.Device); // I32 [T]
             using var logits = _model.Forward(idsT, positions, segments);              // [T, vocab]
             using var l = LlamaModel.CausalLmLoss(logits, labels, targets);            // Σ token losses / step's targets
             l.Backward();
             loss += l.Item();
+            _weights.AfterBackward();   // per micro-batch, so a tied head's gradient joins the tree like the others
+            accumulator.Push();
         }
-        _weights.AfterBackward();
+        accumulator.Finish();
+        if (_weights is IMicroBatchRandomState advanced) _weights.RandomState = advanced.StateAfter(randomAtStart, batch.MicroBatches.Count);
+        if (_comm.Size > 1 && targets > 0)
+        {
+            _gradients.Run(_weights.Parameters);
+            Span<double> sum = [loss];
+            _comm.AllReduce(sum);
+            loss = sum[0];
+        }
         double lr = Schedule.RateAt(State.Step);
         double norm = double.NaN;
         bool skipped = true;
@@ -263,16 +312,19 @@ public sealed partial class Trainer : IDisposable
         {
             using var _ = GradMode.NoGrad();
             double sum = 0;
-            foreach (var row in _eval)
+            for (int r = 0; r < _eval.Count; r++)
             {
-                if (row.TargetCount == 0) continue;
+                var row = _eval[r];
+                if (row.TargetCount == 0 || r % _comm.Size != _comm.Rank) continue;   // held-out rows split over the ranks
                 var (ids, labels, positions, segments) = Flatten([row]);
                 using var idsT = Tensor.FromArray(ids, new Shape(ids.Length), _model.Device);
                 using var logits = _model.Forward(idsT, positions, segments);
                 using var l = LlamaModel.CausalLmLoss(logits, labels, targets);
                 sum += l.Item();
             }
-            return sum;
+            Span<double> total = [sum];
+            _comm.AllReduce(total);
+            return total[0];
         }
         finally { _weights.SetTraining(true); }
     }

@@ -66,6 +66,13 @@ public sealed record TrainerOptions
     /// </summary>
     public bool Overwrite { get; init; }
 
+    /// <summary>
+    /// The ranks of a data-parallel run (null: this process alone). Every rank runs the same trainer over the same
+    /// data: each rank runs a contiguous block of every step's micro-batches (MicroBatchTree), the gradients are summed over the ranks before
+    /// clipping, and rank 0 alone writes checkpoints and reports progress (see docs/distributed.md).
+    /// </summary>
+    public Distributed.ICommunicator? Communicator { get; init; }
+
     /// <summary>Checks the values; names the first bad one.</summary>
     public void Validate()
     {

@@ -5,8 +5,28 @@ using static PureLlama.Tests.Serving.ServingTestSupport;
 
 namespace PureLlama.Tests.Serving;
 
-public class ServingEngineTests
+public class ServingEngineTests(Xunit.Abstractions.ITestOutputHelper output)
 {
+    [Fact]
+    public async Task Fixture_eight_concurrent_greedy_requests_match_alone_and_generate()
+    {
+        if (PureLlama.Tests.Llama.LlamaFixtures.FindTiny() is not { } tiny) { output.WriteLine("skipped: shared/fixtures/llama3-tiny missing"); return; }
+        using var runtime = LlamaRuntime.FromModel(PureLlama.Tests.Llama.LlamaFixtures.LoadModel(tiny, "f32", Device.Cpu), contextLength: 256);
+        var rng = new Rng(12);
+        var prompts = Enumerable.Range(0, 8).Select(i => { var p = RandomPrompt(rng, 4 + 9 * i); for (int j = 1; j < p.Length; j++) p[j] += 3 * j % 190; return p; }).ToArray();
+        var sampling = Greedy(24) with { StopTokenIds = [] };
+        var expected = prompts.Select(p => runtime.Generate(p, sampling).Select(t => t.Id).ToArray()).ToArray();
+        using var engine = ServingEngine.Start(runtime, new ServingOptions { KvMemoryBytes = 4 << 20, MaxBatchTokens = 48 });
+        var alone = new List<int[]>();
+        foreach (var p in prompts) alone.Add([.. (await Collect(engine.Generate(new EngineRequest(p, sampling)))).Select(t => t.Id)]);
+        var together = await Task.WhenAll(prompts.Select(p => Collect(engine.Generate(new EngineRequest(p, sampling)))));
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            alone[i].Should().Equal(expected[i], $"prompt {i} ({prompts[i].Length} tokens) alone");
+            together[i].Select(t => t.Id).Should().Equal(expected[i], $"prompt {i} ({prompts[i].Length} tokens) among 8");
+        }
+    }
+
     [Fact]
     public async Task Greedy_tokens_are_the_same_alone_batched_and_from_generate()
     {
@@ -32,5 +52,27 @@ public class ServingEngineTests
             var idle = await Idle(engine);
             idle.KvBlocksUsed.Should().Be(0);
         }
+    }
+
+    [Theory]
+    [InlineData("nf4")]
+    [InlineData("int8")]
+    public async Task Quantized_weights_keep_greedy_tokens_batch_invariant(string format)
+    {
+        var config = Config with { HiddenSize = 64, IntermediateSize = 128, HeadDim = 16 };
+        var model = LlamaModel.CreateRandom(config, Device.Cpu, 21, 0.3f);
+        foreach (var (name, linear) in model.NamedLinears().Where(n => n.Name != "lm_head").ToList())
+        {
+            var w = PureLlama.Nn.LinearExtensions.DenseWeight(linear);
+            PureLlama.Tensors.QuantizedTensor q = format == "nf4" ? PureLlama.Quantization.Nf4Quantizer.Quantize(w) : PureLlama.Quantization.Int8Quantizer.Quantize(w);
+            model.ReplaceLinear(name, new PureLlama.Nn.QuantLinear(q)).Dispose();
+        }
+        using var runtime = LlamaRuntime.FromModel(model);
+        var rng = new Rng(31);
+        var prompts = Enumerable.Range(0, 8).Select(i => RandomPrompt(rng, 2 + 6 * i)).ToArray();
+        var expected = prompts.Select(p => runtime.Generate(p, Greedy(16)).Select(t => t.Id).ToArray()).ToArray();
+        using var engine = ServingEngine.Start(runtime, new ServingOptions { KvMemoryBytes = 1 << 20, MaxBatchTokens = 40 });
+        var together = await Task.WhenAll(prompts.Select(p => Collect(engine.Generate(new EngineRequest(p, Greedy(16))))));
+        for (int i = 0; i < prompts.Length; i++) together[i].Select(t => t.Id).Should().Equal(expected[i], $"{format} prompt {i} among 8");
     }
 }

@@ -1,6 +1,7 @@
 using System.Numerics;
 using ILGPU;
 using ILGPU.Runtime;
+using PureLlama.Kernels.Blocks;
 
 namespace PureLlama.Kernels.Gpu;
 
@@ -23,8 +24,11 @@ public readonly record struct Nf4DeviceWeight(
 /// <summary>An INT8 weight Ŵ = q·SCB[row]/127 in device memory: q I8 [<paramref name="Out"/>, <paramref name="In"/>], SCB F32 [Out].</summary>
 public readonly record struct Int8DeviceWeight(int Out, int In, ArrayView<sbyte> Values, ArrayView<float> RowAbsmax);
 
+/// <summary>A ggml block-format weight in device memory: the GGUF bytes U8 [<paramref name="Out"/> · rowBytes], rows of <paramref name="In"/> values.</summary>
+public readonly record struct GgmlBlockDeviceWeight(int Out, int In, ArrayView<byte> Blocks);
+
 /// <summary>
-/// Dequant-matmul and dequantization of NF4 / INT8 weights on an ILGPU accelerator (kernels in
+/// Dequant-matmul and dequantization of NF4 / INT8 / ggml block-format weights on an ILGPU accelerator (kernels in
 /// Gpu/Quantized). Products: y[m, out] (=|+=) x[m, in]·Ŵᵀ, or with <c>transposeWeight</c>
 /// y[m, in] (=|+=) x[m, out]·Ŵ; x and y row-major, contiguous. Forward products with m ≤ 4 use
 /// the warp-per-row GEMV, the rest the tiled GEMM with Ŵ dequantized into shared memory.
@@ -45,6 +49,34 @@ public static class GpuQuantizedMatmul
     /// <summary>INT8 form of <see cref="Nf4"/>.</summary>
     public static void Int8(AcceleratorStream stream, in Int8DeviceWeight w, ArrayView<float> x, ArrayView<float> y, int m, bool transposeWeight, bool accumulate) =>
         Product(stream, Operand(w), w.Out, w.In, x, y, m, transposeWeight, accumulate, Int8GemvKernel.Kernel, QuantGemmKernels.Int8Kernel);
+
+    /// <summary>Block-format (<typeparamref name="T"/>: Q8_0, Q4_0, Q4_K, Q6_K) form of <see cref="Nf4"/>.</summary>
+    public static void Blocks<T>(AcceleratorStream stream, in GgmlBlockDeviceWeight w, ArrayView<float> x, ArrayView<float> y, int m, bool transposeWeight, bool accumulate)
+        where T : struct, IBlockFormat =>
+        Product(stream, Operand<T>(w), w.Out, w.In, x, y, m, transposeWeight, accumulate, GgmlBlockKernels.GemvKernel<T>, GgmlBlockKernels.GemmKernel<T>);
+
+    /// <summary>dst [out, in] = Ŵ (block format <typeparamref name="T"/>).</summary>
+    public static void DequantizeBlocks<T>(AcceleratorStream stream, in GgmlBlockDeviceWeight w, ArrayView<float> dst)
+        where T : struct, IBlockFormat
+    {
+        var op = Operand<T>(w);
+        long n = (long)w.Out * w.In;
+        if (dst.Length != n) throw new ArgumentException($"{T.Type} dequantize: destination has {dst.Length} elements, the weight [{w.Out}, {w.In}] {n}.", nameof(dst));
+        var k = GpuKernelCache.For(stream);
+        k.Load<GgmlBlockOperand<T>, ArrayView<float>, int>(GgmlBlockKernels.DequantizeKernel<T>)
+            (stream, k.Stride(n), op, dst, w.Out);
+    }
+
+    private static GgmlBlockOperand<T> Operand<T>(in GgmlBlockDeviceWeight w) where T : struct, IBlockFormat
+    {
+        CheckMatrix(T.Type.ToString(), w.Out, w.In);
+        if (w.In % T.BlockValues != 0) throw new ArgumentException($"{T.Type} weight rows of {w.In} values are not whole blocks of {T.BlockValues}.");
+        long rowBytes = (long)w.In / T.BlockValues * T.BlockBytes;
+        if (rowBytes * w.Out > int.MaxValue - IndexHeadroom)
+            throw new ArgumentException($"{T.Type} weight [{w.Out}, {w.In}] has {rowBytes * w.Out} bytes; the GPU kernels index with 32 bits.");
+        Need($"{T.Type} blocks", w.Blocks.Length, rowBytes * w.Out);
+        return new GgmlBlockOperand<T> { Blocks = w.Blocks, In = w.In, RowBytes = (int)rowBytes, BlockValues = T.BlockValues, BlockBytes = T.BlockBytes };
+    }
 
     /// <summary>Validates the product, then launches the GEMV (forward, m ≤ 4) or the GEMM.</summary>
     private static void Product<TOp>(AcceleratorStream stream, TOp op, int rows, int cols, ArrayView<float> x, ArrayView<float> y,

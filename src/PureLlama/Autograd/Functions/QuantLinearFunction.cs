@@ -1,3 +1,4 @@
+using PureLlama.Compute;
 using PureLlama.Tensors;
 
 namespace PureLlama.Autograd.Functions;
@@ -21,7 +22,12 @@ internal sealed class QuantLinearFunction : Function
         var dims = x.Shape.ToArray();
         dims[^1] = w.Rows;
         var y = Tensor.Empty(new Shape(dims), DType.F32, x.Device);   // [.., out]
-        try { x.Backend.QuantizedMatMul(input, w, y, transposeWeight: false, accumulate: false); }
+        try
+        {
+            // Inference (no autograd) on the CPU takes the int8 dot-product kernels unless QuantizedInference.ExactDequant.
+            bool fast = !GradMode.IsEnabled && input.Backend is CpuBackend cpu && cpu.TryInt8DotMatMul(input, w, y, accumulate: false);
+            if (!fast) x.Backend.QuantizedMatMul(input, w, y, transposeWeight: false, accumulate: false);
+        }
         catch { y.Dispose(); throw; }
         return Tape.Record(new QuantLinearFunction { _w = w }, y, x);
     }

@@ -16,6 +16,17 @@ public sealed unsafe partial class CpuBackend
             s.M, x.Pointer<float>(), s.K, y.Pointer<float>(), s.N, gemv, transposeWeight, accumulate));
     }
 
+    /// <summary>
+    /// y = x·Ŵᵀ with x quantized to Q8 blocks and integer block dots read straight from the GGUF bytes
+    /// (<see cref="BlockQ8Matmul{T}"/>, no repacking); false when the CPU lacks AVX2.
+    /// </summary>
+    private bool GgmlBlockInt8Dot(Tensor x, GgmlBlockTensor w, Tensor y, bool accumulate)
+    {
+        var s = QuantizedShapes.Validate(this, x, w, y, transposeWeight: false);
+        if (s.M == 0) return true;
+        return BlockFormats.Visit(w.Type, new BlockInt8Dot(w.Blocks.Pointer<byte>(), w.Rows, w.Columns, s.M, x.Pointer<float>(), s.K, y.Pointer<float>(), s.N, accumulate));
+    }
+
     /// <summary>Ŵ of a ggml block-format weight into F32 [out, in].</summary>
     private void GgmlBlockDequantize(GgmlBlockTensor w, Tensor destination)
     {
@@ -33,6 +44,13 @@ public sealed unsafe partial class CpuBackend
             else QuantGemm.Blocks<T>(w, m, x, ldx, y, ldy, accumulate, transposeWeight);
             return true;
         }
+    }
+
+    private readonly struct BlockInt8Dot(byte* data, int rows, int cols, int m, float* x, int ldx, float* y, int ldy, bool accumulate)
+        : IBlockFormatVisitor<bool>
+    {
+        public bool Visit<T>() where T : struct, IBlockFormat =>
+            BlockQ8Matmul<T>.Run(BlockKernels<T>.View(rows, cols, data), m, x, ldx, y, ldy, accumulate);
     }
 
     private readonly struct BlockDequantize(byte* data, int rows, int cols, float* dst) : IBlockFormatVisitor<bool>

@@ -15,6 +15,7 @@ public sealed partial class IlgpuBackend
     public void QuantizedMatMul(Tensor x, QuantizedTensor w, Tensor y, bool transposeWeight, bool accumulate)
     {
         if (w is Int4GroupTensor int4) { Int4GroupMatMul(x, int4, y, transposeWeight, accumulate); return; }
+        if (w is GgmlBlockTensor blocks) { GgmlBlockMatMul(x, blocks, y, transposeWeight, accumulate); return; }
         var s = QuantizedShapes.Validate(this, x, w, y, transposeWeight);
         if (s.M == 0) return;
         int m = s.M;
@@ -32,6 +33,7 @@ public sealed partial class IlgpuBackend
     public void Dequantize(QuantizedTensor w, Tensor destination)
     {
         if (w is Int4GroupTensor int4) { Int4GroupDequantize(int4, destination); return; }
+        if (w is GgmlBlockTensor blocks) { GgmlBlockDequantize(blocks, destination); return; }
         QuantizedShapes.Destination(this, w, destination);
         var dst = F(destination);
         switch (w)

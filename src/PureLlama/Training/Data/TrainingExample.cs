@@ -14,7 +14,7 @@ namespace PureLlama.Training.Data;
 public sealed record TrainingExample(int[] Ids, int[] Labels, int Source)
 {
     /// <summary>The label value that contributes no loss (PyTorch's default <c>ignore_index</c>).</summary>
-    public const int IgnoreIndex = -100;
+    public const int IgnoreIndex = Autograd.Ops.IgnoreIndex;
 
     /// <summary>Number of tokens.</summary>
     public int Length => Ids.Length;

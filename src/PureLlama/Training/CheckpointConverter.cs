@@ -1,8 +1,8 @@
+using PureLlama.IO;
 using PureLlama.Llama;
 using PureLlama.Tensors;
-using PureLlama.Training;
 
-namespace PureLlama.IO;
+namespace PureLlama.Training;
 
 /// <summary>
 /// Rewrites a dense Hugging Face model folder in another floating-point type (F32 ↔ BF16): one

@@ -1,0 +1,61 @@
+// Integer dot-product primitives on int8 blocks (docs/kernels/int8-dot.md). Every lane of the result is the
+// exact sum of the products of one 4-byte group:
+//
+//   lane i = Σ_{k<4} a[4i+k] · x[4i+k]
+//
+// AVX-512BW has no byte dot product that adds into 32 bits (.NET 10 exposes no 512-bit vpdpbusd), so a lane
+// is built from vpmaddubsw (u8 × s8 → pairs summed into i16) and vpmaddwd against ones (pairs of i16 → i32).
+// vpmaddubsw saturates, so the unsigned operand must keep every pair sum under 2^15: signed × signed uses the
+// sign trick (|w| × x·sign(w), |w| ≤ 128, |x| ≤ 127: a pair is at most 32 512), and 4-bit codes (≤ 15) leave
+// room to add eight pair results in i16 before widening (8 · 2 · 15 · 127 = 30 480).
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace PureLlama.Kernels.Simd;
+
+/// <summary>Exact int8 dot products per 4-byte group (AVX-512BW and scalar).</summary>
+internal static unsafe class Int8DotProducts
+{
+    /// <summary>x with each byte negated where <paramref name="negative"/> is all ones (0 elsewhere).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<sbyte> ApplySign(Vector512<sbyte> x, Vector512<sbyte> negative) => (x ^ negative) - negative;
+
+    /// <summary>Per 4-byte group: Σ a·x with a unsigned, where every pair a₀x₀ + a₁x₁ stays within ±32 767.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> DotUnsigned(Vector512<byte> a, Vector512<sbyte> x) =>
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(a, x), Vector512<short>.One);
+
+    /// <summary>Per 4-byte group: Σ w·x for signed w, x (x ≠ −128), by the sign trick.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> DotSigned(Vector512<sbyte> w, Vector512<sbyte> x) =>
+        DotUnsigned(Avx512BW.Abs(w), ApplySign(x, Avx512BW.CompareLessThan(w, Vector512<sbyte>.Zero)));
+
+    /// <summary>Pair sums a₀x₀ + a₁x₁ in i16 (a ≤ 15 codes: up to eight of these can be added before widening).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<short> PairsUnsigned(Vector512<byte> a, Vector512<sbyte> x) => Avx512BW.MultiplyAddAdjacent(a, x);
+
+    /// <summary>i16 pair sums widened into i32 lanes (adjacent pairs added).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> WidenPairs(Vector512<short> pairs) => Avx512BW.MultiplyAddAdjacent(pairs, Vector512<short>.One);
+
+    /// <summary>The four bytes at p as one 32-bit value in every lane (an activation group broadcast to every weight row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<sbyte> Broadcast4(sbyte* p) => Vector512.Create(*(int*)p).AsSByte();
+
+    /// <summary>Low and high nibbles of every byte as codes 0…15.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector512<byte> Low, Vector512<byte> High) Nibbles(Vector512<byte> v)
+    {
+        var mask = Vector512.Create((byte)15);
+        return (v & mask, Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask);
+    }
+
+    /// <summary>Scalar: Σ_{k&lt;n} a[k]·x[k].</summary>
+    public static int DotScalar(sbyte* a, sbyte* x, int n)
+    {
+        int s = 0;
+        for (int k = 0; k < n; k++) s += a[k] * x[k];
+        return s;
+    }
+}

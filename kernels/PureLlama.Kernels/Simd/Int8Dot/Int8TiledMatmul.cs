@@ -1,0 +1,231 @@
+// Y[m, rows] (=|+=) X[m, cols] · Ŵᵀ with int8 dot products on an Int8TiledWeights (docs/kernels/int8-dot.md):
+//
+//   X is quantized to Q8 blocks (d[j, b], q[j, ·], sum[j, b]); for x row j and weight row r (one lane):
+//     i[j, r, b] = Σ_{c∈b} v[r, c] · q[j, c]                         exact in int32 (Int4: Σ q·x − z·sum[j, b])
+//     t[j, r, w] = fma(i[j, r, b], d[j, b], t)   over the blocks b of weight block w, in order, from 0
+//     a[j, r]    = fma(t[j, r, w], s[r, w], a)    over the weight blocks w, in order, from 0
+//     Y[j, r]    = a[j, r]  (or Y + a)
+//
+// One micro-kernel serves decode (m = 1), small m and prefill: a 16-row tile is streamed once per group of up
+// to 4 x rows, and the sequence of float operations of every (j, r) is the same whatever m is or which group
+// j falls in. So a row's result is bitwise identical alone, in a batch, or in a prefill (batch invariance),
+// and the scalar path (same integers, same fused multiply-adds in the same order) matches the SIMD path bit for bit.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using static PureLlama.Kernels.Simd.Int8DotProducts;
+
+namespace PureLlama.Kernels.Simd;
+
+/// <summary>The int8 dot-product matmul over repacked weights (any m).</summary>
+internal static unsafe class Int8TiledMatmul
+{
+    private const int Lanes = Int8TiledWeights.TileRows, MaxGroup = 4;
+
+    /// <summary>True when the SIMD micro-kernel runs here (AVX-512BW); elsewhere the scalar path gives the same bits.</summary>
+    public static bool Accelerated => Avx512BW.IsSupported && GemmIsa.Current == GemmSimdLevel.Vector512;
+
+    /// <summary>Y[m, rows] (=|+=) X[m, cols]·Ŵᵀ; ldx ≥ cols, ldy ≥ rows.</summary>
+    public static void Run(Int8TiledWeights w, int m, float* x, int ldx, float* y, int ldy, bool accumulate)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        if (m == 0) return;
+        ArgumentNullException.ThrowIfNull(y);
+        if (ldy < w.Rows) throw new ArgumentOutOfRangeException(nameof(ldy), ldy, $"ldy must be at least rows = {w.Rows}.");
+        bool simd = Accelerated;
+        using var a = Q8Activations.Quantize(x, m, w.Cols, ldx, w.Permutation, simd);
+        nint yp = (nint)y;
+        ParallelWork.Rows(w.Tiles, 16L * w.PaddedCols * m, (t0, t1) =>
+        {
+            for (int t = t0; t < t1; t++)
+                for (int j0 = 0; j0 < m; j0 += MaxGroup)
+                {
+                    int mm = Math.Min(MaxGroup, m - j0);
+                    if (!simd) TileScalar(w, t, a, j0, mm, (float*)yp, ldy, accumulate);
+                    else if (w.Codes == TiledCodes.Int8) Tile512<Int8Codes>(w, t, a, j0, mm, (float*)yp, ldy, accumulate);
+                    else if (w.Codes == TiledCodes.Nf4) Tile512<Nf4Codes>(w, t, a, j0, mm, (float*)yp, ldy, accumulate);
+                    else Tile512<Int4Codes>(w, t, a, j0, mm, (float*)yp, ldy, accumulate);
+                }
+        });
+    }
+
+    /// <summary>
+    /// How a format yields the weight operands of a 32-column block: 4 pairs of steps, each step 4 columns of the
+    /// 16 rows as bytes (columns 8s…8s+3 and 8s+4…8s+7 of pair s).
+    /// </summary>
+    private interface ICodes
+    {
+        /// <summary>Signed values (sign trick, |v| and the sign mask); else unsigned 4-bit codes with a zero point.</summary>
+        static abstract bool Signed { get; }
+        static abstract (Vector512<byte> A0, Vector512<sbyte> N0, Vector512<byte> A1, Vector512<sbyte> N1) Pair(byte* block, int s, Vector512<byte> absLut, Vector512<byte> negLut);
+    }
+
+    private struct Int8Codes : ICodes
+    {
+        public static bool Signed => true;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> absLut, Vector512<byte> negLut)
+        {
+            var v0 = Vector512.Load((sbyte*)block + 128 * s);
+            var v1 = Vector512.Load((sbyte*)block + 128 * s + 64);
+            return (Avx512BW.Abs(v0), Avx512BW.CompareLessThan(v0, Vector512<sbyte>.Zero), Avx512BW.Abs(v1), Avx512BW.CompareLessThan(v1, Vector512<sbyte>.Zero));
+        }
+    }
+
+    private struct Nf4Codes : ICodes
+    {
+        public static bool Signed => true;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> absLut, Vector512<byte> negLut)
+        {
+            var (lo, hi) = Nibbles(Vector512.Load(block + 64 * s));
+            return (Avx512BW.Shuffle(absLut, lo), Avx512BW.Shuffle(negLut, lo).AsSByte(), Avx512BW.Shuffle(absLut, hi), Avx512BW.Shuffle(negLut, hi).AsSByte());
+        }
+    }
+
+    private struct Int4Codes : ICodes
+    {
+        public static bool Signed => false;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> absLut, Vector512<byte> negLut)
+        {
+            var (lo, hi) = Nibbles(Vector512.Load(block + 64 * s));
+            return (lo, default, hi, default);
+        }
+    }
+
+    /// <summary>Σ over one step pair for one x row: signed (sign trick, widened to i32 per step) …</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> SignedPair(Vector512<byte> a0, Vector512<sbyte> n0, Vector512<byte> a1, Vector512<sbyte> n1, sbyte* x) =>
+        DotUnsigned(a0, ApplySign(Broadcast4(x), n0)) + DotUnsigned(a1, ApplySign(Broadcast4(x + 4), n1));
+
+    /// <summary>… or unsigned 4-bit codes, kept as i16 pair sums (8 of them fit a block without overflow: 8 · 3 810 &lt; 32 768).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> UnsignedPair(Vector512<byte> a0, Vector512<byte> a1, sbyte* x) =>
+        PairsUnsigned(a0, Broadcast4(x)) + PairsUnsigned(a1, Broadcast4(x + 4));
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512<TCodes>(Int8TiledWeights w, int t, Q8Activations a, int j0, int mm, float* y, int ldy, bool accumulate)
+        where TCodes : struct, ICodes
+    {
+        var absLut = Vector512.Create(Vector256.Create(w.AbsLevels, w.AbsLevels), Vector256.Create(w.AbsLevels, w.AbsLevels));
+        var negLut = Vector512.Create(Vector256.Create(w.NegativeLevels, w.NegativeLevels), Vector256.Create(w.NegativeLevels, w.NegativeLevels));
+        int j1 = Math.Min(mm, 2) - 1 + j0, j2 = Math.Min(mm, 3) - 1 + j0, j3 = mm - 1 + j0;   // unused rows alias valid ones
+        sbyte* x0 = a.Row(j0), x1 = a.Row(j1), x2 = a.Row(j2), x3 = a.Row(j3);
+        float* d0 = a.RowScales(j0), d1 = a.RowScales(j1), d2 = a.RowScales(j2), d3 = a.RowScales(j3);
+        int* s0 = a.RowSums(j0), s1 = a.RowSums(j1), s2 = a.RowSums(j2), s3 = a.RowSums(j3);
+        byte* data = w.Tile(t);
+        int blockBytes = w.ActivationBlockBytes, perWeightBlock = w.BlockCols / 32, blocks = a.Blocks, weightBlocks = w.WeightBlocks;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int wb = 0; wb < weightBlocks; wb++)
+        {
+            Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+            Vector512<int> z = TCodes.Signed ? default : Vector512.Load(w.TileZeros(t, wb));
+            int ab1 = Math.Min(blocks, (wb + 1) * perWeightBlock);
+            for (int ab = wb * perWeightBlock; ab < ab1; ab++)
+            {
+                Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
+                Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
+                byte* block = data + (long)ab * blockBytes;
+                int c0 = ab * 32;
+                for (int s = 0; s < 4; s++)
+                {
+                    var (w0, n0, w1, n1) = TCodes.Pair(block, s, absLut, negLut);
+                    int c = c0 + 8 * s;
+                    if (TCodes.Signed)
+                    {
+                        i0 += SignedPair(w0, n0, w1, n1, x0 + c);
+                        if (mm > 1) i1 += SignedPair(w0, n0, w1, n1, x1 + c);
+                        if (mm > 2) i2 += SignedPair(w0, n0, w1, n1, x2 + c);
+                        if (mm > 3) i3 += SignedPair(w0, n0, w1, n1, x3 + c);
+                    }
+                    else
+                    {
+                        p0 += UnsignedPair(w0, w1, x0 + c);
+                        if (mm > 1) p1 += UnsignedPair(w0, w1, x1 + c);
+                        if (mm > 2) p2 += UnsignedPair(w0, w1, x2 + c);
+                        if (mm > 3) p3 += UnsignedPair(w0, w1, x3 + c);
+                    }
+                }
+                if (!TCodes.Signed)
+                {
+                    // Σ (q − z)·x = Σ q·x − z·Σ x, exact in int32.
+                    i0 = WidenPairs(p0) - Avx512F.MultiplyLow(z, Vector512.Create(s0[ab]));
+                    i1 = WidenPairs(p1) - Avx512F.MultiplyLow(z, Vector512.Create(s1[ab]));
+                    i2 = WidenPairs(p2) - Avx512F.MultiplyLow(z, Vector512.Create(s2[ab]));
+                    i3 = WidenPairs(p3) - Avx512F.MultiplyLow(z, Vector512.Create(s3[ab]));
+                }
+                b0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i0), Vector512.Create(d0[ab]), b0);
+                if (mm > 1)
+                {
+                    b1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i1), Vector512.Create(d1[ab]), b1);
+                    b2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i2), Vector512.Create(d2[ab]), b2);
+                    b3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i3), Vector512.Create(d3[ab]), b3);
+                }
+            }
+            var sv = Vector512.Load(w.TileScales(t, wb));
+            a0 = Vector512.FusedMultiplyAdd(b0, sv, a0);
+            a1 = Vector512.FusedMultiplyAdd(b1, sv, a1);
+            a2 = Vector512.FusedMultiplyAdd(b2, sv, a2);
+            a3 = Vector512.FusedMultiplyAdd(b3, sv, a3);
+        }
+        int r0 = t * Lanes, n = Math.Min(Lanes, w.Rows - r0);
+        Store(y + (long)j0 * ldy + r0, a0, n, accumulate);
+        if (mm > 1) Store(y + (long)j1 * ldy + r0, a1, n, accumulate);
+        if (mm > 2) Store(y + (long)j2 * ldy + r0, a2, n, accumulate);
+        if (mm > 3) Store(y + (long)j3 * ldy + r0, a3, n, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* y, Vector512<float> v, int n, bool accumulate)
+    {
+        if (n == Lanes)
+        {
+            (accumulate ? Vector512.Load(y) + v : v).Store(y);
+            return;
+        }
+        for (int i = 0; i < n; i++) y[i] = accumulate ? y[i] + v.GetElement(i) : v.GetElement(i);
+    }
+
+    /// <summary>The same computation lane by lane (no SIMD): identical integers and fused multiply-adds in the same order.</summary>
+    private static void TileScalar(Int8TiledWeights w, int t, Q8Activations a, int j0, int mm, float* y, int ldy, bool accumulate)
+    {
+        byte* data = w.Tile(t);
+        int perWeightBlock = w.BlockCols / 32, r0 = t * Lanes, n = Math.Min(Lanes, w.Rows - r0);
+        for (int lane = 0; lane < n; lane++)
+            for (int j = j0; j < j0 + mm; j++)
+            {
+                sbyte* xq = a.Row(j);
+                float acc = 0;
+                for (int wb = 0; wb < w.WeightBlocks; wb++)
+                {
+                    float blockSum = 0;
+                    int z = w.Codes == TiledCodes.Int4 ? w.TileZeros(t, wb)[lane] : 0;
+                    int ab1 = Math.Min(a.Blocks, (wb + 1) * perWeightBlock);
+                    for (int ab = wb * perWeightBlock; ab < ab1; ab++)
+                    {
+                        int dot = 0;
+                        for (int c = ab * 32; c < ab * 32 + 32; c++)
+                            dot += CodeValue(w, data, lane, c) * xq[c];
+                        if (w.Codes == TiledCodes.Int4) dot -= z * a.RowSums(j)[ab];
+                        blockSum = MathF.FusedMultiplyAdd(dot, a.RowScales(j)[ab], blockSum);
+                    }
+                    acc = MathF.FusedMultiplyAdd(blockSum, w.TileScales(t, wb)[lane], acc);
+                }
+                float* dst = y + (long)j * ldy + r0 + lane;
+                *dst = accumulate ? *dst + acc : acc;
+            }
+    }
+
+    /// <summary>The integer code value v[r, c] of a tiled weight (Int4: q, the zero point applied separately).</summary>
+    public static int CodeValue(Int8TiledWeights w, byte* tile, int lane, int c) => w.Codes switch
+    {
+        TiledCodes.Int8 => Int8TiledRepack.GetByte(tile, lane, c),
+        TiledCodes.Nf4 => w.Level(Int8TiledRepack.GetNibble(tile, lane, c)),
+        _ => Int8TiledRepack.GetNibble(tile, lane, c),
+    };
+}

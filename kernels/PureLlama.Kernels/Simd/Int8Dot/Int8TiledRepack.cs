@@ -1,0 +1,145 @@
+// Repacking NF4, INT8 and INT4-group weights into Int8TiledWeights (see that file for the layout), on load,
+// multi-threaded over tiles. The files on disk are not touched; a format the tiles cannot express returns null
+// (the caller keeps the exact F32-code kernels): NF4 whose 64-blocks cross row ends, INT4 groups that are not
+// whole 32-column blocks of equal size.
+using System.Runtime.Intrinsics;
+
+namespace PureLlama.Kernels.Simd;
+
+/// <summary>Builds <see cref="Int8TiledWeights"/> from the stored formats.</summary>
+internal static unsafe class Int8TiledRepack
+{
+    private const int Lanes = Int8TiledWeights.TileRows;
+
+    /// <summary>INT8 rows: codes copied, s = scb / 127.</summary>
+    public static Int8TiledWeights FromInt8(in Int8Matrix w)
+    {
+        var t = new Int8TiledWeights(TiledCodes.Int8, w.Rows, w.Cols, (w.Cols + 31) / 32 * 32, permuted: false);
+        var wc = w;
+        ParallelWork.Rows(t.Tiles, 16L * w.Cols, (t0, t1) =>
+        {
+            for (int tile = t0; tile < t1; tile++)
+            {
+                sbyte* dst = (sbyte*)t.Tile(tile);
+                float* s = t.TileScales(tile, 0);
+                for (int lane = 0; lane < Lanes; lane++)
+                {
+                    int r = tile * Lanes + lane;
+                    if (r >= wc.Rows) break;
+                    s[lane] = wc.RowScale(r);
+                    sbyte* q = wc.Values + (long)r * wc.Cols;
+                    for (int c = 0; c < wc.Cols; c++) dst[(c >> 2) * 64 + lane * 4 + (c & 3)] = q[c];
+                }
+            }
+        });
+        return t;
+    }
+
+    /// <summary>The 16 NF4 levels as int8: round(127 · map[i] / max|map|), and the factor max|map| / 127.</summary>
+    public static (sbyte[] Levels, float Factor) Nf4Levels(float* map)
+    {
+        float max = 0;
+        for (int i = 0; i < 16; i++) max = MathF.Max(max, MathF.Abs(map[i]));
+        var levels = new sbyte[16];
+        for (int i = 0; i < 16; i++) levels[i] = max == 0 ? (sbyte)0 : (sbyte)Math.Clamp((int)MathF.Round(127f * map[i] / max), -127, 127);
+        return (levels, max / 127f);
+    }
+
+    /// <summary>NF4 with row-aligned blocks that are whole 32-column blocks; null otherwise.</summary>
+    public static Int8TiledWeights? FromNf4(in Nf4Matrix w)
+    {
+        if (w.Cols % w.BlockSize != 0 || w.BlockSize % 32 != 0) return null;
+        var (levels, factor) = Nf4Levels(w.Map);
+        var t = new Int8TiledWeights(TiledCodes.Nf4, w.Rows, w.Cols, w.BlockSize, permuted: false, levels);
+        var wc = w;
+        int blocksPerRow = w.Cols / w.BlockSize;
+        ParallelWork.Rows(t.Tiles, 16L * w.Cols, (t0, t1) =>
+        {
+            for (int tile = t0; tile < t1; tile++)
+            {
+                byte* dst = t.Tile(tile);
+                for (int lane = 0; lane < Lanes; lane++)
+                {
+                    int r = tile * Lanes + lane;
+                    if (r >= wc.Rows) break;
+                    for (int wb = 0; wb < blocksPerRow; wb++)
+                        t.TileScales(tile, wb)[lane] = wc.BlockAbsmax((long)r * blocksPerRow + wb) * factor;
+                    long e0 = (long)r * wc.Cols;
+                    for (int c = 0; c < wc.Cols; c++)
+                    {
+                        long e = e0 + c;
+                        int v = wc.Packed[e >> 1];
+                        PutNibble(dst, lane, c, (e & 1) == 0 ? v >> 4 : v & 15);
+                    }
+                }
+            }
+        });
+        return t;
+    }
+
+    /// <summary>INT4 groups (sequential or act-order) of equal size, a multiple of 32 columns; null otherwise.</summary>
+    public static Int8TiledWeights? FromInt4(in Int4GroupWeights w)
+    {
+        int cols = w.Cols, rows = w.Rows, groups = w.Groups;
+        if (cols % groups != 0) return null;
+        int size = cols / groups;
+        if (size % 32 != 0) return null;
+        var count = new int[groups];
+        for (int i = 0; i < cols; i++)
+        {
+            int g = w.GIdx[i];
+            if ((uint)g >= (uint)groups || ++count[g] > size) return null;
+        }
+        // Columns ordered by group (stable): block wb of the packed weight is group wb.
+        var order = new int[cols];
+        var next = new int[groups];
+        for (int g = 1; g < groups; g++) next[g] = next[g - 1] + count[g - 1];
+        bool identity = true;
+        for (int i = 0; i < cols; i++) { int c = next[w.GIdx[i]]++; order[c] = i; identity &= c == i; }
+        var t = new Int8TiledWeights(TiledCodes.Int4, rows, cols, size, permuted: !identity);
+        if (!identity) order.AsSpan().CopyTo(new Span<int>(t.Permutation, cols));
+        var wc = w;
+        ParallelWork.Rows(t.Tiles, 16L * cols, (t0, t1) =>
+        {
+            for (int tile = t0; tile < t1; tile++)
+            {
+                byte* dst = t.Tile(tile);
+                for (int lane = 0; lane < Lanes; lane++)
+                {
+                    int o = tile * Lanes + lane;
+                    if (o >= rows) break;
+                    for (int g = 0; g < groups; g++)
+                    {
+                        t.TileScales(tile, g)[lane] = (float)BitConverter.UInt16BitsToHalf(wc.Scales[(long)g * rows + o]);
+                        t.TileZeros(tile, g)[lane] = (int)(((uint)wc.QZeros[(long)g * (rows / 8) + o / 8] >> (4 * (o % 8))) & 15);
+                    }
+                    for (int c = 0; c < cols; c++)
+                    {
+                        int i = order[c];
+                        PutNibble(dst, lane, c, (int)(((uint)wc.QWeight[(long)(i / 8) * rows + o] >> (4 * (i % 8))) & 15));
+                    }
+                }
+            }
+        });
+        return t;
+    }
+
+    /// <summary>Stores 4-bit code v of (lane, column c) in the 4-bit tile layout.</summary>
+    private static void PutNibble(byte* tile, int lane, int c, int v)
+    {
+        int step = c >> 3, k = c & 7;
+        byte* b = tile + step * 64 + lane * 4 + (k & 3);
+        *b = k < 4 ? (byte)((*b & 0xF0) | v) : (byte)((*b & 0x0F) | (v << 4));
+    }
+
+    /// <summary>4-bit code of (lane, column c) (the inverse of <see cref="PutNibble"/>).</summary>
+    public static int GetNibble(byte* tile, int lane, int c)
+    {
+        int step = c >> 3, k = c & 7;
+        int b = tile[step * 64 + lane * 4 + (k & 3)];
+        return k < 4 ? b & 15 : b >> 4;
+    }
+
+    /// <summary>INT8 code of (lane, column c).</summary>
+    public static int GetByte(byte* tile, int lane, int c) => ((sbyte*)tile)[(c >> 2) * 64 + lane * 4 + (c & 3)];
+}

@@ -1,0 +1,113 @@
+// A quantized weight repacked at load for the int8 dot-product kernels (docs/kernels/int8-dot.md): rows in
+// tiles of 16, every weight row one 32-bit lane, so one 64-byte load feeds 16 output rows at once.
+//
+//   Ŵ[r, c] = s[r, wb(c)] · v[r, c],   v an integer code value, wb(c) = c / BlockCols (the weight block)
+//
+//   Int8  v = q[r, c] ∈ [−127, 127]; one weight block per row, s = scb[r] / 127.
+//         Tile data: per 4 columns one 64-byte step, lane r = the row's 4 bytes.
+//   Nf4   v = L[code], L[i] = round(127 · map[i] / max|map|) (the 16 levels as int8); s = absmax · max|map| / 127.
+//   Int4  v = q − z[r, wb], q ∈ [0, 15]; s = the group scale. Columns are first reordered by group (act-order).
+//         4-bit tile data: per 8 columns one 64-byte step, lane r = 4 bytes whose low nibbles are columns
+//         c…c+3 and high nibbles c+4…c+7.
+//
+// Scales (and INT4 zero points) are stored [tile, weight block, 16 lanes]. Padding rows and columns hold zero codes.
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace PureLlama.Kernels.Simd;
+
+/// <summary>How the codes of an <see cref="Int8TiledWeights"/> are stored and turned into integers.</summary>
+internal enum TiledCodes
+{
+    /// <summary>Signed bytes.</summary>
+    Int8,
+    /// <summary>4-bit indices into a 16-entry int8 level table.</summary>
+    Nf4,
+    /// <summary>4-bit unsigned integers with a zero point per (row, weight block).</summary>
+    Int4,
+}
+
+/// <summary>A weight [rows, cols] in 16-row tiles of int8 or 4-bit codes with per-block F32 scales.</summary>
+internal sealed unsafe class Int8TiledWeights : IDisposable
+{
+    /// <summary>Weight rows per tile (one 32-bit lane of a 512-bit vector each).</summary>
+    public const int TileRows = 16;
+
+    private void* _memory;
+
+    public TiledCodes Codes { get; }
+    public int Rows { get; }
+    public int Cols { get; }
+    public int PaddedCols { get; }
+    public int Tiles { get; }
+    /// <summary>Columns per weight block (a multiple of 32; the whole padded row for INT8).</summary>
+    public int BlockCols { get; }
+    public int WeightBlocks { get; }
+    /// <summary>Code bytes per tile (16 × padded cols for INT8, 8 × for 4-bit codes).</summary>
+    public long TileBytes { get; }
+    /// <summary>Code bytes of one 32-column activation block within a tile.</summary>
+    public int ActivationBlockBytes => Codes == TiledCodes.Int8 ? 512 : 256;
+
+    public byte* Data { get; }
+    /// <summary>F32 [tiles, weight blocks, 16].</summary>
+    public float* Scales { get; }
+    /// <summary>I32 [tiles, weight blocks, 16] zero points (INT4), else null.</summary>
+    public int* Zeros { get; }
+    /// <summary>I32 [cols]: column c of the packed weight is column Permutation[c] of the original (act-order), else null.</summary>
+    public int* Permutation { get; }
+    /// <summary>NF4: |L[i]| and the sign mask (0xFF where L[i] &lt; 0), 16 bytes each; else zero.</summary>
+    public Vector128<byte> AbsLevels { get; }
+    public Vector128<byte> NegativeLevels { get; }
+
+    /// <summary>All bytes held (codes, scales, zeros, permutation).</summary>
+    public long ByteLength { get; }
+
+    internal Int8TiledWeights(TiledCodes codes, int rows, int cols, int blockCols, bool permuted, sbyte[]? levels = null)
+    {
+        if (blockCols <= 0 || blockCols % Q8Activations.BlockSize != 0) throw new ArgumentOutOfRangeException(nameof(blockCols), blockCols, "Weight blocks must be whole 32-column blocks.");
+        Codes = codes; Rows = rows; Cols = cols;
+        PaddedCols = (cols + 31) / 32 * 32;
+        Tiles = (rows + TileRows - 1) / TileRows;
+        BlockCols = blockCols;
+        WeightBlocks = (PaddedCols + blockCols - 1) / blockCols;
+        TileBytes = (codes == TiledCodes.Int8 ? 16L : 8L) * PaddedCols;
+        long data = TileBytes * Tiles, scales = 4L * Tiles * WeightBlocks * TileRows;
+        long zeros = codes == TiledCodes.Int4 ? scales : 0, perm = permuted ? 4L * cols : 0;
+        ByteLength = data + scales + zeros + perm;
+        _memory = NativeMemory.AlignedAlloc((nuint)(ByteLength + 256), 64);
+        NativeMemory.Clear(_memory, (nuint)(ByteLength + 256));
+        byte* p = (byte*)_memory;
+        Data = p; p += (data + 63) & ~63L;
+        Scales = (float*)p; p += (scales + 63) & ~63L;
+        if (zeros > 0) { Zeros = (int*)p; p += (zeros + 63) & ~63L; }
+        if (permuted) Permutation = (int*)p;
+        if (levels != null)
+        {
+            var abs = new byte[16];
+            var neg = new byte[16];
+            for (int i = 0; i < 16; i++) { abs[i] = (byte)Math.Abs(levels[i]); neg[i] = levels[i] < 0 ? (byte)0xFF : (byte)0; }
+            AbsLevels = Vector128.Create(abs);
+            NegativeLevels = Vector128.Create(neg);
+        }
+    }
+
+    /// <summary>Code bytes of tile t.</summary>
+    public byte* Tile(int t) => Data + t * TileBytes;
+
+    /// <summary>Scales of tile t, weight block wb (16 lanes).</summary>
+    public float* TileScales(int t, int wb) => Scales + ((long)t * WeightBlocks + wb) * TileRows;
+
+    /// <summary>Zero points of tile t, weight block wb (16 lanes; INT4 only).</summary>
+    public int* TileZeros(int t, int wb) => Zeros + ((long)t * WeightBlocks + wb) * TileRows;
+
+    /// <summary>The integer level of NF4 code i (from the stored tables).</summary>
+    public int Level(int i) => NegativeLevels[i] != 0 ? -AbsLevels[i] : AbsLevels[i];
+
+    /// <summary>Frees the buffers.</summary>
+    public void Dispose()
+    {
+        if (_memory == null) return;
+        NativeMemory.AlignedFree(_memory);
+        _memory = null;
+    }
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# PureLlama against llama.cpp on the same Llama-3.2-1B-shaped random model, on the CPU, same thread count,
+# rounds interleaved (one PureLlama run, then one llama-bench run, per format), and the ratio table of issue 14.
+#
+#   scripts/bench-vs-llamacpp.sh [--rounds N] [--threads N] [--build-only]
+#
+# llama.cpp is not a dependency of the project and never enters the repository or CI: its source ships in the
+# npm package node-llama-cpp@3.21.1 as a git bundle (llama/gitRelease.bundle). The script clones that bundle,
+# builds llama-bench and llama-quantize with -DGGML_NATIVE=ON, and caches everything under .llamacpp/ (gitignored;
+# LLAMACPP_CACHE moves it). The model: bench-decode's random BF16 checkpoint (16 layers, hidden 2048), exported
+# to GGUF BF16 by `purellama export-gguf`, then Q4_0 and Q8_0 made by llama.cpp's own llama-quantize.
+#
+# Pairs: BF16 vs BF16; NF4 (lm_head too) vs Q4_0; INT4 RTN g128 (GPTQ layout, lm_head dense) vs Q4_0; INT8 (lm_head
+# too) vs Q8_0. llama-bench: -t THREADS -p 128 -n 32 -mmp 0 -r 1; PureLlama: bench-decode --prompt 128 --decode 32.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${LLAMACPP_CACHE:-$ROOT/.llamacpp}
+ROUNDS=3 THREADS=2 BUILD_ONLY=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --build-only) BUILD_ONLY=1; shift ;;
+    *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$CACHE"
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+
+# 1. llama.cpp source from the npm package's git bundle.
+BUNDLE=$ROOT/tests/llamacpp/node_modules/node-llama-cpp/llama/gitRelease.bundle
+if [ ! -f "$BUNDLE" ]; then
+  BUNDLE=$CACHE/npm/package/llama/gitRelease.bundle
+  if [ ! -f "$BUNDLE" ]; then
+    log "fetching node-llama-cpp@3.21.1 with npm pack"
+    mkdir -p "$CACHE/npm"
+    (cd "$CACHE/npm" && npm pack --silent node-llama-cpp@3.21.1 >/dev/null && tar xzf node-llama-cpp-3.21.1.tgz package/llama/gitRelease.bundle)
+  fi
+fi
+if [ ! -d "$CACHE/src/.git" ]; then
+  log "cloning $BUNDLE"
+  rm -rf "$CACHE/src"
+  git clone -q "$BUNDLE" "$CACHE/src"
+fi
+VERSION=$(git -C "$CACHE/src" describe --tags --always 2>/dev/null || git -C "$CACHE/src" rev-parse --short HEAD)
+
+# 2. Build llama-bench and llama-quantize only.
+if [ ! -x "$CACHE/build/bin/llama-bench" ] || [ ! -x "$CACHE/build/bin/llama-quantize" ]; then
+  log "building llama.cpp $VERSION (llama-bench, llama-quantize; GGML_NATIVE=ON)"
+  cmake -S "$CACHE/src" -B "$CACHE/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >"$CACHE/cmake.log" 2>&1 || { tail -20 "$CACHE/cmake.log" >&2; exit 1; }
+  cmake --build "$CACHE/build" --target llama-bench llama-quantize -j "$THREADS" >"$CACHE/build.log" 2>&1 || { tail -30 "$CACHE/build.log" >&2; exit 1; }
+fi
+[ "$BUILD_ONLY" = 1 ] && { log "built llama.cpp $VERSION in $CACHE/build/bin"; exit 0; }
+
+# 3. The models.
+PL=(dotnet "$ROOT/src/PureLlama.Cli/bin/Release/net10.0/PureLlama.Cli.dll")
+[ -f "${PL[1]}" ] || dotnet build "$ROOT/src/PureLlama.Cli" -c Release >/dev/null
+export PURELLAMA_THREADS=$THREADS
+DENSE=$CACHE/random-1b RTN=$CACHE/random-1b-rtn
+if [ ! -f "$DENSE/config.json" ]; then
+  log "writing the random 1B-shaped checkpoint"
+  "${PL[@]}" bench-decode --dir "$DENSE" --prompt 4 --decode 1 --loading mapped --bandwidth-gbs 60 >/dev/null
+fi
+[ -f "$RTN/config.json" ] || { log "INT4 RTN copy"; "${PL[@]}" quantize --model "$DENSE" --format rtn --group-size 128 --out "$RTN" --force >/dev/null; }
+[ -f "$CACHE/1b-bf16.gguf" ] || { log "GGUF BF16 export"; "${PL[@]}" export-gguf --model "$DENSE" --type bf16 --out "$CACHE/1b-bf16.gguf" >/dev/null; }
+for q in Q4_0 Q8_0; do
+  [ -f "$CACHE/1b-$q.gguf" ] || "$CACHE/build/bin/llama-quantize" "$CACHE/1b-bf16.gguf" "$CACHE/1b-$q.gguf" "$q" "$THREADS" >"$CACHE/quantize-$q.log" 2>&1
+done
+
+# 4. Interleaved rounds. Each line of $RESULTS: round format engine prefill_tok_s decode_tok_s load.
+RESULTS=$CACHE/results-$(date -u +%Y%m%dT%H%M%S).tsv
+pl_run() {  # args: bench-decode options; prints "prefill decode"
+  "${PL[@]}" bench-decode --loading copied --prompt 128 --decode 32 --bandwidth-gbs 60 "$@" |
+    sed -n 's/.*prefill [0-9]* tok: \([0-9.]*\) tok\/s | decode [0-9]* tok: \([0-9.]*\) tok\/s.*/\1 \2/p' | head -1
+}
+lc_run() {  # args: gguf; prints "prefill decode"
+  "$CACHE/build/bin/llama-bench" -m "$1" -t "$THREADS" -p 128 -n 32 -mmp 0 -r 1 -o csv 2>/dev/null |
+    awk -F, 'NR==1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); c[$i] = i } next }
+             { gsub(/"/, ""); if ($c["n_prompt"] > 0) p = $c["avg_ts"]; else d = $c["avg_ts"] } END { print p, d }'
+}
+load() { cut -d' ' -f1 /proc/loadavg; }
+for r in $(seq 1 "$ROUNDS"); do
+  for f in bf16 nf4 int4 int8; do
+    case $f in
+      bf16) pl=(--dir "$DENSE"); gguf=$CACHE/1b-bf16.gguf ;;
+      nf4) pl=(--dir "$DENSE" --quantize nf4 --quantize-lm-head); gguf=$CACHE/1b-Q4_0.gguf ;;
+      int4) pl=(--model "$RTN"); gguf=$CACHE/1b-Q4_0.gguf ;;
+      int8) pl=(--dir "$DENSE" --quantize int8 --quantize-lm-head); gguf=$CACHE/1b-Q8_0.gguf ;;
+    esac
+    log "round $r $f"
+    echo "$r $f purellama $(pl_run "${pl[@]}") $(load)" >>"$RESULTS"
+    echo "$r $f llama.cpp $(lc_run "$gguf") $(load)" >>"$RESULTS"
+  done
+done
+
+# 5. The table: medians over the rounds, ratio PureLlama / llama.cpp.
+echo "llama.cpp $VERSION (node-llama-cpp@3.21.1 bundle), $THREADS threads, $ROUNDS interleaved rounds, $(date -u +%Y-%m-%d); load during runs: $(awk '{print $6}' "$RESULTS" | sort -n | sed -n '1p;$p' | paste -sd-)"
+echo
+echo "| PureLlama weights vs llama.cpp | decode tok/s PureLlama / llama.cpp | ratio | prefill pp128 tok/s PureLlama / llama.cpp | ratio |"
+echo "| --- | --- | ---: | --- | ---: |"
+for f in bf16 nf4 int4 int8; do
+  awk -v f="$f" '
+    function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+                                       return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    $2 == f && $3 == "purellama" { pp[++n1] = $4; pd[n1] = $5 }
+    $2 == f && $3 == "llama.cpp" { lp[++n2] = $4; ld[n2] = $5 }
+    END {
+      name["bf16"] = "BF16 vs BF16"; name["nf4"] = "NF4 (lm_head NF4) vs Q4_0"; name["int4"] = "INT4 RTN g128 (lm_head BF16) vs Q4_0"; name["int8"] = "INT8 (lm_head INT8) vs Q8_0"
+      a = median(pd, n1); b = median(ld, n2); c = median(pp, n1); d = median(lp, n2)
+      printf "| %s | %.1f / %.1f | %.2f× | %.1f / %.1f | %.2f× |\n", name[f], a, b, (b > 0 ? a / b : 0), c, d, (d > 0 ? c / d : 0)
+    }' "$RESULTS"
+done
+echo
+echo "raw rounds: $RESULTS"

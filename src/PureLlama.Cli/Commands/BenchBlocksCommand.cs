@@ -1,0 +1,157 @@
+using System.CommandLine;
+using System.Diagnostics;
+using PureLlama.Cli.Bench;
+using PureLlama.Autograd;
+using PureLlama.Compute;
+using PureLlama.Kernels.Blocks;
+using PureLlama.Tensors;
+
+namespace PureLlama.Cli.Commands;
+
+/// <summary>
+/// <c>purellama bench-blocks</c> (hidden): the weight products of one decode step of a Llama-3.2-1B-shaped model
+/// (16 layers of q, k, v, o, gate, up, down and the 128256-row output matrix) in the GGUF file types llama.cpp
+/// makes — Q8_0, Q4_0 (output Q6_K), Q4_K_M (Q4_K; attn_v and ffn_down Q6_K in llama-quantize's layers; output
+/// Q6_K) — on random block bytes, through the int8 dot-product path and the exact dequantizing path, alternated
+/// step by step so machine load hits both alike. Attention, norms and the embedding gather are not included.
+/// </summary>
+internal static class BenchBlocksCommand
+{
+    private const int Hidden = 2048, Kv = 512, Ffn = 8192, Vocab = 128256, Layers = 16;
+
+    public static Command Create()
+    {
+        var steps = new Option<int>("--steps") { Description = "decode steps per path and file type", DefaultValueFactory = _ => 8 };
+        var bf16 = new Option<bool>("--bf16") { Description = "also time the same products with dense BF16 weights (the baseline of docs/perf.md)" };
+        var types = new Option<string[]>("--types") { Description = "q8_0 q4_0 q4_k_m (default: all three)", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("bench-blocks", "Decode-step weight products of a 1B-shaped model in GGUF block formats (int8 dots vs exact).") { steps, types, bf16 };
+        command.Hidden = true;
+        command.SetAction(parse => ModelCliOptions.Guard(() => Run(parse.GetValue(steps), parse.GetValue(types) is { Length: > 0 } t ? t : ["q8_0", "q4_0", "q4_k_m"], parse.GetValue(bf16))));
+        return command;
+    }
+
+    private static int Run(int steps, string[] fileTypes, bool bf16)
+    {
+        if (steps < 1) throw new ArgumentException("--steps must be at least 1.");
+        Console.WriteLine($"bench-blocks: {Environment.ProcessorCount} threads, load average {BenchReport.LoadAverage()}, AVX-VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}");
+        Console.WriteLine("file type | weight MB | int8 dots ms/step | tok/s | exact ms/step | tok/s");
+        if (bf16) Bf16(steps);
+        foreach (var fileType in fileTypes)
+        {
+            var weights = Weights(fileType.ToLowerInvariant());
+            try
+            {
+                double mb = weights.Sum(w => w.ByteLength) / 1e6;
+                var fast = new List<double>();
+                var exact = new List<double>();
+                using var xHidden = Tensor.RandU(new Shape(1, Hidden), new Rng(3), -1f, 1f);
+                using var xFfn = Tensor.RandU(new Shape(1, Ffn), new Rng(4), -1f, 1f);
+                for (int s = 0; s <= steps; s++)
+                {
+                    double f = Step(weights, xHidden, xFfn, exactPath: false), e = Step(weights, xHidden, xFfn, exactPath: true);
+                    if (s == 0) continue;   // warm-up
+                    fast.Add(f); exact.Add(e);
+                }
+                double mf = Median(fast), me = Median(exact);
+                Console.WriteLine($"{fileType} | {mb:F0} | {mf:F1} | {1000 / mf:F1} | {me:F1} | {1000 / me:F1}");
+            }
+            finally
+            {
+                foreach (var w in weights) w.Dispose();
+            }
+        }
+        Console.WriteLine($"load average after: {BenchReport.LoadAverage()}");
+        return 0;
+    }
+
+    private static double Step(List<GgmlBlockTensor> weights, Tensor xHidden, Tensor xFfn, bool exactPath)
+    {
+        var sw = Stopwatch.StartNew();
+        using var scope = QuantizedInference.Scope(exactDequant: exactPath);
+        using var noGrad = GradMode.NoGrad();
+        foreach (var w in weights)
+        {
+            using var y = Ops.QuantLinear(w.Columns == Hidden ? xHidden : xFfn, w);   // int8 dots unless exactPath
+        }
+        return sw.Elapsed.TotalMilliseconds;
+    }
+
+    // The same products with dense BF16 weights [out, in] (random values), through Ops.Linear.
+    private static void Bf16(int steps)
+    {
+        var shapes = new List<(int Rows, int Cols)>();
+        for (int i = 0; i < Layers; i++) shapes.AddRange([(Hidden, Hidden), (Kv, Hidden), (Kv, Hidden), (Hidden, Hidden), (Ffn, Hidden), (Ffn, Hidden), (Hidden, Ffn)]);
+        shapes.Add((Vocab, Hidden));
+        var weights = shapes.Select((s, i) => Tensor.RandU(new Shape(s.Rows, s.Cols), new Rng((ulong)i), -0.1f, 0.1f, DType.BF16)).ToList();
+        try
+        {
+            using var xHidden = Tensor.RandU(new Shape(1, Hidden), new Rng(3), -1f, 1f);
+            using var xFfn = Tensor.RandU(new Shape(1, Ffn), new Rng(4), -1f, 1f);
+            var times = new List<double>();
+            using var noGrad = GradMode.NoGrad();
+            for (int s = 0; s <= steps; s++)
+            {
+                var sw = Stopwatch.StartNew();
+                foreach (var w in weights)
+                {
+                    using var y = Ops.Linear(w.Shape[1] == Hidden ? xHidden : xFfn, w);
+                }
+                if (s > 0) times.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            double ms = Median(times);
+            Console.WriteLine($"bf16 (dense) | {weights.Sum(w => w.ByteLength) / 1e6:F0} | {ms:F1} | {1000 / ms:F1} | — | —");
+        }
+        finally
+        {
+            foreach (var w in weights) w.Dispose();
+        }
+    }
+
+    private static double Median(List<double> v)
+    {
+        var s = v.Order().ToArray();
+        return s[s.Length / 2];
+    }
+
+    // The projections of one decode step as llama-quantize types them (docs/perf.md, fixtures/gguf/README.md).
+    private static List<GgmlBlockTensor> Weights(string fileType)
+    {
+        var list = new List<GgmlBlockTensor>();
+        var rng = new Random(7);
+        for (int i = 0; i < Layers; i++)
+        {
+            var (baseType, vType, downType) = fileType switch
+            {
+                "q8_0" => (GgmlType.Q8_0, GgmlType.Q8_0, GgmlType.Q8_0),
+                "q4_0" => (GgmlType.Q4_0, GgmlType.Q4_0, GgmlType.Q4_0),
+                "q4_k_m" => (GgmlType.Q4_K, MoreBits(i) ? GgmlType.Q6_K : GgmlType.Q4_K, MoreBits(i) ? GgmlType.Q6_K : GgmlType.Q4_K),
+                _ => throw new ArgumentException($"--types takes q8_0, q4_0 and q4_k_m, not '{fileType}'."),
+            };
+            list.Add(Random(rng, baseType, Hidden, Hidden));
+            list.Add(Random(rng, baseType, Kv, Hidden));
+            list.Add(Random(rng, vType, Kv, Hidden));
+            list.Add(Random(rng, baseType, Hidden, Hidden));
+            list.Add(Random(rng, baseType, Ffn, Hidden));
+            list.Add(Random(rng, baseType, Ffn, Hidden));
+            list.Add(Random(rng, downType, Hidden, Ffn));
+        }
+        list.Add(Random(rng, fileType == "q8_0" ? GgmlType.Q8_0 : GgmlType.Q6_K, Vocab, Hidden));
+        return list;
+    }
+
+    // llama-quantize's Q4_K_M rule for attn_v / ffn_down: i < n/8 || i >= 7n/8 || (i − n/8) % 3 == 2.
+    private static bool MoreBits(int i) => i < Layers / 8 || i >= 7 * Layers / 8 || (i - Layers / 8) % 3 == 2;
+
+    // Random codes with small finite f16 scales (every f16 field of the block set to 0.01).
+    private static GgmlBlockTensor Random(Random rng, GgmlType type, int rows, int cols)
+    {
+        int bb = BlockFormats.BlockBytes(type);
+        var bytes = new byte[rows * BlockFormats.RowBytes(type, cols)];
+        rng.NextBytes(bytes);
+        ushort scale = BitConverter.HalfToUInt16Bits((Half)0.01f);
+        int[] f16Fields = type switch { GgmlType.Q4_K => [0, 2], GgmlType.Q6_K => [208], _ => [0] };
+        for (long b = 0; b < bytes.Length; b += bb)
+            foreach (int f in f16Fields) { bytes[b + f] = (byte)scale; bytes[b + f + 1] = (byte)(scale >> 8); }
+        return new GgmlBlockTensor(type, new Shape(rows, cols), Tensor.FromArray(bytes, new Shape(bytes.Length)));
+    }
+}
