@@ -16,7 +16,7 @@ public sealed class FuzzTests(CorpusFixture fx, ITestOutputHelper output) : ICla
     public static TheoryData<string, int> Parsers => new()
     {
         { "safetensors", 1000 }, { "config", 2000 }, { "tokenizer", 1500 }, { "adapter", 1000 }, { "quantized", 500 },
-        { "sft", 2000 }, { "trainer-state", 2000 }, { "optimizer", 1000 },
+        { "sft", 2000 }, { "trainer-state", 2000 }, { "optimizer", 1000 }, { "gguf", 1000 },
     };
 
     [Fact]
