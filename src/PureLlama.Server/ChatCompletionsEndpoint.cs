@@ -29,9 +29,7 @@ internal sealed class ChatCompletionsEndpoint(ServerState state) : GenerationEnd
         bool logprobs = json.Bool("logprobs") ?? false;
         int top = json.Int("top_logprobs", 0, MaxTopLogprobs) ?? 0;
         if (top > 0 && !logprobs) throw ApiError.BadRequest("top_logprobs needs logprobs set to true.", "top_logprobs");
-        var template = State.Tokenizer?.ChatTemplate
-            ?? throw ApiError.BadRequest("This model has no tokenizer.json, so it has no chat template: use /v1/completions with token ids.", "messages");
-        return new PreparedPrompts([template.Encode(ReadMessages(json))], "messages", logprobs, top);
+        return new PreparedPrompts([State.Tokenizer.ChatTemplate.Encode(ReadMessages(json))], "messages", logprobs, top);
     }
 
     private static List<ChatTurn> ReadMessages(RequestJson json)

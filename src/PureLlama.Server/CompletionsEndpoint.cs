@@ -56,7 +56,6 @@ internal sealed class CompletionsEndpoint(ServerState state) : GenerationEndpoin
     private int[] Encode(string text)
     {
         if (text.Length == 0) throw ApiError.BadRequest("prompt is empty.", "prompt");
-        if (State.Tokenizer is null) throw ApiError.BadRequest("This model has no tokenizer.json: give the prompt as token ids.", "prompt");
         return State.Engine.Runtime.Encode(text);
     }
 

@@ -68,10 +68,11 @@ internal abstract class GenerationEndpoint(ServerState state)
         {
             throw ApiError.BadRequest(e.Message[..^$" (Parameter '{e.ParamName}')".Length], prepared.PromptParam); // e.g. the prompt outgrows the KV memory
         }
-        if (p.Stream) await StreamAsync(context.Response, run, outputs, prepared, p, head, aborted);
+        if (p.Stream) await StreamAsync(context.Response, run, outputs, prepared, p, head, slot, aborted);
         else
         {
             await foreach (var item in run.ReadAllAsync(aborted)) outputs[item.Choice].Add(item.Token, prepared.Logprobs);
+            slot.Dispose();
             await JsonBody.WriteAsync(context.Response, w =>
             {
                 w.WriteStartObject();
@@ -86,7 +87,7 @@ internal abstract class GenerationEndpoint(ServerState state)
     }
 
     private async Task StreamAsync(HttpResponse response, ChoiceRun run, List<ChoiceOutput> outputs, PreparedPrompts prepared,
-        GenerationParameters p, ResponseHead head, CancellationToken ct)
+        GenerationParameters p, ResponseHead head, ServerState.Slot slot, CancellationToken ct)
     {
         var sse = await ServerSentEvents.StartAsync(response, ct);
         for (int i = 0; HasStartChoice && i < outputs.Count; i++)
@@ -105,6 +106,7 @@ internal abstract class GenerationEndpoint(ServerState state)
             if (token.Finish is not null)
                 await sse.WriteAsync(w => Chunk(w, head, p.IncludeUsage, cw => WriteFinishChoice(cw, index, output.FinishReason)), ct);
         }
+        slot.Dispose(); // every sequence has ended
         if (p.IncludeUsage)
             await sse.WriteAsync(w =>
             {

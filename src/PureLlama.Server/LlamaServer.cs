@@ -40,6 +40,8 @@ public sealed class LlamaServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        if (engine.Runtime.Tokenizer is null)
+            throw new ArgumentException("The model has no tokenizer (tokenizer.json): the API's text, chat template and stop strings need one.", nameof(engine));
         var state = new ServerState(engine, options);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = typeof(LlamaServer).Assembly.GetName().Name });
         builder.Logging.ClearProviders();
@@ -59,8 +61,7 @@ public sealed class LlamaServer : IAsyncDisposable
     private static void Listen(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions k, string host, int port)
     {
         if (host == "localhost") k.ListenLocalhost(port);
-        else if (IPAddress.TryParse(host, out var ip)) k.Listen(ip, port);
-        else throw new ArgumentException($"--host must be an IP address or localhost, got '{host}'.", nameof(host));
+        else k.Listen(IPAddress.Parse(host), port); // ServerOptions.Validate checked it
     }
 
     private static void Map(WebApplication app, ServerState state)

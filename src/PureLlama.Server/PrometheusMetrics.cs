@@ -18,8 +18,8 @@ internal static class PrometheusMetrics
         Metric(sb, "purellama_prompt_tokens_total", "counter", "Prompt tokens of every request admitted.", m.PromptTokens);
         Metric(sb, "purellama_generation_tokens_total", "counter", "Tokens generated.", m.GeneratedTokens);
         Metric(sb, "purellama_prefix_cache_hit_tokens_total", "counter", "Prompt tokens served from the prefix cache.", m.PrefixCacheHitTokens);
-        Metric(sb, "purellama_kv_blocks_used", "gauge", "KV cache blocks held by sequences or the prefix cache.", m.KvBlocksUsed);
-        Metric(sb, "purellama_kv_blocks_free", "gauge", "KV cache blocks free.", m.KvBlocksFree);
+        Metric(sb, "purellama_kv_blocks_used", "gauge", "KV cache blocks held by sequences (a block shared through the prefix cache counts once).", m.KvBlocksUsed);
+        Metric(sb, "purellama_kv_blocks_free", "gauge", "KV cache blocks an allocation can take (free, or cached by the prefix cache but held by no sequence).", m.KvBlocksFree);
         Metric(sb, "purellama_kv_block_bytes", "gauge", "Bytes of one KV block (all layers, K and V).", m.KvBytesPerBlock);
         Metric(sb, "purellama_preemptions_total", "counter", "Sequences preempted because the KV pool ran dry.", m.Preemptions);
         Metric(sb, "purellama_http_requests_in_flight", "gauge", "Generation requests the HTTP server is handling.", state.InFlight);

@@ -3,7 +3,7 @@ namespace PureLlama.Server;
 /// <summary>Settings of the HTTP server of <c>purellama serve</c> (the engine has its own, <see cref="Serving.ServingOptions"/>).</summary>
 public sealed record ServerOptions
 {
-    /// <summary>Address to listen on; loopback unless opened on purpose (e.g. 0.0.0.0).</summary>
+    /// <summary>Address to listen on: an IP address or localhost; loopback unless opened on purpose (e.g. 0.0.0.0).</summary>
     public string Host { get; init; } = "127.0.0.1";
 
     /// <summary>TCP port; 0 picks a free one (see <see cref="LlamaServer.Address"/>).</summary>
@@ -30,7 +30,8 @@ public sealed record ServerOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(Host)) throw new ArgumentException("Host is empty.", nameof(Host));
+        if (Host != "localhost" && !System.Net.IPAddress.TryParse(Host, out _))
+            throw new ArgumentException($"Host must be an IP address (127.0.0.1, 0.0.0.0, ::1, …) or localhost, got '{Host}'.", nameof(Host));
         if (Port is < 0 or > 65535) throw new ArgumentException($"Port must be in [0, 65535], got {Port}.", nameof(Port));
         if (ApiKey is { Length: 0 }) throw new ArgumentException("ApiKey is empty; leave it unset to serve without a key.", nameof(ApiKey));
         if (ModelName is { } name && string.IsNullOrWhiteSpace(name)) throw new ArgumentException("ModelName is blank.", nameof(ModelName));

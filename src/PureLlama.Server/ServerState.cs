@@ -12,7 +12,8 @@ internal sealed class ServerState(ServingEngine engine, ServerOptions options)
     public ServingEngine Engine { get; } = engine;
     public ServerOptions Options { get; } = options;
     public ServedModels Models { get; } = ServedModels.For(engine, options.ModelName);
-    public Llama3Tokenizer? Tokenizer => Engine.Runtime.Tokenizer;
+    /// <summary>The model's tokenizer (<see cref="LlamaServer.StartAsync"/> refuses a model without one).</summary>
+    public Llama3Tokenizer Tokenizer => Engine.Runtime.Tokenizer!;
 
     /// <summary>Generation requests being handled now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
@@ -36,13 +37,22 @@ internal sealed class ServerState(ServingEngine engine, ServerOptions options)
     /// <summary>The token's text and UTF-8 bytes (logprobs' <c>token</c> and <c>bytes</c>); a partial character reads as U+FFFD in the text.</summary>
     public (string Text, byte[] Bytes) Piece(int id)
     {
-        if (Tokenizer is not { } tok || (uint)id >= (uint)tok.VocabSize) return ($"<{id}>", []);
-        byte[] bytes = tok.TokenBytes(id).ToArray();
+        if ((uint)id >= (uint)Tokenizer.VocabSize) return ($"<{id}>", []);
+        byte[] bytes = Tokenizer.TokenBytes(id).ToArray();
         return (System.Text.Encoding.UTF8.GetString(bytes), bytes);
     }
 
-    public readonly struct Slot(ServerState state) : IDisposable
+    /// <summary>
+    /// A generation slot, given back once: released before a response's last write (so a client that sends its next
+    /// request on receiving the answer never meets its own previous request's slot), or at disposal.
+    /// </summary>
+    public sealed class Slot(ServerState state) : IDisposable
     {
-        public void Dispose() => Interlocked.Decrement(ref state._inFlight);
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0) Interlocked.Decrement(ref state._inFlight);
+        }
     }
 }

@@ -91,6 +91,7 @@ public sealed class ChatClientTests(ServerFixture fx)
         await cancelWhenRunning;
         var after = await fx.WaitIdleAsync();
         after.Running.Should().Be(0);
+        after.KvBlocksUsed.Should().Be(0);
         (after.GeneratedTokens - before.GeneratedTokens).Should().BeLessThan(440);
 
         using var early = new CancellationTokenSource();

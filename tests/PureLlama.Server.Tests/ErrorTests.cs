@@ -126,18 +126,44 @@ public sealed class ErrorTests(ServerFixture fx)
         var stream = slow.GetStream();
         await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"prompt\":"));
         await stream.FlushAsync();
-        HttpResponseMessage refused = null!;
-        for (int i = 0; i < 250; i++) // until the slow request has reached its handler
-        {
-            refused = await http.PostAsync("v1/completions", Protocol.Body("{\"prompt\":\"In the\",\"max_tokens\":2}"));
-            if ((int)refused.StatusCode == 429) break;
-            await Task.Delay(20);
-        }
+        for (int i = 0; i < 500 && !(await http.GetStringAsync("metrics")).Contains("\npurellama_http_requests_in_flight 1\n"); i++)
+            await Task.Delay(20); // until the slow request has reached its handler (then it holds the slot)
+        var refused = await http.PostAsync("v1/completions", Protocol.Body("{\"prompt\":\"In the\",\"max_tokens\":2}"));
         ((int)refused.StatusCode).Should().Be(429, await http.GetStringAsync("metrics"));
         refused.Headers.RetryAfter.Should().NotBeNull();
         Protocol.Error(await refused.Content.ReadAsStringAsync()).Should().Be(("rate_limit_error", (string?)null, "rate_limit_exceeded"));
         slow.Close();
         (await http.GetStringAsync("metrics")).Should().MatchRegex("purellama_http_requests_rejected_total [1-9]");
+    }
+
+    [Fact]
+    public void BadServerOptionsAreNamed()
+    {
+        foreach (var (options, name) in new (ServerOptions, string)[]
+                 {
+                     (new() { Host = "example.com" }, "Host"), (new() { Port = 70000 }, "Port"), (new() { ApiKey = "" }, "ApiKey"),
+                     (new() { MaxBodyBytes = 10 }, "MaxBodyBytes"), (new() { MaxTokensLimit = 0 }, "MaxTokensLimit"),
+                     (new() { MaxConcurrentRequests = 0 }, "MaxConcurrentRequests"), (new() { MaxChoices = 0 }, "MaxChoices"),
+                 })
+            options.Invoking(o => o.Validate()).Should().Throw<ArgumentException>().Which.ParamName.Should().Be(name);
+        new ServerOptions { Host = "::1" }.Validate();
+        new ServerOptions { Host = "localhost" }.Validate();
+    }
+
+    [Fact]
+    public async Task AModelWithoutTokenizerIsRefusedAtStart()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "purellama-serve-notok-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            foreach (var f in new[] { "config.json", "model.safetensors" }) File.Copy(Path.Combine(fx.ModelDir, f), Path.Combine(dir, f));
+            using var runtime = Llama.LlamaRuntime.Load(dir);
+            using var engine = ServingEngine.Start(runtime, new ServingOptions { KvMemoryBytes = 1 << 20 });
+            var start = () => LlamaServer.StartAsync(engine, new ServerOptions { Port = 0 });
+            await start.Should().ThrowAsync<ArgumentException>().WithMessage("*tokenizer*");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
     }
 
     [Fact]

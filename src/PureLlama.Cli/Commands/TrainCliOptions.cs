@@ -143,6 +143,13 @@ internal sealed class TrainCliOptions(float defaultLr, string defaultOptimizer)
         double seconds = parse.GetValue(CollectiveTimeout);
         if (!(seconds > 0)) throw new ArgumentException($"--collective-timeout must be a positive number of seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}.");
         var comm = Communicators.Create(parse.GetValue(Distributed)!, TimeSpan.FromSeconds(seconds));
+        if (comm.Size > 1 && Tensors.Device.Parse(parse.GetValue(Device) ?? "cpu").Kind == Tensors.DeviceKind.Cuda)
+        {
+            // One GPU per rank: the local rank's, unless the launcher chose (read by the CUDA driver when it starts).
+            if (Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES") is null)
+                Environment.SetEnvironmentVariable("CUDA_VISIBLE_DEVICES", Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_RANK") ?? "0");
+            comm = NcclCommunicator.Create(comm, ownsBootstrap: true);
+        }
         if (comm.Size > 1 && Environment.GetEnvironmentVariable("PURELLAMA_THREADS") is null)
             SimdThreading.MaxThreads = Math.Max(1, Environment.ProcessorCount / Communicators.LocalRanks());
         if (comm.Rank != 0) Console.SetOut(TextWriter.Null);

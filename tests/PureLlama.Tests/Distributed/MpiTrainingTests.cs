@@ -119,9 +119,10 @@ public class MpiTrainingTests(ITestOutputHelper output)
         string dir = Training.TrainingTestSupport.TempDir();
         try
         {
-            var hung = Run(2, Args(dir, "--max-steps", "4", "--save-steps", "1", "--collective-timeout", "5"), fault: "rank=1,step=3,kind=hang", timeoutSeconds: 300);
+            // 40 s: long enough that a loaded machine's slow rank is not mistaken for a hung one
+            var hung = Run(2, Args(dir, "--max-steps", "4", "--save-steps", "1", "--collective-timeout", "40"), fault: "rank=1,step=3,kind=hang", timeoutSeconds: 600);
             hung.Exit.Should().NotBe(0);
-            hung.Err.Should().Contain("rank(s) 1 did not reach it").And.Contain("did not complete within 5 s");
+            hung.Err.Should().Contain("rank(s) 1 did not reach it").And.Contain("did not complete within 40 s");
             Trainer.LatestCheckpoint(dir).Should().EndWith("checkpoint-2");
             File.Exists(Path.Combine(dir, "checkpoint-2", LoraAdapter.WeightsFileName)).Should().BeTrue();
         }
