@@ -40,15 +40,15 @@ fi
 if [ ! -d "$CACHE/src/.git" ]; then
   log "cloning $BUNDLE"
   rm -rf "$CACHE/src"
-  git clone -q "$BUNDLE" "$CACHE/src"
+  git -c advice.detachedHead=false clone -q "$BUNDLE" "$CACHE/src"
 fi
-VERSION=$(git -C "$CACHE/src" describe --tags --always 2>/dev/null || git -C "$CACHE/src" rev-parse --short HEAD)
+VERSION="$(git -C "$CACHE/src" describe --tags --always 2>/dev/null) ($(git -C "$CACHE/src" log -1 --format=%cs))"
 
 # 2. Build llama-bench and llama-quantize only.
 if [ ! -x "$CACHE/build/bin/llama-bench" ] || [ ! -x "$CACHE/build/bin/llama-quantize" ]; then
   log "building llama.cpp $VERSION (llama-bench, llama-quantize; GGML_NATIVE=ON)"
   cmake -S "$CACHE/src" -B "$CACHE/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >"$CACHE/cmake.log" 2>&1 || { tail -20 "$CACHE/cmake.log" >&2; exit 1; }
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF >"$CACHE/cmake.log" 2>&1 || { tail -20 "$CACHE/cmake.log" >&2; exit 1; }
   cmake --build "$CACHE/build" --target llama-bench llama-quantize -j "$THREADS" >"$CACHE/build.log" 2>&1 || { tail -30 "$CACHE/build.log" >&2; exit 1; }
 fi
 [ "$BUILD_ONLY" = 1 ] && { log "built llama.cpp $VERSION in $CACHE/build/bin"; exit 0; }

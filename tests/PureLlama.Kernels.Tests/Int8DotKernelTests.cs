@@ -229,6 +229,37 @@ public sealed unsafe class Int8DotKernelTests
     }
 
     [Fact]
+    public void Dot_primitives_are_exact_per_4_byte_group_at_the_extremes()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) throw new PureLlama.Tests.Shared.SkipTestException("AVX-512BW is not available here (the scalar twin is covered by the kernel tests).");
+        var rng = new Random(11);
+        var w = new sbyte[64]; var x = new sbyte[64]; var u = new byte[64];
+        for (int trial = 0; trial < 200; trial++)
+        {
+            for (int i = 0; i < 64; i++)
+            {
+                w[i] = trial < 2 ? (sbyte)(trial == 0 ? -128 : 127) : (sbyte)rng.Next(-128, 128);   // −128 weights are allowed
+                x[i] = trial < 2 ? (sbyte)(i % 2 == 0 ? 127 : -127) : (sbyte)rng.Next(-127, 128);  // activations never hold −128
+                u[i] = (byte)rng.Next(16);
+            }
+            fixed (sbyte* pw = w, px = x)
+            fixed (byte* pu = u)
+            {
+                var signed = Int8DotProducts.DotSigned(System.Runtime.Intrinsics.Vector512.Load(pw), System.Runtime.Intrinsics.Vector512.Load(px));
+                var pairs = Int8DotProducts.PairsUnsigned(System.Runtime.Intrinsics.Vector512.Load(pu), System.Runtime.Intrinsics.Vector512.Load(px));
+                var widened = Int8DotProducts.WidenPairs(pairs + pairs + pairs + pairs + pairs + pairs + pairs + pairs);   // 8 codes ≤ 15 fit i16
+                for (int lane = 0; lane < 16; lane++)
+                {
+                    signed[lane].Should().Be(Int8DotProducts.DotScalar(pw + 4 * lane, px + 4 * lane, 4));
+                    int nibbleDot = 0;
+                    for (int k = 0; k < 4; k++) nibbleDot += u[4 * lane + k] * x[4 * lane + k];
+                    widened[lane].Should().Be(8 * nibbleDot);
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void Nf4_levels_are_the_codebook_times_127()
     {
         var map = Nf4Codebook.CodesArray();

@@ -78,7 +78,7 @@ internal static class BenchDecodeCommand
         Console.WriteLine($"model: {dir}; {(quantize is null ? "weights as stored" : quantize.Describe() + ", quantized while loading")}; " +
                           $"quantized products: {(Compute.QuantizedInference.ExactDequant ? "exact F32 codes" : "int8 dot products")}");
         var rng = new Rng(1);
-        int vocab = LlamaConfig.FromFile(Path.Combine(dir, "config.json")).VocabSize;
+        int vocab = LlamaRuntime.ReadConfig(dir).VocabSize;
         int[] prompt = Enumerable.Range(0, promptTokens).Select(_ => rng.NextInt(vocab)).ToArray();
         var options = new SamplingOptions { MaxNewTokens = decodeTokens + 1, StopTokenIds = [] };
         foreach (var mode in modes)

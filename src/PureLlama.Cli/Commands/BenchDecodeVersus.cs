@@ -19,7 +19,7 @@ internal static class BenchDecodeVersus
         try
         {
             var rng = new Rng(1);
-            int vocab = dirs.Min(d => LlamaConfig.FromFile(Path.Combine(d, "config.json")).VocabSize);  // ids valid for every model
+            int vocab = dirs.Min(d => LlamaRuntime.ReadConfig(d).VocabSize);  // ids valid for every model
             int[] prompt = Enumerable.Range(0, promptTokens + rounds).Select(_ => rng.NextInt(vocab)).ToArray();
             foreach (var dir in dirs)
             {

@@ -16,7 +16,7 @@ internal static class FinetuneCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Hugging Face model folder (config.json, *.safetensors, tokenizer.json)", Required = true };
+        var model = new Option<string>("--model") { Description = "Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file (LoRA/QLoRA)", Required = true };
         var data = new Option<string>("--data") { Description = "JSONL file: alpaca (instruction/input/output), messages (chat) or text records", Required = true };
         var quantize = new Option<string?>("--quantize") { Description = "QLoRA: quantize the frozen base projections while loading (nf4 | int8)" };
         var full = new Option<bool>("--full") { Description = "train every weight (F32) instead of a LoRA adapter" };
@@ -37,13 +37,19 @@ internal static class FinetuneCommand
             using var comm = train.OpenCommunicator(parse);
             var device = train.ResolveDevice(parse);
             var quant = ModelCliOptions.QuantizeOption(parse.GetValue(quantize));
+            // A llama.cpp GGUF base: LoRA or QLoRA over its weights as loaded (block formats stay quantized).
+            bool isGguf = File.Exists(dir);
+            if (isGguf && isFull) throw new ArgumentException($"--full trains the weights of a Hugging Face folder; '{dir}' is a file (use LoRA on a .gguf base).");
+            using var ggufBase = isGguf ? LlamaRuntime.Load(dir, device, WeightLoading.Copied, quantize: quant) : null;
             // QLoRA on a dense checkpoint: map the file and quantize one weight at a time (as LlamaRuntime does);
             // copying it whole would keep every dense projection in memory beside its quantized form.
-            bool onTheFly = quant is not null && Quantization.QuantizationConfig.FromConfigFile(Path.Combine(dir, "config.json")) is null;
-            using var checkpoint = HfCheckpoint.Open(dir, onTheFly ? WeightLoading.Mapped : WeightLoading.Copied);
-            var config = LlamaConfig.FromFile(checkpoint.ConfigPath);
-            var tokenizer = Llama3Tokenizer.Load(checkpoint.TokenizerPath
-                ?? throw new FileNotFoundException($"The model folder '{dir}' has no tokenizer.json, which fine-tuning on text needs."));
+            bool onTheFly = !isGguf && quant is not null && Quantization.QuantizationConfig.FromConfigFile(Path.Combine(dir, "config.json")) is null;
+            using var checkpoint = isGguf ? null : HfCheckpoint.Open(dir, onTheFly ? WeightLoading.Mapped : WeightLoading.Copied);
+            var config = ggufBase?.Config ?? LlamaConfig.FromFile(checkpoint!.ConfigPath);
+            var tokenizer = ggufBase is not null
+                ? ggufBase.Tokenizer ?? throw new InvalidDataException($"The GGUF file '{dir}' has no tokenizer, which fine-tuning on text needs.")
+                : Llama3Tokenizer.Load(checkpoint!.TokenizerPath
+                    ?? throw new FileNotFoundException($"The model folder '{dir}' has no tokenizer.json, which fine-tuning on text needs."));
             var dataset = SftDataset.Load(parse.GetValue(data)!, tokenizer, new SftDatasetOptions
             {
                 MaxSeqLength = parse.GetValue(train.MaxSeqLength), TrainOnInputs = parse.GetValue(trainOnInputs),
@@ -51,11 +57,12 @@ internal static class FinetuneCommand
             Console.WriteLine($"data: {dataset.Summary}");
             var (trainSet, evalSet) = dataset.Split(parse.GetValue(train.EvalSplit), parse.GetValue(train.Seed));
 
-            using var llama = isFull ? LoadF32(checkpoint, config, device)
-                : LlamaModel.Load(checkpoint, config, device, quant, copyKeptWeights: onTheFly);
+            using var loaded = ggufBase is not null ? null : isFull ? LoadF32(checkpoint!, config, device)
+                : LlamaModel.Load(checkpoint!, config, device, quant, copyKeptWeights: onTheFly);
+            var llama = ggufBase?.Model ?? loaded!;
             // The model holds its own references to what it kept; the file's copies (the BF16 originals of widened
             // or quantized weights) and its mapping are freed here, not at the end of training.
-            checkpoint.Dispose();
+            checkpoint?.Dispose();
             if (isFull) return train.Run(parse, comm, llama, new FullWeights(llama, FullWeights.CompanionFilesIn(dir)), trainSet, evalSet, "model");
 
             var lora = new LoraConfig

@@ -15,7 +15,7 @@ internal static class TokenizeCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "model folder holding tokenizer.json (and tokenizer_config.json)" };
+        var model = new Option<string?>("--model") { Description = "model folder holding tokenizer.json (and tokenizer_config.json), or a .gguf file" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "path of a tokenizer.json file" };
         var text = new Option<string?>("--text") { Description = "the text to tokenize" };
         var file = new Option<string?>("--file") { Description = "a UTF-8 file to tokenize" };
@@ -40,7 +40,9 @@ internal static class TokenizeCommand
         try
         {
             var clock = Stopwatch.StartNew();
-            var tok = Llama3Tokenizer.Load(model ?? tokenizerFile!);
+            var tok = model is not null && File.Exists(model) && IO.Gguf.GgufFile.IsGguf(model)
+                ? Llama.GgufTokenizer.Read(IO.Gguf.GgufHeaderReader.Read(model)) ?? throw new InvalidDataException($"GGUF file '{model}' has no tokenizer (tokenizer.ggml.model).")
+                : Llama3Tokenizer.Load(model ?? tokenizerFile!);
             double loadMs = clock.Elapsed.TotalMilliseconds;
             string input = text ?? File.ReadAllText(file!, Encoding.UTF8);
             clock.Restart();

@@ -119,6 +119,8 @@ public sealed class HfCheckpoint : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         string dir = System.IO.Path.GetFullPath(directory);
+        if (File.Exists(dir) && Gguf.GgufFile.IsGguf(dir))
+            throw new ArgumentException($"'{dir}' is a GGUF file; this needs a Hugging Face model folder (generate, chat, logits, eval, serve, finetune and export-gguf take .gguf files).");
         if (!System.IO.Directory.Exists(dir)) throw new DirectoryNotFoundException($"Model folder '{dir}' does not exist.");
         string config = System.IO.Path.Combine(dir, "config.json");
         if (!File.Exists(config)) throw new FileNotFoundException($"Model folder '{dir}' has no config.json.", config);

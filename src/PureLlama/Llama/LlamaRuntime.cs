@@ -61,6 +61,15 @@ public sealed class LlamaRuntime : IDisposable
         return new LlamaRuntime(model, tokenizer, generation, context, checkpoint.Directory);
     }
 
+    /// <summary>The architecture of a model folder (its config.json) or of a GGUF file (its llama.* metadata), without loading weights.</summary>
+    public static LlamaConfig ReadConfig(string modelPath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        if (!File.Exists(modelPath)) return LlamaConfig.FromFile(System.IO.Path.Combine(modelPath, "config.json"));
+        using var file = IO.Gguf.GgufFile.Open(modelPath, WeightLoading.Mapped);
+        return GgufModelLoader.ReadConfig(file);
+    }
+
     // A llama.cpp GGUF file: config, tokenizer and chat template from its metadata; generation defaults are greedy.
     private static LlamaRuntime LoadGguf(string path, Device device, WeightLoading loading, int? contextLength, QuantizationConfig? quantize)
     {

@@ -55,10 +55,14 @@ public class ServingEngineTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData("nf4")]
-    [InlineData("int8")]
-    public async Task Quantized_weights_keep_greedy_tokens_batch_invariant(string format)
+    [InlineData("nf4", true)]
+    [InlineData("int8", true)]
+    [InlineData("nf4", false)]
+    [InlineData("int8", false)]
+    public async Task Quantized_weights_keep_greedy_tokens_batch_invariant(string format, bool exactDequant)
     {
+        // false: the int8 dot-product path (the inference default), invariant for every batch by construction.
+        using var path = PureLlama.Compute.QuantizedInference.Scope(exactDequant);
         var config = Config with { HiddenSize = 64, IntermediateSize = 128, HeadDim = 16 };
         var model = LlamaModel.CreateRandom(config, Device.Cpu, 21, 0.3f);
         foreach (var (name, linear) in model.NamedLinears().Where(n => n.Name != "lm_head").ToList())
@@ -73,6 +77,6 @@ public class ServingEngineTests(Xunit.Abstractions.ITestOutputHelper output)
         var expected = prompts.Select(p => runtime.Generate(p, Greedy(16)).Select(t => t.Id).ToArray()).ToArray();
         using var engine = ServingEngine.Start(runtime, new ServingOptions { KvMemoryBytes = 1 << 20, MaxBatchTokens = 40 });
         var together = await Task.WhenAll(prompts.Select(p => Collect(engine.Generate(new EngineRequest(p, Greedy(16))))));
-        for (int i = 0; i < prompts.Length; i++) together[i].Select(t => t.Id).Should().Equal(expected[i], $"{format} prompt {i} among 8");
+        for (int i = 0; i < prompts.Length; i++) together[i].Select(t => t.Id).Should().Equal(expected[i], $"{format} (exact {exactDequant}) prompt {i} among 8");
     }
 }

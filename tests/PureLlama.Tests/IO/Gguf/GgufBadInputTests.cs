@@ -78,6 +78,24 @@ public sealed class GgufBadInputTests : IDisposable
     }
 
     [Fact]
+    public void Fixture_random_byte_flips_give_a_named_error_or_a_valid_file()
+    {
+        string dir = GgufFixtures.Dir(null);
+        var original = File.ReadAllBytes(Path.Combine(dir, "random-q4_k_m.gguf"));
+        var header = GgufHeaderReader.Parse(original, "random-q4_k_m.gguf");
+        var rng = new Random(20251206);
+        int failures = 0;
+        for (int trial = 0; trial < 400; trial++)
+        {
+            var bytes = (byte[])original.Clone();
+            for (int k = 0; k < 1 + trial % 4; k++) bytes[rng.Next((int)header.DataOffset)] = (byte)rng.Next(256); // in the header
+            try { GgufHeaderReader.Parse(bytes, "flipped.gguf"); }
+            catch (InvalidDataException e) { e.Message.Should().Contain("flipped.gguf"); failures++; }
+        }
+        failures.Should().BeGreaterThan(0);
+    }
+
+    [Fact]
     public void Not_a_gguf_file() => ShouldFail(Encoding.ASCII.GetBytes("{\"not\": \"gguf\"}"), "not a GGUF file");
 
     [Theory]

@@ -4,6 +4,7 @@ using PureLlama.IO;
 using PureLlama.IO.Gguf;
 using PureLlama.Kernels.Simd;
 using PureLlama.Llama;
+using PureLlama.Nn;
 using PureLlama.Tensors;
 using PureLlama.Tests.Llama;
 using PureLlama.Tokenization;
@@ -21,13 +22,12 @@ public sealed class GgufExportFixtureTests(ITestOutputHelper output) : IDisposab
     [Fact]
     public void Fixture_demo_folder_to_f16_is_byte_identical_to_llama_cpps_converter()
     {
-        if (GgufFixtures.Dir(output) is not { } dir) return;
+        string dir = GgufFixtures.Dir(output);
         string model = RepoPaths.DemoModel;
         string sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(model, "model.safetensors"))));
         if (sha != "0ecf3ad811f2fa4954171ed68a2fbca166639a57f8b45101026849d464615168")
         {
-            output.WriteLine($"models/demo changed since the fixture was made (model.safetensors {sha}); skipped.");
-            return;
+            throw new SkipTestException($"models/demo changed since shared/fixtures/gguf was made (model.safetensors {sha}).");
         }
         string path = _dir.File("demo-f16.gguf");
         GgufExporter.Export(model, GgufExportType.F16, path, "PureLlama demo");
@@ -43,7 +43,7 @@ public sealed class GgufExportFixtureTests(ITestOutputHelper output) : IDisposab
     [InlineData("random-f16.gguf", GgufExportType.Q4_K_M, "random-q4_k_m.gguf")]
     public void Fixture_export_of_an_f16_gguf_reproduces_llama_quantize(string source, GgufExportType type, string target)
     {
-        if (GgufFixtures.Dir(output) is not { } dir) return;
+        string dir = GgufFixtures.Dir(output);
         string path = _dir.File(target);
         output.WriteLine(GgufExporter.Export(Path.Combine(dir, source), type, path));
         var layout = GgufFixtures.Layout(dir, target);
@@ -88,6 +88,33 @@ public sealed class GgufExportFixtureTests(ITestOutputHelper output) : IDisposab
         var ids = Enumerable.Range(0, 200).Select(i => (i * 37 + 11) % 4096).ToArray(); // long enough for the scaled low frequencies to matter
         double err = LlamaFixtures.MaxAbsDiff(loaded.Logits(ids), original.Logits(ids));
         output.WriteLine($"max |Δlogit| after the round trip: {err:E2}");
+        err.Should().BeLessThan(1e-4);
+    }
+
+    [Fact]
+    public void Bf16_export_of_the_demo_loads_back_to_the_same_model()
+    {
+        string path = _dir.File("demo-bf16.gguf");
+        GgufExporter.Export(RepoPaths.DemoModel, GgufExportType.BF16, path);
+        using var folder = LlamaRuntime.Load(RepoPaths.DemoModel, Device.Cpu, contextLength: 64);
+        using var gguf = LlamaRuntime.Load(path, Device.Cpu, contextLength: 64);
+        gguf.Model.Layers[0].Attention.QProj.DenseWeight().DType.Should().Be(DType.BF16, "BF16 weights are used as stored");
+        var ids = folder.Encode("In the beginning God created the heaven and the earth.");
+        gguf.Encode("In the beginning God created the heaven and the earth.").Should().Equal(ids);
+        gguf.Logits(ids).Should().Equal(folder.Logits(ids), "the BF16 weights and q/k rows come back bit for bit");
+    }
+
+    [Fact]
+    public void Nf4_model_is_exported_dequantized()
+    {
+        using var nf4 = LlamaRuntime.Load(RepoPaths.DemoModel, Device.Cpu, contextLength: 64, quantize: PureLlama.Quantization.QuantizationConfig.Nf4());
+        nf4.Model.Layers[0].Attention.QProj.Should().BeOfType<PureLlama.Nn.QuantLinear>();
+        string path = _dir.File("demo-nf4-as-f32.gguf");
+        GgufExporter.Export(nf4.Model, nf4.Tokenizer!, GgufExportType.F32, path, "nf4");
+        using var gguf = LlamaRuntime.Load(path, Device.Cpu, contextLength: 64);
+        var ids = nf4.Encode("And the LORD said unto Moses");
+        double err = LlamaFixtures.MaxAbsDiff(gguf.Logits(ids), nf4.Logits(ids));
+        output.WriteLine($"NF4 model vs its F32 GGUF export: max |Δlogit| {err:E2}");
         err.Should().BeLessThan(1e-4);
     }
 }

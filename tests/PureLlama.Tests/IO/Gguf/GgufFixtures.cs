@@ -13,8 +13,8 @@ internal static class GgufFixtures
 
     public static TheoryData<string> StoredFiles() => [.. Stored];
 
-    /// <summary>The fixture folder, or null (skip) when it is missing outside CI.</summary>
-    public static string? Dir(ITestOutputHelper output) => Fixtures.Get("gguf", output);
+    /// <summary>The fixture folder (a missing one skips the test, or fails it under CI).</summary>
+    public static string Dir(ITestOutputHelper? output) => Fixtures.Get("gguf", output);
 
     public static JsonElement Layout(string dir, string file)
     {

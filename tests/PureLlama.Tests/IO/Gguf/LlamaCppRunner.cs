@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using PureLlama.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace PureLlama.Tests.IO.Gguf;
@@ -7,7 +8,7 @@ namespace PureLlama.Tests.IO.Gguf;
 /// <summary>
 /// Runs llama.cpp itself — node-llama-cpp 3.21.1's prebuilt CPU build, installed into tests/llamacpp by .ci/run
 /// (<c>npm ci --omit=optional --ignore-scripts</c>) — through tests/llamacpp/greedy.mjs. When node or the package is
-/// missing, <see cref="Find"/> returns null (the test reports a skip) outside CI and fails under CI=true.
+/// missing, <see cref="Find"/> skips the test (<see cref="SkipTestException"/>) outside CI and fails it under CI=true.
 /// </summary>
 internal sealed class LlamaCppRunner
 {
@@ -15,7 +16,7 @@ internal sealed class LlamaCppRunner
 
     private LlamaCppRunner(string script) => _script = script;
 
-    public static LlamaCppRunner? Find(ITestOutputHelper output)
+    public static LlamaCppRunner Find(ITestOutputHelper output)
     {
         string? script = null;
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null && script is null; dir = dir.Parent)
@@ -31,7 +32,7 @@ internal sealed class LlamaCppRunner
         if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
             throw new Xunit.Sdk.XunitException($"llama.cpp is needed under CI=true: {problem}.");
         output.WriteLine($"skipped: {problem}.");
-        return null;
+        throw new SkipTestException($"llama.cpp is not available: {problem}");
     }
 
     private static string? NodeProblem()
