@@ -23,4 +23,11 @@ root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(ExportGgufCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(FuzzCommand.Create());
-return root.Parse(args).Invoke();
+CliConventions.Apply(root);
+var parse = root.Parse(args);
+if (parse.Errors.Count == 0)
+{
+    try { CliConventions.ApplyThreads(parse); }
+    catch (ArgumentException e) { Console.Error.WriteLine($"error: {e.Message}"); return 2; }
+}
+return parse.Invoke();

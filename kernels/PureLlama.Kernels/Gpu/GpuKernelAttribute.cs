@@ -5,7 +5,8 @@ namespace PureLlama.Kernels.Gpu;
 /// (<see cref="GpuKernelCache"/> refuses undeclared kernels), the PTX check
 /// (<see cref="PtxCheck.GpuKernelCatalog"/>) and the reports read. A generic kernel carries one
 /// attribute per instantiation with its type arguments; a type argument that is a family interface
-/// (<see cref="Unary.IUnaryOp"/>) stands for every member of the family (<see cref="Unary.UnaryOp.All"/>).
+/// (<see cref="Unary.IUnaryOp"/>, <see cref="Blocks.IBlockFormat"/>) stands for every member of the family
+/// (<see cref="Unary.UnaryOp.All"/>, <see cref="Blocks.BlockFormats.Structs"/>).
 /// </summary>
 [AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
 public sealed class GpuKernelAttribute(params Type[] typeArguments) : Attribute

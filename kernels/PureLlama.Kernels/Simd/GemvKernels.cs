@@ -3,7 +3,9 @@
 // Each weight row is read as one sequential stream (measured: streaming 4 rows side by side
 // ran at half the bandwidth for bf16, 0.7× for f32), dotted with each x row in turn by a
 // 4-accumulator loop; from the second x row on, the weight row comes from L1. (A 1 × 4 tile that
-// shares each weight vector across 4 x rows measured slower than 4 such passes.) Scalar tail for k mod 16, horizontal sums at the end. The
+// shares each weight vector across 4 x rows measured slower than 4 such passes at m = 4; from m = 8 on, where the
+// x rows no longer fit L1 and the loads bound the FMAs, the tile (Dot512x4) is used, each row's arithmetic exactly
+// Dot512's.) Scalar tail for k mod 16, horizontal sums at the end. The
 // weight element type is a type parameter (f32 or bf16) resolved at JIT time, so the bf16
 // widening (zero-extend 16 → 32 bits, shift left 16) is inlined into the loop.
 using System.Runtime.CompilerServices;
@@ -78,7 +80,16 @@ internal static unsafe class GemvKernels
         for (int i = i0; i < i1; i++)
         {
             T* wi = w + (long)i * ldw;
-            for (int r = 0; r < m; r++)
+            int r = 0;
+            if (level == GemmSimdLevel.Vector512 && m >= RowTileMinRows)
+                for (; r + 4 <= m; r += 4)
+                {
+                    float* xr = x + (long)r * ldx;
+                    var (a, b, c, d) = Dot512x4<T, TW>(k, wi, xr, xr + ldx, xr + 2L * ldx, xr + 3L * ldx);
+                    float* yr = y + (long)r * ldy + i;
+                    Put(yr, a, acc); Put(yr + ldy, b, acc); Put(yr + 2L * ldy, c, acc); Put(yr + 3L * ldy, d, acc);
+                }
+            for (; r < m; r++)
             {
                 float s = level switch
                 {
@@ -117,6 +128,49 @@ internal static unsafe class GemvKernels
         for (; p + 16 <= k; p += 16) s0 = Vector512.FusedMultiplyAdd(TW.Load16(w + p), Vector512.Load(x + p), s0);
         float sum = Vector512.Sum((s0 + s1) + (s2 + s3));
         return sum + DotScalar<T, TW>(p, k, w, x);
+    }
+
+    /// <summary>
+    /// From this many x rows on (batched serving, prefill in a RowInvariance scope), four x rows share each weight
+    /// vector load (16 accumulators); below it the measured-faster one-row passes stay. Bits are the same either way.
+    /// </summary>
+    internal const int RowTileMinRows = 8;
+
+    // Dot512 of one weight row with four x rows at once: each row's chains, order of operations and final sums are
+    // exactly Dot512's, so a row's result does not depend on whether it went through here (batch invariance).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static (float, float, float, float) Dot512x4<T, TW>(int k, T* w, float* x0, float* x1, float* x2, float* x3)
+        where T : unmanaged where TW : struct, IWeights<T>
+    {
+        var a0 = Vector512<float>.Zero; var a1 = Vector512<float>.Zero; var a2 = Vector512<float>.Zero; var a3 = Vector512<float>.Zero;
+        var b0 = Vector512<float>.Zero; var b1 = Vector512<float>.Zero; var b2 = Vector512<float>.Zero; var b3 = Vector512<float>.Zero;
+        var c0 = Vector512<float>.Zero; var c1 = Vector512<float>.Zero; var c2 = Vector512<float>.Zero; var c3 = Vector512<float>.Zero;
+        var d0 = Vector512<float>.Zero; var d1 = Vector512<float>.Zero; var d2 = Vector512<float>.Zero; var d3 = Vector512<float>.Zero;
+        int p = 0;
+        for (; p + 64 <= k; p += 64)
+        {
+            var w0 = TW.Load16(w + p); var w1 = TW.Load16(w + p + 16); var w2 = TW.Load16(w + p + 32); var w3 = TW.Load16(w + p + 48);
+            a0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x0 + p), a0); a1 = Vector512.FusedMultiplyAdd(w1, Vector512.Load(x0 + p + 16), a1);
+            a2 = Vector512.FusedMultiplyAdd(w2, Vector512.Load(x0 + p + 32), a2); a3 = Vector512.FusedMultiplyAdd(w3, Vector512.Load(x0 + p + 48), a3);
+            b0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x1 + p), b0); b1 = Vector512.FusedMultiplyAdd(w1, Vector512.Load(x1 + p + 16), b1);
+            b2 = Vector512.FusedMultiplyAdd(w2, Vector512.Load(x1 + p + 32), b2); b3 = Vector512.FusedMultiplyAdd(w3, Vector512.Load(x1 + p + 48), b3);
+            c0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x2 + p), c0); c1 = Vector512.FusedMultiplyAdd(w1, Vector512.Load(x2 + p + 16), c1);
+            c2 = Vector512.FusedMultiplyAdd(w2, Vector512.Load(x2 + p + 32), c2); c3 = Vector512.FusedMultiplyAdd(w3, Vector512.Load(x2 + p + 48), c3);
+            d0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x3 + p), d0); d1 = Vector512.FusedMultiplyAdd(w1, Vector512.Load(x3 + p + 16), d1);
+            d2 = Vector512.FusedMultiplyAdd(w2, Vector512.Load(x3 + p + 32), d2); d3 = Vector512.FusedMultiplyAdd(w3, Vector512.Load(x3 + p + 48), d3);
+        }
+        for (; p + 16 <= k; p += 16)
+        {
+            var w0 = TW.Load16(w + p);
+            a0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x0 + p), a0);
+            b0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x1 + p), b0);
+            c0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x2 + p), c0);
+            d0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x3 + p), d0);
+        }
+        return (Vector512.Sum((a0 + a1) + (a2 + a3)) + DotScalar<T, TW>(p, k, w, x0),
+                Vector512.Sum((b0 + b1) + (b2 + b3)) + DotScalar<T, TW>(p, k, w, x1),
+                Vector512.Sum((c0 + c1) + (c2 + c3)) + DotScalar<T, TW>(p, k, w, x2),
+                Vector512.Sum((d0 + d1) + (d2 + d3)) + DotScalar<T, TW>(p, k, w, x3));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

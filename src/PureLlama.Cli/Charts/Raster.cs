@@ -62,12 +62,12 @@ internal sealed class Raster
     /// <summary>Width in pixels of <paramref name="text"/> at <paramref name="scale"/>.</summary>
     public static int TextWidth(string text, int scale = 1) => text.Length * 6 * scale - scale;
 
-    /// <summary>Draws <paramref name="text"/> with its top-left corner at (x, y); unknown characters draw as a box.</summary>
+    /// <summary>Draws <paramref name="text"/> with its top-left corner at (x, y); capitals draw as small letters, unknown characters as a box.</summary>
     public void Text(int x, int y, string text, Rgb c, int scale = 1)
     {
         foreach (char ch in text)
         {
-            var rows = BitmapFont.Glyph(ch);
+            var rows = BitmapFont.Glyph(char.ToLowerInvariant(ch));
             for (int r = 0; r < 7; r++)
                 for (int col = 0; col < 5; col++)
                     if ((rows[r] >> (4 - col) & 1) != 0) FillRect(x + col * scale, y + r * scale, scale, scale, c);
@@ -85,7 +85,7 @@ internal readonly record struct Rgb(byte R, byte G, byte B)
     public static Rgb Black => new(0, 0, 0);
 }
 
-/// <summary>A 5×7 bitmap font for digits, a few signs and the lower-case letters the charts use.</summary>
+/// <summary>A 5×7 bitmap font: digits, small letters (capitals draw as small letters) and the signs the charts use.</summary>
 internal static class BitmapFont
 {
     private static readonly Dictionary<char, byte[]> s_glyphs = Build();
@@ -131,6 +131,28 @@ internal static class BitmapFont
             ['t'] = ".#... .#... ###.. .#... .#... .#..# ..##.",
             ['v'] = "..... ..... #...# #...# #...# .#.#. ..#..",
             ['x'] = "..... ..... #...# .#.#. ..#.. .#.#. #...#",
+            ['b'] = "#.... #.... #.##. ##..# #...# #...# ####.",
+            ['c'] = "..... ..... .###. #.... #.... #...# .###.",
+            ['f'] = "..##. .#..# .#... ###.. .#... .#... .#...",
+            ['h'] = "#.... #.... #.##. ##..# #...# #...# #...#",
+            ['j'] = "...#. ..... ..##. ...#. ...#. #..#. .##..",
+            ['q'] = "..... ..... .##.# #..## .#### ....# ....#",
+            ['u'] = "..... ..... #...# #...# #...# #..## .##.#",
+            ['w'] = "..... ..... #...# #...# #.#.# #.#.# .#.#.",
+            ['y'] = "..... ..... #...# #...# .#### ....# .###.",
+            ['z'] = "..... ..... ##### ...#. ..#.. .#... #####",
+            ['('] = "...#. ..#.. .#... .#... .#... ..#.. ...#.",
+            [')'] = ".#... ..#.. ...#. ...#. ...#. ..#.. .#...",
+            [','] = "..... ..... ..... ..... .##.. ..#.. .#...",
+            ['%'] = "##... ##..# ...#. ..#.. .#... #..## ...##",
+            ['='] = "..... ..... ##### ..... ##### ..... .....",
+            ['>'] = ".#... ..#.. ...#. ....# ...#. ..#.. .#...",
+            ['<'] = "...#. ..#.. .#... #.... .#... ..#.. ...#.",
+            ['_'] = "..... ..... ..... ..... ..... ..... #####",
+            ['\''] = "..#.. ..#.. .#... ..... ..... ..... .....",
+            ['"'] = ".#.#. .#.#. ..... ..... ..... ..... .....",
+            ['{'] = "...#. ..#.. ..#.. .#... ..#.. ..#.. ...#.",
+            ['}'] = ".#... ..#.. ..#.. ...#. ..#.. ..#.. .#...",
         };
         var glyphs = new Dictionary<char, byte[]>();
         foreach (var (ch, rows) in art)

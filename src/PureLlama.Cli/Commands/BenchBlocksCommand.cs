@@ -22,46 +22,64 @@ internal static class BenchBlocksCommand
     public static Command Create()
     {
         var steps = new Option<int>("--steps") { Description = "decode steps per path and file type", DefaultValueFactory = _ => 8 };
+        var exact = new Option<bool>("--exact") { Description = "also time the exact dequantizing path (slow)" };
         var bf16 = new Option<bool>("--bf16") { Description = "also time the same products with dense BF16 weights (the baseline of docs/perf.md)" };
         var types = new Option<string[]>("--types") { Description = "q8_0 q4_0 q4_k_m (default: all three)", AllowMultipleArgumentsPerToken = true };
-        var command = new Command("bench-blocks", "Decode-step weight products of a 1B-shaped model in GGUF block formats (int8 dots vs exact).") { steps, types, bf16 };
+        var command = new Command("bench-blocks", "Decode-step weight products of a 1B-shaped model in GGUF block formats (int8 dots vs exact).") { steps, types, bf16, exact };
         command.Hidden = true;
-        command.SetAction(parse => ModelCliOptions.Guard(() => Run(parse.GetValue(steps), parse.GetValue(types) is { Length: > 0 } t ? t : ["q8_0", "q4_0", "q4_k_m"], parse.GetValue(bf16))));
+        command.SetAction(parse => ModelCliOptions.Guard(() => Run(parse.GetValue(steps), parse.GetValue(types) is { Length: > 0 } t ? t : ["q8_0", "q4_0", "q4_k_m"], parse.GetValue(bf16), parse.GetValue(exact))));
         return command;
     }
 
-    private static int Run(int steps, string[] fileTypes, bool bf16)
+    private static int Run(int steps, string[] fileTypes, bool bf16, bool exact)
     {
         if (steps < 1) throw new ArgumentException("--steps must be at least 1.");
         Console.WriteLine($"bench-blocks: {Environment.ProcessorCount} threads, load average {BenchReport.LoadAverage()}, AVX-VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}");
-        Console.WriteLine("file type | weight MB | int8 dots ms/step | tok/s | exact ms/step | tok/s");
-        if (bf16) Bf16(steps);
-        foreach (var fileType in fileTypes)
+        // Every variant takes one step in turn, so load changes hit all of them alike.
+        var variants = new List<(string Name, double Megabytes, Func<double> Step, IDisposable Owner)>();
+        using var xHidden = Tensor.RandU(new Shape(1, Hidden), new Rng(3), -1f, 1f);
+        using var xFfn = Tensor.RandU(new Shape(1, Ffn), new Rng(4), -1f, 1f);
+        try
         {
-            var weights = Weights(fileType.ToLowerInvariant());
-            try
+            if (bf16)
             {
+                var dense = Bf16Weights();
+                var owner = new Owner([.. dense]);
+                variants.Add(("bf16 (dense)", dense.Sum(w => w.ByteLength) / 1e6, () => DenseStep(dense, xHidden, xFfn), owner));
+            }
+            foreach (var fileType in fileTypes)
+            {
+                var weights = Weights(fileType.ToLowerInvariant());
+                var owner = new Owner([.. weights]);
                 double mb = weights.Sum(w => w.ByteLength) / 1e6;
-                var fast = new List<double>();
-                var exact = new List<double>();
-                using var xHidden = Tensor.RandU(new Shape(1, Hidden), new Rng(3), -1f, 1f);
-                using var xFfn = Tensor.RandU(new Shape(1, Ffn), new Rng(4), -1f, 1f);
-                for (int s = 0; s <= steps; s++)
+                variants.Add((fileType + " int8 dots", mb, () => Step(weights, xHidden, xFfn, exactPath: false), owner));
+                if (exact) variants.Add((fileType + " exact", mb, () => Step(weights, xHidden, xFfn, exactPath: true), new Owner([])));
+            }
+            var times = variants.Select(_ => new List<double>()).ToList();
+            for (int s = 0; s <= steps; s++)
+                for (int v = 0; v < variants.Count; v++)
                 {
-                    double f = Step(weights, xHidden, xFfn, exactPath: false), e = Step(weights, xHidden, xFfn, exactPath: true);
-                    if (s == 0) continue;   // warm-up
-                    fast.Add(f); exact.Add(e);
+                    double ms = variants[v].Step();
+                    if (s > 0) times[v].Add(ms);   // step 0 warms up (and repacks)
                 }
-                double mf = Median(fast), me = Median(exact);
-                Console.WriteLine($"{fileType} | {mb:F0} | {mf:F1} | {1000 / mf:F1} | {me:F1} | {1000 / me:F1}");
-            }
-            finally
+            Console.WriteLine("weights | MB | median ms/step | tok/s (products only)");
+            for (int v = 0; v < variants.Count; v++)
             {
-                foreach (var w in weights) w.Dispose();
+                double ms = Median(times[v]);
+                Console.WriteLine($"{variants[v].Name} | {variants[v].Megabytes:F0} | {ms:F1} | {1000 / ms:F1}");
             }
+        }
+        finally
+        {
+            foreach (var v in variants) v.Owner.Dispose();
         }
         Console.WriteLine($"load average after: {BenchReport.LoadAverage()}");
         return 0;
+    }
+
+    private sealed class Owner(IDisposable[] items) : IDisposable
+    {
+        public void Dispose() { foreach (var i in items) i.Dispose(); }
     }
 
     private static double Step(List<GgmlBlockTensor> weights, Tensor xHidden, Tensor xFfn, bool exactPath)
@@ -77,34 +95,23 @@ internal static class BenchBlocksCommand
     }
 
     // The same products with dense BF16 weights [out, in] (random values), through Ops.Linear.
-    private static void Bf16(int steps)
+    private static List<Tensor> Bf16Weights()
     {
         var shapes = new List<(int Rows, int Cols)>();
         for (int i = 0; i < Layers; i++) shapes.AddRange([(Hidden, Hidden), (Kv, Hidden), (Kv, Hidden), (Hidden, Hidden), (Ffn, Hidden), (Ffn, Hidden), (Hidden, Ffn)]);
         shapes.Add((Vocab, Hidden));
-        var weights = shapes.Select((s, i) => Tensor.RandU(new Shape(s.Rows, s.Cols), new Rng((ulong)i), -0.1f, 0.1f, DType.BF16)).ToList();
-        try
+        return [.. shapes.Select((s, i) => Tensor.RandU(new Shape(s.Rows, s.Cols), new Rng((ulong)i), -0.1f, 0.1f, DType.BF16))];
+    }
+
+    private static double DenseStep(List<Tensor> weights, Tensor xHidden, Tensor xFfn)
+    {
+        var sw = Stopwatch.StartNew();
+        using var noGrad = GradMode.NoGrad();
+        foreach (var w in weights)
         {
-            using var xHidden = Tensor.RandU(new Shape(1, Hidden), new Rng(3), -1f, 1f);
-            using var xFfn = Tensor.RandU(new Shape(1, Ffn), new Rng(4), -1f, 1f);
-            var times = new List<double>();
-            using var noGrad = GradMode.NoGrad();
-            for (int s = 0; s <= steps; s++)
-            {
-                var sw = Stopwatch.StartNew();
-                foreach (var w in weights)
-                {
-                    using var y = Ops.Linear(w.Shape[1] == Hidden ? xHidden : xFfn, w);
-                }
-                if (s > 0) times.Add(sw.Elapsed.TotalMilliseconds);
-            }
-            double ms = Median(times);
-            Console.WriteLine($"bf16 (dense) | {weights.Sum(w => w.ByteLength) / 1e6:F0} | {ms:F1} | {1000 / ms:F1} | — | —");
+            using var y = Ops.Linear(w.Shape[1] == Hidden ? xHidden : xFfn, w);
         }
-        finally
-        {
-            foreach (var w in weights) w.Dispose();
-        }
+        return sw.Elapsed.TotalMilliseconds;
     }
 
     private static double Median(List<double> v)

@@ -12,7 +12,7 @@ using PureLlama.Tensors;
 namespace PureLlama.Cli.Commands;
 
 /// <summary>
-/// <c>purellama bench-decode</c> (hidden): prefill and decode speed of a Llama-3.2-1B-shaped model with
+/// <c>purellama bench-decode</c>: prefill and decode speed of a Llama-3.2-1B-shaped model with
 /// random BF16 weights (optionally quantized to NF4 or INT8 while loading) (vocab 128256, hidden 2048, 16 layers, 32 heads, 8 KV heads, intermediate 8192,
 /// tied embeddings), written once as a safetensors folder and loaded copied and/or mapped, with the
 /// ratio to the memory-bandwidth roofline (weight bytes per token ÷ bandwidth).
@@ -37,7 +37,6 @@ internal static class BenchDecodeCommand
         {
             dir, prompt, decode, loading, bandwidth, layers, model, quantize, quantizeLmHead, versus, device, exact,
         };
-        command.Hidden = true;
         command.SetAction(parse => ModelCliOptions.Guard(() =>
         {
             Compute.QuantizedInference.ExactDequant = parse.GetValue(exact);

@@ -72,9 +72,9 @@ internal static class BenchServeCommand
                 var rng = new Rng((ulong)(1000 + s));
                 var prompts = Enumerable.Range(0, s).Select(_ => Prompt(rng, prompt, vocab)).ToArray();
                 var r = Drain(engine, prompts, newTokens);
-                if (s == counts[0]) single = r.TokensPerSecond;
+                if (s == counts[0]) single = r.DecodeTokensPerSecond;
                 long bound = (long)s * ((prompt + newTokens + options.BlockSize - 1) / options.BlockSize) * engine.Metrics.KvBytesPerBlock;
-                Console.WriteLine($"  {s,2} streams: {r.TokensPerSecond,7:F2} tok/s aggregate ({r.TokensPerSecond / Math.Max(1e-9, single):F1}× the {counts[0]}-stream run) | " +
+                Console.WriteLine($"  {s,2} streams: {r.TokensPerSecond,7:F2} tok/s aggregate, decode {r.DecodeTokensPerSecond:F2} tok/s ({r.DecodeTokensPerSecond / Math.Max(1e-9, single):F1}× the {counts[0]}-stream decode) | " +
                     $"TTFT p50 {r.Ttft.P50:F2} s p99 {r.Ttft.P99:F2} s | ITL p50 {r.Itl.P50 * 1000:F0} ms p99 {r.Itl.P99 * 1000:F0} ms | " +
                     $"KV peak {r.PeakKvBytes / 1048576.0:F1} MiB (tokens held need ≤ {bound / 1048576.0:F1} MiB) | load {BenchDecodeCommand.LoadAverage()}");
             }
@@ -101,7 +101,7 @@ internal static class BenchServeCommand
     }
 
     private readonly record struct Percentiles(double P50, double P99);
-    private readonly record struct RunResult(double TokensPerSecond, Percentiles Ttft, Percentiles Itl, long PeakKvBytes);
+    private readonly record struct RunResult(double TokensPerSecond, double DecodeTokensPerSecond, Percentiles Ttft, Percentiles Itl, long PeakKvBytes);
 
     // Submits every prompt at once and drains the streams; the KV peak is sampled from the metrics meanwhile.
     private static RunResult Drain(ServingEngine engine, int[][] prompts, int newTokens)
@@ -132,7 +132,10 @@ internal static class BenchServeCommand
         var ttft = runs.Select(r => r.Result.Times[0] - r.Result.Start).ToList();
         var itl = runs.SelectMany(r => r.Result.Times.Zip(r.Result.Times.Skip(1), (a, b) => b - a)).ToList();
         int total = runs.Sum(r => r.Result.Times.Count);
-        return new RunResult(total / elapsed, Of(ttft), itl.Count > 0 ? Of(itl) : new(0, 0), peakBlocks * engine.Metrics.KvBytesPerBlock);
+        // Decode rate: tokens after each stream's first, over the time from the last first token to the end.
+        double lastFirst = runs.Max(r => r.Result.Times[0]), decodeSpan = runs.Max(r => r.Result.Times[^1]) - lastFirst;
+        double decode = decodeSpan > 0 ? (total - runs.Length) / decodeSpan : 0;
+        return new RunResult(total / elapsed, decode, Of(ttft), itl.Count > 0 ? Of(itl) : new(0, 0), peakBlocks * engine.Metrics.KvBytesPerBlock);
     }
 
     private static Percentiles Of(List<double> values)

@@ -5,6 +5,9 @@ namespace PureLlama.Cli.Commands;
 /// <summary><c>purellama chat</c>: an interactive chat (Llama 3 instruct template) with the history in the KV cache.</summary>
 internal static class ChatCommand
 {
+    /// <summary>The chat commands.</summary>
+    internal const string ChatHelp = "Commands: /help (this list), /reset (forget the conversation), /exit (quit).";
+
     public static Command Create()
     {
         var model = new ModelCliOptions();
@@ -24,7 +27,7 @@ internal static class ChatCommand
         var options = samplingOptions.Resolve(parse, llama.DefaultSampling);
         using var chat = llama.StartChat(system);
         bool interactive = !Console.IsInputRedirected;
-        Console.Error.WriteLine($"{llama.Config.DescribeShape()} on {llama.Model.Device}; context {llama.ContextLength}; {GenerateCommand.Describe(options)}. /exit to quit, /reset to forget.");
+        Console.Error.WriteLine($"{llama.Config.DescribeShape()} on {llama.Model.Device}; context {llama.ContextLength}; {GenerateCommand.Describe(options)}. /help for the commands.");
         using var cts = new CancellationTokenSource();
         var turnCancel = (CancellationTokenSource?)null;
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; turnCancel?.Cancel(); };
@@ -38,6 +41,14 @@ internal static class ChatCommand
                 if (line is null || line.Trim() == "/exit") break;
                 if (line.Trim().Length == 0) continue;
                 if (line.Trim() == "/reset") { chat.Reset(); Console.Error.WriteLine("(history cleared)"); continue; }
+                if (line.Trim() == "/help") { Console.Error.WriteLine(ChatHelp); continue; }
+                if (line.TrimStart().StartsWith('/') && !line.TrimStart().StartsWith("//", StringComparison.Ordinal))
+                {
+                    // Not sent to the model: a mistyped command would otherwise become a message.
+                    Console.Error.WriteLine($"unknown command '{line.Trim().Split(' ')[0]}'. {ChatHelp} (start a message with // to send a leading slash)");
+                    continue;
+                }
+                if (line.TrimStart().StartsWith("//", StringComparison.Ordinal)) line = line.TrimStart()[1..];
                 turnCancel = new CancellationTokenSource();
                 try
                 {

@@ -11,7 +11,7 @@ internal static class ConvertCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "dense model folder (config.json, *.safetensors, tokenizer files)", Required = true };
-        var output = new Option<string>("--out") { Description = "folder for the converted model", Required = true };
+        var output = new Option<string>("--output", "--out") { Description = "folder for the converted model", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "bf16 | f32 (default bf16)", DefaultValueFactory = _ => "bf16" };
         var cmd = new Command("convert", "Rewrite a dense model folder as BF16 or F32 (e.g. the F32 weights of a pretraining run).") { model, output, dtype };
         cmd.SetAction(parse => ModelCliOptions.Guard(() =>

@@ -6,8 +6,8 @@ namespace PureLlama.Cli.Commands;
 
 /// <summary>
 /// <c>purellama demo</c>: the first run. Loads the demo model shipped in models/demo (found from the current
-/// folder or the executable's), QLoRA fine-tunes it on its instruction set and shows the answers before and
-/// after (<see cref="DemoPipeline"/>).
+/// folder or the executable's), fine-tunes it for structured extraction and shows held-out scores and
+/// answers before and after (<see cref="DemoPipeline"/>).
 /// </summary>
 internal static class DemoCommand
 {
@@ -16,15 +16,13 @@ internal static class DemoCommand
         var defaults = new DemoOptions { ModelDirectory = "", OutputDirectory = "" };
         var model = new Option<string?>("--model") { Description = "the demo model folder (default: models/demo of the repository)" };
         var steps = new Option<int>("--steps") { Description = $"fine-tuning steps (default {defaults.Steps})", DefaultValueFactory = _ => defaults.Steps };
-        var seed = new Option<ulong>("--seed") { Description = $"seed of the LoRA init, data order and held-out split (default {defaults.Seed})", DefaultValueFactory = _ => defaults.Seed };
-        var output = new Option<string>("--output") { Description = "folder for the adapter, checkpoints, loss curve and merged model (default: demo-output)", DefaultValueFactory = _ => "demo-output" };
+        var seed = new Option<ulong>("--seed") { Description = $"seed of the data order (default {defaults.Seed})", DefaultValueFactory = _ => defaults.Seed };
+        var output = new Option<string>("--output") { Description = "folder for the checkpoints, the fine-tuned model and the pictures (default: demo-output)", DefaultValueFactory = _ => "demo-output" };
         var device = DeviceOption.Create();
-        var noMerge = new Option<bool>("--no-merge") { Description = "skip writing and querying the merged model" };
         var lr = new Option<float>("--lr") { Description = $"peak learning rate (default {defaults.LearningRate.ToString(System.Globalization.CultureInfo.InvariantCulture)})", DefaultValueFactory = _ => defaults.LearningRate };
-        var rank = new Option<int>("--lora-r") { Description = $"LoRA rank (default {defaults.LoraR}; alpha = 2r)", DefaultValueFactory = _ => defaults.LoraR };
-        var cmd = new Command("demo", "The first run: QLoRA fine-tune the bundled demo model and show its answers before and after.")
+        var cmd = new Command("demo", "The first run: fine-tune the bundled demo model to extract court records as JSON; held-out scores before and after.")
         {
-            model, steps, seed, output, device, noMerge, lr, rank,
+            model, steps, seed, output, device, lr,
         };
         cmd.SetAction(parse => ModelCliOptions.Guard(() =>
         {
@@ -33,11 +31,10 @@ internal static class DemoCommand
             var options = new DemoOptions
             {
                 ModelDirectory = dir, OutputDirectory = parse.GetValue(output)!, Steps = parse.GetValue(steps), Seed = parse.GetValue(seed),
-                Device = DeviceOption.Resolve(parse.GetValue(device)), Merge = !parse.GetValue(noMerge),
-                LearningRate = parse.GetValue(lr), LoraR = parse.GetValue(rank), LoraAlpha = 2 * parse.GetValue(rank),
+                Device = DeviceOption.Resolve(parse.GetValue(device)),
+                LearningRate = parse.GetValue(lr),
             };
             if (options.Steps < 1) throw new ArgumentException($"--steps must be at least 1, not {options.Steps}.");
-            if (options.LoraR < 1) throw new ArgumentException($"--lora-r must be at least 1, not {options.LoraR}.");
             var result = DemoPipeline.Run(options, Console.Out, TrainingProgress.ForConsole());
             Console.Write(DemoPipeline.Summary(result));
             return 0;

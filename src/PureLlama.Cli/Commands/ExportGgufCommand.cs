@@ -14,7 +14,7 @@ internal static class ExportGgufCommand
     {
         var model = new Option<string>("--model") { Description = "model folder (dense, merged, NF4/INT8/GPTQ/AWQ) or .gguf file", Required = true };
         var type = new Option<string>("--type") { Description = "f32 | f16 | bf16 | q8_0 | q4_0 | q4_k_m (llama-quantize's tensor mix); ignored with --adapter", DefaultValueFactory = _ => "f16" };
-        var output = new Option<string>("--out") { Description = "the .gguf file to write (replaced atomically)", Required = true };
+        var output = new Option<string>("--output", "--out") { Description = "the .gguf file to write (replaced atomically)", Required = true };
         var adapter = new Option<string?>("--adapter") { Description = "PEFT LoRA adapter folder: write it as a GGUF LoRA adapter (llama.cpp --lora) instead of the model" };
         var name = new Option<string?>("--name") { Description = "general.name (default: the source GGUF's, else the folder's name)" };
         var command = new Command("export-gguf", "Write a model, or a LoRA adapter, as a GGUF file that llama.cpp loads.") { model, type, output, adapter, name };

@@ -13,12 +13,14 @@ internal static class GenerateCommand
         var prompt = new Option<string?>("--prompt") { Description = "prompt text (BOS is added)" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "prompt as comma-separated token ids, used as given (for models without a tokenizer)" };
         var printIds = new Option<bool>("--print-ids") { Description = "also print the generated token ids" };
+        var chat = new Option<bool>("--chat") { Description = "wrap --prompt as one user turn in the model's chat template (with the assistant header), as chat does" };
+        var system = new Option<string?>("--system") { Description = "with --chat: a system turn before the user turn" };
         var command = new Command("generate", "Generate a continuation of a prompt, streaming tokens as they are produced.");
         model.AddTo(command);
-        command.Options.Add(prompt); command.Options.Add(promptIds); command.Options.Add(printIds);
+        command.Options.Add(prompt); command.Options.Add(promptIds); command.Options.Add(printIds); command.Options.Add(chat); command.Options.Add(system);
         sampling.AddTo(command);
         command.SetAction(parse => ModelCliOptions.Guard(() =>
-            Run(parse, model, sampling, parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(printIds))));
+            Run(parse, model, sampling, parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(printIds), parse.GetValue(chat), parse.GetValue(system))));
         return command;
     }
 
@@ -33,13 +35,16 @@ internal static class GenerateCommand
         return ids;
     }
 
-    private static int Run(ParseResult parse, ModelCliOptions modelOptions, SamplingCliOptions samplingOptions, string? prompt, string? promptIds, bool printIds)
+    private static int Run(ParseResult parse, ModelCliOptions modelOptions, SamplingCliOptions samplingOptions, string? prompt, string? promptIds, bool printIds,
+        bool chat, string? system)
     {
         if (prompt is null == promptIds is null) throw new ArgumentException("Give exactly one of --prompt TEXT or --prompt-ids 1,250,….");
         if (prompt is { Length: 0 }) throw new ArgumentException("The prompt is empty.");
+        if (chat && prompt is null) throw new ArgumentException("--chat wraps --prompt TEXT in the chat template; it does not apply to --prompt-ids.");
+        if (system is not null && !chat) throw new ArgumentException("--system applies with --chat only.");
         using var llama = modelOptions.Load(parse);
         var options = samplingOptions.Resolve(parse, llama.DefaultSampling);
-        int[] ids = promptIds is not null ? ParseIds(promptIds) : llama.Encode(prompt!);
+        int[] ids = promptIds is not null ? ParseIds(promptIds) : chat ? ChatPrompt(llama, system, prompt!) : llama.Encode(prompt!);
         Console.Error.WriteLine($"{llama.Config.DescribeShape()} on {llama.Model.Device}; prompt {ids.Length} tokens; {Describe(options)}");
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
@@ -47,7 +52,7 @@ internal static class GenerateCommand
         var generated = new List<int>();
         try
         {
-            if (prompt is not null) Console.Write(prompt);
+            if (prompt is not null && !chat) Console.Write(prompt);
             foreach (var t in llama.Generate(ids, options, cts.Token))
             {
                 generated.Add(t.Id);
@@ -61,6 +66,16 @@ internal static class GenerateCommand
         if (printIds) Console.WriteLine($"ids: {string.Join(",", generated)}");
         Console.Error.WriteLine(llama.LastStats);
         return 0;
+    }
+
+    // The prompt as the model's chat template renders a (system and) user turn, ending with the assistant header.
+    private static int[] ChatPrompt(LlamaRuntime llama, string? system, string prompt)
+    {
+        var tok = llama.Tokenizer ?? throw new ArgumentException($"--chat needs the model's tokenizer; '{llama.Directory}' has no tokenizer.json.");
+        var turns = new List<Tokenization.ChatTurn>();
+        if (system is not null) turns.Add(Tokenization.ChatTurn.System(system));
+        turns.Add(Tokenization.ChatTurn.User(prompt));
+        return tok.ChatTemplate.Encode(turns, addGenerationPrompt: true);
     }
 
     internal static string Describe(SamplingOptions o) => o.IsGreedy

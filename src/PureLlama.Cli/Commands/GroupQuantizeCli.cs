@@ -65,7 +65,7 @@ internal sealed class GroupQuantizeCli
             Method = method == GroupMethod.Awq ? "awq" : "gptq", GroupSize = group, Sym = sym, DescAct = options.ActOrder, DampPercent = options.DampPercent, TrueSequential = options.TrueSequential,
         };
         var report = Int4Checkpoint.Write(llama.Model, modelDir, outDir, config, force, maxShard);
-        long source = Directory.EnumerateFiles(modelDir, "*.safetensors").Sum(f => new FileInfo(f).Length);
+        long source = Directory.EnumerateFiles(modelDir, "*.safetensors").Sum(f => IO.FileSizes.Of(f));
         Console.WriteLine(string.Create(c, $"wrote {report.OutputDirectory}: {config.Describe()} ({method}), {report.WeightFiles.Count} weight file(s)"));
         Console.WriteLine(string.Create(c, $"weights: {source / 1e6:N1} MB → {report.OutputWeightBytes / 1e6:N1} MB; projections {report.QuantizedWeights:N0} weights at {report.BitsPerQuantizedWeight:F3} bits/weight"));
         Console.WriteLine(string.Create(c, $"quantization time: {quantSeconds:F1} s (load + calibration + quantization), total {clock.Elapsed.TotalSeconds:F1} s"));

@@ -10,7 +10,7 @@ internal static class LogitsCommand
     {
         var model = new ModelCliOptions();
         var promptIds = new Option<string>("--prompt-ids") { Description = "comma-separated token ids (used as given)", Required = true };
-        var outPath = new Option<string>("--out") { Description = "output .npy file: float32 [T, vocab]", Required = true };
+        var outPath = new Option<string>("--output", "--out") { Description = "output .npy file: float32 [T, vocab]", Required = true };
         var command = new Command("logits", "Write the logits of every position of a prompt to a NumPy .npy file [T, vocab].");
         model.AddTo(command);
         command.Options.Add(promptIds); command.Options.Add(outPath);

@@ -11,7 +11,7 @@ internal static class MergeCommand
     {
         var model = new Option<string>("--model") { Description = "base model folder (config.json, *.safetensors, tokenizer files)", Required = true };
         var adapter = new Option<string>("--adapter") { Description = "PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors)", Required = true };
-        var output = new Option<string>("--out") { Description = "folder for the merged checkpoint (model.safetensors, config.json, tokenizer files)", Required = true };
+        var output = new Option<string>("--output", "--out") { Description = "folder for the merged checkpoint (model.safetensors, config.json, tokenizer files)", Required = true };
         var dtype = new Option<string?>("--dtype") { Description = "bf16 | f32 (default: the base model's torch_dtype; bf16 for bfloat16, else f32)" };
         var device = DeviceOption.Create();
         var command = new Command("merge", "Merge a LoRA adapter into its base model (W' = W + s·B·A, quantized bases dequantized first).");

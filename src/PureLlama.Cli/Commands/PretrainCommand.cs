@@ -38,10 +38,19 @@ internal static class PretrainCommand
             int maxId = dataset.Train.Concat(dataset.Eval).Max(e => e.Ids.Max());
             if (maxId >= cfg.VocabSize) throw new ArgumentException($"The tokenizer produced id {maxId}; '{configPath}' has vocab_size {cfg.VocabSize}.");
             using var model = LlamaModel.CreateRandom(cfg, train.ResolveDevice(parse), parse.GetValue(train.Seed), InitializerRange(configPath));
-            var companions = new List<string> { configPath };
-            companions.AddRange(new[] { "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" }
-                .Select(f => Path.Combine(tokDir, f)).Where(File.Exists));
-            return train.Run(parse, comm, model, new FullWeights(model, companions), dataset.Train, dataset.Eval, "model");
+            // The config travels as config.json whatever the file given is called, so every checkpoint and the final
+            // model folder load directly.
+            string staged = Path.Combine(Path.GetTempPath(), "purellama-pretrain-" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(staged);
+            try
+            {
+                File.Copy(configPath, Path.Combine(staged, "config.json"));
+                var companions = new List<string> { Path.Combine(staged, "config.json") };
+                companions.AddRange(new[] { "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" }
+                    .Select(f => Path.Combine(tokDir, f)).Where(File.Exists));
+                return train.Run(parse, comm, model, new FullWeights(model, companions), dataset.Train, dataset.Eval, "model");
+            }
+            finally { Directory.Delete(staged, recursive: true); }
         }));
         return cmd;
     }

@@ -13,7 +13,7 @@ public static class PtxCommand
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
-        var output = new Option<string>("--out", "-o")
+        var output = new Option<string>("--output", "--out", "-o")
         {
             Description = "Folder for the .ptx files (created if missing).",
             DefaultValueFactory = _ => Path.Combine("artifacts", "ptx"),

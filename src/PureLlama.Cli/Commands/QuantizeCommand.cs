@@ -16,7 +16,7 @@ internal static class QuantizeCommand
     {
         var model = new Option<string>("--model") { Description = "dense Hugging Face model folder (F32/BF16/F16 safetensors)", Required = true };
         var format = new Option<string>("--format") { Description = "nf4 (4-bit NormalFloat, QLoRA) | int8 (row-wise, LLM.int8 storage) | gptq | awq | rtn (4-bit groups, AutoGPTQ / AutoAWQ layouts)", Required = true };
-        var outDir = new Option<string>("--out") { Description = "output model folder (created; must be empty unless --force)", Required = true };
+        var outDir = new Option<string>("--output", "--out") { Description = "output model folder (created; must be empty unless --force)", Required = true };
         var noDouble = new Option<bool>("--no-double-quant") { Description = "NF4: keep the block absmaxes in F32 (4.5 bits/weight) instead of 8-bit codes (≈4.13)" };
         var blockSize = new Option<int>("--block-size") { Description = "NF4: weights per absmax block", DefaultValueFactory = _ => 64 };
         var force = new Option<bool>("--force") { Description = "write into a non-empty --out, replacing its model files" };
@@ -31,7 +31,10 @@ internal static class QuantizeCommand
         {
             if (GroupQuantizeCli.Handles(parse.GetValue(format)!))
                 return group.Run(parse, parse.GetValue(format)!, parse.GetValue(model)!, parse.GetValue(outDir)!, parse.GetValue(force), ParseSize(parse.GetValue(shard)!));
-            var f = QuantizationConfig.ParseFormat(parse.GetValue(format)!);
+            string name = parse.GetValue(format)!;
+            if (name.Trim().ToLowerInvariant() is not ("nf4" or "int8"))
+                throw new ArgumentException($"--format must be one of nf4, int8, gptq, awq, rtn; got '{name}'.");
+            var f = QuantizationConfig.ParseFormat(name);
             var config = f == Tensors.QuantFormat.Nf4
                 ? QuantizationConfig.Nf4(!parse.GetValue(noDouble), parse.GetValue(blockSize))
                 : QuantizationConfig.Int8();

@@ -15,7 +15,7 @@ internal static class TrainTokenizerCommand
     {
         var data = new Option<string>("--data") { Description = "UTF-8 text file to train on", Required = true };
         var vocabSize = new Option<int>("--vocab-size") { Description = "total vocabulary size, special tokens included", DefaultValueFactory = _ => 8192 };
-        var output = new Option<string>("--out") { Description = "folder to write tokenizer.json and tokenizer_config.json to", Required = true };
+        var output = new Option<string>("--output", "--out") { Description = "folder to write tokenizer.json and tokenizer_config.json to", Required = true };
         var specials = new Option<int>("--special-tokens") { Description = "number of special tokens (≥ 10, Llama 3 layout)", DefaultValueFactory = _ => 16 };
         var minFrequency = new Option<int>("--min-frequency") { Description = "stop when the best pair occurs fewer times", DefaultValueFactory = _ => 2 };
         var command = new Command("train-tokenizer", "Train a Llama 3-style byte-level BPE tokenizer on a text file.")

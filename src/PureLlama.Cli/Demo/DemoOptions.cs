@@ -5,58 +5,45 @@ namespace PureLlama.Cli.Demo;
 /// <summary>Settings of <see cref="DemoPipeline.Run"/>: the defaults are the ones <c>purellama demo</c> uses.</summary>
 internal sealed record DemoOptions
 {
-    /// <summary>The demo model folder (config.json, model.safetensors, tokenizer files, instructions.jsonl).</summary>
+    /// <summary>The training split's file name in the model folder.</summary>
+    public const string TrainFileName = "extraction-train.jsonl";
+
+    /// <summary>The held-out split's file name in the model folder.</summary>
+    public const string HeldOutFileName = "extraction-heldout.jsonl";
+
+    /// <summary>The demo model folder (config.json, model.safetensors, tokenizer files, the extraction splits).</summary>
     public required string ModelDirectory { get; init; }
 
-    /// <summary>Where the adapter, the checkpoints, the loss curve and the merged model are written.</summary>
+    /// <summary>Where the checkpoints, the fine-tuned model and the pictures are written.</summary>
     public required string OutputDirectory { get; init; }
 
-    /// <summary>The instruction set (Alpaca JSONL); null: <c>instructions.jsonl</c> in the model folder.</summary>
-    public string? InstructionsPath { get; init; }
+    /// <summary>The training split (Alpaca JSONL whose outputs are JSON objects); null: <see cref="TrainFileName"/> in the model folder.</summary>
+    public string? TrainPath { get; init; }
 
-    /// <summary>Optimizer steps of the QLoRA fine-tune.</summary>
-    public int Steps { get; init; } = 800;
+    /// <summary>The held-out split (never trained on); null: <see cref="HeldOutFileName"/> in the model folder.</summary>
+    public string? HeldOutPath { get; init; }
 
-    /// <summary>Seed of the LoRA initialisation, the data order and the held-out choice.</summary>
+    /// <summary>Optimizer steps of the fine-tune.</summary>
+    public int Steps { get; init; } = 600;
+
+    /// <summary>Seed of the data order.</summary>
     public ulong Seed { get; init; } = 42;
 
     /// <summary>Where to compute (null: <see cref="Compute.Backends.DefaultDevice"/>).</summary>
     public Device? Device { get; init; }
 
-    /// <summary>LoRA rank r.</summary>
-    public int LoraR { get; init; } = 16;
-
-    /// <summary>LoRA alpha (scaling alpha / r).</summary>
-    public float LoraAlpha { get; init; } = 32;
-
     /// <summary>Peak learning rate (cosine schedule, a few warm-up steps).</summary>
     public float LearningRate { get; init; } = 2e-3f;
 
     /// <summary>Tokens per packed training row.</summary>
-    public int RowTokens { get; init; } = 128;
+    public int RowTokens { get; init; } = 256;
 
-    /// <summary>Instruction examples held out to measure the loss before and after (never trained on).</summary>
-    public int HeldOutExamples { get; init; } = 24;
+    /// <summary>Held-out records scored before and after (the first ones of the split; 0: all).</summary>
+    public int HeldOutCount { get; init; }
 
-    /// <summary>Largest answer generated per question (greedy decoding, stops at <c>&lt;|eot_id|&gt;</c>).</summary>
-    public int MaxNewTokens { get; init; } = 32;
+    /// <summary>Largest answer generated per record (greedy decoding, stops at <c>&lt;|eot_id|&gt;</c>).</summary>
+    public int MaxNewTokens { get; init; } = 64;
 
-    /// <summary>The questions asked before and after the fine-tune; each must be an instruction of the set (it is kept in the training split).</summary>
-    public IReadOnlyList<string> Questions { get; init; } = DefaultQuestions;
-
-    /// <summary>Text prompts the pretrained model continues first, to show what it learned from its corpus.</summary>
-    public IReadOnlyList<string> TextPrompts { get; init; } = ["In the beginning", "And Jesus said unto them,"];
-
-    /// <summary>Write the merged model (dense, BF16) and answer again with it.</summary>
-    public bool Merge { get; init; } = true;
-
-    /// <summary>The questions <c>purellama demo</c> asks: one of each kind in the instruction set.</summary>
-    public static IReadOnlyList<string> DefaultQuestions { get; } =
-    [
-        "Which book comes after Genesis?",
-        "Which book comes before Revelation?",
-        "How many chapters are in Psalms?",
-        "Is Romans in the Old or the New Testament?",
-        "Quote John 11:35.",
-    ];
+    /// <summary>Held-out records shown before and after in the narration.</summary>
+    public int ShownExamples { get; init; } = 3;
 }

@@ -4,7 +4,7 @@ using PureLlama.Tensors;
 namespace PureLlama.Diagnostics;
 
 /// <summary>How a reader met one mutated input.</summary>
-public enum FuzzOutcome
+internal enum FuzzOutcome
 {
     /// <summary>Read without error.</summary>
     Accepted,
@@ -23,7 +23,7 @@ public enum FuzzOutcome
 /// <param name="Outcome">What happened.</param>
 /// <param name="Error">Exception type and message (null when accepted).</param>
 /// <param name="File">The mutated file (relative to the corpus).</param>
-public sealed record FuzzResult(int Index, FuzzOutcome Outcome, string? Error, string File);
+internal sealed record FuzzResult(int Index, FuzzOutcome Outcome, string? Error, string File);
 
 /// <summary>
 /// The fuzz harness over every parser of a file a user may be handed: each input is a structure-aware mutation
@@ -31,7 +31,7 @@ public sealed record FuzzResult(int Index, FuzzOutcome Outcome, string? Error, s
 /// the parser and classified. <c>purellama fuzz</c> runs long campaigns in child processes (deaths are seen there);
 /// the test suite runs a short seeded one.
 /// </summary>
-public static class Fuzzer
+internal static class Fuzzer
 {
     /// <summary>The parser names accepted by <see cref="Run"/>.</summary>
     public static IReadOnlyList<string> Parsers => [.. FuzzTargets.All.Keys];

@@ -107,7 +107,7 @@ public static class CheckpointQuantizer
                 return weights.Select(f => Path.GetFileName(f)).ToList();
             }, carryOver: name => !HfCheckpointWriter.IsWeightFile(name)); // --force keeps the user's other files
             var files = written.Select(f => Path.Combine(outDir, f)).ToList();
-            long sourceBytes = checkpoint.Files.Sum(f => new FileInfo(f.Path).Length);
+            long sourceBytes = checkpoint.Files.Sum(f => FileSizes.Of(f.Path));
             long outBytes = files.Sum(f => new FileInfo(f).Length);
             return new QuantizeReport(outDir, config, sourceBytes, outBytes, qWeights, qBytes, total, files, clock.Elapsed);
         }

@@ -139,7 +139,17 @@ public static class Int4Checkpoint
         config.CheckConsistency(checkpoint.ConfigPath);
         Validate(checkpoint, config, quant);
         return LlamaModel.Build(config, device, (name, shape) => checkpoint.GetTensor(name, shape, s_dense),
-            (module, shape) => checkpoint.Contains(module + ".qweight") ? new QuantLinear(ReadModule(checkpoint, module, shape, quant, device)) : null);
+            (module, shape) => checkpoint.Contains(module + ".qweight") ? new QuantLinear(ReadNamed(checkpoint, module, shape, quant, device)) : null);
+    }
+
+    // A component that disagrees with the config may be wrong in either file: name the folder and the config with it.
+    private static Int4GroupTensor ReadNamed(HfCheckpoint checkpoint, string module, Shape expected, Int4CheckpointConfig quant, Device device)
+    {
+        try { return ReadModule(checkpoint, module, expected, quant, device); }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{e.Message} (checkpoint '{checkpoint.Directory}', config '{checkpoint.ConfigPath}': {quant.Describe()})", e);
+        }
     }
 
     private static void Validate(HfCheckpoint checkpoint, LlamaConfig config, Int4CheckpointConfig quant)

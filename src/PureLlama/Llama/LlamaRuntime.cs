@@ -169,11 +169,15 @@ public sealed class LlamaRuntime : IDisposable
         }
     }
 
-    /// <summary>Asynchronous streaming of <see cref="Generate(string, SamplingOptions?, CancellationToken)"/>; each step runs on the thread pool.</summary>
+    /// <summary>
+    /// Asynchronous streaming of <see cref="Generate(string, SamplingOptions?, CancellationToken)"/>; each step runs on the thread pool.
+    /// Cancelling <paramref name="cancellation"/> ends the stream with <see cref="OperationCanceledException"/>, as .NET async streams do
+    /// (the synchronous <c>Generate</c> just stops, with <see cref="StopReason.Cancelled"/> in <see cref="LastStats"/>).
+    /// </summary>
     public IAsyncEnumerable<GeneratedToken> GenerateAsync(string prompt, SamplingOptions? options = null, CancellationToken cancellation = default)
         => ToAsync(Generate(prompt, options, cancellation), cancellation);
 
-    /// <summary>Asynchronous streaming of <see cref="Generate(int[], SamplingOptions?, CancellationToken)"/>.</summary>
+    /// <summary>Asynchronous streaming of <see cref="Generate(int[], SamplingOptions?, CancellationToken)"/>; cancelling throws <see cref="OperationCanceledException"/>.</summary>
     public IAsyncEnumerable<GeneratedToken> GenerateAsync(int[] promptIds, SamplingOptions? options = null, CancellationToken cancellation = default)
         => ToAsync(Generate(promptIds, options, cancellation), cancellation);
 
@@ -181,7 +185,11 @@ public sealed class LlamaRuntime : IDisposable
     {
         using var e = tokens.GetEnumerator();
         while (await Task.Run(e.MoveNext, cancellation).ConfigureAwait(false))
+        {
+            cancellation.ThrowIfCancellationRequested();
             yield return e.Current;
+        }
+        cancellation.ThrowIfCancellationRequested(); // the generator stops quietly when cancelled; the async stream throws
     }
 
     /// <summary>Greedy/sampled generation for several prompts in one batch (see <see cref="Generator.RunBatch"/>).</summary>

@@ -96,7 +96,8 @@ public sealed record QuantizationConfig
             ["llm_int8_enable_fp32_cpu_offload"] = false,
             ["llm_int8_has_fp16_weight"] = false,
             ["llm_int8_skip_modules"] = skip,
-            ["llm_int8_threshold"] = 6.0,
+            // A float, written "6.0": transformers' BitsAndBytesConfig rejects the integer 6 that a plain 6.0 double prints as.
+            ["llm_int8_threshold"] = JsonNode.Parse("6.0"),
             ["load_in_4bit"] = four,
             ["load_in_8bit"] = !four,
             ["quant_method"] = "bitsandbytes",

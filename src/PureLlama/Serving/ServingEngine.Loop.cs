@@ -85,9 +85,11 @@ public sealed partial class ServingEngine
             if (need > _pool.Available)
             {
                 ReleaseBlocks(seq);
-                if (_running.Count == 0)
-                    throw new InvalidOperationException($"A sequence of {seq.Tokens.Count} tokens needs more KV blocks than the whole pool ({_pool.Total}).");
-                return;
+                if (_running.Count > 0) return;                        // wait for running sequences to free blocks
+                lock (_gate) _waiting.RemoveFirst();                   // cannot fit even alone (prevented by Generate's checks)
+                seq.Output.Writer.TryComplete(new InvalidOperationException($"A sequence of {seq.Tokens.Count} tokens needs more KV blocks than the whole pool ({_pool.Total})."));
+                _finished++;
+                continue;
             }
             lock (_gate) _waiting.RemoveFirst();
             seq.Computed = seq.Blocks.Count * bs;

@@ -162,7 +162,7 @@ internal static class TokenizerFiles
         int i = 0;
         foreach (var t in list.EnumerateArray())
         {
-            if (t.ValueKind != JsonValueKind.Object || !t.TryGetProperty("id", out var idEl) || !idEl.TryGetInt32(out int id) || id < 0
+            if (t.ValueKind != JsonValueKind.Object || !t.TryGetProperty("id", out var idEl) || idEl.ValueKind != JsonValueKind.Number || !idEl.TryGetInt32(out int id) || id < 0
                 || OptString(t, "content") is not { Length: > 0 } content)
                 throw Bad(source, $"added_tokens[{i}] needs a non-negative \"id\" and a non-empty \"content\"");
             bool special = t.TryGetProperty("special", out var sp) && sp.ValueKind == JsonValueKind.True;

@@ -50,9 +50,10 @@ public static class LoraMerge
 
     /// <summary>
     /// Writes a dense model folder (weights as <paramref name="dtype"/>, <paramref name="sourceDir"/>'s config with torch_dtype
-    /// updated, its tokenizer and generation files) into <paramref name="outDir"/>, atomically as a whole (<see cref="AtomicFolder"/>).
+    /// updated, its tokenizer and generation files) into <paramref name="outDir"/>, atomically as a whole (<see cref="AtomicFolder"/>);
+    /// other files of an existing folder are kept, its old weight files are not.
     /// </summary>
-    internal static void WriteModelFolder(LlamaModel model, string sourceDir, string outDir, DType dtype) => AtomicFolder.Write(outDir, temp =>
+    internal static void WriteModelFolder(LlamaModel model, string sourceDir, string outDir, DType dtype) => AtomicFolder.Write<object?>(outDir, temp =>
     {
         WriteWeights(model, Path.Combine(temp, HfCheckpoint.SingleFileName), dtype);
         WriteConfig(Path.Combine(sourceDir, "config.json"), Path.Combine(temp, "config.json"), dtype);
@@ -61,7 +62,8 @@ public static class LoraMerge
             string src = Path.Combine(sourceDir, name);
             if (File.Exists(src)) AtomicFile.Copy(src, Path.Combine(temp, name));
         }
-    });
+        return null;
+    }, carryOver: name => !HfCheckpointWriter.IsWeightFile(name)); // a user's other files in an existing output folder stay
 
     /// <summary>Every weight of a model whose projections are all dense, under Hugging Face names, converted to <paramref name="dtype"/>.</summary>
     internal static void WriteWeights(LlamaModel model, string path, DType dtype)

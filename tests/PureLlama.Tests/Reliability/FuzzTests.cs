@@ -16,7 +16,7 @@ public sealed class FuzzTests(CorpusFixture fx, ITestOutputHelper output) : ICla
     public static TheoryData<string, int> Parsers => new()
     {
         { "safetensors", 1000 }, { "config", 2000 }, { "tokenizer", 1500 }, { "adapter", 1000 }, { "quantized", 500 },
-        { "sft", 2000 }, { "trainer-state", 2000 }, { "optimizer", 1000 },
+        { "sft", 2000 }, { "trainer-state", 2000 }, { "optimizer", 1000 }, { "gguf", 1000 },
     };
 
     [Fact]
@@ -51,7 +51,7 @@ public sealed class FuzzCommandTests(CorpusFixture fx) : IClassFixture<CorpusFix
         string repro = Path.Combine(fx.Root, "repro-" + Guid.NewGuid().ToString("N")[..6]);
         var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "PureLlama.Cli.dll"), "fuzz", "--parser", "trainer-state", "--inputs", "30",
-                     "--seed", "5", "--timeout", "2", "--corpus", fx.Corpus.Root, "--reproducers", repro })
+                     "--seed", "5", "--timeout", "8", "--corpus", fx.Corpus.Root, "--reproducers", repro })
             psi.ArgumentList.Add(a);
         psi.Environment["PURELLAMA_FUZZ_FAULT"] = fault;
         using var p = System.Diagnostics.Process.Start(psi)!;
@@ -65,5 +65,41 @@ public sealed class FuzzCommandTests(CorpusFixture fx) : IClassFixture<CorpusFix
         int column = outcome == "Death" ? 7 : 6;
         cells[column].Should().Be("1", line);
         Directory.GetFiles(repro).Should().ContainSingle(f => Path.GetFileName(f).Contains($"-{outcome}-", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>
+/// Every input a long campaign found unclear, regenerated from (parser, seed, index) on the deterministic corpus
+/// (the saved reproducer files are byte-identical to these) and kept as a regression test.
+/// </summary>
+public sealed class FuzzReproducerTests(CorpusFixture fx) : IClassFixture<CorpusFixture>
+{
+    [Theory]
+    // tokenizer.json: added_tokens[i].id of a non-number type threw InvalidOperationException from TryGetInt32
+    [InlineData("tokenizer", 1UL, 1008)]
+    [InlineData("tokenizer", 1UL, 1066)]
+    [InlineData("tokenizer", 1UL, 1366)]
+    [InlineData("tokenizer", 1UL, 3682)]
+    [InlineData("tokenizer", 1UL, 3690)]
+    [InlineData("tokenizer", 1UL, 4898)]
+    [InlineData("tokenizer", 1UL, 5140)]
+    [InlineData("tokenizer", 1UL, 7934)]
+    [InlineData("tokenizer", 1UL, 8392)]
+    [InlineData("tokenizer", 1UL, 9808)]
+    // GPTQ/AWQ components disagreeing with the config: the message named the tensor but neither the folder nor config.json
+    [InlineData("quantized", 1UL, 204)]
+    [InlineData("quantized", 1UL, 1127)]
+    [InlineData("quantized", 1UL, 1261)]
+    [InlineData("quantized", 1UL, 1991)]
+    [InlineData("quantized", 1UL, 2133)]
+    [InlineData("quantized", 1UL, 2148)]
+    [InlineData("quantized", 1UL, 2727)]
+    [InlineData("quantized", 1UL, 3967)]
+    [InlineData("quantized", 1UL, 6143)]
+    [InlineData("quantized", 1UL, 7068)]
+    public void Reproducer_gets_a_clear_answer(string parser, ulong seed, int index)
+    {
+        var r = Fuzzer.Run(parser, fx.Corpus.Root, seed, index, 1, TimeSpan.FromSeconds(20)).Single();
+        r.Outcome.Should().BeOneOf([FuzzOutcome.Accepted, FuzzOutcome.ClearError], r.Error);
     }
 }

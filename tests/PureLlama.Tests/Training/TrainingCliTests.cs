@@ -35,18 +35,18 @@ public class TrainingCliTests
             string tok = Path.Combine(dir, "tok");
             BpeTokenizerWriter.Save(vocab, tok);
             int bos = vocab.Tokens.Count, eos = bos + 1;
-            File.WriteAllText(Path.Combine(dir, "config.json"), string.Create(CultureInfo.InvariantCulture, $$"""
+            File.WriteAllText(Path.Combine(dir, "tiny-config.json"), string.Create(CultureInfo.InvariantCulture, $$"""
                 {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": {{vocab.VocabSize}}, "hidden_size": 32, "intermediate_size": 64,
                  "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
                  "max_position_embeddings": 128, "tie_word_embeddings": true, "initializer_range": 0.05, "torch_dtype": "float32",
                  "bos_token_id": {{bos}}, "eos_token_id": {{eos}}, "hidden_act": "silu"}
                 """));
             string pre = Path.Combine(dir, "pre");
-            Cli("pretrain", "--config", Path.Combine(dir, "config.json"), "--tokenizer", tok, "--data", Path.Combine(dir, "text.txt"), "--output", pre,
+            Cli("pretrain", "--config", Path.Combine(dir, "tiny-config.json"), "--tokenizer", tok, "--data", Path.Combine(dir, "text.txt"), "--output", pre,
                 "--device", "cpu", "--max-seq-length", "32", "--batch-size", "2", "--max-steps", "4", "--save-steps", "2", "--lr", "3e-3", "--eval-split", "2")
                 .Should().Be(0);
             foreach (var f in new[] { "model/model.safetensors", "model/config.json", "model/tokenizer.json", "checkpoint-2/optimizer.safetensors", "checkpoint-4/trainer_state.json", "loss_curve.png" })
-                File.Exists(Path.Combine(pre, f)).Should().BeTrue($"pretrain writes {f}");
+                File.Exists(Path.Combine(pre, f)).Should().BeTrue($"pretrain writes {f} (config.json whatever the --config file is called)");
             var preState = TrainerState.Load(Path.Combine(pre, "checkpoint-4", "trainer_state.json"));
             preState.EvalHistory.Should().HaveCount(2, "held-out loss before and after");
             preState.LogHistory[^1].Loss.Should().BeLessThan(preState.LogHistory[0].Loss);

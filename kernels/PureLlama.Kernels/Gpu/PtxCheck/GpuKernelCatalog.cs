@@ -57,7 +57,8 @@ public static class GpuKernelCatalog
     }
 
     // A family interface stands for every member of the family.
-    private static IEnumerable<Type[]> Expand(IReadOnlyList<Type> args) => args.Count == 1 && args[0] == typeof(IUnaryOp)
-        ? UnaryOp.All.Select(op => new[] { op.OpType })
+    private static IEnumerable<Type[]> Expand(IReadOnlyList<Type> args) =>
+        args.Count == 1 && args[0] == typeof(IUnaryOp) ? UnaryOp.All.Select(op => new[] { op.OpType })
+        : args.Count == 1 && args[0] == typeof(Blocks.IBlockFormat) ? Blocks.BlockFormats.Structs.Select(t => new[] { t })
         : [args.ToArray()];
 }

@@ -37,10 +37,7 @@ internal struct GgmlBlockOperand<T> : IGemmOperandB where T : struct, IGpuBlockF
 
 internal static class GgmlBlockKernels
 {
-    [GpuKernel(typeof(Q8_0Block))]
-    [GpuKernel(typeof(Q4_0Block))]
-    [GpuKernel(typeof(Q4KBlock))]
-    [GpuKernel(typeof(Q6KBlock))]
+    [GpuKernel(typeof(IBlockFormat))]
     public static void GemvKernel<T>(QuantGemvShape p, ArrayView<float> x, GgmlBlockOperand<T> w, ArrayView<float> y)
         where T : struct, IGpuBlockFormat
     {
@@ -61,18 +58,12 @@ internal static class GgmlBlockKernels
         QuantGemvCommon.ReduceAndStore(p, y, row, 1f, s0, s1, s2, s3);
     }
 
-    [GpuKernel(typeof(Q8_0Block))]
-    [GpuKernel(typeof(Q4_0Block))]
-    [GpuKernel(typeof(Q4KBlock))]
-    [GpuKernel(typeof(Q6KBlock))]
+    [GpuKernel(typeof(IBlockFormat))]
     public static void GemmKernel<T>(GemmShape p, ArrayView<float> x, GgmlBlockOperand<T> w, ArrayView<float> y)
         where T : struct, IGpuBlockFormat =>
         TiledMatmulKernel.Run<float, F32Widen, GgmlBlockOperand<T>>(p, x, w, y);
 
-    [GpuKernel(typeof(Q8_0Block))]
-    [GpuKernel(typeof(Q4_0Block))]
-    [GpuKernel(typeof(Q4KBlock))]
-    [GpuKernel(typeof(Q6KBlock))]
+    [GpuKernel(typeof(IBlockFormat))]
     public static void DequantizeKernel<T>(GgmlBlockOperand<T> w, ArrayView<float> dst, int rows)
         where T : struct, IGpuBlockFormat
     {

@@ -13,7 +13,7 @@ namespace PureLlama.Diagnostics.Fuzzing;
 /// <summary>
 /// The valid seed files every fuzz target starts from, written by PureLlama's own writers into one folder:
 /// a tiny dense model (config, generation config, tokenizer, weights), its NF4, INT8, GPTQ and AWQ copies,
-/// a LoRA adapter, an SFT JSONL file and a training checkpoint (trainer_state.json, optimizer state).
+/// F16 and Q8_0 GGUF exports, a LoRA adapter, an SFT JSONL file and a training checkpoint (trainer_state.json, optimizer state).
 /// </summary>
 internal sealed class FuzzCorpus
 {
@@ -29,6 +29,7 @@ internal sealed class FuzzCorpus
     public string Adapter => Path.Combine(Root, "adapter");
     public string Sft => Path.Combine(Root, "train.jsonl");
     public string Checkpoint => Path.Combine(Root, "checkpoint");
+    public string Gguf => Path.Combine(Root, "gguf");
 
     /// <summary>The tiny architecture: vocab 320, hidden 64, 2 layers, 4 heads / 2 KV heads of 16, MLP 128.</summary>
     public static LlamaConfig TinyConfig => new()
@@ -62,6 +63,9 @@ internal sealed class FuzzCorpus
             Int4Checkpoint.Write(model, c.Dense, c.Gptq, new Int4CheckpointConfig { Method = "gptq", GroupSize = 32 });
             Int4Checkpoint.Write(model, c.Dense, c.Awq, new Int4CheckpointConfig { Method = "awq", GroupSize = 32 });
         }
+        Directory.CreateDirectory(c.Gguf);
+        GgufExporter.Export(c.Dense, GgufExportType.F16, Path.Combine(c.Gguf, "model-f16.gguf"), "tiny");
+        GgufExporter.Export(c.Dense, GgufExportType.Q8_0, Path.Combine(c.Gguf, "model-q8_0.gguf"), "tiny");
         CheckpointQuantizer.Quantize(c.Dense, c.Nf4, new QuantizationConfig { Format = QuantFormat.Nf4 });
         CheckpointQuantizer.Quantize(c.Dense, c.Int8, new QuantizationConfig { Format = QuantFormat.Int8 });
         File.WriteAllText(c.Sft, string.Join('\n',

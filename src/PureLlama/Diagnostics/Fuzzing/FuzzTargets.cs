@@ -70,6 +70,12 @@ internal static class FuzzTargets
                 new(q, "config.json", Mutator.Kind.Json, (_, d, _) => LlamaRuntime.Load(d, Device.Cpu).Dispose()),
             }),
         ],
+        ["gguf"] =
+        [
+            new("gguf", "model-f16.gguf", Mutator.Kind.Gguf, (_, _, f) => LlamaRuntime.Load(f, Device.Cpu).Dispose()),
+            new("gguf", "model-q8_0.gguf", Mutator.Kind.Gguf, (_, _, f) => LlamaRuntime.Load(f, Device.Cpu).Dispose()),
+            new("gguf", "model-f16.gguf", Mutator.Kind.Gguf, (_, _, f) => ReadAllGguf(f)),
+        ],
         ["sft"] =
         [
             new("", "train.jsonl", Mutator.Kind.JsonLines, (c, _, f) => SftDataset.Load(f, c.Tokenizer)),
@@ -89,6 +95,12 @@ internal static class FuzzTargets
             }),
         ],
     };
+
+    private static void ReadAllGguf(string path)
+    {
+        using var file = IO.Gguf.GgufFile.Open(path, WeightLoading.Mapped);
+        foreach (var t in file.Tensors) _ = file.Bytes(t).Length;
+    }
 
     private static void ReadAll(string path, WeightLoading loading)
     {

@@ -25,7 +25,7 @@ internal static class Mutator
     private static readonly JsonSerializerOptions s_raw = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>What kind of file the bytes hold (chooses the structure-aware mutations).</summary>
-    public enum Kind { Json, JsonLines, SafeTensors }
+    public enum Kind { Json, JsonLines, SafeTensors, Gguf }
 
     /// <summary>A mutated copy of <paramref name="input"/>; 1–3 mutations stacked.</summary>
     public static byte[] Mutate(byte[] input, Kind kind, Rng rng)
@@ -41,6 +41,7 @@ internal static class Mutator
                 {
                     Kind.Json => MutateJson(data, rng),
                     Kind.JsonLines => MutateLine(data, rng),
+                    Kind.Gguf => MutateGguf(data, rng),
                     _ => MutateSafeTensors(data, rng),
                 },
                 _ => MutateBytes(data, rng),
@@ -208,6 +209,44 @@ internal static class Mutator
                 }
             default: // the header JSON, re-prefixed with its new length
                 return Join(MutateJson(header, rng), body);
+        }
+    }
+
+    // ---- GGUF ----
+
+    // The header is counts, lengths, type tags and offsets (magic, version, tensor count and KV count, then per KV a
+    // u64-length key, a u32 type and the value; per tensor a name, rank, dims, type and offset): overwrite one of its
+    // 8-byte (or 4-byte) fields with an extreme value, or the version or a count.
+    private static byte[] MutateGguf(byte[] data, Rng rng)
+    {
+        if (data.Length < 24) return MutateBytes(data, rng);
+        var d = (byte[])data.Clone();
+        ulong[] extreme = [0, 1, 0xFF, 0xFFFF_FFFF, 0x8000_0000, 0x7FFF_FFFF_FFFF_FFFF, ulong.MaxValue, 1UL << 40, 12, 13, 30];
+        ulong value = extreme[rng.NextInt(extreme.Length)];
+        switch (rng.NextInt(4))
+        {
+            case 0: // version, tensor count or KV count
+                {
+                    int[] fields = [4, 8, 16];
+                    int at = fields[rng.NextInt(fields.Length)];
+                    if (at == 4) BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(4), (uint)value);
+                    else BinaryPrimitives.WriteUInt64LittleEndian(d.AsSpan(at), value);
+                    return d;
+                }
+            case 1: // any 8-byte field of the header region (lengths, dims, offsets)
+                {
+                    int region = Math.Min(d.Length - 8, 1 << 16);
+                    BinaryPrimitives.WriteUInt64LittleEndian(d.AsSpan(24 + rng.NextInt(Math.Max(1, region - 24))), value);
+                    return d;
+                }
+            case 2: // any 4-byte field (type tags, ranks, ggml types)
+                {
+                    int region = Math.Min(d.Length - 4, 1 << 16);
+                    BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(24 + rng.NextInt(Math.Max(1, region - 24))), (uint)value);
+                    return d;
+                }
+            default: // truncate inside the header or the data
+                return d[..(24 + rng.NextInt(d.Length - 24))];
         }
     }
 
