@@ -119,13 +119,13 @@ internal static class BenchDecodeCommand
             if (!rows.ContainsKey((l.OutFeatures, l.InFeatures)))
                 rows[(l.OutFeatures, l.InFeatures)] = (Tensor.Full(new Shape(1, l.InFeatures), 0.01f, DType.F32, backend.Device), Tensor.Empty(new Shape(1, l.OutFeatures), DType.F32, backend.Device));
         using var cache = model.CreateCache(prompt.Length + rounds + 1);
-        using (model.Forward(prompt, cache)) { }
+        using (model.Forward([prompt], [cache])) { }
         var steps = new List<double>();
         var sweeps = new List<double>();
         for (int r = 0; r < rounds; r++)
         {
             var clock = Stopwatch.StartNew();
-            using (var logits = model.Forward([prompt[r % prompt.Length]], cache)) logits.ToFloatArray();
+            using (var logits = model.Forward([[prompt[r % prompt.Length]]], [cache])) logits.ToFloatArray();
             steps.Add(clock.Elapsed.TotalMilliseconds);
             clock.Restart();
             foreach (var l in linears)

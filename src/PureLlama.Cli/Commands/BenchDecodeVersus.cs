@@ -27,14 +27,14 @@ internal static class BenchDecodeVersus
                 runtimes.Add(rt);
                 var cache = rt.Model.CreateCache(promptTokens + rounds + 1);
                 caches.Add(cache);
-                using (rt.Model.Forward(prompt.AsSpan(0, promptTokens), cache)) { } // prefill, JIT
+                using (rt.Model.Forward([prompt[..promptTokens]], [cache])) { } // prefill, JIT
             }
             var times = dirs.Select(_ => new List<double>()).ToList();
             for (int r = 0; r < rounds; r++)
                 for (int m = 0; m < runtimes.Count; m++)
                 {
                     var clock = Stopwatch.StartNew();
-                    using (var logits = runtimes[m].Model.Forward(prompt.AsSpan(promptTokens + r, 1), caches[m])) logits.ToFloatArray();
+                    using (var logits = runtimes[m].Model.Forward([[prompt[promptTokens + r]]], [caches[m]])) logits.ToFloatArray();
                     times[m].Add(clock.Elapsed.TotalMilliseconds);
                 }
             var medians = times.Select(t => t.Order().ElementAt(t.Count / 2)).ToList();

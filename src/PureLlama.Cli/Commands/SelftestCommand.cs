@@ -31,7 +31,7 @@ internal static class SelftestCommand
             if (filter is not null && !check.Kernel.Contains(filter, StringComparison.OrdinalIgnoreCase)) continue;
             total++;
             KernelCheckResult r;
-            try { r = check.Run(backend); }
+            try { r = check.Execute(backend); }
             catch (Exception e) { r = new(check.Kernel, check.Shape, double.NaN, double.NaN, 0, $"{e.GetType().Name}: {e.Message}"); }
             if (r.Skipped is not null) skipped++;
             else if (!r.Passed) failed++;

@@ -6,7 +6,7 @@ using static PureLlama.Diagnostics.CheckIo;
 namespace PureLlama.Diagnostics;
 
 /// <summary>One attention case of the kernel checks: sizes, mask and input dtype.</summary>
-public sealed record AttentionCase(int Tokens, int KvLen, int Heads, int KvHeads, int HeadDim, bool Causal = true, int Window = 0,
+internal sealed record AttentionCase(int Tokens, int KvLen, int Heads, int KvHeads, int HeadDim, bool Causal = true, int Window = 0,
     int QueryOffset = 0, bool Segments = false, bool Bf16 = false, bool Backward = true)
 {
     /// <inheritdoc/>
@@ -15,7 +15,7 @@ public sealed record AttentionCase(int Tokens, int KvLen, int Heads, int KvHeads
         + $"{(QueryOffset > 0 ? $" offset={QueryOffset}" : "")}{(Segments ? " packed" : "")}{(Bf16 ? " bf16" : "")}{(Backward ? " fwd+bwd" : " fwd")}";
 }
 
-public static partial class KernelChecks
+internal static partial class KernelChecks
 {
     /// <summary>The attention cases of <see cref="For"/>: ragged lengths, masks, GQA 1/4/8, decode.</summary>
     public static IReadOnlyList<AttentionCase> AttentionCases(bool small) => small

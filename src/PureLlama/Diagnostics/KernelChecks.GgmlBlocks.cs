@@ -6,7 +6,7 @@ using PureLlama.Tensors;
 
 namespace PureLlama.Diagnostics;
 
-public static partial class KernelChecks
+internal static partial class KernelChecks
 {
     /// <summary>
     /// Dequant-matmul of every ggml block format (Q8_0, Q4_0, Q4_K, Q6_K): GEMV m = 1, 2, 3 and 5 (past one group

@@ -5,7 +5,7 @@ using static PureLlama.Diagnostics.CheckIo;
 
 namespace PureLlama.Diagnostics;
 
-public static partial class KernelChecks
+internal static partial class KernelChecks
 {
     /// <summary>
     /// INT4 group dequant-matmul (forward, transposed, accumulate) and dequantize against dequantize-then-float64-matmul,

@@ -7,7 +7,7 @@ using static PureLlama.Diagnostics.CheckIo;
 
 namespace PureLlama.Diagnostics;
 
-public static partial class KernelChecks
+internal static partial class KernelChecks
 {
     private static KernelCheck RmsNorm(int rows, int dim, bool bf16Weight) => new(bf16Weight ? "rmsnorm bf16-w" : "rmsnorm", $"[{rows},{dim}] fwd+bwd", be =>
     {

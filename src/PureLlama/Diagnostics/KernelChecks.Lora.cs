@@ -4,7 +4,7 @@ using static PureLlama.Diagnostics.CheckIo;
 
 namespace PureLlama.Diagnostics;
 
-public static partial class KernelChecks
+internal static partial class KernelChecks
 {
     /// <summary>LoRA shapes (m, in, out, r): ragged sizes and the ranks 1, 8, 13, 16 (on the CPU, m below and above the GEMM switch at 64 rows).</summary>
     private static IEnumerable<(int M, int In, int Out, int R)> LoraCases(bool small) => small

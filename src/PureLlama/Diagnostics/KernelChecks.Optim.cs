@@ -6,7 +6,7 @@ using static PureLlama.Diagnostics.CheckIo;
 
 namespace PureLlama.Diagnostics;
 
-public static partial class KernelChecks
+internal static partial class KernelChecks
 {
     // 8-bit AdamW, 3 steps from the zero state. Each step's float64 reference starts from the
     // kernel's own state (parameters, codes, absmaxes), so errors do not compound and every code is

@@ -9,14 +9,14 @@ namespace PureLlama.Diagnostics;
 /// One paged-attention case: per sequence its new rows and its context length after the step (ragged), the
 /// head layout, the block size and the pool's element type (F32, BF16 or I8).
 /// </summary>
-public sealed record PagedAttentionCase(int[] Rows, int[] Contexts, int Heads, int KvHeads, int HeadDim, int BlockSize, DType Kv)
+internal sealed record PagedAttentionCase(int[] Rows, int[] Contexts, int Heads, int KvHeads, int HeadDim, int BlockSize, DType Kv)
 {
     /// <inheritdoc/>
     public override string ToString() =>
         $"rows[{string.Join(",", Rows)}] ctx[{string.Join(",", Contexts)}] h{Heads}/{KvHeads}×{HeadDim} block {BlockSize} {Kv}";
 }
 
-public static partial class KernelChecks
+internal static partial class KernelChecks
 {
     /// <summary>Decode of many sequences of different lengths, prefill chunks against a cached prefix, GQA 1/2/4, every pool type.</summary>
     public static IReadOnlyList<PagedAttentionCase> PagedAttentionCases(bool small)

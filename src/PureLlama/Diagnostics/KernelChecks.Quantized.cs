@@ -6,7 +6,7 @@ using static PureLlama.Diagnostics.CheckIo;
 
 namespace PureLlama.Diagnostics;
 
-public static partial class KernelChecks
+internal static partial class KernelChecks
 {
     /// <summary>The weight formats the dequant-matmul checks cover.</summary>
     private enum QuantKind { Nf4DoubleQuant, Nf4, Int8 }

@@ -14,7 +14,7 @@ namespace PureLlama.Diagnostics;
 /// Shapes shrink on ILGPU's CPU accelerator, a thread-per-GPU-thread simulator, but still cross
 /// every tile and group edge.
 /// </summary>
-public static partial class KernelChecks
+internal static partial class KernelChecks
 {
     /// <summary>F32 tolerance (relative L2 error) and the looser one for long reductions.</summary>
     public const double F32Tol = 1e-5, LongTol = 1e-4;
@@ -35,6 +35,7 @@ public static partial class KernelChecks
         foreach (var (r, c) in small ? new[] { (3, 7), (9, 130) } : new[] { (1, 7), (33, 127), (127, 1000) })
         {
             foreach (var op in Enum.GetValues<BinaryOp>()) list.Add(Binary(op, r, c));
+            list.Add(ScaleAxpy(r * c));
             list.Add(SumToShape(r, c));
             list.Add(RmsNorm(r, c, bf16Weight: false));
             list.Add(RmsNorm(r, c, bf16Weight: true));
@@ -111,6 +112,27 @@ public static partial class KernelChecks
         using var y = Poisoned(be, rows, cols);
         be.Binary(op, ta, tb, y);
         return Compare($"binary {op}", $"[{rows},{cols}]", y, expected, F32Tol);
+    });
+
+    private static KernelCheck ScaleAxpy(int n) => new("scale/axpy/fill", $"[{n}]", be =>
+    {
+        var rng = new Rng((ulong)Seed("scale-axpy", n));
+        var x = Random(rng, n);
+        var y0 = Random(rng, n);
+        const float alpha = -1.75f, v = 0.375f;
+        using var tx = Upload(be, x, n);
+        using var scaled = Poisoned(be, n);
+        using var axpy = Upload(be, y0, n);
+        using var filled = Poisoned(be, n);
+        be.Scale(tx, alpha, scaled);
+        be.Axpy(alpha, tx, axpy);
+        be.Fill(filled, v);
+        var scaleRef = new double[n];
+        var axpyRef = new double[n];
+        for (int i = 0; i < n; i++) { scaleRef[i] = (double)alpha * x[i]; axpyRef[i] = y0[i] + (double)alpha * x[i]; }
+        string shape = $"[{n}]";
+        return Worst(Compare("scale", shape, scaled, scaleRef, F32Tol), Compare("axpy", shape, axpy, axpyRef, F32Tol),
+            Compare("fill", shape, filled, Enumerable.Repeat((double)v, n).ToArray(), 0));
     });
 
     private static KernelCheck SumToShape(int rows, int cols) => new("sum-to-shape", $"[{rows},{cols}]→[{cols}],[{rows},1],[]", be =>

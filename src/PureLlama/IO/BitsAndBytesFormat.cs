@@ -18,7 +18,7 @@ namespace PureLlama.IO;
 /// </list>
 /// Reading checks every component (dtype, shape, finite scales, the JSON fields) and names the tensor and file on error.
 /// </summary>
-public static class BitsAndBytesFormat
+internal static class BitsAndBytesFormat
 {
     /// <summary>Suffix of the NF4 quant_state tensor after the module name.</summary>
     public const string Nf4StateSuffix = ".weight.quant_state.bitsandbytes__nf4";

@@ -11,7 +11,7 @@ namespace PureLlama.IO;
 /// (e.g. every component of one quantized weight). Each file is written atomically; weight files of an
 /// earlier save that this one does not produce are deleted afterwards, so the folder holds one consistent set.
 /// </summary>
-public static class HfCheckpointWriter
+internal static class HfCheckpointWriter
 {
     /// <summary>transformers' default max_shard_size (5 GB).</summary>
     public const long DefaultMaxShardBytes = 5_000_000_000;

@@ -9,7 +9,7 @@ namespace PureLlama.IO;
 /// C order) that <c>numpy.load</c> reads, e.g. the logits of <c>purellama logits</c>. Written to
 /// <c>path.tmp</c> and renamed, so a failed write leaves any existing file intact.
 /// </summary>
-public static class NpyWriter
+internal static class NpyWriter
 {
     private static readonly byte[] s_magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0];
 

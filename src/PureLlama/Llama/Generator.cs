@@ -50,7 +50,7 @@ public static class Generator
 
         var clock = Stopwatch.StartNew();
         float[] row;
-        using (var logits = model.Forward(prompt, cache)) row = logits.ToFloatArray();   // [1, vocab]
+        using (var logits = model.Forward([prompt], [cache])) row = logits.ToFloatArray();   // [1, vocab]
         stats.PrefillSeconds = clock.Elapsed.TotalSeconds;
         fed?.AddRange(prompt);
         stats.SampleMemory();
@@ -73,7 +73,7 @@ public static class Generator
             yield return new GeneratedToken(id, text, index);
 
             clock.Restart();
-            using (var step = model.Forward([id], cache)) row = step.ToFloatArray();      // [1, vocab]
+            using (var step = model.Forward([[id]], [cache])) row = step.ToFloatArray();      // [1, vocab]
             stats.DecodeSeconds += clock.Elapsed.TotalSeconds;
             stats.DecodeSteps++;
             fed?.Add(id);

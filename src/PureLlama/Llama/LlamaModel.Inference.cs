@@ -6,20 +6,9 @@ namespace PureLlama.Llama;
 public sealed partial class LlamaModel
 {
     /// <summary>
-    /// Runs <paramref name="tokens"/> of one sequence at positions [cache.Length, cache.Length + T)
-    /// (prefill when T &gt; 1, decode when T = 1), appends their keys/values to <paramref name="cache"/>
-    /// and returns logits: [1, vocab] for the last position, or [T, vocab] with <see cref="LogitRows.All"/>.
-    /// Runs without autograd. The caller disposes the result.
-    /// </summary>
-    public Tensor Forward(ReadOnlySpan<int> tokens, KvCache cache, LogitRows rows = LogitRows.Last)
-    {
-        ArgumentNullException.ThrowIfNull(cache);
-        return Forward([tokens.ToArray()], [cache], rows);
-    }
-
-    /// <summary>
-    /// One forward over several sequences, each with its own cache and any number of new tokens
-    /// (a batch of decodes, prefills, or both). All new tokens go through each weight in one matmul,
+    /// The inference forward: one step over one or more sequences, each with its own cache and any number of
+    /// new tokens (a prefill when a sequence brings several, a decode when one, or a batch of both), appended to
+    /// the caches at positions [cache.Length, cache.Length + T). One sequence: <c>Forward([tokens], [cache])</c>. All new tokens go through each weight in one matmul,
     /// so weights are read once per step whatever the batch; attention runs per sequence against
     /// its own cache. Returns [sequences, vocab] (last position of each) or, with
     /// <see cref="LogitRows.All"/>, [total tokens, vocab] in sequence order. Runs without autograd.

@@ -6,19 +6,20 @@ namespace PureLlama.Llama;
 public sealed partial class LlamaModel
 {
     /// <summary>
-    /// Training forward over one row of tokens that may pack several examples: ids I32 [T] at explicit
-    /// <paramref name="positions"/> [T] (restarting at 0 for each packed example) and optional
-    /// <paramref name="segments"/> [T] (example index of each token; a token attends only to earlier
-    /// tokens of its own segment). Returns logits [T, vocab]; differentiable when grad mode is on.
-    /// A micro-batch of several sequences is run as one such row (one matmul per weight), which gives
-    /// the same result as running them one by one.
+    /// The training (full-sequence) forward: ids I32 [T] → logits [T, vocab], differentiable when grad mode is on,
+    /// no cache. Positions default to 0..T−1; a row that packs several examples passes explicit
+    /// <paramref name="positions"/> [T] (restarting at 0 for each packed example) and <paramref name="segments"/> [T]
+    /// (example index of each token; a token attends only to earlier tokens of its own segment). A micro-batch of
+    /// several sequences is run as one such row (one matmul per weight), which gives the same result as running
+    /// them one by one.
     /// </summary>
-    public Tensor Forward(Tensor ids, int[] positions, int[]? segments = null)
+    public Tensor Forward(Tensor ids, int[]? positions = null, int[]? segments = null)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        ArgumentNullException.ThrowIfNull(positions);
         if (ids.Rank != 1 || ids.DType != DType.I32) throw new ArgumentException($"ids must be I32 [T], got {ids.Describe()}.", nameof(ids));
         int n = ids.Shape[0];
+        if (positions is null && segments is null) return Run(ids, [new SequenceSlice(0, n, 0, null)], LogitRows.All, hidden: null);
+        positions ??= [.. Enumerable.Range(0, n)];
         if (positions.Length != n) throw new ArgumentException($"positions has {positions.Length} entries; ids has {n}.", nameof(positions));
         for (int i = 0; i < n; i++)
             if ((uint)positions[i] >= (uint)Config.MaxPositionEmbeddings)

@@ -89,17 +89,6 @@ public sealed partial class LlamaModel : IDisposable
     // ---- training / full-sequence ------------------------------------------------------------
 
     /// <summary>
-    /// Full-sequence forward: ids I32 [T] at positions 0..T−1 → logits [T, vocab]. Differentiable
-    /// when grad mode is on (no cache is used).
-    /// </summary>
-    public Tensor Forward(Tensor ids)
-    {
-        ArgumentNullException.ThrowIfNull(ids);
-        if (ids.Rank != 1 || ids.DType != DType.I32) throw new ArgumentException($"ids must be I32 [T], got {ids.Describe()}.", nameof(ids));
-        return Run(ids, [new SequenceSlice(0, ids.Shape[0], 0, null)], LogitRows.All, hidden: null);
-    }
-
-    /// <summary>
     /// Hugging Face's <c>hidden_states</c> for ids [T]: [0] the embeddings, [i] the output of layer
     /// i−1, and the last entry the output of the final norm (HF replaces the last layer's output with
     /// it): layers + 1 tensors [T, hidden]. The caller disposes them.

@@ -63,7 +63,7 @@ public static class Perplexity
             for (int c0 = 0; c0 < length; c0 += Chunk)
             {
                 int n = Math.Min(Chunk, length - c0);
-                using var logits = model.Forward(ids.AsSpan(begin + c0, n), cache, LogitRows.All); // [n, vocab]
+                using var logits = model.Forward([ids[(begin + c0)..(begin + c0 + n)]], [cache], LogitRows.All); // [n, vocab]
                 if (c0 + n <= firstTarget - 1) continue; // no row here predicts a scored token
                 var host = logits.ToFloatArray();
                 int vocab = logits.Shape[1];

@@ -6,7 +6,7 @@ namespace PureLlama.Tensors;
 /// A read-only memory-mapped region of a file (for example the data section of a safetensors
 /// file). Loading is instant and lean; pages are read from disk on first touch.
 /// </summary>
-public sealed unsafe class MappedStorage : HostStorage
+internal sealed unsafe class MappedStorage : HostStorage
 {
     private readonly MemoryMappedFile _file;
     private readonly MemoryMappedViewAccessor _view;

@@ -6,7 +6,7 @@ namespace PureLlama.Tensors;
 /// 64-byte aligned native (anonymous) host memory. The GC is told about the allocation so
 /// undisposed tensors still get collected under pressure; <see cref="LiveBytes"/> counts what is held.
 /// </summary>
-public sealed unsafe class NativeStorage : HostStorage
+internal sealed unsafe class NativeStorage : HostStorage
 {
     /// <summary>Alignment of every allocation: one cache line, one Vector512.</summary>
     public const int Alignment = 64;

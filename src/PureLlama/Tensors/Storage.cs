@@ -62,7 +62,7 @@ public abstract class Storage : IDisposable
 }
 
 /// <summary>Storage in host memory, addressable by a raw pointer.</summary>
-public abstract unsafe class HostStorage : Storage
+internal abstract unsafe class HostStorage : Storage
 {
     protected HostStorage(long byteLength, bool isReadOnly) : base(byteLength, Device.Cpu, isReadOnly) { }
 

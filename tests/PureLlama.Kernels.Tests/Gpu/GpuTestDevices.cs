@@ -5,8 +5,8 @@ using PureLlama.Kernels.Gpu;
 namespace PureLlama.Kernels.Tests.Gpu;
 
 /// <summary>
-/// The accelerators GPU kernel tests run on: ILGPU's CPU accelerator always, CUDA when the
-/// driver reports a device. Accelerators are created once per test process and shared (their
+/// The accelerators GPU kernel tests run on: the ILGPU devices of Backends.Available() (ILGPU's CPU
+/// accelerator, CUDA when the driver reports a device). Accelerators are created once per test process and shared (their
 /// kernel caches too); GPU tests run in one serial collection.
 /// </summary>
 public static class GpuTestDevices
@@ -14,13 +14,17 @@ public static class GpuTestDevices
     private static readonly Lazy<Accelerator> Cpu = new(() => GpuContext.CreateAccelerator(GpuDeviceKind.IlgpuCpu));
     private static readonly Lazy<Accelerator?> Cuda = new(() => GpuContext.HasCuda ? GpuContext.CreateAccelerator(GpuDeviceKind.Cuda) : null);
 
-    /// <summary>Device names for [MemberData]: "ilgpu-cpu", plus "cuda" when present.</summary>
+    /// <summary>
+    /// Device names for [MemberData]: the ILGPU devices of <see cref="Compute.Backends.Available"/> (the one list of
+    /// devices the suites run on; PURELLAMA_TEST_DEVICES narrows it).
+    /// </summary>
     public static TheoryData<string> Names
     {
         get
         {
-            var data = new TheoryData<string> { "ilgpu-cpu" };
-            if (GpuContext.HasCuda) data.Add("cuda");
+            var data = new TheoryData<string>();
+            foreach (var device in Compute.Backends.Available())
+                if (device.Kind != Tensors.DeviceKind.Cpu) data.Add(device.ToString());
             return data;
         }
     }

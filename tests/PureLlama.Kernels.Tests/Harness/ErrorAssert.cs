@@ -1,54 +1,30 @@
 using System.Globalization;
 using System.Text;
+using PureLlama.Diagnostics;
 
 namespace PureLlama.Kernels.Tests.Harness;
 
 /// <summary>
-/// Compares a kernel's output against a float64 reference by relative error
-/// ‖out − ref‖₂ / ‖ref‖₂ (absolute ‖out − ref‖₂ when the reference is all zero).
-/// A non-finite output where the reference is finite fails immediately (that is how poisoned,
-/// unwritten elements are caught). Failure messages name the worst element and its neighbours.
+/// Assertions over raw kernel outputs for the tests that call kernels directly (shapes and layouts beyond
+/// <see cref="KernelChecks"/>). The comparison itself is KernelChecks' (<see cref="CheckIo.Compare(string, string, ReadOnlySpan{float}, ReadOnlySpan{double}, double)"/>):
+/// relative L2 error against a float64 reference, non-finite outputs fail; this adds the neighbourhood of the worst element.
 /// </summary>
 public static class ErrorAssert
 {
     /// <summary>Relative error of <paramref name="actual"/> against <paramref name="expected"/>.</summary>
-    public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected)
-    {
-        double num = 0, den = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double d = actual[i] - expected[i];
-            num += d * d;
-            den += expected[i] * expected[i];
-        }
-        return den > 0 ? Math.Sqrt(num / den) : Math.Sqrt(num);
-    }
+    public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected) =>
+        CheckIo.Compare("", "", actual, expected, double.PositiveInfinity).RelativeError;
 
     /// <summary>Asserts relative error ≤ <paramref name="tolerance"/>.</summary>
     public static void Close(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected, double tolerance, string what)
     {
-        if (actual.Length != expected.Length)
-            throw new Xunit.Sdk.XunitException($"{what}: length {actual.Length}, expected {expected.Length}");
-
-        int worst = -1;
-        double worstAbs = -1;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            bool refFinite = double.IsFinite(expected[i]);
-            if (refFinite != float.IsFinite(actual[i]) || (!refFinite && !SameNonFinite(actual[i], expected[i])))
-                throw new Xunit.Sdk.XunitException($"{what}: element {i} is {Fmt(actual[i])} but the reference is {Fmt(expected[i])} (unwritten or overflowed?)\n{Neighbourhood(actual, expected, i)}");
-            if (!refFinite) continue;
-            double abs = Math.Abs(actual[i] - expected[i]);
-            if (abs > worstAbs) { worstAbs = abs; worst = i; }
-        }
-
-        double rel = RelativeErrorFinite(actual, expected);
-        if (!(rel <= tolerance))
-        {
-            throw new Xunit.Sdk.XunitException(
-                $"{what}: relative error {rel:E3} > {tolerance:E1} (n = {expected.Length}); max abs error {worstAbs:E3} at index {worst}\n"
-                + Neighbourhood(actual, expected, worst));
-        }
+        var r = CheckIo.Compare(what, "", actual, expected, tolerance);
+        if (r.Passed) return;
+        int worst = 0;
+        for (int i = 0; i < Math.Min(actual.Length, expected.Length); i++)
+            if (!(Math.Abs(actual[i] - expected[i]) <= Math.Abs(actual[worst] - expected[worst]))) worst = i;
+        string why = r.Failure ?? $"relative error {r.RelativeError:E3} > {tolerance:E1} (n = {expected.Length}); max abs error {r.MaxAbsError:E3}";
+        throw new Xunit.Sdk.XunitException($"{what}: {why}\n{Neighbourhood(actual, expected, worst)}");
     }
 
     /// <summary>Asserts relative error ≤ <paramref name="tolerance"/> against a float reference (for kernel-vs-kernel checks).</summary>
@@ -80,29 +56,14 @@ public static class ErrorAssert
             throw new Xunit.Sdk.XunitException($"{what}: length {actual.Length}, expected {expected.Length}");
         for (int i = 0; i < expected.Length; i++)
             if (BitConverter.SingleToUInt32Bits(actual[i]) != BitConverter.SingleToUInt32Bits(expected[i]))
-                throw new Xunit.Sdk.XunitException($"{what}: element {i} is {Fmt(actual[i])} (0x{BitConverter.SingleToUInt32Bits(actual[i]):X8}), expected {Fmt(expected[i])} (0x{BitConverter.SingleToUInt32Bits(expected[i]):X8})");
+                throw new Xunit.Sdk.XunitException($"{what}: element {i} is {Fmt(actual[i])} (0x{BitConverter.SingleToUInt32Bits(actual[i]):X8}), " +
+                    $"expected {Fmt(expected[i])} (0x{BitConverter.SingleToUInt32Bits(expected[i]):X8})");
     }
-
-    private static double RelativeErrorFinite(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected)
-    {
-        double num = 0, den = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            if (!double.IsFinite(expected[i])) continue;
-            double d = actual[i] - expected[i];
-            num += d * d;
-            den += expected[i] * expected[i];
-        }
-        return den > 0 ? Math.Sqrt(num / den) : Math.Sqrt(num);
-    }
-
-    private static bool SameNonFinite(float a, double e) =>
-        (double.IsNaN(e) && float.IsNaN(a)) || (double.IsInfinity(e) && a == e);
 
     private static string Neighbourhood(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected, int at)
     {
         var sb = new StringBuilder();
-        for (int i = Math.Max(0, at - 2); i <= Math.Min(expected.Length - 1, at + 2); i++)
+        for (int i = Math.Max(0, at - 2); i <= Math.Min(Math.Min(actual.Length, expected.Length) - 1, at + 2); i++)
             sb.Append(CultureInfo.InvariantCulture, $"  [{i}] out {Fmt(actual[i])}  ref {Fmt(expected[i])}{(i == at ? "   <==" : "")}\n");
         return sb.ToString();
     }

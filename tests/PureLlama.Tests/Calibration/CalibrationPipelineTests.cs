@@ -29,7 +29,7 @@ public sealed class CalibrationPipelineTests(ITestOutputHelper output)
     private static float[] Logits(LlamaModel model)
     {
         using var cache = model.CreateCache(64);
-        using var logits = model.Forward(LlamaFixtures.Prompt, cache, LogitRows.All);
+        using var logits = model.Forward([LlamaFixtures.Prompt], [cache], LogitRows.All);
         return logits.ToFloatArray();
     }
 

@@ -73,11 +73,11 @@ public class LlamaForwardFixtureTests(ITestOutputHelper output)
         using var cache = model.CreateCache(32);
         var prompt = LlamaFixtures.Prompt;
         // prefill 10 tokens (all rows), then the rest one at a time
-        using var first = model.Forward(prompt.AsSpan(0, 10), cache, LogitRows.All);
+        using var first = model.Forward([prompt[..10]], [cache], LogitRows.All);
         var rows = new List<float>(first.ToFloatArray());
         for (int i = 10; i < 16; i++)
         {
-            using var step = model.Forward(prompt.AsSpan(i, 1), cache);
+            using var step = model.Forward([[prompt[i]]], [cache]);
             rows.AddRange(step.ToFloatArray());
         }
         cache.Length.Should().Be(16);
@@ -97,11 +97,11 @@ public class LlamaForwardFixtureTests(ITestOutputHelper output)
         using var cache = model.CreateCache(32, DType.BF16);
         cache.ByteLength.Should().Be(2L * 2 * 32 * 2 * 16 * 2);
         var prompt = LlamaFixtures.Prompt;
-        using var first = model.Forward(prompt.AsSpan(0, 8), cache, LogitRows.All);
+        using var first = model.Forward([prompt[..8]], [cache], LogitRows.All);
         var rows = new List<float>(first.ToFloatArray());
         for (int i = 8; i < 16; i++)
         {
-            using var step = model.Forward(prompt.AsSpan(i, 1), cache);
+            using var step = model.Forward([[prompt[i]]], [cache]);
             rows.AddRange(step.ToFloatArray());
         }
         var (expected, _) = LlamaFixtures.Reference(tiny, "logits");

@@ -113,8 +113,8 @@ public class LlamaGenerationFixtureTests(ITestOutputHelper output)
         llama.Invoking(l => l.Generate([1, 2], new SamplingOptions { TopP = 0 })).Should().Throw<ArgumentException>().WithMessage("*top_p*");
         llama.Invoking(l => l.Logits([])).Should().Throw<ArgumentException>();
         using var cache = llama.Model.CreateCache(4);
-        llama.Model.Invoking(m => m.Forward(new[] { 1, 2, 3, 4, 5 }, cache)).Should().Throw<ContextLengthExceededException>().WithMessage("*5 new token*4 positions*");
-        llama.Model.Invoking(m => m.Forward(ReadOnlySpan<int>.Empty, cache)).Should().Throw<ArgumentException>().WithMessage("*empty*");
+        llama.Model.Invoking(m => m.Forward([new[] { 1, 2, 3, 4, 5 }], [cache])).Should().Throw<ContextLengthExceededException>().WithMessage("*5 new token*4 positions*");
+        llama.Model.Invoking(m => m.Forward([Array.Empty<int>()], [cache])).Should().Throw<ArgumentException>().WithMessage("*empty*");
         // stopping early leaves the generation usable again
         llama.Generate([1, 2, 3], new SamplingOptions { MaxNewTokens = 5, StopTokenIds = [] }).Take(2).Should().HaveCount(2);
         llama.LastStats!.StopReason.Should().Be(StopReason.Cancelled);

@@ -9,7 +9,7 @@ namespace PureLlama.Compute;
 /// Tensor memory on an ILGPU accelerator: a pooled device buffer. Releasing it (last tensor
 /// disposed, or finalized) returns the buffer to the backend's pool for reuse.
 /// </summary>
-public sealed class IlgpuStorage : Storage
+internal sealed class IlgpuStorage : Storage
 {
     private readonly DeviceBufferPool _pool;
     private readonly MemoryBuffer1D<byte, Stride1D.Dense> _buffer;
