@@ -51,6 +51,10 @@ public static class Int4Checkpoint
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !force)
             throw new IOException($"Output folder '{outDir}' is not empty; pass --force to replace it.");
 
+        // AutoGPTQ's v1 qzeros hold z − 1 per nibble: a zero point of 0 would be read back as 16 there, so a model that has
+        // one is written in the v2 form (true zeros, checkpoint_format "gptq_v2") instead of silently losing it.
+        if (!config.IsAwq && config.CheckpointFormat == "gptq" && HasZeroPointOfZero(model)) config = config with { CheckpointFormat = "gptq_v2" };
+
         var owned = new List<Tensor>();
         Tensor Host(Tensor t)
         {
@@ -103,6 +107,19 @@ public static class Int4Checkpoint
         {
             foreach (var t in owned) t.Dispose();
         }
+    }
+
+    // True when some 4-bit group layer stores a zero point of 0 (any nibble of its qzeros).
+    private static bool HasZeroPointOfZero(LlamaModel model)
+    {
+        foreach (var (_, linear) in model.NamedLinears())
+        {
+            if (linear is not QuantLinear { Weight: Int4GroupTensor w }) continue;
+            foreach (int word in w.QZeros.ToArray<int>())
+                for (int k = 0; k < 8; k++)
+                    if (((word >>> (4 * k)) & 0xF) == 0) return true;
+        }
+        return false;
     }
 
     private static List<(string, Tensor)> GptqComponents(string module, Int4GroupTensor w, Int4CheckpointConfig config, Func<Tensor, Tensor> host, Func<Tensor, Tensor> fresh)
