@@ -9,7 +9,7 @@ internal static class MergeCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "base model folder (config.json, *.safetensors, tokenizer files)", Required = true };
+        var model = new Option<string>("--model") { Description = "base model folder, dense or quantized (NF4/INT8/GPTQ/AWQ: merged into the dequantized weights)", Required = true };
         var adapter = new Option<string>("--adapter") { Description = "PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors)", Required = true };
         var output = new Option<string>("--output", "--out") { Description = "folder for the merged checkpoint (model.safetensors, config.json, tokenizer files)", Required = true };
         var dtype = new Option<string?>("--dtype") { Description = "bf16 | f32 (default: the base model's torch_dtype; bf16 for bfloat16, else f32)" };

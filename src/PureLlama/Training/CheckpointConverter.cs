@@ -5,9 +5,9 @@ using PureLlama.Tensors;
 namespace PureLlama.Training;
 
 /// <summary>
-/// Rewrites a dense Hugging Face model folder in another floating-point type (F32 ↔ BF16): one
-/// model.safetensors, config.json with torch_dtype updated, tokenizer and generation files copied.
-/// Used to ship the F32 master weights of a pretraining run as a BF16 model.
+/// Rewrites a Hugging Face model folder as a dense one in a floating-point type (F32 ↔ BF16): one model.safetensors,
+/// config.json with torch_dtype updated (and a quantization_config dropped), tokenizer and generation files copied.
+/// Used to ship the F32 master weights of a pretraining run as a BF16 model, or to dequantize an NF4/INT8/GPTQ/AWQ folder.
 /// </summary>
 public static class CheckpointConverter
 {
@@ -21,7 +21,7 @@ public static class CheckpointConverter
         if (Path.GetFullPath(outDir) == Path.GetFullPath(modelDir)) throw new ArgumentException($"The output folder '{outDir}' must differ from the model folder.");
         using var checkpoint = HfCheckpoint.Open(modelDir);
         var config = LlamaConfig.FromFile(checkpoint.ConfigPath);
-        using var model = LlamaModel.Load(checkpoint, config, Device.Cpu);
+        using var model = LlamaModel.Load(checkpoint, config, Device.Cpu, quantize: null);   // dense or quantized (dequantized when written)
         LoraMerge.WriteModelFolder(model, checkpoint.Directory, outDir, dtype);
     }
 }

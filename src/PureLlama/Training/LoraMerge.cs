@@ -34,7 +34,7 @@ public static class LoraMerge
         using (var checkpoint = HfCheckpoint.Open(modelDir))
         {
             config = LlamaConfig.FromFile(checkpoint.ConfigPath);
-            model = LlamaModel.Load(checkpoint, config, device ?? Device.Cpu);
+            model = LlamaModel.Load(checkpoint, config, device ?? Device.Cpu, quantize: null);   // a quantized base merges into its dequantized weights
         }
         using (model)
         {
@@ -65,7 +65,7 @@ public static class LoraMerge
         return null;
     }, carryOver: name => !HfCheckpointWriter.IsWeightFile(name)); // a user's other files in an existing output folder stay
 
-    /// <summary>Every weight of a model whose projections are all dense, under Hugging Face names, converted to <paramref name="dtype"/>.</summary>
+    /// <summary>Every weight of a model under Hugging Face names, quantized projections dequantized, converted to <paramref name="dtype"/>.</summary>
     internal static void WriteWeights(LlamaModel model, string path, DType dtype)
     {
         var named = new List<(string, Tensor)> { ("model.embed_tokens.weight", model.EmbedTokens.Table), ("model.norm.weight", model.Norm.Weight) };
@@ -74,14 +74,22 @@ public static class LoraMerge
             named.Add(($"model.layers.{l.Index}.input_layernorm.weight", l.InputNorm.Weight));
             named.Add(($"model.layers.{l.Index}.post_attention_layernorm.weight", l.PostAttentionNorm.Weight));
         }
-        foreach (var (name, linear) in model.NamedLinears())
-        {
-            if (name == "lm_head" && model.Config.TieWordEmbeddings && linear is Linear) continue;
-            named.Add((name + ".weight", linear.DenseWeight()));
-        }
+        var dequantized = new List<Tensor>();
         var converted = new List<(string, Tensor)>();
         try
         {
+            foreach (var (name, linear) in model.NamedLinears())
+            {
+                if (name == "lm_head" && model.Config.TieWordEmbeddings && linear is Linear) continue;
+                if (linear is QuantLinear q)   // a quantized layer is written as its dequantized weight Ŵ
+                {
+                    var w = Tensor.Empty(q.Weight.Shape, DType.F32, q.Weight.Device);
+                    dequantized.Add(w);
+                    w.Backend.Dequantize(q.Weight, w);
+                    named.Add((name + ".weight", w));
+                }
+                else named.Add((name + ".weight", linear.DenseWeight()));
+            }
             using var _ = GradMode.NoGrad();
             foreach (var (name, t) in named)
             {
@@ -96,6 +104,7 @@ public static class LoraMerge
         {
             for (int i = 0; i < converted.Count; i++)
                 if (!ReferenceEquals(converted[i].Item2, named[i].Item2)) converted[i].Item2.Dispose();
+            foreach (var w in dequantized) w.Dispose();
         }
     }
 
@@ -103,6 +112,7 @@ public static class LoraMerge
     {
         var node = IO.StrictJson.ReadObject(source);
         node["torch_dtype"] = dtype == DType.BF16 ? "bfloat16" : "float32";
+        node.Remove("quantization_config");   // the weights written are dense
         AtomicFile.Write(destination, s => s.Write(System.Text.Encoding.UTF8.GetBytes(node.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }))));
     }
 }
