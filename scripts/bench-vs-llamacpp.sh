@@ -60,7 +60,13 @@ export PURELLAMA_THREADS=$THREADS
 DENSE=$CACHE/random-1b RTN=$CACHE/random-1b-rtn
 if [ ! -f "$DENSE/config.json" ]; then
   log "writing the random 1B-shaped checkpoint"
-  "${PL[@]}" bench-decode --dir "$DENSE" --prompt 4 --decode 1 --loading mapped --bandwidth-gbs 60 >/dev/null
+  "${PL[@]}" bench-decode --dir "$DENSE" --prompt 8 --decode 2 --loading mapped --bandwidth-gbs 60 >/dev/null
+fi
+# llama.cpp needs a tokenizer in the GGUF whose vocabulary matches the model (128256): the Llama 3 tokenizer.
+if [ ! -f "$DENSE/tokenizer.json" ]; then
+  TOK=${LLAMA3_TOKENIZER_DIR:-$ROOT/../shared/fixtures/llama3-tokenizer}
+  [ -f "$TOK/tokenizer.json" ] || { echo "set LLAMA3_TOKENIZER_DIR to a folder with Llama 3's tokenizer.json and tokenizer_config.json" >&2; exit 2; }
+  cp "$TOK/tokenizer.json" "$TOK/tokenizer_config.json" "$DENSE/"
 fi
 [ -f "$RTN/config.json" ] || { log "INT4 RTN copy"; "${PL[@]}" quantize --model "$DENSE" --format rtn --group-size 128 --out "$RTN" --force >/dev/null; }
 [ -f "$CACHE/1b-bf16.gguf" ] || { log "GGUF BF16 export"; "${PL[@]}" export-gguf --model "$DENSE" --type bf16 --out "$CACHE/1b-bf16.gguf" >/dev/null; }
