@@ -184,15 +184,14 @@ public static class GpuFlashAttention
                 if (c < d) part += q[qRow + c] * k[kRow + c];
             }
             float s = GpuGroupReduce.WarpSum(part) * p.Scale;
-            float mNew = XMath.Max(m, s);
-            float alpha = XMath.Exp(m - mNew), pj = XMath.Exp(s - mNew);
-            l = l * alpha + pj;
+            var step = GpuOnlineSoftmax.Next(m, l, s);
+            m = step.Max;
+            l = step.Sum;
             for (int u = 0; u < per; u++)
             {
                 int c = lane + u * w;
-                if (c < d) acc[u] = acc[u] * alpha + pj * v[kRow + c];
+                if (c < d) acc[u] = acc[u] * step.Alpha + step.Weight * v[kRow + c];
             }
-            m = mNew;
         }
         long slot = (long)row * chunks + chunk;
         float inv = l > 0f ? 1f / l : 0f;

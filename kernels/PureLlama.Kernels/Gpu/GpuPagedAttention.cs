@@ -88,15 +88,14 @@ public static class GpuPagedAttention
                 if (c < d) part += q[qRow + c] * Load(kF, kH, kQ, kS, p.DType, kRow + c, slotRow);
             }
             float s = GpuGroupReduce.WarpSum(part) * p.Scale;
-            float mNew = XMath.Max(m, s);
-            float alpha = XMath.Exp(m - mNew), pj = XMath.Exp(s - mNew);
-            l = l * alpha + pj;
+            var step = GpuOnlineSoftmax.Next(m, l, s);
+            m = step.Max;
+            l = step.Sum;
             for (int u = 0; u < per; u++)
             {
                 int c = lane + u * w;
-                if (c < d) acc[u] = acc[u] * alpha + pj * Load(vF, vH, vQ, vS, p.DType, kRow + c, slotRow);
+                if (c < d) acc[u] = acc[u] * step.Alpha + step.Weight * Load(vF, vH, vQ, vS, p.DType, kRow + c, slotRow);
             }
-            m = mNew;
         }
         float inv = 1f / l;
         for (int u = 0; u < per; u++)
