@@ -140,6 +140,7 @@ public sealed class OpenAiChatTests(ServerFixture fx)
     public async Task CancelledStreamFreesItsSequence()
     {
         var before = await fx.WaitIdleAsync();
+        using var slow = fx.SlowEngine();
         using var cts = new CancellationTokenSource();
         int maxTokens = 480 - fx.ChatPrompt(Question).Length;
         // Cancel as soon as the engine runs the sequence (the demo model decodes faster than a loaded client reads,
@@ -172,6 +173,7 @@ public sealed class OpenAiChatTests(ServerFixture fx)
     {
         var before = await fx.WaitIdleAsync();
         int maxTokens = 480 - fx.ChatPrompt(Question).Length;
+        using var slow = fx.SlowEngine();
         using var http = fx.Http();
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
         var act = () => http.PostAsync("v1/chat/completions", Protocol.Body(

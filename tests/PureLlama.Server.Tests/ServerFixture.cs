@@ -114,6 +114,19 @@ public sealed class ServerFixture : IAsyncLifetime
     }
 
     /// <summary>Polls the engine until no sequence runs or waits (a cancelled request has been freed), up to 10 s.</summary>
+    /// <summary>Makes every engine step last at least 20 ms until disposed, so that a long request outlives a client's
+    /// cancellation even on a loaded machine (tests of one collection run one at a time, so no other test is slowed).</summary>
+    public IDisposable SlowEngine()
+    {
+        Engine.AfterForwardStep = () => Thread.Sleep(20);
+        return new Restore(() => Engine.AfterForwardStep = null);
+    }
+
+    private sealed class Restore(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
+    }
+
     public async Task<EngineMetrics> WaitIdleAsync()
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);

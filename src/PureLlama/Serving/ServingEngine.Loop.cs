@@ -18,6 +18,10 @@ public sealed partial class ServingEngine
     private long _promptTokens, _generatedTokens, _prefixHitTokens, _preemptions, _finished;
     private EngineMetrics _published = new(0, 0, 0, 0, 0, 0, 0, 0, 0, 0);  // under _gate
 
+    /// <summary>Runs on the scheduler thread after every forward step; tests slow the engine with it so that a client's
+    /// cancellation reliably arrives before a request could finish.</summary>
+    internal Action? AfterForwardStep { get; set; }
+
     private void Loop()
     {
         Publish();
@@ -45,6 +49,7 @@ public sealed partial class ServingEngine
         var batch = Schedule();
         if (batch.Count == 0) return _running.Count > 0;
         Forward(batch);
+        AfterForwardStep?.Invoke();
         return true;
     }
 
