@@ -69,7 +69,7 @@ public readonly unsafe struct AttentionInput(void* data, bool bf16)
 
 /// <summary>
 /// FlashAttention-2 on the CPU (SIMD, multi-threaded). Entry points; the tiled forward is in
-/// FlashAttentionForward.cs, the backward in FlashAttentionBackward.cs, the split-KV decode in
+/// SimdFlashAttentionForward.cs, the backward in SimdFlashAttentionBackward.cs, the split-KV decode in
 /// SimdFlashAttentionDecode.cs and the packing/micro-kernels in SimdFlashAttentionTiles.cs. Never materialises
 /// the [tokens × kvLen] score matrix: the working set is a few [64 × headDim] tiles per thread.
 /// Deterministic: no two threads write the same output element and every reduction has a fixed order.
