@@ -1,14 +1,14 @@
 // Bit-level float conversions usable inside ILGPU kernels (integer ops only, no System.Half).
 //
 // BF16 → F32: the 16 bits become the high half of the float (exact).
-// F32 → BF16: round to nearest, ties to even: add 0x7FFF + (bit 16 of x) to the bits and keep
-// the top half; NaN is kept quiet by forcing mantissa bit 6 (0x0040).
+// F32 → BF16: Numerics/Bf16.FromFloatBits (the one rounding: nearest, ties to even; NaN kept quiet).
 // F32 → F16: rebias the exponent (127 → 15) and round the 13 dropped mantissa bits to nearest
 // even; |x| ≥ 65520 → ±∞; below 2⁻¹⁴ the result is subnormal, q = round(|x|·2²⁴) done with shifts.
 // F16 → F32: exact; subnormals m·2⁻²⁴ are formed by a float multiply (exact, power-of-two scale).
 // ILGPU.Half's own conversion truncates on the CPU accelerator, so kernels use these instead.
 using System.Runtime.CompilerServices;
 using ILGPU;
+using PureLlama.Kernels.Numerics;
 
 namespace PureLlama.Kernels.Gpu;
 
@@ -18,13 +18,7 @@ internal static class GpuBits
     public static float Bf16ToF32(ushort bits) => Interop.IntAsFloat((uint)bits << 16);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort F32ToBf16(float value)
-    {
-        uint bits = Interop.FloatAsInt(value);
-        if ((bits & 0x7FFF_FFFFu) > 0x7F80_0000u) return (ushort)((bits >> 16) | 0x0040u);
-        uint bias = 0x7FFFu + ((bits >> 16) & 1u);
-        return (ushort)((bits + bias) >> 16);
-    }
+    public static ushort F32ToBf16(float value) => Bf16.FromFloatBits(Interop.FloatAsInt(value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort F32ToF16(float value)

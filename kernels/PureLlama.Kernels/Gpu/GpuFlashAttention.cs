@@ -71,18 +71,17 @@ public static class GpuFlashAttention
     /// <summary>Chunks of the decode path.</summary>
     public static int DecodeChunks(in GpuAttentionDims p) => Math.Max(1, (p.KvLen + DecodeChunk - 1) / DecodeChunk);
 
+    /// <summary>Query i may attend to key j (<see cref="AttentionRules.Visible"/>, then segments).</summary>
     internal static bool Visible(GpuAttentionDims p, ArrayView<int> qSeg, ArrayView<int> kSeg, int i, int j)
     {
-        int pos = p.QueryOffset + i;
-        if (p.Causal != 0 && j > pos) return false;
-        if (p.Window > 0 && j <= pos - p.Window) return false;
+        if (!AttentionRules.Visible(p.QueryOffset + i, j, p.Causal, p.Window)) return false;
         return p.HasSegments == 0 || qSeg[i] == kSeg[j];
     }
 
     /// <summary>Keys [lo, hi) that queries [i0, i0 + nq) can see by position.</summary>
-    internal static int KeyLo(GpuAttentionDims p, int i0) => p.Window > 0 ? XMath.Max(0, p.QueryOffset + i0 - p.Window + 1) : 0;
+    internal static int KeyLo(GpuAttentionDims p, int i0) => AttentionRules.FirstKey(p.QueryOffset + i0, p.Window);
 
-    internal static int KeyHi(GpuAttentionDims p, int i0, int nq) => p.Causal != 0 ? XMath.Min(p.KvLen, p.QueryOffset + i0 + nq) : p.KvLen;
+    internal static int KeyHi(GpuAttentionDims p, int i0, int nq) => AttentionRules.KeyEnd(p.QueryOffset + i0 + nq - 1, p.Causal, p.KvLen);
 
     /// <summary>False when segment ids rule out every pair of the tile (min/max ranges disjoint); the same in every thread.</summary>
     internal static bool SegmentsMeet(GpuAttentionDims p, ArrayView<int> qSeg, ArrayView<int> kSeg, int i0, int nq, int j0, int nk)
@@ -103,7 +102,7 @@ public static class GpuFlashAttention
         var kv = SharedMemory.Allocate<float>(Bk * MaxHeadDim);   // K or V tile: [16, d]
         var sc = SharedMemory.Allocate<float>(Bq * (Bk + 1));     // scores of the tile: [32, 17]
         int d = p.HeadDim, blocks = (p.Tokens + Bq - 1) / Bq;
-        int qb = Grid.IdxX % blocks, h = Grid.IdxX / blocks, kvh = h / (p.Heads / p.KvHeads);
+        int qb = Grid.IdxX % blocks, h = Grid.IdxX / blocks, kvh = AttentionRules.KvHead(h, p.Heads, p.KvHeads);
         int t = Group.IdxX, i0 = qb * Bq, i = i0 + t, nq = XMath.Min(Bq, p.Tokens - i0);
         bool valid = i < p.Tokens;
         long qRow = ((long)i * p.Heads + h) * d;
@@ -167,7 +166,7 @@ public static class GpuFlashAttention
         var acc = LocalMemory.Allocate<float>(MaxHeadDim);       // ≤ 128/W used per lane
         int d = p.HeadDim, lane = Group.IdxX, w = Group.DimX;
         int row = Grid.IdxX / chunks, chunk = Grid.IdxX % chunks;
-        int i = row / p.Heads, h = row % p.Heads, kvh = h / (p.Heads / p.KvHeads);
+        int i = row / p.Heads, h = row % p.Heads, kvh = AttentionRules.KvHead(h, p.Heads, p.KvHeads);
         long qRow = (long)row * d, kvStride = (long)p.KvHeads * d;
         int per = (d + w - 1) / w;
         for (int u = 0; u < per; u++) acc[u] = 0f;

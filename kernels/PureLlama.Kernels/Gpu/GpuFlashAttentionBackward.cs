@@ -86,9 +86,8 @@ public static class GpuFlashAttentionBackward
             else if (valid) { dk[kRow + c] = 0f; dv[kRow + c] = 0f; }
         }
         // Queries whose position can reach keys [j0, j0 + nk).
-        int iLo = 0, iHi = p.Tokens;
-        if (p.Causal != 0) iLo = XMath.Clamp(j0 - p.QueryOffset, 0, p.Tokens);
-        if (p.Window > 0) iHi = XMath.Clamp(j0 + nk - 1 + p.Window - p.QueryOffset, 0, p.Tokens);
+        int iLo = AttentionRules.FirstQuery(j0, p.QueryOffset, p.Tokens, p.Causal);
+        int iHi = AttentionRules.QueryEnd(j0 + nk - 1, p.QueryOffset, p.Tokens, p.Window);
         for (int g = 0; g < group; g++)
         {
             int h = kvh * group + g;
@@ -145,7 +144,7 @@ public static class GpuFlashAttentionBackward
         var kT = SharedMemory.Allocate<float>(KTile * MaxD);        // K tile: [8, d]
         var vT = SharedMemory.Allocate<float>(KTile * MaxD);        // V tile: [8, d]
         int d = p.HeadDim, blocks = (p.Tokens + Rows - 1) / Rows;
-        int qb = Grid.IdxX % blocks, h = Grid.IdxX / blocks, kvh = h / (p.Heads / p.KvHeads), t = Group.IdxX;
+        int qb = Grid.IdxX % blocks, h = Grid.IdxX / blocks, kvh = AttentionRules.KvHead(h, p.Heads, p.KvHeads), t = Group.IdxX;
         int i0 = qb * Rows, i = i0 + t, nq = XMath.Min(Rows, p.Tokens - i0);
         bool valid = i < p.Tokens, small = d <= SmallD;
         int rs = small ? SmallStride : RowStride, qOff = t * rs, dOOff = (Rows + t) * rs, dqOff = (2 * Rows + t) * rs;

@@ -88,8 +88,7 @@ public static class GpuFlashAttentionTiled
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool WhollyVisible(GpuAttentionDims p, int i0, int nq, int j0, int nk) =>
         nq == Bq && nk == Bk && p.HasSegments == 0
-        && (p.Causal == 0 || j0 + Bk - 1 <= p.QueryOffset + i0)
-        && (p.Window <= 0 || j0 > p.QueryOffset + i0 + Bq - 1 - p.Window);
+        && AttentionRules.AllVisible(p.QueryOffset + i0, p.QueryOffset + i0 + Bq - 1, j0, j0 + Bk - 1, p.Causal, p.Window);
 
     /// <summary>
     /// O += P·V for key columns sl + 8u (u = 0..7) of this thread's score block: lane sl of the row group broadcasts its
@@ -119,14 +118,15 @@ public static class GpuFlashAttentionTiled
         if (writeLse != 0 && cg == 0) lse[(long)h * p.Tokens + i] = l > 0f ? m + XMath.Log(l) : float.NegativeInfinity;
     }
 
-    [GpuKernel]
+    // 3 groups of 128 threads per multiprocessor: at most 170 registers a thread (168 used), 100 KB of shared memory.
+    [GpuKernel(MaxGroupSize = Threads, MinGroupsPerMultiprocessor = 3)]
     internal static void ForwardKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, ArrayView<float> lse,
         ArrayView<int> qSeg, ArrayView<int> kSeg, GpuAttentionDims p, int writeLse)
     {
         var qT = SharedMemory.Allocate<float>(MaxHeadDim * Stride);   // scale·Qᵀ: [c][row], stride 65
         var kv = SharedMemory.Allocate<float>(Bk * Stride);           // Kᵀ tile [c][key] (stride 65), then V tile [key][c] (stride 64)
         int d = p.HeadDim, blocks = (p.Tokens + Bq - 1) / Bq;
-        int qb = blocks - 1 - Grid.IdxX / p.Heads, h = Grid.IdxX % p.Heads, kvh = h / (p.Heads / p.KvHeads);
+        int qb = blocks - 1 - Grid.IdxX / p.Heads, h = Grid.IdxX % p.Heads, kvh = AttentionRules.KvHead(h, p.Heads, p.KvHeads);
         int t = Group.IdxX, lane = t & 31, cg = t & 7, r0 = (t >> 3) * 4, src0 = lane & ~7;
         int i0 = qb * Bq, nq = XMath.Min(Bq, p.Tokens - i0);
         for (int e = t; e < Bq * MaxHeadDim; e += Threads)

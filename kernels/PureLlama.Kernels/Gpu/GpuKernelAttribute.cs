@@ -16,4 +16,13 @@ public sealed class GpuKernelAttribute(params Type[] typeArguments) : Attribute
 
     /// <summary>False for implicitly grouped kernels (first parameter an Index1D/2D/3D).</summary>
     public bool ExplicitlyGrouped { get; init; } = true;
+
+    /// <summary>
+    /// Launch bounds (CUDA's __launch_bounds__, PTX .maxntid/.minnctapersm; 0 = none): the group size every launch uses
+    /// and the groups that must fit on one multiprocessor, so ptxas caps registers at 65536 / (size · groups).
+    /// </summary>
+    public int MaxGroupSize { get; init; }
+
+    /// <summary>Groups per multiprocessor the register budget must allow (with <see cref="MaxGroupSize"/>; 0 = none).</summary>
+    public int MinGroupsPerMultiprocessor { get; init; }
 }

@@ -8,7 +8,7 @@ namespace PureLlama.Kernels.Gpu;
 public sealed partial class GpuKernelCache
 {
     private TLauncher Launcher<TLauncher>(Delegate kernel) where TLauncher : Delegate =>
-        Get(kernel.Method, acc => acc.LoadKernel<TLauncher>(kernel.Method));
+        Get(kernel.Method, (acc, bounds) => acc.LoadKernel<TLauncher>(kernel.Method, bounds));
 
     /// <summary>Launcher of a declared kernel with 1 parameter.</summary>
     public Action<AcceleratorStream, KernelConfig, T1> Load<T1>(Action<T1> kernel) =>

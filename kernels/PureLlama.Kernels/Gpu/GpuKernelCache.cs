@@ -48,10 +48,10 @@ public sealed partial class GpuKernelCache
 
     /// <summary>
     /// The launcher of the kernel <paramref name="kernel"/> (a method declared with <see cref="GpuKernelAttribute"/>),
-    /// loaded with <paramref name="load"/> on first use. An undeclared kernel is refused, so the PTX check
+    /// loaded with <paramref name="load"/> (given the declared launch bounds) on first use. An undeclared kernel is refused, so the PTX check
     /// (<see cref="PtxCheck.GpuKernelCatalog"/>) covers everything that can launch.
     /// </summary>
-    internal TDelegate Get<TDelegate>(MethodInfo kernel, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
+    internal TDelegate Get<TDelegate>(MethodInfo kernel, Func<Accelerator, KernelSpecialization, TDelegate> load) where TDelegate : Delegate
     {
         var lazy = kernels.GetOrAdd(kernel, _ => new Lazy<Delegate>(() => Load(kernel, load), LazyThreadSafetyMode.ExecutionAndPublication));
         try
@@ -65,13 +65,13 @@ public sealed partial class GpuKernelCache
         }
     }
 
-    private Delegate Load<TDelegate>(MethodInfo kernel, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
+    private Delegate Load<TDelegate>(MethodInfo kernel, Func<Accelerator, KernelSpecialization, TDelegate> load) where TDelegate : Delegate
     {
         var entry = PtxCheck.GpuKernelCatalog.Find(kernel)
             ?? throw new InvalidOperationException($"GPU kernel '{PtxCheck.GpuKernelCatalog.NameOf(kernel)}' is not declared with [GpuKernel]; declare it on the kernel method.");
         try
         {
-            return load(Accelerator);
+            return load(Accelerator, entry.Specialization);
         }
         catch (Exception ex)
         {

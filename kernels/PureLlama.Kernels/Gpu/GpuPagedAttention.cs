@@ -69,10 +69,10 @@ public static class GpuPagedAttention
     {
         var acc = LocalMemory.Allocate<float>(MaxHeadDim);
         int d = p.HeadDim, lane = Group.IdxX, w = Group.DimX;
-        int row = Grid.IdxX / p.Heads, h = Grid.IdxX % p.Heads, kvh = h / (p.Heads / p.KvHeads);
+        int row = Grid.IdxX / p.Heads, h = Grid.IdxX % p.Heads, kvh = AttentionRules.KvHead(h, p.Heads, p.KvHeads);
         int seq = rowSeq[row];
         int first = seqInfo[3 * seq], rows = seqInfo[3 * seq + 1], ctx = seqInfo[3 * seq + 2];
-        int pos = ctx - rows + (row - first);
+        int pos = AttentionRules.PagedPosition(ctx, rows, row, first);
         long qRow = ((long)row * p.Heads + h) * d;
         int per = (d + w - 1) / w;
         for (int u = 0; u < per; u++) acc[u] = 0f;

@@ -18,9 +18,7 @@ public static class ReferenceAttention
         /// <summary>True when query i may attend to key j.</summary>
         public bool Visible(int i, int j)
         {
-            int pos = QueryOffset + i;
-            if (Causal && j > pos) return false;
-            if (Window > 0 && j <= pos - Window) return false;
+            if (!AttentionRules.Visible(QueryOffset + i, j, Causal ? 1 : 0, Window)) return false;
             if (QuerySegments is not null && KeySegments is not null && QuerySegments[i] != KeySegments[j]) return false;
             return true;
         }
@@ -29,20 +27,21 @@ public static class ReferenceAttention
     /// <summary>Forward: (o [tokens, heads, d], lse [heads, tokens]).</summary>
     public static (double[] O, double[] Lse) Forward(float[] q, float[] k, float[] v, Problem p)
     {
-        int d = p.HeadDim, group = p.Heads / p.KvHeads;
+        int d = p.HeadDim;
         var o = new double[(long)p.Tokens * p.Heads * d];
         var lse = new double[(long)p.Heads * p.Tokens];
         var probs = new double[p.KvLen];
         for (int h = 0; h < p.Heads; h++)
             for (int i = 0; i < p.Tokens; i++)
             {
-                double l = RowProbabilities(q, k, p, h, h / group, i, probs);
+                int kvh = AttentionRules.KvHead(h, p.Heads, p.KvHeads);
+                double l = RowProbabilities(q, k, p, h, kvh, i, probs);
                 lse[(long)h * p.Tokens + i] = l;
                 long ob = ((long)i * p.Heads + h) * d;
                 for (int j = 0; j < p.KvLen; j++)
                 {
                     if (probs[j] == 0) continue;
-                    long vb = ((long)j * p.KvHeads + h / group) * d;
+                    long vb = ((long)j * p.KvHeads + kvh) * d;
                     for (int c = 0; c < d; c++) o[ob + c] += probs[j] * v[vb + c];
                 }
             }
@@ -56,7 +55,7 @@ public static class ReferenceAttention
     /// </summary>
     public static (double[] Dq, double[] Dk, double[] Dv) Backward(float[] q, float[] k, float[] v, float[] dO, Problem p)
     {
-        int d = p.HeadDim, group = p.Heads / p.KvHeads;
+        int d = p.HeadDim;
         var dq = new double[q.Length];
         var dk = new double[k.Length];
         var dv = new double[v.Length];
@@ -65,7 +64,7 @@ public static class ReferenceAttention
         for (int h = 0; h < p.Heads; h++)
             for (int i = 0; i < p.Tokens; i++)
             {
-                int kvh = h / group;
+                int kvh = AttentionRules.KvHead(h, p.Heads, p.KvHeads);
                 RowProbabilities(q, k, p, h, kvh, i, probs);
                 long qb = ((long)i * p.Heads + h) * d;
                 double rowDot = 0;

@@ -22,7 +22,8 @@ public static class ReferencePagedAttention
             var k = Gather(kPool, s, kvHeads, d, blockSize);
             var v = Gather(vPool, s, kvHeads, d, blockSize);
             var qs = q.AsSpan(s.FirstRow * heads * d, s.Rows * heads * d).ToArray();
-            var problem = new ReferenceAttention.Problem(s.Rows, s.Context, heads, kvHeads, d, scale, Causal: true, QueryOffset: s.Context - s.Rows);
+            var problem = new ReferenceAttention.Problem(s.Rows, s.Context, heads, kvHeads, d, scale, Causal: true,
+                QueryOffset: AttentionRules.PagedPosition(s.Context, s.Rows, s.FirstRow, s.FirstRow));
             var (os, _) = ReferenceAttention.Forward(qs, k, v, problem);
             os.CopyTo(o, (long)s.FirstRow * heads * d);
         }

@@ -7,7 +7,7 @@ namespace PureLlama.Kernels.Simd;
 /// k, v: [KvLen, KvHeads, HeadDim]; o: [Tokens, Heads, HeadDim]; lse: [Heads, Tokens].
 /// Query head h reads KV head h / Group (GQA, no copies). Query i sits at position QueryOffset + i;
 /// key j is visible to it when (!Causal || j ≤ pos) and (Window ≤ 0 || j > pos − Window) and
-/// (no segments || QuerySegments[i] == KeySegments[j]). Segment pointers are both null or both set.
+/// (no segments || QuerySegments[i] == KeySegments[j]) (<see cref="AttentionRules"/>). Segment pointers are both null or both set.
 /// </summary>
 public readonly unsafe struct AttentionProblem
 {
@@ -51,9 +51,7 @@ public readonly unsafe struct AttentionProblem
     /// <summary>True when query i may attend to key j.</summary>
     public bool Visible(int i, int j)
     {
-        int pos = QueryOffset + i;
-        if (Causal && j > pos) return false;
-        if (Window > 0 && j <= pos - Window) return false;
+        if (!AttentionRules.Visible(QueryOffset + i, j, Causal ? 1 : 0, Window)) return false;
         return QuerySegments == null || QuerySegments[i] == KeySegments[j];
     }
 }

@@ -60,9 +60,8 @@ public static unsafe partial class SimdFlashAttention
         new Span<float>(dvAcc, nk4 * d).Clear();
 
         // Queries whose position can reach this tile: pos ≥ j0 (causal), pos < jMax + window (window).
-        int jMax = j0 + nk - 1, iLo = 0, iHi = p.Tokens;
-        if (p.Causal) iLo = Math.Clamp(j0 - p.QueryOffset, 0, p.Tokens);
-        if (p.Window > 0) iHi = Math.Clamp(jMax + p.Window - p.QueryOffset, 0, p.Tokens);
+        int jMax = j0 + nk - 1;
+        int iLo = AttentionRules.FirstQuery(j0, p.QueryOffset, p.Tokens, p.Causal ? 1 : 0), iHi = AttentionRules.QueryEnd(jMax, p.QueryOffset, p.Tokens, p.Window);
         int qpb = p.QueriesPerBlock;
         var dOsrc = new F32Source(dO);
         for (int i0 = iLo / qpb * qpb; i0 < iHi; i0 += qpb)

@@ -26,9 +26,8 @@ public static unsafe partial class SimdFlashAttention
     internal static int Classify(in AttentionProblem p, int i0, int nq, int j0, int nk)
     {
         int pMin = p.QueryOffset + i0, pMax = pMin + nq - 1, jMax = j0 + nk - 1;
-        if (p.Causal && j0 > pMax) return Skip;
-        if (p.Window > 0 && jMax <= pMin - p.Window) return Skip;
-        bool full = (!p.Causal || jMax <= pMin) && (p.Window <= 0 || j0 > pMax - p.Window);
+        if (AttentionRules.NoneVisible(pMin, pMax, j0, jMax, p.Causal ? 1 : 0, p.Window)) return Skip;
+        bool full = AttentionRules.AllVisible(pMin, pMax, j0, jMax, p.Causal ? 1 : 0, p.Window);
         if (p.QuerySegments != null)
         {
             int qMin = int.MaxValue, qMax = int.MinValue, kMin = int.MaxValue, kMax = int.MinValue;
@@ -44,9 +43,7 @@ public static unsafe partial class SimdFlashAttention
     internal static (int Lo, int Hi) KeyRange(in AttentionProblem p, int i0, int nq, int begin, int end)
     {
         int pMin = p.QueryOffset + i0, pMax = pMin + nq - 1;
-        int lo = begin, hi = end;
-        if (p.Causal) hi = Math.Min(hi, pMax + 1);
-        if (p.Window > 0) lo = Math.Max(lo, pMin - p.Window + 1);
+        int lo = Math.Max(begin, AttentionRules.FirstKey(pMin, p.Window)), hi = AttentionRules.KeyEnd(pMax, p.Causal ? 1 : 0, end);
         return (lo, Math.Max(lo, hi));
     }
 

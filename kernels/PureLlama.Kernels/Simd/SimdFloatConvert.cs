@@ -9,7 +9,8 @@ namespace PureLlama.Kernels.Simd;
 /// <code>
 /// Bf16ToF32: f32 bits = bf16 bits &lt;&lt; 16                         (exact)
 /// F32ToBf16: bf16 = (bits + 0x7FFF + ((bits &gt;&gt; 16) &amp; 1)) &gt;&gt; 16   (round to nearest, ties to even;
-///            overflow rounds to ±∞; NaN → quiet NaN with the sign and top payload bits kept)
+///            overflow rounds to ±∞; NaN → quiet NaN with the sign and top payload bits kept): the lane-wise
+///            form of <see cref="Bf16.FromFloatBits"/>, which does the tail)
 /// F32ToF16 / F16ToF32: IEEE binary16, round to nearest even (TensorPrimitives.ConvertToHalf/ToSingle)
 /// </code>
 /// </summary>

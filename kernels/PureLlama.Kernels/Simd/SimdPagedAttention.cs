@@ -144,7 +144,7 @@ public static unsafe class SimdPagedAttention
         int row = item / p.KvHeads, kvh = item % p.KvHeads, d = p.HeadDim, group = p.Heads / p.KvHeads;
         int seq = rowSeq[row];
         int first = p.SequenceInfo[3 * seq], rows = p.SequenceInfo[3 * seq + 1], ctx = p.SequenceInfo[3 * seq + 2];
-        int pos = ctx - rows + (row - first);
+        int pos = AttentionRules.PagedPosition(ctx, rows, row, first);
         int* table = p.BlockTables + (long)seq * p.MaxBlocks;
         for (int g = 0; g < group; g++) { s.M[g] = float.NegativeInfinity; s.L[g] = 0f; }
         new Span<float>(s.Acc, group * d).Clear();

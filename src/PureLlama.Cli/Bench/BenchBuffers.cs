@@ -28,13 +28,7 @@ internal sealed unsafe class BenchBuffers : IDisposable
     public ushort* Bf16(long count)
     {
         var p = (ushort*)Alloc(count * sizeof(ushort));
-        for (long i = 0; i < count; i++)
-        {
-            uint bits = BitConverter.SingleToUInt32Bits(NextNonZero());
-            // Round to nearest even; the values are finite and far from overflow.
-            bits += 0x7FFFu + ((bits >> 16) & 1u);
-            p[i] = (ushort)(bits >> 16);
-        }
+        for (long i = 0; i < count; i++) p[i] = Kernels.Numerics.Bf16.FromFloat(NextNonZero());
         return p;
     }
 

@@ -1,3 +1,5 @@
+using PureLlama.Kernels;
+using PureLlama.Kernels.Simd;
 using PureLlama.Tensors;
 
 namespace PureLlama.Compute;
@@ -129,7 +131,7 @@ internal static class LayerChecks
     public readonly record struct AttentionSizes(int Tokens, int KvLen, int Heads, int KvHeads, int HeadDim);
 
     /// <summary>Largest query-head group (heads / kvHeads) the attention kernels take.</summary>
-    public const int MaxAttentionGroup = 64;
+    public const int MaxAttentionGroup = SimdFlashAttention.MaxGroup;
 
     public static AttentionSizes Attention(IBackend be, Tensor q, Tensor k, Tensor v, Tensor output, Tensor? lse, in AttentionSettings s, Tensor? qSeg, Tensor? kSeg)
     {
@@ -143,12 +145,12 @@ internal static class LayerChecks
         int tokens = q.Shape[0], heads = q.Shape[1], d = q.Shape[2], kvLen = k.Shape[0], kvHeads = k.Shape[1];
         if (k.Shape[2] != d) throw new ArgumentException($"Attention: k {k.Describe()} must have headDim {d} like q {q.Describe()}.", nameof(k));
         if (d <= 0 || d % 8 != 0) throw new ArgumentException($"Attention: headDim {d} of {q.Describe()} must be a positive multiple of 8.", nameof(q));
-        if (kvHeads <= 0 || heads % kvHeads != 0) throw new ArgumentException($"Attention: {heads} query heads of {q.Describe()} are not a multiple of the {kvHeads} KV heads of {k.Describe()}.", nameof(k));
+        if (!AttentionRules.HeadsFit(heads, kvHeads)) throw new ArgumentException($"Attention: {heads} query heads of {q.Describe()} are not a multiple of the {kvHeads} KV heads of {k.Describe()}.", nameof(k));
         if (heads / kvHeads > MaxAttentionGroup) throw new ArgumentException($"Attention: {heads / kvHeads} query heads per KV head exceeds the supported {MaxAttentionGroup}.", nameof(k));
         Check.F32Out(be, output, nameof(output));
         Check.Shape(output, new Shape(tokens, heads, d), nameof(output));
         if (lse is not null) { Check.F32Out(be, lse, nameof(lse)); Check.Shape(lse, new Shape(heads, tokens), nameof(lse)); }
-        if (!float.IsFinite(s.Scale) || s.Scale == 0) throw new ArgumentException($"Attention: scale {s.Scale} must be finite and non-zero.", "settings");
+        if (!AttentionRules.ScaleValid(s.Scale)) throw new ArgumentException($"Attention: scale {s.Scale} must be finite and non-zero.", "settings");
         if (s.Window < 0) throw new ArgumentException($"Attention: window {s.Window} must be ≥ 0 (0 = none).", "settings");
         if (s.QueryOffset < 0) throw new ArgumentException($"Attention: query offset {s.QueryOffset} must be ≥ 0.", "settings");
         if ((qSeg is null) != (kSeg is null)) throw new ArgumentException("Attention: querySegments and keySegments must be given together.", qSeg is null ? "querySegments" : "keySegments");

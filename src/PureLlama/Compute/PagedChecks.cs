@@ -1,3 +1,4 @@
+using PureLlama.Kernels;
 using PureLlama.Tensors;
 
 namespace PureLlama.Compute;
@@ -54,10 +55,10 @@ internal static class PagedChecks
         if (q.Rank != 3 || q.Shape[0] != layout.Rows || q.Shape[2] != sizes.HeadDim)
             throw new ArgumentException($"PagedAttention: q {q.Describe()} must be [{layout.Rows}, heads, {sizes.HeadDim}].", nameof(q));
         int heads = q.Shape[1];
-        if (heads % sizes.KvHeads != 0) throw new ArgumentException($"PagedAttention: {heads} query heads are not a multiple of the pool's {sizes.KvHeads} KV heads.", nameof(q));
+        if (!AttentionRules.HeadsFit(heads, sizes.KvHeads)) throw new ArgumentException($"PagedAttention: {heads} query heads are not a multiple of the pool's {sizes.KvHeads} KV heads.", nameof(q));
         Check.F32Out(be, output, nameof(output));
         Check.Shape(output, q.Shape, nameof(output));
-        if (!float.IsFinite(scale) || scale == 0) throw new ArgumentException($"PagedAttention: scale {scale} must be finite and non-zero.", nameof(scale));
+        if (!AttentionRules.ScaleValid(scale)) throw new ArgumentException($"PagedAttention: scale {scale} must be finite and non-zero.", nameof(scale));
         return (sizes, heads);
     }
 }

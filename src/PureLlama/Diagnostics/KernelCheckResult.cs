@@ -28,6 +28,17 @@ internal sealed record KernelCheck(string Kernel, string Shape, Func<IBackend, K
         return guards.Verify(result);
     }
 
+    /// <summary>
+    /// The performance mode: runs the check with a <see cref="CheckTiming"/> scope open, so each op it runs through
+    /// <see cref="CheckIo.Timed"/> is timed. The result's numeric verdict is not meaningful (ops were repeated).
+    /// </summary>
+    public (KernelCheckResult Result, IReadOnlyList<OpTiming> Timings) Time(IBackend backend)
+    {
+        using var timing = CheckTiming.Begin();
+        var result = Execute(backend);
+        return (result, timing.Timings);
+    }
+
     /// <inheritdoc/>
     public override string ToString() => $"{Kernel} {Shape}";
 }
@@ -100,6 +111,9 @@ internal static class CheckIo
     }
 
     public static double[] ToDouble(float[] x) => Array.ConvertAll(x, v => (double)v);
+
+    /// <summary>Runs the op under check once; in the performance mode it is then timed (<see cref="CheckTiming"/>).</summary>
+    public static void Timed(IBackend be, string label, OpWork work, Action op) => CheckTiming.Op(be, label, work, op);
 
     /// <summary>The sentinel elements after each poisoned output of the check running on this thread.</summary>
     internal sealed class Guards : IDisposable

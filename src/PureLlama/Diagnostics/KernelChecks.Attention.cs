@@ -1,4 +1,5 @@
 using PureLlama.Compute;
+using PureLlama.Kernels;
 using PureLlama.Kernels.Reference;
 using PureLlama.Tensors;
 using static PureLlama.Diagnostics.CheckIo;
@@ -69,7 +70,7 @@ internal static partial class KernelChecks
         using var tks = kSeg is null ? null : Upload(be, kSeg, c.KvLen);
         using var o = Poisoned(be, c.Tokens, c.Heads, d);
         using var lse = Poisoned(be, c.Heads, c.Tokens);
-        be.Attention(tq, tk, tv, o, lse, settings, tqs, tks);
+        Timed(be, "fwd", AttentionWork(c, backward: false), () => be.Attention(tq, tk, tv, o, lse, settings, tqs, tks));
 
         var (oRef, lseRef) = ReferenceAttention.Forward(q, k, v, problem);
         string shape = c.ToString();
@@ -81,7 +82,7 @@ internal static partial class KernelChecks
             using var dq = Poisoned(be, c.Tokens, c.Heads, d);
             using var dk = Poisoned(be, c.KvLen, c.KvHeads, d);
             using var dv = Poisoned(be, c.KvLen, c.KvHeads, d);
-            be.AttentionBackward(tq, tk, tv, o, tdO, lse, dq, dk, dv, settings, tqs, tks);
+            Timed(be, "bwd", AttentionWork(c, backward: true), () => be.AttentionBackward(tq, tk, tv, o, tdO, lse, dq, dk, dv, settings, tqs, tks));
             var (dqRef, dkRef, dvRef) = ReferenceAttention.Backward(q, k, v, dO, problem);
             double gtol = c.KvLen >= 100 ? LongTol : F32Tol;
             results.Add(Compare("attention dq", shape, dq, dqRef, gtol));
@@ -90,6 +91,18 @@ internal static partial class KernelChecks
         }
         return Worst([.. results]);
     });
+
+    /// <summary>
+    /// FLOPs of the visible score pairs: 4·d per pair forward (q·k and p·v), 10·d backward (FlashAttention-2's count with
+    /// the recomputed scores); pairs counted by the causal/window rule (segments ignored).
+    /// </summary>
+    private static OpWork AttentionWork(AttentionCase c, bool backward)
+    {
+        long pairs = 0;
+        for (int i = 0; i < c.Tokens; i++)
+            pairs += Math.Max(0, AttentionRules.KeyEnd(c.QueryOffset + i, c.Causal ? 1 : 0, c.KvLen) - AttentionRules.FirstKey(c.QueryOffset + i, c.Window));
+        return OpWork.Compute((backward ? 10.0 : 4.0) * c.HeadDim * c.Heads * pairs);
+    }
 
     /// <summary>Non-decreasing segment ids of uneven lengths (a packed row of several examples, one of length 1).</summary>
     internal static int[] PackedSegments(int n)

@@ -43,7 +43,7 @@ internal static partial class KernelChecks
             float[]? y0 = accumulate ? Random(rng, m * n) : null;
             using var ty = y0 is null ? Poisoned(be, m, n) : Upload(be, y0, m, n);
             if (y0 is not null) for (int i = 0; i < expected.Length; i++) expected[i] += y0[i];
-            be.QuantizedMatMul(tx, tw, ty, transposed, accumulate);
+            Timed(be, "matmul", OpWork.Compute(2.0 * m * n * k), () => be.QuantizedMatMul(tx, tw, ty, transposed, accumulate));
             var result = Compare(name, shape, ty, expected, k >= 1000 ? LongTol : F32Tol);
             if (transposed || accumulate) return result;
             using var dense = Poisoned(be, rows, cols);

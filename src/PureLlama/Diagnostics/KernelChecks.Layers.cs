@@ -24,13 +24,13 @@ internal static partial class KernelChecks
         using var tw = bf16Weight ? UploadBf16(be, wBits!, dim) : Upload(be, w, dim);
         using var y = Poisoned(be, rows, dim);
         using var rstd = Poisoned(be, rows);
-        be.RmsNorm(tx, tw, eps, y, rstd);
+        Timed(be, "fwd", OpWork.Floats(2.0 * rows * dim + dim + rows), () => be.RmsNorm(tx, tw, eps, y, rstd));
         var rstdGot = rstd.ToArray<float>();
         var (dxRef, dwRef) = ReferenceRmsNorm.Backward(dy, x, w, rstdGot, dw0, rows, dim);
         using var tdy = Upload(be, dy, rows, dim);
         using var dx = Poisoned(be, rows, dim);
         using var dw = Upload(be, dw0, dim);
-        be.RmsNormBackward(tdy, tx, tw, rstd, dx, dw);
+        Timed(be, "bwd", OpWork.Floats(3.0 * rows * dim + 2.0 * dim + rows), () => be.RmsNormBackward(tdy, tx, tw, rstd, dx, dw));
         double tol = dim >= 1000 ? LongTol : F32Tol;
         string shape = $"[{rows},{dim}]";
         return Worst(Compare("rmsnorm y", shape, y, yRef, tol), Compare("rmsnorm rstd", shape, rstdGot, rstdRef, tol),
@@ -54,7 +54,7 @@ internal static partial class KernelChecks
         using var ts = Upload(be, sin, maxPos, half);
         using var y = Poisoned(be, tokens, heads, headDim);
         using var back = Poisoned(be, tokens, heads, headDim);
-        be.Rope(tx, tp, tc, ts, y, inverse: false);
+        Timed(be, "fwd", OpWork.Floats(2.0 * tokens * heads * headDim + tokens * headDim), () => be.Rope(tx, tp, tc, ts, y, inverse: false));
         be.Rope(tx, tp, tc, ts, back, inverse: true);
         string shape = $"[{tokens},{heads},{headDim}]";
         return Worst(
@@ -71,8 +71,8 @@ internal static partial class KernelChecks
         using var tdy = Upload(be, dy, n);
         using var y = Poisoned(be, n);
         using var dx = Poisoned(be, n);
-        be.Unary(op, tx, y);
-        be.UnaryBackward(op, tx, tdy, dx);
+        Timed(be, "fwd", OpWork.Floats(2.0 * n), () => be.Unary(op, tx, y));
+        Timed(be, "bwd", OpWork.Floats(3.0 * n), () => be.UnaryBackward(op, tx, tdy, dx));
         var yRef = new double[n];
         var dxRef = new double[n];
         for (int i = 0; i < n; i++) { yRef[i] = op.Reference(x[i]); dxRef[i] = dy[i] * op.ReferenceDerivative(x[i]); }
@@ -92,8 +92,8 @@ internal static partial class KernelChecks
         using var y = Poisoned(be, n);
         using var dg = Poisoned(be, n);
         using var du = Poisoned(be, n);
-        be.Gated(op, tg, tu, y);
-        be.GatedBackward(op, tg, tu, tdy, dg, du);
+        Timed(be, "fwd", OpWork.Floats(3.0 * n), () => be.Gated(op, tg, tu, y));
+        Timed(be, "bwd", OpWork.Floats(5.0 * n), () => be.GatedBackward(op, tg, tu, tdy, dg, du));
         var yRef = new double[n];
         var dgRef = new double[n];
         var duRef = new double[n];
@@ -116,11 +116,11 @@ internal static partial class KernelChecks
         var dy = Random(rng, rows * cols);
         using var tx = Upload(be, x, rows, cols);
         using var y = Poisoned(be, rows, cols);
-        be.Softmax(tx, y);
+        Timed(be, "fwd", OpWork.Floats(2.0 * rows * cols), () => be.Softmax(tx, y));
         var yGot = y.ToArray<float>();
         using var tdy = Upload(be, dy, rows, cols);
         using var dx = Poisoned(be, rows, cols);
-        be.SoftmaxBackward(y, tdy, dx);
+        Timed(be, "bwd", OpWork.Floats(3.0 * rows * cols), () => be.SoftmaxBackward(y, tdy, dx));
         string shape = $"[{rows},{cols}]";
         return Worst(Compare("softmax", shape, yGot, ReferenceSoftmax.Forward(x, rows, cols), F32Tol),
             Compare("softmax bwd", shape, dx, ReferenceSoftmax.Backward(yGot, dy, rows, cols), F32Tol));
@@ -136,11 +136,11 @@ internal static partial class KernelChecks
         using var tt = Upload(be, targets, rows);
         using var loss = Poisoned(be, rows);
         using var lse = Poisoned(be, rows);
-        be.CrossEntropy(tl, tt, -100, loss, lse);
+        Timed(be, "fwd", OpWork.Floats((double)rows * vocab + 3.0 * rows), () => be.CrossEntropy(tl, tt, -100, loss, lse));
         var (lossRef, lseRef) = ReferenceCrossEntropy.Forward(logits, targets, rows, vocab, -100);
         var lseGot = lse.ToArray<float>();
         using var d = Poisoned(be, rows, vocab);
-        be.CrossEntropyBackward(tl, tt, lse, -100, 0.37f, d);
+        Timed(be, "bwd", OpWork.Floats(2.0 * rows * vocab + 2.0 * rows), () => be.CrossEntropyBackward(tl, tt, lse, -100, 0.37f, d));
         string shape = $"[{rows},{vocab}]";
         return Worst(Compare("xent loss", shape, loss, lossRef, F32Tol), Compare("xent lse", shape, lseGot, lseRef, F32Tol),
             Compare("xent bwd", shape, d, ReferenceCrossEntropy.Backward(logits, targets, lseGot, rows, vocab, -100, 0.37), F32Tol));
@@ -159,10 +159,10 @@ internal static partial class KernelChecks
         using var tt = bf16 ? UploadBf16(be, bits!, vocab, dim) : Upload(be, table, vocab, dim);
         using var ti = Upload(be, ids, n);
         using var y = Poisoned(be, n, dim);
-        be.EmbeddingGather(tt, ti, y);
+        Timed(be, "gather", OpWork.Floats(2.0 * n * dim + n), () => be.EmbeddingGather(tt, ti, y));
         using var tdy = Upload(be, dy, n, dim);
         using var dTable = Upload(be, d0, vocab, dim);
-        be.EmbeddingScatterAdd(tdy, ti, dTable);
+        Timed(be, "scatter-add", OpWork.Floats(3.0 * n * dim + n), () => be.EmbeddingScatterAdd(tdy, ti, dTable));
         string shape = $"{n}×{dim}";
         return Worst(Compare("embedding gather", shape, y, ReferenceEmbedding.Gather(table, ids, n, dim), F32Tol),
             Compare("embedding scatter-add", shape, dTable, ReferenceEmbedding.ScatterAdd(dy, ids, d0, n, dim), F32Tol));
@@ -176,7 +176,7 @@ internal static partial class KernelChecks
         using var bf = Tensor.Empty(new Shape(n), DType.BF16, be.Device);
         using var hf = Tensor.Empty(new Shape(n), DType.F16, be.Device);
         using var back = Poisoned(be, n);
-        be.Cast(tx, bf);
+        Timed(be, "f32→bf16", OpWork.Memory(6.0 * n), () => be.Cast(tx, bf));
         be.Cast(tx, hf);
         var bfGot = bf.ToArray<ushort>();
         var hfGot = hf.ToArray<ushort>();
@@ -217,7 +217,7 @@ internal static partial class KernelChecks
         using var tx = Upload(be, x, rows, cols);
         using var view = tx.TransposeView(0, 1);
         using var y = Poisoned(be, cols, rows);
-        be.Copy(view, y);
+        Timed(be, "copy", OpWork.Floats(2.0 * rows * cols), () => be.Copy(view, y));
         var expected = new double[rows * cols];
         for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) expected[c * rows + r] = x[r * cols + c];
         return Compare("strided copy", $"[{rows},{cols}]ᵀ", y, expected, 0);

@@ -26,7 +26,7 @@ internal static partial class KernelChecks
         using var tb = Upload(be, b, outF, r);
         using var y = Upload(be, y0, m, outF);
         using var h = Poisoned(be, m, r);
-        be.LoraForward(tx, ta, tb, s, h, y);
+        Timed(be, "fwd", OpWork.Compute(2.0 * m * r * (inF + outF)), () => be.LoraForward(tx, ta, tb, s, h, y));
         var hGot = h.ToArray<float>();
         var (gRef, dxRef, daRef, dbRef) = ReferenceLora.Backward(dy, x, a, b, hGot, s, m, inF, outF, r);
         using var tdy = Upload(be, dy, m, outF);
@@ -34,7 +34,7 @@ internal static partial class KernelChecks
         using var dx = Poisoned(be, m, inF);
         using var dA = Poisoned(be, r, inF);
         using var dB = Poisoned(be, outF, r);
-        be.LoraBackward(tdy, tx, ta, tb, h, s, g, dx, dA, dB);
+        Timed(be, "bwd", OpWork.Compute(4.0 * m * r * (inF + outF)), () => be.LoraBackward(tdy, tx, ta, tb, h, s, g, dx, dA, dB));
         string shape = $"m={m} in={inF} out={outF} r={r}";
         double tol = Math.Max(Math.Max(m, inF), outF) >= 100 ? LongTol : F32Tol;
         return Worst(Compare("lora h", shape, hGot, hRef, tol), Compare("lora y", shape, y, yRef, tol),

@@ -88,7 +88,9 @@ internal static partial class KernelChecks
         using var layout = new PagedLayout(c.Rows, c.Contexts, tables, bs, blocks, be.Device);
         using var tq = Upload(be, q, rows, heads, d);
         using var o = Poisoned(be, rows, heads, d);
-        be.PagedAttention(tq, kPool, vPool, kScales, vScales, layout, o, scale);
+        long pairs = 0;
+        for (int s = 0; s < seqs; s++) pairs += (long)c.Rows[s] * (2L * c.Contexts[s] - c.Rows[s] + 1) / 2;
+        Timed(be, "attention", OpWork.Compute(4.0 * d * heads * pairs), () => be.PagedAttention(tq, kPool, vPool, kScales, vScales, layout, o, scale));
         var refSeqs = new List<ReferencePagedAttention.Sequence>();
         for (int s = 0, first = 0; s < seqs; s++) { refSeqs.Add(new(first, c.Rows[s], c.Contexts[s], [.. tables[s]])); first += c.Rows[s]; }
         var expected = ReferencePagedAttention.Forward(q, kHeld, vHeld, refSeqs, heads, kvh, d, bs, scale);

@@ -76,7 +76,7 @@ internal static partial class KernelChecks
             else ty = Poisoned(be, yShape);
             using (ty)
             {
-                be.QuantizedMatMul(tx, w, ty, transposeWeight, accumulate);
+                Timed(be, "matmul", OpWork.Compute(2.0 * m * n * k), () => be.QuantizedMatMul(tx, w, ty, transposeWeight, accumulate));
                 return Compare(name, shape, ty, expected, k >= 1000 ? LongTol : F32Tol);
             }
         }));
@@ -92,7 +92,7 @@ internal static partial class KernelChecks
             var (w, wHat) = weight(be, rng);
             using var _ = w;
             using var dst = Poisoned(be, rows, cols);
-            be.Dequantize(w, dst);
+            Timed(be, "dequantize", OpWork.Floats((double)rows * cols), () => be.Dequantize(w, dst));
             return Compare(name, shape, dst, wHat, F32Tol);
         }));
     }

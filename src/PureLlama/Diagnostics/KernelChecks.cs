@@ -75,7 +75,7 @@ internal static partial class KernelChecks
             using var ta = Upload(be, a, transA ? [k, m] : [m, k]);
             using var tb = bf16 ? UploadBf16(be, bBits!, transB ? [n, k] : [k, n]) : Upload(be, b, transB ? [n, k] : [k, n]);
             using var c = Poisoned(be, m, n);
-            be.MatMul(ta, tb, c, transA, transB, accumulate: false);
+            Timed(be, "matmul", OpWork.Compute(2.0 * m * n * k), () => be.MatMul(ta, tb, c, transA, transB, accumulate: false));
             return Compare(name, shape, c, expected, k >= 1000 ? LongTol : F32Tol);
         });
     }
@@ -95,7 +95,7 @@ internal static partial class KernelChecks
         using var ta = Upload(be, a, batch, m, k);
         using var tb = Upload(be, b, batch, k, n);
         using var c = Upload(be, c0, batch, m, n);
-        be.MatMul(ta, tb, c, false, false, accumulate: true);
+        Timed(be, "matmul", OpWork.Compute(2.0 * batch * m * n * k), () => be.MatMul(ta, tb, c, false, false, accumulate: true));
         return Compare("matmul batched", $"{batch}×{m}x{n}x{k}", c, expected, F32Tol);
     });
 
@@ -110,7 +110,7 @@ internal static partial class KernelChecks
         using var ta = Upload(be, a, rows, cols);
         using var tb = Upload(be, b, cols);
         using var y = Poisoned(be, rows, cols);
-        be.Binary(op, ta, tb, y);
+        Timed(be, "binary", OpWork.Floats(2.0 * rows * cols + cols), () => be.Binary(op, ta, tb, y));
         return Compare($"binary {op}", $"[{rows},{cols}]", y, expected, F32Tol);
     });
 
@@ -124,9 +124,9 @@ internal static partial class KernelChecks
         using var scaled = Poisoned(be, n);
         using var axpy = Upload(be, y0, n);
         using var filled = Poisoned(be, n);
-        be.Scale(tx, alpha, scaled);
-        be.Axpy(alpha, tx, axpy);
-        be.Fill(filled, v);
+        Timed(be, "scale", OpWork.Floats(2.0 * n), () => be.Scale(tx, alpha, scaled));
+        Timed(be, "axpy", OpWork.Floats(3.0 * n), () => be.Axpy(alpha, tx, axpy));
+        Timed(be, "fill", OpWork.Floats(n), () => be.Fill(filled, v));
         var scaleRef = new double[n];
         var axpyRef = new double[n];
         for (int i = 0; i < n; i++) { scaleRef[i] = (double)alpha * x[i]; axpyRef[i] = y0[i] + (double)alpha * x[i]; }
@@ -143,9 +143,9 @@ internal static partial class KernelChecks
         using var overRows = Poisoned(be, cols);
         using var overCols = Poisoned(be, rows, 1);
         using var all = Poisoned(be);
-        be.SumToShape(tx, overRows);
-        be.SumToShape(tx, overCols);
-        be.SumToShape(tx, all);
+        Timed(be, "over rows", OpWork.Floats((double)rows * cols + cols), () => be.SumToShape(tx, overRows));
+        Timed(be, "over cols", OpWork.Floats((double)rows * cols + rows), () => be.SumToShape(tx, overCols));
+        Timed(be, "all", OpWork.Floats((double)rows * cols + 1), () => be.SumToShape(tx, all));
         double tol = rows * cols >= 1000 ? LongTol : F32Tol;
         return Worst(
             Compare("sum-to-shape", "rows", overRows, ReferenceReduce.SumOverRows(x, rows, cols, null), tol),

@@ -1,4 +1,5 @@
 using PureLlama.Kernels.Blocks;
+using PureLlama.Kernels.Numerics;
 using PureLlama.Tensors;
 
 namespace PureLlama.Quantization;
@@ -42,7 +43,7 @@ public static unsafe class GgmlQuantizer
                 var bytes = new byte[values.Length * 2];
                 for (int i = 0; i < values.Length; i++)
                 {
-                    ushort h = type == GgmlType.F16 ? BitConverter.HalfToUInt16Bits((Half)values[i]) : ToBf16(values[i]);
+                    ushort h = type == GgmlType.F16 ? BitConverter.HalfToUInt16Bits((Half)values[i]) : Bf16.FromFloat(values[i]);
                     bytes[2 * i] = (byte)h;
                     bytes[2 * i + 1] = (byte)(h >> 8);
                 }
@@ -88,14 +89,6 @@ public static unsafe class GgmlQuantizer
         fixed (float* dst = values)
             BlockFormats.Visit(type, new RowDequantizer(src, rows, rowLength, dst));
         return values;
-    }
-
-    // gguf-py's rounding: NaN made quiet (0x0040 set), otherwise round to nearest even.
-    private static ushort ToBf16(float v)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(v);
-        if ((bits & 0x7FFF_FFFFu) > 0x7F80_0000u) return (ushort)((bits >> 16) | 0x0040u);
-        return (ushort)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
     }
 
     private readonly struct RowQuantizer(float* src, int rows, int cols, byte* dst) : IBlockFormatVisitor<bool>

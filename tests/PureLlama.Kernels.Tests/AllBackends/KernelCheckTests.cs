@@ -53,3 +53,28 @@ public class KernelCheckGuardTests
         inBounds.Execute(Backends.Cpu).Passed.Should().BeTrue();
     }
 }
+
+/// <summary>The harness's performance mode: ops run through CheckIo.Timed are timed inside a scope, and only there.</summary>
+public class KernelCheckTimingTests
+{
+    [Fact]
+    public void Perf_mode_times_each_op_of_a_check_and_numeric_mode_times_nothing()
+    {
+        var check = KernelChecks.For(Device.Cpu).First(c => c.Kernel == "matmul f32");
+        var (result, timings) = check.Time(Backends.Cpu);
+        result.Failure.Should().BeNull();
+        timings.Should().ContainSingle().Which.Should().Match<OpTiming>(t => t.Label == "matmul" && t.Seconds > 0 && t.Repeats >= 1 && t.Work.Flops > 0);
+        timings[0].Work.Rate(timings[0].Seconds).Should().EndWith("GFLOP/s");
+
+        var softmax = KernelChecks.For(Device.Cpu).First(c => c.Kernel == "softmax");
+        softmax.Time(Backends.Cpu).Timings.Select(t => t.Label).Should().Equal("fwd", "bwd");
+        softmax.Time(Backends.Cpu).Timings.Should().OnlyContain(t => t.Work.Bytes > 0 && t.Work.Rate(t.Seconds).EndsWith("GB/s"));
+
+        int calls = 0;
+        var counting = new KernelCheck("count", "[1]", be => { CheckIo.Timed(be, "op", OpWork.Floats(1), () => calls++); return new("count", "[1]", 0, 0, 0, null); });
+        counting.Execute(Backends.Cpu);
+        calls.Should().Be(1, "outside the performance mode an op runs once");
+        counting.Time(Backends.Cpu).Timings.Should().ContainSingle();
+        calls.Should().BeGreaterThan(2, "the performance mode repeats the op in timed batches");
+    }
+}

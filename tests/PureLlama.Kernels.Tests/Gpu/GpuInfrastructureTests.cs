@@ -39,13 +39,13 @@ public sealed class GpuInfrastructureTests
         cache.Should().BeSameAs(GpuKernelCache.For(acc.DefaultStream));
         var fill = typeof(GpuElementwise).GetMethod(nameof(GpuElementwise.FillKernel), BindingFlags.Static | BindingFlags.NonPublic)!;
         int loads = 0;
-        Action Load(ILGPU.Runtime.Accelerator _) { loads++; return () => { }; }
+        Action Load(ILGPU.Runtime.Accelerator _, ILGPU.Runtime.KernelSpecialization __) { loads++; return () => { }; }
         cache.Get(fill, Load);
         cache.Get(fill, Load);
         loads.Should().Be(1);
 
         var scale = typeof(GpuElementwise).GetMethod(nameof(GpuElementwise.ScaleKernel), BindingFlags.Static | BindingFlags.NonPublic)!;
-        var broken = () => cache.Get<Action>(scale, _ => throw new NotSupportedException("boom"));
+        var broken = () => cache.Get<Action>(scale, (_, _) => throw new NotSupportedException("boom"));
         broken.Should().Throw<InvalidOperationException>().WithMessage("*'GpuElementwise.ScaleKernel'*boom*");
 
         var undeclared = () => cache.Load<ILGPU.ArrayView<float>>(NotAKernel);
@@ -59,6 +59,8 @@ public sealed class GpuInfrastructureTests
         foreach (var op in Unary.UnaryOp.All)
             GpuKernelCatalog.All.Should().Contain(e => e.Name == $"GpuUnary.GatedBackwardKernel_{op.OpType.Name}");
         GpuKernelCatalog.All.Should().Contain(e => e.Name == "GpuTiledMatmul.Kernel_Single_UInt16_F32Widen_Bf16Widen");
+        GpuKernelCatalog.All.Single(e => e.Name == "GpuFlashAttentionTiled.ForwardKernel").Specialization.MinNumGroupsPerMultiprocessor
+            .Should().Be(3, "the register-tiled forward declares its launch bounds (3 groups of 128 per multiprocessor)");
     }
 
     private static void NotAKernel(ILGPU.ArrayView<float> x) { }

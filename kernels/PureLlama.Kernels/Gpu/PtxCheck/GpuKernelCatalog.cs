@@ -1,4 +1,5 @@
 using System.Reflection;
+using ILGPU.Runtime;
 using PureLlama.Kernels.Unary;
 
 namespace PureLlama.Kernels.Gpu.PtxCheck;
@@ -7,7 +8,11 @@ namespace PureLlama.Kernels.Gpu.PtxCheck;
 /// <param name="Name">Report and file name, e.g. "GpuRmsNorm.ForwardKernel".</param>
 /// <param name="Method">The kernel method (closed over its type arguments when generic).</param>
 /// <param name="ExplicitlyGrouped">True for kernels launched with a KernelConfig (Grid/Group indices).</param>
-public sealed record GpuKernelEntry(string Name, MethodInfo Method, bool ExplicitlyGrouped = true);
+public sealed record GpuKernelEntry(string Name, MethodInfo Method, bool ExplicitlyGrouped = true)
+{
+    /// <summary>The declared launch bounds (<see cref="GpuKernelAttribute.MaxGroupSize"/>), used by the launch cache and the PTX check.</summary>
+    public KernelSpecialization Specialization { get; init; } = KernelSpecialization.Empty;
+}
 
 /// <summary>
 /// Every GPU kernel of the engine, read from the <see cref="GpuKernelAttribute"/> declarations on
@@ -44,7 +49,7 @@ public static class GpuKernelCatalog
     {
         if (!method.IsGenericMethodDefinition)
         {
-            yield return new(NameOf(method), method, declaration.ExplicitlyGrouped);
+            yield return new(NameOf(method), method, declaration.ExplicitlyGrouped) { Specialization = Specialization(declaration) };
             yield break;
         }
         if (declaration.TypeArguments.Count != method.GetGenericArguments().Length)
@@ -52,9 +57,14 @@ public static class GpuKernelCatalog
         foreach (var args in Expand(declaration.TypeArguments))
         {
             var closed = method.MakeGenericMethod(args);
-            yield return new(NameOf(closed), closed, declaration.ExplicitlyGrouped);
+            yield return new(NameOf(closed), closed, declaration.ExplicitlyGrouped) { Specialization = Specialization(declaration) };
         }
     }
+
+    private static KernelSpecialization Specialization(GpuKernelAttribute d) =>
+        d.MaxGroupSize > 0 || d.MinGroupsPerMultiprocessor > 0
+            ? new KernelSpecialization(d.MaxGroupSize > 0 ? d.MaxGroupSize : null, d.MinGroupsPerMultiprocessor > 0 ? d.MinGroupsPerMultiprocessor : null)
+            : KernelSpecialization.Empty;
 
     // A family interface stands for every member of the family.
     private static IEnumerable<Type[]> Expand(IReadOnlyList<Type> args) =>

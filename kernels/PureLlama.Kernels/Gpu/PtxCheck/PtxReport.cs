@@ -45,7 +45,7 @@ public static class PtxReport
                 var entry = kernel.ExplicitlyGrouped
                     ? EntryPointDescription.FromExplicitlyGroupedKernel(kernel.Method)
                     : EntryPointDescription.FromImplicitlyGroupedKernel(kernel.Method);
-                var compiled = backend.Compile(entry, KernelSpecialization.Empty);
+                var compiled = backend.Compile(entry, kernel.Specialization);
                 string ptx = compiled is PTXCompiledKernel p ? p.PTXAssembly
                     : throw new InvalidOperationException($"PTX backend returned {compiled.GetType().Name}");
                 string path = Path.Combine(outputDirectory, kernel.Name + ".ptx");
