@@ -75,6 +75,7 @@ public sealed class ChatClientTests(ServerFixture fx)
     public async Task CancellationEndsTheRequestAndFreesItsSequence()
     {
         var before = await fx.WaitIdleAsync();
+        using var slow = fx.SlowEngine();
         using var client = Client();
         using var cts = new CancellationTokenSource();
         var cancelWhenRunning = Task.Run(async () =>
