@@ -31,14 +31,14 @@ public sealed unsafe class GemvRowInvarianceTests
             fixed (float* pw = wF, px = x, pt = together, pa = alone, pg = gemm)
             fixed (ushort* ph = wH)
             {
-                if (bf16) Gemv.Bf16Rows(m, n, k, ph, k, px, k, pt, n, false);
-                else Gemv.F32Rows(m, n, k, pw, k, px, k, pt, n, false);
+                if (bf16) SimdGemv.Bf16Rows(m, n, k, ph, k, px, k, pt, n, false);
+                else SimdGemv.F32Rows(m, n, k, pw, k, px, k, pt, n, false);
                 for (int r = 0; r < m; r++)
-                    if (bf16) Gemv.Bf16(n, k, ph, k, px + r * k, pa + r * n, false);
-                    else Gemv.F32(n, k, pw, k, px + r * k, pa + r * n, false);
+                    if (bf16) SimdGemv.Bf16(n, k, ph, k, px + r * k, pa + r * n, false);
+                    else SimdGemv.F32(n, k, pw, k, px + r * k, pa + r * n, false);
                 using (RowInvariance.Enter())
-                    if (bf16) Gemm.F32Bf16(m, n, k, px, k, false, ph, k, true, pg, n, false);
-                    else Gemm.F32(m, n, k, px, k, false, pw, k, true, pg, n, false);
+                    if (bf16) SimdGemm.F32Bf16(m, n, k, px, k, false, ph, k, true, pg, n, false);
+                    else SimdGemm.F32(m, n, k, px, k, false, pw, k, true, pg, n, false);
             }
         for (int i = 0; i < m * n; i++)
         {
@@ -67,8 +67,8 @@ public sealed unsafe class GemvRowInvarianceTests
             fixed (float* pw = wF, px = x, py = y)
             fixed (ushort* ph = wH)
                 using (RowInvariance.Enter())
-                    if (bf16) Gemm.F32Bf16(m, n, k, px, ldx, false, ph, ldw, true, py, ldy, accumulate);
-                    else Gemm.F32(m, n, k, px, ldx, false, pw, ldw, true, py, ldy, accumulate);
+                    if (bf16) SimdGemm.F32Bf16(m, n, k, px, ldx, false, ph, ldw, true, py, ldy, accumulate);
+                    else SimdGemm.F32(m, n, k, px, ldx, false, pw, ldw, true, py, ldy, accumulate);
 
             var w = bf16 ? Bf16ToDouble(wH) : ReferenceMatmul.ToDouble(wF);
             var expected = ReferenceMatmul.Matmul(m, n, k, ReferenceMatmul.ToDouble(x), ldx, false, w, ldw, true);
@@ -86,8 +86,8 @@ public sealed unsafe class GemvRowInvarianceTests
                 fixed (float* pw = wF, px = x, pp = part)
                 fixed (ushort* ph = wH)
                     using (RowInvariance.Enter())
-                        if (bf16) Gemm.F32Bf16(size, n, k, px + (long)r0 * ldx, ldx, false, ph, ldw, true, pp, ldy, accumulate);
-                        else Gemm.F32(size, n, k, px + (long)r0 * ldx, ldx, false, pw, ldw, true, pp, ldy, accumulate);
+                        if (bf16) SimdGemm.F32Bf16(size, n, k, px + (long)r0 * ldx, ldx, false, ph, ldw, true, pp, ldy, accumulate);
+                        else SimdGemm.F32(size, n, k, px + (long)r0 * ldx, ldx, false, pw, ldw, true, pp, ldy, accumulate);
                 for (int r = 0; r < size; r++)
                     for (int j = 0; j < n; j++)
                         BitConverter.SingleToInt32Bits(part[(long)r * ldy + j]).Should().Be(BitConverter.SingleToInt32Bits(y[(long)(r0 + r) * ldy + j]),

@@ -1,4 +1,4 @@
-// Inner loops of Gemv (see Gemv.cs):  Y[r, i] (=|+=) Σ_p W[i, p] · X[r, p].
+// Inner loops of Gemv (see SimdGemv.cs):  Y[r, i] (=|+=) Σ_p W[i, p] · X[r, p].
 //
 // Every output is one fixed-order dot product (Dot512: 4 chains of 16 lanes over 64-column steps, a 16-column
 // tail into chain 0, Sum((s0 + s1) + (s2 + s3)), then a scalar tail), whatever m is: that is batch invariance.

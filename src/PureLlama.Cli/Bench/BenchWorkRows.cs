@@ -31,7 +31,7 @@ internal static unsafe class BenchWorkRows
         string type = bf16 ? "bf16" : "f32";
         return new WorkItem($"rows_{type}_m{m}_{n}x{k}", $"row-invariant {type.ToUpperInvariant()} weight, m = {m}{(prefill ? " (prefill)" : "")}",
             $"{m}×{k} · [{n}×{k}]", prefill ? RateKind.Flops : RateKind.ReadBytes, prefill ? 2.0 * m * n * k : bytes,
-            "Gemm.F32Bf16 / Gemm.F32 in a RowInvariance scope", buf =>
+            "SimdGemm.F32Bf16 / SimdGemm.F32 in a RowInvariance scope", buf =>
             {
                 float* x = buf.F32((long)m * k), y = buf.Zeros((long)m * n);
                 int copies = prefill ? 1 : (int)Math.Clamp(Math.Ceiling((192 << 20) / bytes), BenchWork.GemvWeightCopies, 96);
@@ -43,8 +43,8 @@ internal static unsafe class BenchWorkRows
                     nint w = ws[next];
                     next = (next + 1) % copies;
                     using var scope = RowInvariance.Enter();
-                    if (bf16) Gemm.F32Bf16(m, n, k, x, k, false, (ushort*)w, k, true, y, n, false);
-                    else Gemm.F32(m, n, k, x, k, false, (float*)w, k, true, y, n, false);
+                    if (bf16) SimdGemm.F32Bf16(m, n, k, x, k, false, (ushort*)w, k, true, y, n, false);
+                    else SimdGemm.F32(m, n, k, x, k, false, (float*)w, k, true, y, n, false);
                 };
             }, InPyTorchScript: false);
     }
