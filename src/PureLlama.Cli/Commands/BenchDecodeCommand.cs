@@ -88,8 +88,8 @@ internal static class BenchDecodeCommand
             double loadSeconds = load.Elapsed.TotalSeconds;
             long loadPeak = PeakRss.Bytes();
             long bytes = llama.Model.WeightBytes;
-            // warm-up: JIT, page faults of mapped weights, thread pool
-            foreach (var _ in llama.Generate(prompt[..8], options with { MaxNewTokens = 3 })) { }
+            // warm-up: JIT, page faults of mapped weights, thread pool (a short prompt is its own warm-up prompt)
+            foreach (var _ in llama.Generate(prompt[..Math.Min(8, prompt.Length)], options with { MaxNewTokens = 3 })) { }
             foreach (var _ in llama.Generate(prompt, options)) { }
             var s = llama.LastStats!;
             var (stepMs, sweepMs) = InterleavedStepVsSweep(llama, prompt, 12);
