@@ -50,6 +50,10 @@ internal sealed class GroupQuantizeCli
         };
         if (method != GroupMethod.Gptq && groupFit != GptqGroupFit.BlockStart) throw new ArgumentException("--group-fit is a GPTQ option.");
         int group = parse.GetValue(GroupSize);
+        if (group == 0 || group < -1) throw new ArgumentException($"--group-size must be positive or -1 (one group per output channel), not {group}.");
+        if (!(parse.GetValue(Damp) >= 0)) throw new ArgumentException($"--damp must be ≥ 0, not {parse.GetValue(Damp)}.");
+        if (method != GroupMethod.Rtn && parse.GetValue(Samples) < 1) throw new ArgumentException($"--samples must be at least 1, not {parse.GetValue(Samples)}.");
+        if (method != GroupMethod.Rtn && parse.GetValue(SeqLen) < 2) throw new ArgumentException($"--seq-len must be at least 2, not {parse.GetValue(SeqLen)}.");
         if (method == GroupMethod.Awq && group < 0) throw new ArgumentException("AWQ needs a positive --group-size.");
         var options = new LayerwiseOptions(method, new GroupQuantOptions(parse.GetValue(Bits), group, sym), parse.GetValue(Damp), parse.GetValue(DescAct), parse.GetValue(TrueSequential)) { GptqGroupFit = groupFit };
         if (options.Quant.Bits != 4) throw new ArgumentException($"--bits {options.Quant.Bits}: the GPTQ/AWQ layouts written here hold 4-bit weights.");
