@@ -35,6 +35,11 @@ internal static class SelftestCommand
         Console.WriteLine($"selftest --mode {mode} on {backend.Name}");
         var checks = (mode == "grad" ? GradChecks.For(device) : KernelChecks.For(device))
             .Where(c => filter is null || c.Kernel.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (checks.Count == 0)
+        {
+            Console.Error.WriteLine($"error: --filter '{filter}' matches no kernel (selftest without --filter lists them all).");
+            return 2;
+        }
         return mode == "perf" ? Perf(backend, checks) : Verify(backend, device, checks);
     }
 
