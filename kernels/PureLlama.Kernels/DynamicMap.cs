@@ -10,7 +10,7 @@ namespace PureLlama.Kernels;
 /// <para>Quantization picks the nearest code through the float32 midpoints t_k = (c_k + c_{k+1})·½:
 /// code(x) = #{k : x &gt; t_k}, so a tie x = t_k goes to the lower code k (the CUDA NF4 rule).</para>
 /// </summary>
-public static class DynamicMap
+internal static class DynamicMap
 {
     /// <summary>Entries in a map (one byte of code).</summary>
     public const int Size = 256;

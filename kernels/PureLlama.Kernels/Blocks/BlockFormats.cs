@@ -3,14 +3,14 @@
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>Something to do with a block format chosen at run time.</summary>
-public interface IBlockFormatVisitor<out TResult>
+internal interface IBlockFormatVisitor<out TResult>
 {
     /// <summary>Runs with the format <typeparamref name="TFormat"/>.</summary>
     TResult Visit<TFormat>() where TFormat : struct, IBlockFormat;
 }
 
 /// <summary>The block formats PureLlama implements.</summary>
-public static class BlockFormats
+internal static class BlockFormats
 {
     /// <summary>Q8_0, Q4_0, Q4_K, Q6_K.</summary>
     public static IReadOnlyList<GgmlType> All { get; } = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];

@@ -13,7 +13,7 @@ using PureLlama.Kernels.Simd;
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>Dequantize, fused dequant-GEMV and quantize for a block format.</summary>
-public static unsafe class BlockKernels<T> where T : struct, IBlockFormat
+internal static unsafe class BlockKernels<T> where T : struct, IBlockFormat
 {
     /// <summary>Wraps raw blocks as a <see cref="BlockMatrix"/> of this format.</summary>
     public static BlockMatrix View(int rows, int cols, byte* data) => new(rows, cols, data, T.BlockValues, T.BlockBytes);

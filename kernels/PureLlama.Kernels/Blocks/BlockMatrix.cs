@@ -3,7 +3,7 @@
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>Raw view of a block-format weight (no ownership).</summary>
-public readonly unsafe struct BlockMatrix
+internal readonly unsafe struct BlockMatrix
 {
     /// <summary>Rows (output features) and columns (input features, ggml's ne0).</summary>
     public readonly int Rows, Cols;

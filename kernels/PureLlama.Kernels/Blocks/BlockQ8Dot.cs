@@ -39,7 +39,7 @@ internal static unsafe class BlockQ8Dot
 }
 
 /// <summary>Y = X·Ŵᵀ with X quantized to Q8 blocks and each weight block's integer DotQ8 (decode and prefill, inference only).</summary>
-public static unsafe class BlockQ8Matmul<T> where T : struct, IBlockFormat
+internal static unsafe class BlockQ8Matmul<T> where T : struct, IBlockFormat
 {
     private const int RowTile = 8;
 

@@ -5,7 +5,7 @@
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>A block format: a row of n values (n a multiple of <see cref="BlockValues"/>) is n / BlockValues blocks of <see cref="BlockBytes"/> bytes.</summary>
-public unsafe interface IBlockFormat : IGpuBlockFormat
+internal unsafe interface IBlockFormat : IGpuBlockFormat
 {
     /// <summary>The ggml type id.</summary>
     static abstract GgmlType Type { get; }

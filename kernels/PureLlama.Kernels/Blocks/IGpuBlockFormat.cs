@@ -5,7 +5,7 @@ using ILGPU;
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>Decodes one value of a block in device code.</summary>
-public interface IGpuBlockFormat
+internal interface IGpuBlockFormat
 {
     /// <summary>Value <paramref name="i"/> of the block that starts at byte <paramref name="start"/> of <paramref name="data"/>.</summary>
     float Element(ArrayView<byte> data, int start, int i);

@@ -17,7 +17,7 @@ using ILGPU;
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>ggml's Q4_K block format.</summary>
-public readonly unsafe struct Q4KBlock : IBlockFormat
+internal readonly unsafe struct Q4KBlock : IBlockFormat
 {
     /// <inheritdoc/>
     public static GgmlType Type => GgmlType.Q4_K;

@@ -11,7 +11,7 @@ using ILGPU;
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>ggml's Q4_0 block format.</summary>
-public readonly unsafe struct Q4_0Block : IBlockFormat
+internal readonly unsafe struct Q4_0Block : IBlockFormat
 {
     /// <inheritdoc/>
     public static GgmlType Type => GgmlType.Q4_0;

@@ -17,7 +17,7 @@ using ILGPU;
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>ggml's Q6_K block format.</summary>
-public readonly unsafe struct Q6KBlock : IBlockFormat
+internal readonly unsafe struct Q6KBlock : IBlockFormat
 {
     /// <inheritdoc/>
     public static GgmlType Type => GgmlType.Q6_K;

@@ -10,7 +10,7 @@ using ILGPU;
 namespace PureLlama.Kernels.Blocks;
 
 /// <summary>ggml's Q8_0 block format.</summary>
-public readonly unsafe struct Q8_0Block : IBlockFormat
+internal readonly unsafe struct Q8_0Block : IBlockFormat
 {
     /// <inheritdoc/>
     public static GgmlType Type => GgmlType.Q8_0;

@@ -13,7 +13,7 @@ namespace PureLlama.Kernels.Gpu;
 
 /// <summary>AdamW hyper-parameters of one step, passed to the kernel as a value.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly struct AdamWStepParams
+internal readonly struct AdamWStepParams
 {
     /// <summary>Learning rate, β1, β2, ε, weight decay, 1/(1−β1ᵗ), 1/(1−β2ᵗ).</summary>
     public readonly float Lr, Beta1, Beta2, Eps, WeightDecay, InvBias1, InvBias2;
@@ -28,7 +28,7 @@ public readonly struct AdamWStepParams
 }
 
 /// <summary>AdamW optimizer step on ILGPU (F32 parameters and states).</summary>
-public static class GpuAdamW
+internal static class GpuAdamW
 {
     /// <summary>One AdamW step over n parameters: p, m, v updated in place from g.</summary>
     public static void Step(AcceleratorStream stream, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, long n,

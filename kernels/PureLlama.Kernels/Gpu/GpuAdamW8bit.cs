@@ -15,7 +15,7 @@ using ILGPU.Runtime;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>8-bit AdamW step on ILGPU (F32 parameters, U8 codes, F32 block absmax).</summary>
-public static class GpuAdamW8bit
+internal static class GpuAdamW8bit
 {
     private const int Block = Simd.SimdAdamW8bit.BlockSize;
     private const int SignedMap = 0, UnsignedMap = 256, SignedThr = 512, UnsignedThr = 767;

@@ -18,7 +18,7 @@ public enum GpuDeviceKind
 }
 
 /// <summary>Raised when the requested GPU device is not available.</summary>
-public sealed class GpuDeviceNotFoundException : InvalidOperationException
+internal sealed class GpuDeviceNotFoundException : InvalidOperationException
 {
     /// <summary>Creates the exception with its message.</summary>
     public GpuDeviceNotFoundException(string message, Exception? inner = null) : base(message, inner) { }
@@ -29,7 +29,7 @@ public sealed class GpuDeviceNotFoundException : InvalidOperationException
 /// ILGPU contexts are heavyweight and cache compiled kernels; after an internal compiler error a
 /// context is unusable, so kernels are compiled lazily and failures surface per kernel.
 /// </summary>
-public static class GpuContext
+internal static class GpuContext
 {
     private static readonly object Gate = new();
     private static Context? shared;
@@ -134,7 +134,7 @@ public static class GpuContext
 /// It hooks <see cref="AssemblyLoadContext.ResolvingUnmanagedDll"/> so it never conflicts with a
 /// per-assembly <see cref="NativeLibrary.SetDllImportResolver"/> (ILGPU registers its own).
 /// </summary>
-public static class CudaDriverLoader
+internal static class CudaDriverLoader
 {
     private static int registered;
 

@@ -12,7 +12,7 @@ using Half = ILGPU.Half;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>F32 ⇄ BF16 / F16 conversions on ILGPU.</summary>
-public static class GpuConvert
+internal static class GpuConvert
 {
     /// <summary>y = bf16(x), round to nearest even.</summary>
     public static void F32ToBf16(AcceleratorStream stream, ArrayView<float> x, ArrayView<ushort> y, long n)

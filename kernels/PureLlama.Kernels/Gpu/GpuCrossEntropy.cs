@@ -14,7 +14,7 @@ using ILGPU.Runtime;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>Softmax cross-entropy with an ignore index, on ILGPU.</summary>
-public static class GpuCrossEntropy
+internal static class GpuCrossEntropy
 {
     /// <summary>Per-row loss and log-sum-exp of logits [rows, vocab] against targets [rows].</summary>
     public static void Forward(AcceleratorStream stream, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> loss, ArrayView<float> lse,

@@ -13,7 +13,7 @@ using ILGPU.Runtime;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>Elementwise kernels on ILGPU: Binary, Scale, Axpy, Fill.</summary>
-public static class GpuElementwise
+internal static class GpuElementwise
 {
     /// <summary>y[i] = a[i·aStep] ∘ b[i·bStep] for i &lt; n; steps are 0 or 1. y may alias a or b.</summary>
     public static void Binary(AcceleratorStream stream, BinaryOp op, ArrayView<float> a, int aStep, ArrayView<float> b, int bStep, ArrayView<float> y, long n)

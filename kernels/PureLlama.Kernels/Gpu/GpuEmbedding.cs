@@ -12,7 +12,7 @@ using ILGPU.Runtime;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>Embedding lookup and its gradient on ILGPU.</summary>
-public static class GpuEmbedding
+internal static class GpuEmbedding
 {
     /// <summary>y [n, dim] = table[ids] for an F32 table [vocab, dim].</summary>
     public static void Gather(AcceleratorStream stream, ArrayView<float> table, ArrayView<int> ids, ArrayView<float> y, int n, int dim)

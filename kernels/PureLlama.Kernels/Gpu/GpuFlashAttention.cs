@@ -19,7 +19,7 @@ using ILGPU.Runtime;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>Sizes, scale and mask of a GPU attention launch (see AttentionProblem on the CPU).</summary>
-public struct GpuAttentionDims
+internal struct GpuAttentionDims
 {
     /// <summary>Sizes: q [Tokens, Heads, HeadDim], k/v [KvLen, KvHeads, HeadDim].</summary>
     public int Tokens, KvLen, Heads, KvHeads, HeadDim;
@@ -30,7 +30,7 @@ public struct GpuAttentionDims
 }
 
 /// <summary>FlashAttention forward and decode kernels on ILGPU.</summary>
-public static class GpuFlashAttention
+internal static class GpuFlashAttention
 {
     /// <summary>Queries (threads) per forward group, keys per tile, largest head_dim.</summary>
     public const int Bq = 32, Bk = 16, MaxHeadDim = 128;

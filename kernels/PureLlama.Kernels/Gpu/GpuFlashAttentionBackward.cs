@@ -20,7 +20,7 @@ using ILGPU.Runtime;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>FlashAttention backward kernels on ILGPU.</summary>
-public static class GpuFlashAttentionBackward
+internal static class GpuFlashAttentionBackward
 {
     private const int Rows = 32, QTile = 8, KTile = 8, MaxD = GpuFlashAttention.MaxHeadDim, RowStride = MaxD + 1;
     private const int SmallD = 64, SmallStride = SmallD + 1;

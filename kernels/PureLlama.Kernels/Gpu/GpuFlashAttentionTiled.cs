@@ -33,7 +33,7 @@ using ILGPU.Runtime;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>Register-tiled FlashAttention forward (head_dim ≤ 64) on ILGPU.</summary>
-public static class GpuFlashAttentionTiled
+internal static class GpuFlashAttentionTiled
 {
     /// <summary>Queries per block, keys per tile, threads per group, largest head_dim.</summary>
     public const int Bq = 64, Bk = 64, Threads = 128, MaxHeadDim = 64;

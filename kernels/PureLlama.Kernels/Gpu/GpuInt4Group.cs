@@ -19,10 +19,10 @@ namespace PureLlama.Kernels.Gpu;
 /// <param name="Rows">Output features (out).</param>
 /// <param name="Cols">Input features (in).</param>
 /// <param name="Accumulate">1: y +=, 0: y =.</param>
-public readonly record struct Int4GroupDims(int M, int Rows, int Cols, int Accumulate);
+internal readonly record struct Int4GroupDims(int M, int Rows, int Cols, int Accumulate);
 
 /// <summary>INT4 group dequant-matmul and dequantization on ILGPU.</summary>
-public static class GpuInt4Group
+internal static class GpuInt4Group
 {
     /// <summary>y [m, out] (=|+=) x [m, in]·Ŵᵀ.</summary>
     public static void Forward(AcceleratorStream stream, ArrayView<float> x, ArrayView<int> qweight, ArrayView<int> qzeros,

@@ -9,7 +9,7 @@ namespace PureLlama.Kernels.Gpu;
 /// (<see cref="Unary.UnaryOp.All"/>, <see cref="Blocks.BlockFormats.Structs"/>).
 /// </summary>
 [AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
-public sealed class GpuKernelAttribute(params Type[] typeArguments) : Attribute
+internal sealed class GpuKernelAttribute(params Type[] typeArguments) : Attribute
 {
     /// <summary>Type arguments closing a generic kernel (empty for a plain one).</summary>
     public IReadOnlyList<Type> TypeArguments { get; } = typeArguments;

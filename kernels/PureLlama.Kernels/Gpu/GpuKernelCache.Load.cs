@@ -5,7 +5,7 @@ namespace PureLlama.Kernels.Gpu;
 
 // Typed launchers of declared kernels, one overload per parameter count (ILGPU's own LoadKernel shape):
 // k.Load<A, B>(Kernel) returns Action<AcceleratorStream, KernelConfig, A, B>, cached per accelerator.
-public sealed partial class GpuKernelCache
+internal sealed partial class GpuKernelCache
 {
     private TLauncher Launcher<TLauncher>(Delegate kernel) where TLauncher : Delegate =>
         Get(kernel.Method, (acc, bounds) => acc.LoadKernel<TLauncher>(kernel.Method, bounds));

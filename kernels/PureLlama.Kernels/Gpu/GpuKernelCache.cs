@@ -12,7 +12,7 @@ namespace PureLlama.Kernels.Gpu;
 /// points need only the <see cref="AcceleratorStream"/>. A compile failure throws
 /// <see cref="InvalidOperationException"/> naming the kernel, and is not cached (the next call retries).
 /// </summary>
-public sealed partial class GpuKernelCache
+internal sealed partial class GpuKernelCache
 {
     private static readonly ConditionalWeakTable<Accelerator, GpuKernelCache> Caches = new();
     private readonly ConcurrentDictionary<MethodInfo, Lazy<Delegate>> kernels = new();

@@ -14,7 +14,7 @@ using ILGPU.Runtime;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>LoRA forward and backward products for a small rank r on ILGPU.</summary>
-public static class GpuLora
+internal static class GpuLora
 {
     /// <summary>h = s·x·Aᵀ; y += h·Bᵀ.</summary>
     public static void Forward(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> a, ArrayView<float> b, float s,

@@ -14,7 +14,7 @@ using ILGPU.Runtime;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>Sizes of a GPU paged attention launch (see PagedAttentionProblem on the CPU).</summary>
-public struct GpuPagedDims
+internal struct GpuPagedDims
 {
     /// <summary>Query rows, heads, KV heads, head width, positions per block, block table columns.</summary>
     public int Rows, Heads, KvHeads, HeadDim, BlockSize, MaxBlocks;
@@ -25,7 +25,7 @@ public struct GpuPagedDims
 }
 
 /// <summary>Paged attention and paged KV store kernels on ILGPU.</summary>
-public static class GpuPagedAttention
+internal static class GpuPagedAttention
 {
     /// <summary>Largest head_dim (per-lane registers).</summary>
     public const int MaxHeadDim = 256;

@@ -17,7 +17,7 @@ using ILGPU.Runtime;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>Reductions on ILGPU: Sum, SumOverRows, SumOverCols.</summary>
-public static class GpuReduce
+internal static class GpuReduce
 {
     /// <summary>
     /// result[0] = Σ_{i&lt;n} x[i]. With an empty <paramref name="scratch"/> one group does all the

@@ -15,7 +15,7 @@ using ILGPU.Runtime;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>RMSNorm on ILGPU, F32 or BF16 weights.</summary>
-public static class GpuRmsNorm
+internal static class GpuRmsNorm
 {
     /// <summary>y = x·rstd·w per row; rstd [rows] is written. x, y [rows, dim]; y may alias x.</summary>
     public static void Forward(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> w, ArrayView<float> y, ArrayView<float> rstd, int rows, int dim, float eps)

@@ -13,7 +13,7 @@ using ILGPU.Runtime;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>RoPE on ILGPU with precomputed cos/sin tables.</summary>
-public static class GpuRope
+internal static class GpuRope
 {
     /// <summary>Rotates x into y (in place allowed); <paramref name="inverse"/> applies −θ.</summary>
     public static void Apply(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> y, int tokens, int heads, int headDim,

@@ -13,7 +13,7 @@ using ILGPU.Runtime;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>Row softmax on ILGPU.</summary>
-public static class GpuSoftmax
+internal static class GpuSoftmax
 {
     /// <summary>y = softmax(x) per row of x [rows, cols].</summary>
     public static void Forward(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> y, int rows, int cols)

@@ -15,7 +15,7 @@ namespace PureLlama.Kernels.Gpu;
 
 /// <summary>A view's layout padded to rank 6: sizes and element strides per dimension, plus a base offset.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly struct StridedLayout6
+internal readonly struct StridedLayout6
 {
     /// <summary>Sizes, outermost first.</summary>
     public readonly long D0, D1, D2, D3, D4, D5;
@@ -56,7 +56,7 @@ public readonly struct StridedLayout6
 }
 
 /// <summary>Strided view → contiguous copy on ILGPU, for any unmanaged element type.</summary>
-public static class GpuStridedCopy
+internal static class GpuStridedCopy
 {
     /// <summary>dst[k] = src[layout offset of k] for k &lt; layout.Count.</summary>
     public static void Copy<T>(AcceleratorStream stream, ArrayView<T> src, StridedLayout6 layout, ArrayView<T> dst) where T : unmanaged

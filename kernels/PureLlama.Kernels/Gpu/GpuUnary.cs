@@ -12,7 +12,7 @@ using PureLlama.Kernels.Unary;
 namespace PureLlama.Kernels.Gpu;
 
 /// <summary>Unary ops (activations) on ILGPU, one generic kernel for the whole family.</summary>
-public static class GpuUnary
+internal static class GpuUnary
 {
     /// <summary>y = f(x) over n elements.</summary>
     public static void Forward<TOp>(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> y, long n) where TOp : struct, IUnaryOp

@@ -6,7 +6,7 @@ namespace PureLlama.Kernels.Numerics;
 /// bfloat16 stored as <see cref="ushort"/>: the top 16 bits of an IEEE float32
 /// (1 sign, 8 exponent, 7 mantissa bits). Widening is a shift; narrowing rounds to nearest even.
 /// </summary>
-public static class Bf16
+internal static class Bf16
 {
     /// <summary>bf16 → f32: exact, the bits shifted into the high half.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

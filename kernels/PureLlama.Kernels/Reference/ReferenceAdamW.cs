@@ -5,7 +5,7 @@ namespace PureLlama.Kernels.Reference;
 /// m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; m̂ = m/(1−β1ᵗ); v̂ = v/(1−β2ᵗ);
 /// p −= lr·(wd·p + m̂/(√v̂ + ε)). State arrays are updated in place.
 /// </summary>
-public static class ReferenceAdamW
+internal static class ReferenceAdamW
 {
     /// <summary>Updates p, m, v in place.</summary>
     public static void Step(double[] p, float[] g, double[] m, double[] v, double lr, double beta1, double beta2, double eps, double weightDecay, int step)

@@ -7,7 +7,7 @@ namespace PureLlama.Kernels.Reference;
 /// code). Also returns the normalized values x = m/absmax, v/absmax, so a checker can accept a
 /// different code where x lies within rounding of the midpoint between two codes.
 /// </summary>
-public static class ReferenceAdamW8bit
+internal static class ReferenceAdamW8bit
 {
     /// <summary>Updates p, the codes and absmaxes in place; xm, xv receive the normalized moments.</summary>
     public static void Step(double[] p, float[] g, byte[] mq, double[] mAbs, byte[] vq, double[] vAbs, double[] xm, double[] xv,

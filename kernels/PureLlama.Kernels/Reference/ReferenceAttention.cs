@@ -9,7 +9,7 @@ namespace PureLlama.Kernels.Reference;
 ///   s_ij = scale·q_i·k_j,  p_ij = exp(s_ij − lse_i),  lse_i = log Σ_j exp s_ij,  o_i = Σ_j p_ij v_j
 /// A row with no visible key has o_i = 0 and lse_i = −∞.
 /// </summary>
-public static class ReferenceAttention
+internal static class ReferenceAttention
 {
     /// <summary>The mask and layout of one attention problem.</summary>
     public sealed record Problem(int Tokens, int KvLen, int Heads, int KvHeads, int HeadDim, double Scale,

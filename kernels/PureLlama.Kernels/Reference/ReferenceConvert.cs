@@ -6,7 +6,7 @@ namespace PureLlama.Kernels.Reference;
 /// NaN stays NaN (canonical quiet NaN here; tests only require "is NaN").
 /// bf16: 1 sign, 8 exponent (bias 127), 7 mantissa bits. f16: 1 sign, 5 exponent (bias 15), 10 mantissa bits.
 /// </summary>
-public static class ReferenceConvert
+internal static class ReferenceConvert
 {
     /// <summary>Value of a bf16 code.</summary>
     public static double Bf16ToDouble(ushort b) => Decode(b, expBits: 8, mantBits: 7);

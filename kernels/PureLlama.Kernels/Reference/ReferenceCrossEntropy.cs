@@ -4,7 +4,7 @@ namespace PureLlama.Kernels.Reference;
 /// float64 reference: softmax cross-entropy. logits: [rows, vocab]; targets, loss, lse: [rows].
 /// lse[r] = log Σ_v exp logits[r, v]; loss[r] = lse[r] − logits[r, t] (0 when t = ignoreIndex).
 /// </summary>
-public static class ReferenceCrossEntropy
+internal static class ReferenceCrossEntropy
 {
     /// <summary>Forward: returns (loss, lse). lse is computed for every row, ignored ones included.</summary>
     public static (double[] Loss, double[] Lse) Forward(float[] logits, int[] targets, int rows, int vocab, int ignoreIndex)

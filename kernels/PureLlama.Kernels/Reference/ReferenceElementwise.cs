@@ -1,7 +1,7 @@
 namespace PureLlama.Kernels.Reference;
 
 /// <summary>float64 reference: elementwise binary ops, scale, axpy, fill.</summary>
-public static class ReferenceElementwise
+internal static class ReferenceElementwise
 {
     /// <summary>y[i] = a[i·aStep] ∘ b[i·bStep]; steps are 0 (broadcast a scalar) or 1.</summary>
     public static double[] Binary(BinaryOp op, float[] a, int aStep, float[] b, int bStep, long n)

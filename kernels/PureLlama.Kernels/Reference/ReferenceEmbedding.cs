@@ -1,7 +1,7 @@
 namespace PureLlama.Kernels.Reference;
 
 /// <summary>float64 reference: embedding lookup and its gradient. table: [vocab, dim]; ids: [n]; y: [n, dim].</summary>
-public static class ReferenceEmbedding
+internal static class ReferenceEmbedding
 {
     /// <summary>y[i] = table[ids[i]].</summary>
     public static double[] Gather(float[] table, int[] ids, int n, int dim)

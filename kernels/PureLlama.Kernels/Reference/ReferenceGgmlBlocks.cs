@@ -10,7 +10,7 @@
 namespace PureLlama.Kernels.Reference;
 
 /// <summary>Float64 references of the ggml block formats.</summary>
-public static class ReferenceGgmlBlocks
+internal static class ReferenceGgmlBlocks
 {
     /// <summary>Ŵ [rows, cols] from the blocks of <paramref name="type"/> (a ggml type id: 8, 2, 12, 14).</summary>
     public static double[] Dequantize(int type, ReadOnlySpan<byte> data, int rows, int cols)

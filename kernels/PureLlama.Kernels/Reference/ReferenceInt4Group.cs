@@ -5,7 +5,7 @@ namespace PureLlama.Kernels.Reference;
 /// ŵ[o, i] = scale[g, o]·(q[i, o] − z[g, o]), g = g_idx[i], q[i, o] = nibble i % 8 of qweight[i / 8, o],
 /// z[g, o] = nibble o % 8 of qzeros[g, o / 8], scale F16 bits.
 /// </summary>
-public static class ReferenceInt4Group
+internal static class ReferenceInt4Group
 {
     /// <summary>Ŵ as float64 [out, in].</summary>
     public static double[] Dequantize(int rows, int cols, int[] qweight, int[] qzeros, ushort[] scales, int[] gIdx)

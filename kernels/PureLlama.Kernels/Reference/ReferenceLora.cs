@@ -5,7 +5,7 @@ namespace PureLlama.Kernels.Reference;
 /// forward: h = s·x·Aᵀ [m, r], y = y0 + h·Bᵀ; backward: g = s·dy·B [m, r], dx = g·A [m, in],
 /// dA = gᵀ·x [r, in], dB = dyᵀ·h [out, r] (h as the forward kernel stored it, in float).
 /// </summary>
-public static class ReferenceLora
+internal static class ReferenceLora
 {
     /// <summary>Forward: returns (h, y).</summary>
     public static (double[] H, double[] Y) Forward(float[] x, float[] a, float[] b, float s, float[] y0, int m, int inF, int outF, int r)

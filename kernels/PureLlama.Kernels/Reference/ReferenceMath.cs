@@ -8,7 +8,7 @@ namespace PureLlama.Kernels.Reference;
 /// </code>
 /// Both are accurate to ~1e-14, far below the float32 errors they judge.
 /// </summary>
-public static class ReferenceMath
+internal static class ReferenceMath
 {
     /// <summary>erf(x) in float64.</summary>
     public static double Erf(double x)

@@ -5,7 +5,7 @@ namespace PureLlama.Kernels.Reference;
 /// C[i, j] = Σ_p op(A)[i, p] · op(B)[p, j], with op(A)[i, p] = transA ? A[p·lda + i] : A[i·lda + p]
 /// and op(B)[p, j] = transB ? B[j·ldb + p] : B[p·ldb + j]. Row-major, leading dimensions in elements.
 /// </summary>
-public static class ReferenceMatmul
+internal static class ReferenceMatmul
 {
     /// <summary>Returns C as a dense row-major [m, n] array (leading dimension n).</summary>
     public static double[] Matmul(int m, int n, int k, double[] a, int lda, bool transA, double[] b, int ldb, bool transB)

@@ -6,7 +6,7 @@ namespace PureLlama.Kernels.Reference;
 /// the sequence's rows at positions [ctx − rows, ctx) (causal). INT8 pools are dequantized first
 /// (code · scale, exact in double). q, o: [rows, heads, d]; pools [blocks, blockSize, kvHeads, d].
 /// </summary>
-public static class ReferencePagedAttention
+internal static class ReferencePagedAttention
 {
     /// <summary>One sequence: its first query row, row count, context length after the step and block table.</summary>
     public sealed record Sequence(int FirstRow, int Rows, int Context, int[] Blocks);

@@ -11,7 +11,7 @@ namespace PureLlama.Kernels.Reference;
 /// <item>INT8 [rows, cols]: ŵ[r, c] = q[r, c]·scb[r] / 127.</item>
 /// </list>
 /// </summary>
-public static class ReferenceQuant
+internal static class ReferenceQuant
 {
     /// <summary>The plain absmaxes of a double-quantized NF4 weight: map[code]·nested[b / nestedBlockSize] + offset.</summary>
     public static double[] NestedAbsmax(ReadOnlySpan<byte> codes, ReadOnlySpan<float> nestedAbsmax, ReadOnlySpan<float> nestedMap,

@@ -1,7 +1,7 @@
 namespace PureLlama.Kernels.Reference;
 
 /// <summary>float64 reference: sums. x: [rows, cols] row-major.</summary>
-public static class ReferenceReduce
+internal static class ReferenceReduce
 {
     /// <summary>Σ x.</summary>
     public static double Sum(float[] x, long n)

@@ -4,7 +4,7 @@ namespace PureLlama.Kernels.Reference;
 /// float64 reference: RMSNorm. x, y: [rows, dim]; w: [dim]; rstd: [rows].
 /// rstd[r] = 1/√(mean_c x[r,c]² + eps); y[r,c] = x[r,c]·rstd[r]·w[c].
 /// </summary>
-public static class ReferenceRmsNorm
+internal static class ReferenceRmsNorm
 {
     /// <summary>Forward: returns (y, rstd).</summary>
     public static (double[] Y, double[] Rstd) Forward(float[] x, float[] w, int rows, int dim, double eps)

@@ -4,7 +4,7 @@ namespace PureLlama.Kernels.Reference;
 /// float64 reference: rotary position embeddings, rotate-half (Hugging Face Llama) layout.
 /// x, y: [tokens, heads, headDim]; cos/sin tables: [maxPos, headDim/2].
 /// </summary>
-public static class ReferenceRope
+internal static class ReferenceRope
 {
     /// <summary>Plain RoPE inverse frequencies: inv[i] = theta^(−2i/headDim), i &lt; headDim/2.</summary>
     public static double[] InverseFrequencies(int headDim, double theta)

@@ -1,7 +1,7 @@
 namespace PureLlama.Kernels.Reference;
 
 /// <summary>float64 reference: softmax over the last dim. x, y: [rows, cols].</summary>
-public static class ReferenceSoftmax
+internal static class ReferenceSoftmax
 {
     /// <summary>y = exp(x − max)/Σ exp(x − max), per row.</summary>
     public static double[] Forward(float[] x, int rows, int cols)

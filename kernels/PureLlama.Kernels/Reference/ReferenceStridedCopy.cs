@@ -4,7 +4,7 @@ namespace PureLlama.Kernels.Reference;
 /// Reference strided gather: dst (contiguous, row-major over <c>shape</c>) takes, element by element,
 /// the bytes at src[baseOffset + Σ_d idx[d]·stridesBytes[d]].
 /// </summary>
-public static class ReferenceStridedCopy
+internal static class ReferenceStridedCopy
 {
     /// <summary>Returns the contiguous copy.</summary>
     public static byte[] Copy(byte[] src, long baseOffset, long[] stridesBytes, int[] shape, int elementSize)

@@ -4,7 +4,7 @@ namespace PureLlama.Kernels.Reference;
 /// A seed derived from a check's name and sizes (FNV-1a, not string.GetHashCode, which is randomized
 /// per process): inputs are fresh per test and shape, yet identical run to run.
 /// </summary>
-public static class StableSeed
+internal static class StableSeed
 {
     /// <summary>A non-negative seed for <paramref name="name"/> and <paramref name="parts"/>.</summary>
     public static int Of(string name, params int[] parts)

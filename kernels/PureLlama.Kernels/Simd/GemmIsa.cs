@@ -20,7 +20,7 @@ public enum GemmSimdLevel
 /// leaves <see cref="Override"/> at <see cref="GemmSimdLevel.Auto"/>. Forcing a level the hardware
 /// does not accelerate still gives correct results (the JIT emulates the vectors), only slowly.
 /// </summary>
-public static class GemmIsa
+internal static class GemmIsa
 {
     private static GemmSimdLevel _override = GemmSimdLevel.Auto;
 

@@ -8,7 +8,7 @@
 namespace PureLlama.Kernels.Simd;
 
 /// <summary>An NF4 weight [rows, cols] as raw pointers (bitsandbytes layout; see the file header).</summary>
-public readonly unsafe struct Nf4Matrix
+internal readonly unsafe struct Nf4Matrix
 {
     /// <summary>Rows (output features) and columns (input features).</summary>
     public readonly int Rows, Cols;
@@ -74,7 +74,7 @@ public readonly unsafe struct Nf4Matrix
 }
 
 /// <summary>A row-wise INT8 weight [rows, cols]: I8 values and F32 row absmax (SCB).</summary>
-public readonly unsafe struct Int8Matrix
+internal readonly unsafe struct Int8Matrix
 {
     /// <summary>Rows (output features) and columns (input features).</summary>
     public readonly int Rows, Cols;

@@ -22,7 +22,7 @@ public sealed record Llama3RopeScaling(double Factor, double LowFreqFactor, doub
 /// Frequencies and angles are computed in double and rounded once to float, so the tables stay
 /// accurate at large positions (a float angle p·f loses ~p·2⁻²⁴ radians).
 /// </summary>
-public static unsafe class RopeFrequencies
+internal static unsafe class RopeFrequencies
 {
     /// <summary>Inverse frequencies [headDim/2], optionally with Llama 3.1 scaling.</summary>
     public static float[] InverseFrequencies(int headDim, double theta, Llama3RopeScaling? scaling)

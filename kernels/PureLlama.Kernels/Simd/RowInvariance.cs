@@ -7,7 +7,7 @@ namespace PureLlama.Kernels.Simd;
 /// not depend on which rows share the call, so a sequence decodes to the same bits alone or in any batch
 /// (the serving engine and single-sequence generation open it; training keeps the faster GEMM).
 /// </summary>
-public static class RowInvariance
+internal static class RowInvariance
 {
     [ThreadStatic] private static int _depth;
 

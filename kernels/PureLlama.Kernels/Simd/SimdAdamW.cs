@@ -14,7 +14,7 @@ namespace PureLlama.Kernels.Simd;
 /// The bias corrections are computed once in double. Each element is independent, so the result
 /// does not depend on the thread split.
 /// </summary>
-public static unsafe class SimdAdamW
+internal static unsafe class SimdAdamW
 {
     /// <summary>Updates p, m, v in place.</summary>
     public static void Step(float* p, float* g, float* m, float* v, long n, float lr, float beta1, float beta2, float eps, float weightDecay, int step)

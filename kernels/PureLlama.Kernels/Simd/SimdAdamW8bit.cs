@@ -16,7 +16,7 @@ namespace PureLlama.Kernels.Simd;
 /// independent, so the result does not depend on the thread split. The table look-ups and the
 /// code search are scalar; the arithmetic runs in Vector256 lanes.
 /// </summary>
-public static unsafe class SimdAdamW8bit
+internal static unsafe class SimdAdamW8bit
 {
     /// <summary>Parameters per quantization block (one F32 absmax per block and moment).</summary>
     public const int BlockSize = 256;

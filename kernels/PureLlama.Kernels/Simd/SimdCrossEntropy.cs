@@ -15,7 +15,7 @@ namespace PureLlama.Kernels.Simd;
 /// 1/(number of non-ignored targets over the whole batch, across micro-batches). dlogits may alias
 /// logits (the backward then overwrites the logits in place, saving a [rows, vocab] buffer).
 /// </summary>
-public static unsafe class SimdCrossEntropy
+internal static unsafe class SimdCrossEntropy
 {
     /// <summary>Per-row loss and log-sum-exp.</summary>
     public static void Forward(float* logits, int* targets, float* loss, float* lse, int rows, int vocab, int ignoreIndex) =>

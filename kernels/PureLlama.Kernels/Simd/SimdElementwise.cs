@@ -13,7 +13,7 @@ namespace PureLlama.Kernels.Simd;
 /// Output may alias an input exactly (in place). Vectorised by TensorPrimitives
 /// (Vector512/256 chosen at run time); large calls are split across threads.
 /// </summary>
-public static unsafe class SimdElementwise
+internal static unsafe class SimdElementwise
 {
     /// <summary>y[i] = a[i·aStep] ∘ b[i·bStep]. a, b, y: [n] (a or b: [1] when its step is 0).</summary>
     public static void Binary(BinaryOp op, float* a, int aStep, float* b, int bStep, float* y, long n)

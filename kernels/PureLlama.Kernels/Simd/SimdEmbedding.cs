@@ -10,7 +10,7 @@ namespace PureLlama.Kernels.Simd;
 /// in the fixed order i = 0..n−1, so repeated ids never race and the float sums are the same on
 /// every run and every thread count.
 /// </summary>
-public static unsafe class SimdEmbedding
+internal static unsafe class SimdEmbedding
 {
     /// <summary>Gathers F32 rows.</summary>
     public static void Gather(float* table, int* ids, float* y, int n, int dim) => ParallelWork.Rows(n, dim, (r0, r1) =>

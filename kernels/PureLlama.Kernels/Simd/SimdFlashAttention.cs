@@ -9,7 +9,7 @@ namespace PureLlama.Kernels.Simd;
 /// key j is visible to it when (!Causal || j ≤ pos) and (Window ≤ 0 || j > pos − Window) and
 /// (no segments || QuerySegments[i] == KeySegments[j]) (<see cref="AttentionRules"/>). Segment pointers are both null or both set.
 /// </summary>
-public readonly unsafe struct AttentionProblem
+internal readonly unsafe struct AttentionProblem
 {
     /// <summary>Creates the problem description; the backend validates it first.</summary>
     public AttentionProblem(int tokens, int kvLen, int heads, int kvHeads, int headDim, float scale,
@@ -57,7 +57,7 @@ public readonly unsafe struct AttentionProblem
 }
 
 /// <summary>A read-only attention operand: F32 data or BF16 bits.</summary>
-public readonly unsafe struct AttentionInput(void* data, bool bf16)
+internal readonly unsafe struct AttentionInput(void* data, bool bf16)
 {
     /// <summary>Start of the data.</summary>
     public void* Data { get; } = data;
@@ -72,7 +72,7 @@ public readonly unsafe struct AttentionInput(void* data, bool bf16)
 /// the [tokens × kvLen] score matrix: the working set is a few [64 × headDim] tiles per thread.
 /// Deterministic: no two threads write the same output element and every reduction has a fixed order.
 /// </summary>
-public static unsafe partial class SimdFlashAttention
+internal static unsafe partial class SimdFlashAttention
 {
     /// <summary>Keys per tile and the most rows (queries × group heads) a block holds.</summary>
     public const int Tile = 64;

@@ -17,7 +17,7 @@ namespace PureLlama.Kernels.Simd;
 /// owns its dQ rows, recomputing P and dS. The price is two extra tile products (S and dP are
 /// computed in both passes: 7 instead of 5), paid for bit-for-bit repeatable gradients.
 /// </summary>
-public static unsafe partial class SimdFlashAttention
+internal static unsafe partial class SimdFlashAttention
 {
     private static void Backward<TQ, TKV>(TQ q, TKV k, TKV v, float* o, float* dO, float* lse, float* dq, float* dk, float* dv, AttentionProblem p)
         where TQ : IFloatSource where TKV : IFloatSource

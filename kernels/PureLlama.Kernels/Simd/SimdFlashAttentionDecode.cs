@@ -13,7 +13,7 @@ namespace PureLlama.Kernels.Simd;
 /// Partial buffers: [kvHeads, chunks, rows, d] (linear in the cache length). The chunking depends
 /// only on the sizes, never on the thread count, so results are repeatable bit for bit.
 /// </summary>
-public static unsafe partial class SimdFlashAttention
+internal static unsafe partial class SimdFlashAttention
 {
     private static void DecodeSplit<TQ, TKV>(TQ q, TKV k, TKV v, float* o, float* lse, AttentionProblem p)
         where TQ : IFloatSource where TKV : IFloatSource

@@ -20,7 +20,7 @@ namespace PureLlama.Kernels.Simd;
 /// longest (last) blocks first. GQA: a block's rows are its queries × the group's heads, so every
 /// K/V tile is packed once for the whole group. Per-thread memory: <see cref="Scratch"/>.
 /// </summary>
-public static unsafe partial class SimdFlashAttention
+internal static unsafe partial class SimdFlashAttention
 {
     private static void Forward<TQ, TKV>(TQ q, TKV k, TKV v, float* o, float* lse, AttentionProblem p)
         where TQ : IFloatSource where TKV : IFloatSource

@@ -14,7 +14,7 @@ namespace PureLlama.Kernels.Simd;
 ///                 costs nothing: the backward reads its score tiles transposed through the strides).
 /// Rows are processed in fours; callers pad row counts to a multiple of 4 with zero rows.
 /// </summary>
-public static unsafe partial class SimdFlashAttention
+internal static unsafe partial class SimdFlashAttention
 {
     internal const int Skip = 0, Full = 1, Partial = 2;
 

@@ -14,7 +14,7 @@ namespace PureLlama.Kernels.Simd;
 /// F32ToF16 / F16ToF32: IEEE binary16, round to nearest even (TensorPrimitives.ConvertToHalf/ToSingle)
 /// </code>
 /// </summary>
-public static unsafe class SimdFloatConvert
+internal static unsafe class SimdFloatConvert
 {
     /// <summary>f32 → bf16 bits, round to nearest even.</summary>
     public static void F32ToBf16(float* x, ushort* y, long n) => ParallelWork.For(n, (s, e) =>

@@ -19,7 +19,7 @@ using System.Runtime.InteropServices;
 namespace PureLlama.Kernels.Simd;
 
 /// <summary>Dense f32 (and f32 × bf16) matrix multiply on the CPU, multi-threaded SIMD.</summary>
-public static unsafe class SimdGemm
+internal static unsafe class SimdGemm
 {
     /// <summary>Rows of A at or below which a weight-shaped B (transB) goes to the GEMV path.</summary>
     internal const int GemvMaxRows = 4;

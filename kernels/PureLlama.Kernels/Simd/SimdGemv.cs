@@ -10,7 +10,7 @@
 namespace PureLlama.Kernels.Simd;
 
 /// <summary>Matrix-vector (and few-row matrix) products against a weight stored [n, k].</summary>
-public static unsafe class SimdGemv
+internal static unsafe class SimdGemv
 {
     /// <summary>y[n] = W[n,k] · x[k] (accumulate: y +=); ldw ≥ k is W's row stride.</summary>
     public static void F32(int n, int k, float* w, int ldw, float* x, float* y, bool accumulate)

@@ -17,7 +17,7 @@ using System.Runtime.Intrinsics.X86;
 namespace PureLlama.Kernels.Simd;
 
 /// <summary>Pointers and sizes of an INT4 group weight [rows = out, cols = in] in the GPTQ layout (host memory).</summary>
-public readonly unsafe struct Int4GroupWeights
+internal readonly unsafe struct Int4GroupWeights
 {
     /// <summary>Wraps the component pointers; <paramref name="rows"/> and <paramref name="cols"/> are multiples of 8.</summary>
     public Int4GroupWeights(int* qweight, int* qzeros, ushort* scales, int* gIdx, int rows, int cols, int groups)
@@ -44,7 +44,7 @@ public readonly unsafe struct Int4GroupWeights
 }
 
 /// <summary>Dequant-matmul and dequantization of <see cref="Int4GroupWeights"/> (multi-threaded SIMD).</summary>
-public static unsafe class SimdInt4GroupMatmul
+internal static unsafe class SimdInt4GroupMatmul
 {
     private const int MaxGemvRows = 4, PanelColumns = 128;
 

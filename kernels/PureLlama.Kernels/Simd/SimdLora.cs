@@ -18,7 +18,7 @@ namespace PureLlama.Kernels.Simd;
 /// rows stream by (x and dy read once more); tiles never share outputs and walk the rows in order,
 /// so results do not depend on the thread count. F32 accumulation throughout.
 /// </summary>
-public static unsafe class SimdLora
+internal static unsafe class SimdLora
 {
     private const int ColTile = 128;
 

@@ -22,7 +22,7 @@ using System.Runtime.Intrinsics.X86;
 namespace PureLlama.Kernels.Simd;
 
 /// <summary>NF4 dequant-GEMV: Y[m, rows] = X[m, cols] · Ŵᵀ for small m (decode).</summary>
-public static unsafe class SimdNf4Gemv
+internal static unsafe class SimdNf4Gemv
 {
     /// <summary>Y[m, rows] (=|+=) X[m, cols] · Ŵᵀ; ldx ≥ cols, ldy ≥ rows. Any m (x rows taken 4 at a time).</summary>
     public static void Run(in Nf4Matrix w, int m, float* x, int ldx, float* y, int ldy, bool accumulate)

@@ -20,7 +20,7 @@ using PureLlama.Kernels.Numerics;
 namespace PureLlama.Kernels.Simd;
 
 /// <summary>Element type of a paged KV pool.</summary>
-public enum PagedKvType
+internal enum PagedKvType
 {
     /// <summary>float32.</summary>
     F32,
@@ -31,7 +31,7 @@ public enum PagedKvType
 }
 
 /// <summary>One pool (K or V): data [blocks, blockSize, kvHeads, d] and, for INT8, scales [blocks, blockSize, kvHeads].</summary>
-public readonly unsafe struct PagedKvPool(void* data, float* scales, PagedKvType type)
+internal readonly unsafe struct PagedKvPool(void* data, float* scales, PagedKvType type)
 {
     /// <summary>Start of the elements.</summary>
     public void* Data { get; } = data;
@@ -45,7 +45,7 @@ public readonly unsafe struct PagedKvPool(void* data, float* scales, PagedKvType
 /// Sizes of a paged attention call: q/o [Rows, Heads, HeadDim]; block tables I32 [Sequences, MaxBlocks];
 /// sequence info I32 [Sequences, 3] = (first row, rows, context length after this step).
 /// </summary>
-public readonly unsafe struct PagedAttentionProblem(int rows, int heads, int kvHeads, int headDim, int blockSize, int sequences,
+internal readonly unsafe struct PagedAttentionProblem(int rows, int heads, int kvHeads, int headDim, int blockSize, int sequences,
     int maxBlocks, float scale, int* blockTables, int* sequenceInfo)
 {
     /// <summary>Query rows (all sequences).</summary>
@@ -71,7 +71,7 @@ public readonly unsafe struct PagedAttentionProblem(int rows, int heads, int kvH
 }
 
 /// <summary>PagedAttention and the paged KV store on the CPU (SIMD over the head dimension, threads over (row, KV head)).</summary>
-public static unsafe class SimdPagedAttention
+internal static unsafe class SimdPagedAttention
 {
     /// <summary>Keys per online-softmax tile (tiles start at absolute positions that are multiples of it).</summary>
     public const int KeyTile = 32;

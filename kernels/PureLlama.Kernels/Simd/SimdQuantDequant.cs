@@ -13,7 +13,7 @@ using System.Runtime.Intrinsics.X86;
 namespace PureLlama.Kernels.Simd;
 
 /// <summary>Dequantizes NF4 and INT8 weights (whole or by rows) to F32, multi-threaded SIMD.</summary>
-public static unsafe class SimdQuantDequant
+internal static unsafe class SimdQuantDequant
 {
     /// <summary>dst[rows, cols] = Ŵ (NF4).</summary>
     public static void Nf4(in Nf4Matrix w, float* dst)

@@ -9,7 +9,7 @@ using System.Runtime.InteropServices;
 namespace PureLlama.Kernels.Simd;
 
 /// <summary>Panel-dequantizing GEMM over NF4, INT8 and ggml block-format weights.</summary>
-public static unsafe class SimdQuantGemm
+internal static unsafe class SimdQuantGemm
 {
     /// <summary>Target floats per dequantized panel (1 MB).</summary>
     internal const int PanelFloats = 256 * 1024;

@@ -16,7 +16,7 @@ namespace PureLlama.Kernels.Simd;
 /// thread count, so results are bit-for-bit repeatable. SumOverRows adds rows in groups of 64
 /// (partial sums added into the running total), limiting sequential error growth.
 /// </summary>
-public static unsafe class SimdReduce
+internal static unsafe class SimdReduce
 {
     private const int Block = 4096;
     private const int RowGroup = 64;

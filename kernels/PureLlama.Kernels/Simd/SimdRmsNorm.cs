@@ -13,7 +13,7 @@ namespace PureLlama.Kernels.Simd;
 /// over rows per column tile in groups of 64 rows, one tile per task, so it is deterministic.
 /// w may be F32 or BF16 (widened on the fly). y may alias x; dx may alias dy.
 /// </summary>
-public static unsafe class SimdRmsNorm
+internal static unsafe class SimdRmsNorm
 {
     private const int ColTile = 128;
     private const int RowGroup = 64;

@@ -13,7 +13,7 @@ namespace PureLlama.Kernels.Simd;
 /// inverse = true rotates by −θ, which is the backward (the rotation is orthogonal).
 /// y may alias x (in place).
 /// </summary>
-public static unsafe class SimdRope
+internal static unsafe class SimdRope
 {
     /// <summary>Applies the rotation (or its inverse) to every head of every token.</summary>
     public static void Apply(float* x, float* y, int tokens, int heads, int headDim, int* positions, float* cos, float* sin, bool inverse)

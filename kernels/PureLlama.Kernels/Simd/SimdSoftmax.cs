@@ -12,7 +12,7 @@ namespace PureLlama.Kernels.Simd;
 /// Subtracting the row max keeps every exponent ≤ 0 (no overflow). Row sums use 4 vector
 /// accumulators. y may alias x; dx may alias dy.
 /// </summary>
-public static unsafe class SimdSoftmax
+internal static unsafe class SimdSoftmax
 {
     /// <summary>Row-wise softmax.</summary>
     public static void Forward(float* x, float* y, int rows, int cols) => ParallelWork.Rows(rows, cols, (r0, r1) =>

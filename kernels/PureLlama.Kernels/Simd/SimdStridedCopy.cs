@@ -13,7 +13,7 @@ namespace PureLlama.Kernels.Simd;
 /// source is read a cache line at a time. Strides may be negative or zero; elementSize is any
 /// positive byte count (1, 2, 4, 8 have typed loops).
 /// </summary>
-public static unsafe class SimdStridedCopy
+internal static unsafe class SimdStridedCopy
 {
     private const int TileRows = 32;
     private const int TileCols = 64;

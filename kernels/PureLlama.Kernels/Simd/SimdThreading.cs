@@ -4,7 +4,7 @@ namespace PureLlama.Kernels.Simd;
 /// How many threads the SIMD CPU kernels may use. Defaults to <see cref="Environment.ProcessorCount"/>;
 /// set <see cref="MaxThreads"/> (or the PURELLAMA_THREADS environment variable) to change it.
 /// </summary>
-public static class SimdThreading
+internal static class SimdThreading
 {
     private static int _maxThreads = ReadDefault();
 

@@ -14,7 +14,7 @@ namespace PureLlama.Kernels.Simd;
 /// Vector512 or Vector256 bodies (chosen at run time) and a scalar tail; split across threads by
 /// <see cref="ParallelWork"/>. Outputs may alias inputs exactly (each vector is loaded before it is stored).
 /// </summary>
-public static unsafe class SimdUnary
+internal static unsafe class SimdUnary
 {
     /// <summary>y = f(x) over n elements.</summary>
     public static void Forward<TOp>(float* x, float* y, long n) where TOp : struct, IUnaryOp => ParallelWork.For(n, (s, e) =>

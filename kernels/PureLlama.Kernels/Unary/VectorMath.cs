@@ -13,7 +13,7 @@ namespace PureLlama.Kernels.Unary;
 /// (Abramowitz–Stegun 7.1.26, |error| ≤ 1.5e-7). The scalar forms use ILGPU's XMath so the GPU
 /// kernels can call them; e^x on vectors is the .NET vector Exp.
 /// </summary>
-public static class VectorMath
+internal static class VectorMath
 {
     private const float P = 0.3275911f, A1 = 0.254829592f, A2 = -0.284496736f, A3 = 1.421413741f, A4 = -1.453152027f, A5 = 1.061405429f;
 

@@ -2,9 +2,8 @@ using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Algorithms;
 
-// The kernel tests reach internal kernels; ILGPU's CPU accelerator emits a dynamic assembly
-// named "ILGPURuntime" that must see the internal parameter structs of kernels.
-[assembly: InternalsVisibleTo("PureLlama.Kernels.Tests")]
+// ILGPU's CPU accelerator emits a dynamic assembly named "ILGPURuntime" that must see the internal parameter
+// structs of kernels (the other friends of this assembly are listed in PureLlama.Kernels.csproj).
 [assembly: InternalsVisibleTo("ILGPURuntime")]
 
 namespace PureLlama.Kernels.Gpu;

@@ -8,7 +8,7 @@ namespace PureLlama.Kernels.Gpu.PtxCheck;
 /// <param name="Name">Report and file name, e.g. "GpuRmsNorm.ForwardKernel".</param>
 /// <param name="Method">The kernel method (closed over its type arguments when generic).</param>
 /// <param name="ExplicitlyGrouped">True for kernels launched with a KernelConfig (Grid/Group indices).</param>
-public sealed record GpuKernelEntry(string Name, MethodInfo Method, bool ExplicitlyGrouped = true)
+internal sealed record GpuKernelEntry(string Name, MethodInfo Method, bool ExplicitlyGrouped = true)
 {
     /// <summary>The declared launch bounds (<see cref="GpuKernelAttribute.MaxGroupSize"/>), used by the launch cache and the PTX check.</summary>
     public KernelSpecialization Specialization { get; init; } = KernelSpecialization.Empty;
@@ -19,7 +19,7 @@ public sealed record GpuKernelEntry(string Name, MethodInfo Method, bool Explici
 /// the kernel methods (nothing is listed by hand): the PTX check (<see cref="PtxReport"/>) compiles
 /// these, and <see cref="GpuKernelCache"/> launches only these.
 /// </summary>
-public static class GpuKernelCatalog
+internal static class GpuKernelCatalog
 {
     private const BindingFlags Statics = BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly;
 

@@ -7,7 +7,7 @@ using ILGPU.Runtime.Cuda;
 namespace PureLlama.Kernels.Gpu.PtxCheck;
 
 /// <summary>Outcome of compiling one kernel to PTX: the file written, or the compiler's error.</summary>
-public sealed record PtxResult(string Kernel, string? PtxPath, string? Error)
+internal sealed record PtxResult(string Kernel, string? PtxPath, string? Error)
 {
     /// <summary>True when PTX was produced.</summary>
     public bool Ok => Error is null;
@@ -20,7 +20,7 @@ public sealed record PtxResult(string Kernel, string? PtxPath, string? Error)
 /// A fresh ILGPU context is used, configured like the runtime one, so an internal compiler error
 /// cannot poison the process-wide context, and each kernel is compiled in isolation.
 /// </summary>
-public static class PtxReport
+internal static class PtxReport
 {
     /// <summary>Target architecture of the check.</summary>
     public static CudaArchitecture Architecture => CudaArchitecture.SM_90;

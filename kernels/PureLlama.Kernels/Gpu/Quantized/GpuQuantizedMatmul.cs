@@ -11,7 +11,7 @@ namespace PureLlama.Kernels.Gpu;
 /// Double-quantized: <paramref name="AbsmaxCodes"/> U8 [blocks], <paramref name="NestedAbsmax"/> F32
 /// [⌈blocks/<paramref name="NestedBlockSize"/>⌉], <paramref name="NestedQuantMap"/> F32 [256] and <paramref name="NestedOffset"/>.
 /// </summary>
-public readonly record struct Nf4DeviceWeight(
+internal readonly record struct Nf4DeviceWeight(
     int Out, int In, int BlockSize,
     ArrayView<byte> Packed, ArrayView<float> QuantMap,
     ArrayView<float> Absmax, ArrayView<byte> AbsmaxCodes,
@@ -22,10 +22,10 @@ public readonly record struct Nf4DeviceWeight(
 }
 
 /// <summary>An INT8 weight Ŵ = q·SCB[row]/127 in device memory: q I8 [<paramref name="Out"/>, <paramref name="In"/>], SCB F32 [Out].</summary>
-public readonly record struct Int8DeviceWeight(int Out, int In, ArrayView<sbyte> Values, ArrayView<float> RowAbsmax);
+internal readonly record struct Int8DeviceWeight(int Out, int In, ArrayView<sbyte> Values, ArrayView<float> RowAbsmax);
 
 /// <summary>A ggml block-format weight in device memory: the GGUF bytes U8 [<paramref name="Out"/> · rowBytes], rows of <paramref name="In"/> values.</summary>
-public readonly record struct GgmlBlockDeviceWeight(int Out, int In, ArrayView<byte> Blocks);
+internal readonly record struct GgmlBlockDeviceWeight(int Out, int In, ArrayView<byte> Blocks);
 
 /// <summary>
 /// Dequant-matmul and dequantization of NF4 / INT8 / ggml block-format weights on an ILGPU accelerator (kernels in
@@ -34,7 +34,7 @@ public readonly record struct GgmlBlockDeviceWeight(int Out, int In, ArrayView<b
 /// the warp-per-row GEMV, the rest the tiled GEMM with Ŵ dequantized into shared memory.
 /// Launches are asynchronous on the given stream. Indices are 32-bit.
 /// </summary>
-public static class GpuQuantizedMatmul
+internal static class GpuQuantizedMatmul
 {
     /// <summary>Largest m that takes the GEMV path.</summary>
     public const int MaxGemvRows = 4;
