@@ -65,7 +65,7 @@ public static class BenchCommand
         {
             var wanted = o.Only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
             var unknown = wanted.Where(w => items.All(i => i.Id != w)).ToList();
-            if (unknown.Count > 0) { Console.Error.WriteLine($"unknown item(s): {string.Join(", ", unknown)} (see --list)"); return 2; }
+            if (unknown.Count > 0) { Console.Error.WriteLine($"error: unknown item(s): {string.Join(", ", unknown)} (see --list)"); return 2; }
             items = items.Where(i => wanted.Contains(i.Id)).ToList();
         }
         string? scriptPath = null;

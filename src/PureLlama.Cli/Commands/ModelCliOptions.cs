@@ -86,11 +86,10 @@ internal sealed class ModelCliOptions
             Console.Error.WriteLine($"error: {e.Message}");
             return 3;
         }
-        catch (Exception e) when (e is PureLlamaException or ArgumentException or InvalidDataException or IOException
-                                      or InvalidOperationException or UnauthorizedAccessException or FormatException)
+        catch (Exception e) when (CliErrors.IsUserError(e))
         {
             Console.Out.Flush();
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {CliErrors.Line(e)}");
             return 2;
         }
     }
