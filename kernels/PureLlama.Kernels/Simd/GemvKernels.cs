@@ -229,30 +229,15 @@ internal static unsafe class GemvKernels
         int p = 0;
         for (; p + 64 <= k; p += 64)
         {
-            var (u0, u1) = TW.Load32(wa + p); var (v0, v1) = TW.Load32(wb + p);
-            var t00 = Vector512.Load(x0 + p); s000 = Vector512.FusedMultiplyAdd(u0, t00, s000); s010 = Vector512.FusedMultiplyAdd(v0, t00, s010);
-            var t10 = Vector512.Load(x1 + p); s100 = Vector512.FusedMultiplyAdd(u0, t10, s100); s110 = Vector512.FusedMultiplyAdd(v0, t10, s110);
-            var t20 = Vector512.Load(x2 + p); s200 = Vector512.FusedMultiplyAdd(u0, t20, s200); s210 = Vector512.FusedMultiplyAdd(v0, t20, s210);
-            var t01 = Vector512.Load(x0 + p + 16); s001 = Vector512.FusedMultiplyAdd(u1, t01, s001); s011 = Vector512.FusedMultiplyAdd(v1, t01, s011);
-            var t11 = Vector512.Load(x1 + p + 16); s101 = Vector512.FusedMultiplyAdd(u1, t11, s101); s111 = Vector512.FusedMultiplyAdd(v1, t11, s111);
-            var t21 = Vector512.Load(x2 + p + 16); s201 = Vector512.FusedMultiplyAdd(u1, t21, s201); s211 = Vector512.FusedMultiplyAdd(v1, t21, s211);
-            var (u2, u3) = TW.Load32(wa + p + 32); var (v2, v3) = TW.Load32(wb + p + 32);
-            var t02 = Vector512.Load(x0 + p + 32); s002 = Vector512.FusedMultiplyAdd(u2, t02, s002); s012 = Vector512.FusedMultiplyAdd(v2, t02, s012);
-            var t12 = Vector512.Load(x1 + p + 32); s102 = Vector512.FusedMultiplyAdd(u2, t12, s102); s112 = Vector512.FusedMultiplyAdd(v2, t12, s112);
-            var t22 = Vector512.Load(x2 + p + 32); s202 = Vector512.FusedMultiplyAdd(u2, t22, s202); s212 = Vector512.FusedMultiplyAdd(v2, t22, s212);
-            var t03 = Vector512.Load(x0 + p + 48); s003 = Vector512.FusedMultiplyAdd(u3, t03, s003); s013 = Vector512.FusedMultiplyAdd(v3, t03, s013);
-            var t13 = Vector512.Load(x1 + p + 48); s103 = Vector512.FusedMultiplyAdd(u3, t13, s103); s113 = Vector512.FusedMultiplyAdd(v3, t13, s113);
-            var t23 = Vector512.Load(x2 + p + 48); s203 = Vector512.FusedMultiplyAdd(u3, t23, s203); s213 = Vector512.FusedMultiplyAdd(v3, t23, s213);
+            Half3x2<T, TW>(wa + p, wb + p, x0 + p, x1 + p, x2 + p,
+                ref s000, ref s001, ref s010, ref s011, ref s100, ref s101, ref s110, ref s111, ref s200, ref s201, ref s210, ref s211);
+            Half3x2<T, TW>(wa + p + 32, wb + p + 32, x0 + p + 32, x1 + p + 32, x2 + p + 32,
+                ref s002, ref s003, ref s012, ref s013, ref s102, ref s103, ref s112, ref s113, ref s202, ref s203, ref s212, ref s213);
         }
         if (p + 32 <= k)
         {
-            var (u0, u1) = TW.Load32(wa + p); var (v0, v1) = TW.Load32(wb + p);
-            var t00 = Vector512.Load(x0 + p); s000 = Vector512.FusedMultiplyAdd(u0, t00, s000); s010 = Vector512.FusedMultiplyAdd(v0, t00, s010);
-            var t10 = Vector512.Load(x1 + p); s100 = Vector512.FusedMultiplyAdd(u0, t10, s100); s110 = Vector512.FusedMultiplyAdd(v0, t10, s110);
-            var t20 = Vector512.Load(x2 + p); s200 = Vector512.FusedMultiplyAdd(u0, t20, s200); s210 = Vector512.FusedMultiplyAdd(v0, t20, s210);
-            var t01 = Vector512.Load(x0 + p + 16); s001 = Vector512.FusedMultiplyAdd(u1, t01, s001); s011 = Vector512.FusedMultiplyAdd(v1, t01, s011);
-            var t11 = Vector512.Load(x1 + p + 16); s101 = Vector512.FusedMultiplyAdd(u1, t11, s101); s111 = Vector512.FusedMultiplyAdd(v1, t11, s111);
-            var t21 = Vector512.Load(x2 + p + 16); s201 = Vector512.FusedMultiplyAdd(u1, t21, s201); s211 = Vector512.FusedMultiplyAdd(v1, t21, s211);
+            Half3x2<T, TW>(wa + p, wb + p, x0 + p, x1 + p, x2 + p,
+                ref s000, ref s001, ref s010, ref s011, ref s100, ref s101, ref s110, ref s111, ref s200, ref s201, ref s210, ref s211);
             p += 32;
         }
         Put(y + 0L * ldy + 0, Vector512.Sum((s000 + s001) + (s002 + s003)) + DotScalar<T, TW>(p, k, wa, x0), acc);
@@ -261,6 +246,21 @@ internal static unsafe class GemvKernels
         Put(y + 1L * ldy + 1, Vector512.Sum((s110 + s111) + (s112 + s113)) + DotScalar<T, TW>(p, k, wb, x1), acc);
         Put(y + 2L * ldy + 0, Vector512.Sum((s200 + s201) + (s202 + s203)) + DotScalar<T, TW>(p, k, wa, x2), acc);
         Put(y + 2L * ldy + 1, Vector512.Sum((s210 + s211) + (s212 + s213)) + DotScalar<T, TW>(p, k, wb, x2), acc);
+    }
+
+    // Dot512x3x2's 32 columns at p for one pair of chains (lo, hi) of each of its six outputs.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Half3x2<T, TW>(T* wa, T* wb, float* x0, float* x1, float* x2,
+        ref Vector512<float> a00, ref Vector512<float> b00, ref Vector512<float> a01, ref Vector512<float> b01, ref Vector512<float> a10, ref Vector512<float> b10, ref Vector512<float> a11, ref Vector512<float> b11, ref Vector512<float> a20, ref Vector512<float> b20, ref Vector512<float> a21, ref Vector512<float> b21)
+        where T : unmanaged where TW : struct, IWeights<T>
+    {
+        var (u0, u1) = TW.Load32(wa); var (v0, v1) = TW.Load32(wb);
+        var t0 = Vector512.Load(x0); a00 = Vector512.FusedMultiplyAdd(u0, t0, a00); a01 = Vector512.FusedMultiplyAdd(v0, t0, a01);
+        var t1 = Vector512.Load(x1); a10 = Vector512.FusedMultiplyAdd(u0, t1, a10); a11 = Vector512.FusedMultiplyAdd(v0, t1, a11);
+        var t2 = Vector512.Load(x2); a20 = Vector512.FusedMultiplyAdd(u0, t2, a20); a21 = Vector512.FusedMultiplyAdd(v0, t2, a21);
+        t0 = Vector512.Load(x0 + 16); b00 = Vector512.FusedMultiplyAdd(u1, t0, b00); b01 = Vector512.FusedMultiplyAdd(v1, t0, b01);
+        t1 = Vector512.Load(x1 + 16); b10 = Vector512.FusedMultiplyAdd(u1, t1, b10); b11 = Vector512.FusedMultiplyAdd(v1, t1, b11);
+        t2 = Vector512.Load(x2 + 16); b20 = Vector512.FusedMultiplyAdd(u1, t2, b20); b21 = Vector512.FusedMultiplyAdd(v1, t2, b21);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
