@@ -40,7 +40,7 @@ internal static class BenchDecodeCommand
         command.SetAction(parse => ModelCliOptions.Guard(() =>
         {
             if (parse.GetValue(layers) < 1) throw new ArgumentException($"--layers must be at least 1, not {parse.GetValue(layers)}.");
-            Compute.QuantizedInference.ExactDequant = parse.GetValue(exact);
+            if (parse.GetValue(exact)) Compute.QuantizedInference.ExactDequant = true;   // only ever turned on: in-process callers (tests) keep their choice
             return parse.GetValue(versus) is { Length: > 0 } others
                 ? Versus([parse.GetValue(model) ?? EnsureRandom(parse.GetValue(dir)!, parse.GetValue(layers)), .. others], parse.GetValue(prompt), parse.GetValue(decode), DeviceOption.Resolve(parse.GetValue(device)))
                 : Run(parse.GetValue(model) ?? parse.GetValue(dir)!, parse.GetValue(model) is null, parse.GetValue(prompt), parse.GetValue(decode),

@@ -3,13 +3,10 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using PureLlama.IO;
 using PureLlama.IO.Gguf;
-using PureLlama.Llama;
 using PureLlama.Tensors;
+using PureLlama.Llama;
 
 namespace PureLlama.Training;
-
-// In Training beside CheckpointConverter (its one caller): it writes the weights through LoraMerge, and Llama may not
-// use Training (LayeringTests).
 
 /// <summary>
 /// A llama.cpp GGUF file rewritten as a Hugging Face model folder: model.safetensors (every weight under its Hugging
