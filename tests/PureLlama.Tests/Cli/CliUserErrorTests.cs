@@ -175,6 +175,9 @@ public sealed partial class CliUserErrorTests(ITestOutputHelper output)
         yield return ["quantize", "-m", d, "--format", "gptq", "-o", o, "--calibration", f.Missing];
         yield return ["quantize", "-m", d, "--format", "awq", "-o", o, "--sym"];
         yield return ["quantize", "-m", d, "--format", "rtn", "-o", o, "--desc-act"];
+        yield return ["quantize", "-m", d, "--format", "nf4", "-o", o, "--group-size", "64"];
+        yield return ["quantize", "-m", d, "--format", "int8", "-o", o, "--block-size", "32"];
+        yield return ["quantize", "-m", d, "--format", "gptq", "-o", o, "--no-double-quant"];
         // Training.
         yield return ["finetune", "-m", d, "--data", f.Missing, "-o", o];
         yield return ["finetune", "-m", d, "--data", f.BadJsonl, "-o", o];
