@@ -57,7 +57,7 @@ internal sealed class ModelCliOptions
             var other => throw new ArgumentException($"--loading must be copied or mapped, not '{other}'."),
         };
         var device = DeviceOption.Resolve(parse.GetValue(Device));
-        Compute.QuantizedInference.ExactDequant = parse.GetValue(ExactDequant);
+        if (parse.GetValue(ExactDequant)) Compute.QuantizedInference.ExactDequant = true;   // only ever turned on: in-process callers (tests) keep their choice
         return LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context), QuantizeOption(parse.GetValue(Quantize), parse.GetValue(QuantizeLmHead)));
     }
 
