@@ -37,7 +37,7 @@ internal static partial class CliErrors
     public static string Line(Exception e)
     {
         e = Unwrap(e);
-        string message = OneLine(e.Message);
+        string message = OneLine(e is System.Text.Json.JsonException json ? "not valid JSON: " + IO.StrictJson.Problem(json, withLine: true) : e.Message);
         if (e is ArgumentException) message = ParameterSuffix().Replace(message, "");
         if (e is ArgumentOutOfRangeException { ActualValue: { } actual } && Convert.ToString(actual, System.Globalization.CultureInfo.InvariantCulture) is { Length: > 0 } value
             && !Regex.IsMatch(message, $@"(?<![\d.]){Regex.Escape(value)}(?![\d])"))

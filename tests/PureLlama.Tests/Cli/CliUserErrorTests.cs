@@ -59,6 +59,19 @@ public sealed partial class CliUserErrorTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void Exception_messages_lose_what_dotnet_appends_and_gain_the_flag()
+    {
+        CliErrors.Line(new ArgumentOutOfRangeException("options", 0, "MicroBatchSize must be at least 1."))
+            .Should().Be("--batch-size must be at least 1, not 0.");
+        CliErrors.Line(new AggregateException(new ArgumentException("The stride must be in [1, context = 8].", "stride")))
+            .Should().Be("--stride must be in [1, context = 8].");
+        CliErrors.Line(new System.Text.Json.JsonException("'x' is an invalid start of a value. Path: $ | LineNumber: 2 | BytePositionInLine: 5.", "$", 2, 5))
+            .Should().Be("not valid JSON: 'x' is an invalid start of a value at line 3, byte 6");
+        CliErrors.Line(new NullReferenceException("boom")).Should().Be("unexpected failure: boom (please report it with the command line)");
+        CliErrors.IsUserError(new NullReferenceException()).Should().BeFalse();
+    }
+
     // .NET type and exception names, parameter names, stack frames, and the stock messages of .NET's own exceptions.
     [GeneratedRegex(@"System\.|Exception|\bat [\w.`]+\(|   at |\(Parameter '|Nullable|Object reference not set|Specified argument|Input string was not|Actual value was|Index was outside|Sequence contains|given key|[Cc]annot parse argument|expected type|\b(?!PureLlama\b)[A-Z][a-z]+(?:[A-Z][a-z0-9]+)+\b")]
     private static partial Regex Leak();
