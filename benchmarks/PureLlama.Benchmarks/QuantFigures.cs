@@ -69,8 +69,8 @@ internal static class QuantFigures
             {
                 static double Time(Action a) { for (int i = 0; i < 5; i++) a(); var sw = Stopwatch.StartNew(); int n = 0; while (sw.ElapsedMilliseconds < 2000) { a(); n++; } return sw.Elapsed.TotalMilliseconds / n; }
                 float* xp = px, yp = py, wp = pw;
-                double tq = Time(() => PureLlama.Kernels.Simd.Int4GroupMatmul.Forward(weights, 1, xp, yp, false));
-                double tf = Time(() => PureLlama.Kernels.Simd.Gemv.F32(rows, cols, wp, cols, xp, yp, false));
+                double tq = Time(() => PureLlama.Kernels.Simd.SimdInt4GroupMatmul.Forward(weights, 1, xp, yp, false));
+                double tf = Time(() => PureLlama.Kernels.Simd.SimdGemv.F32(rows, cols, wp, cols, xp, yp, false));
                 Console.WriteLine($"GEMV [{rows}, {cols}]: INT4 g128 {tq:F3} ms ({q.ByteLength / tq / 1e6:F1} GB/s of packed weights), F32 {tf:F3} ms ({4.0 * rows * cols / tf / 1e6:F1} GB/s), speed-up ×{tf / tq:F2}");
             }
         }

@@ -29,14 +29,14 @@ public sealed unsafe class GemvRowInvarianceTests
             fixed (float* pw = wF, px = x, pt = together, pa = alone, pg = gemm)
             fixed (ushort* ph = wH)
             {
-                if (bf16) Gemv.Bf16Rows(m, n, k, ph, k, px, k, pt, n, false);
-                else Gemv.F32Rows(m, n, k, pw, k, px, k, pt, n, false);
+                if (bf16) SimdGemv.Bf16Rows(m, n, k, ph, k, px, k, pt, n, false);
+                else SimdGemv.F32Rows(m, n, k, pw, k, px, k, pt, n, false);
                 for (int r = 0; r < m; r++)
-                    if (bf16) Gemv.Bf16(n, k, ph, k, px + r * k, pa + r * n, false);
-                    else Gemv.F32(n, k, pw, k, px + r * k, pa + r * n, false);
+                    if (bf16) SimdGemv.Bf16(n, k, ph, k, px + r * k, pa + r * n, false);
+                    else SimdGemv.F32(n, k, pw, k, px + r * k, pa + r * n, false);
                 using (RowInvariance.Enter())
-                    if (bf16) Gemm.F32Bf16(m, n, k, px, k, false, ph, k, true, pg, n, false);
-                    else Gemm.F32(m, n, k, px, k, false, pw, k, true, pg, n, false);
+                    if (bf16) SimdGemm.F32Bf16(m, n, k, px, k, false, ph, k, true, pg, n, false);
+                    else SimdGemm.F32(m, n, k, px, k, false, pw, k, true, pg, n, false);
             }
         for (int i = 0; i < m * n; i++)
         {

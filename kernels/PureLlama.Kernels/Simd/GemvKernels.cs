@@ -1,4 +1,4 @@
-// Inner loops of Gemv (see Gemv.cs):  Y[r, i] (=|+=) Σ_p W[i, p] · X[r, p].
+// Inner loops of Gemv (see SimdGemv.cs):  Y[r, i] (=|+=) Σ_p W[i, p] · X[r, p].
 //
 // Each weight row is read as one sequential stream (measured: streaming 4 rows side by side
 // ran at half the bandwidth for bf16, 0.7× for f32), dotted with each x row in turn by a

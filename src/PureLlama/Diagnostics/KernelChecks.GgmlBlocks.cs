@@ -54,7 +54,7 @@ internal static partial class KernelChecks
             var (w, wHat) = weight(be, rng);
             using var _ = w;
             var x = Random(rng, m * cols);
-            var expected = QuantReference.MatmulWeightT(ToDouble(x), m, wHat, rows, cols);
+            var expected = ReferenceQuant.MatmulWeightT(ToDouble(x), m, wHat, rows, cols);
             using var tx = Upload(be, x, [m, cols]);
             Tensor ty;
             if (accumulate)

@@ -57,7 +57,7 @@ public sealed unsafe partial class CpuBackend
         {
             var w = BlockKernels<T>.View(rows, cols, data);
             if (gemv) BlockKernels<T>.Gemv(w, m, x, ldx, y, ldy, accumulate);
-            else QuantGemm.Blocks<T>(w, m, x, ldx, y, ldy, accumulate, transposeWeight);
+            else SimdQuantGemm.Blocks<T>(w, m, x, ldx, y, ldy, accumulate, transposeWeight);
             return true;
         }
     }
