@@ -1,13 +1,13 @@
 // Inner loops of Gemv (see SimdGemv.cs):  Y[r, i] (=|+=) Σ_p W[i, p] · X[r, p].
 //
-// Each weight row is read as one sequential stream (measured: streaming 4 rows side by side
-// ran at half the bandwidth for bf16, 0.7× for f32), dotted with each x row in turn by a
-// 4-accumulator loop; from the second x row on, the weight row comes from L1. (A 1 × 4 tile that
-// shares each weight vector across 4 x rows measured slower than 4 such passes at m = 4; from m = 8 on, where the
-// x rows no longer fit L1 and the loads bound the FMAs, the tile (Dot512x4) is used, each row's arithmetic exactly
-// Dot512's.) Scalar tail for k mod 16, horizontal sums at the end. The
-// weight element type is a type parameter (f32 or bf16) resolved at JIT time, so the bf16
-// widening (zero-extend 16 → 32 bits, shift left 16) is inlined into the loop.
+// Every output is one fixed-order dot product (Dot512: 4 chains of 16 lanes over 64-column steps, a 16-column
+// tail into chain 0, Sum((s0 + s1) + (s2 + s3)), then a scalar tail), whatever m is: that is batch invariance.
+// One or two x rows: each weight row is read as one sequential stream (measured: streaming 4 rows side by side ran
+// at half the bandwidth for bf16, 0.7× for f32) and reused from L1 for the second row. From 3 x rows on, the rows
+// go through 3 × 2 tiles (Dot512x3x2: two weight rows widened once for three x rows) over L2-sized blocks of x
+// rows, which makes prefill and serving batches a blocked GEMM with the GEMV's bits. The weight element type is a
+// type parameter (f32 or bf16) resolved at JIT time, so the bf16 widening (zero-extend 16 → 32 bits, shift left
+// 16) is inlined into the loop.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -71,36 +71,60 @@ internal static unsafe class GemvKernels
         });
     }
 
-    // Weight rows [i0, i1) against all m x rows. Each weight row is one sequential stream, read
-    // from memory once; x rows and the reuse of the weight row come from L1.
+    // Weight rows [i0, i1) against all m x rows. One or two x rows: each weight row is one sequential stream, read from
+    // memory once, its reuse for the second row from L1. From TileMinRows on (AVX-512): Tiled.
     private static void Range<T, TW>(int i0, int i1, int m, int k, T* w, int ldw, float* x, int ldx, float* y, int ldy, bool acc)
         where T : unmanaged where TW : struct, IWeights<T>
     {
         var level = GemmIsa.Current;
+        if (level == GemmSimdLevel.Vector512 && m >= TileMinRows) { Tiled<T, TW>(i0, i1, m, k, w, ldw, x, ldx, y, ldy, acc); return; }
         for (int i = i0; i < i1; i++)
+            for (int r = 0; r < m; r++)
+                Put(y + (long)r * ldy + i, Dot<T, TW>(level, k, w + (long)i * ldw, x + (long)r * ldx), acc);
+    }
+
+    /// <summary>
+    /// From this many x rows on (serving batches, prefill in a RowInvariance scope), products run as 3 × 2 tiles
+    /// (Dot512x3x2); below it one row at a time. A row's bits are Dot512's either way.
+    /// </summary>
+    internal const int TileMinRows = 3;
+
+    /// <summary>Bytes of x rows a tile pass keeps in L2 while the weight rows stream past them.</summary>
+    private const int XBlockBytes = 384 << 10;
+
+    // The x rows in blocks that stay in L2; within a block each pair of weight rows is read from memory once and meets
+    // the block's x rows three at a time from L1 (Dot512x3x2); leftover x rows and an odd weight row run Dot512.
+    private static void Tiled<T, TW>(int i0, int i1, int m, int k, T* w, int ldw, float* x, int ldx, float* y, int ldy, bool acc)
+        where T : unmanaged where TW : struct, IWeights<T>
+    {
+        int block = Math.Max(3, XBlockBytes / (k * sizeof(float)) / 3 * 3);
+        for (int r0 = 0; r0 < m; r0 += block)
         {
-            T* wi = w + (long)i * ldw;
-            int r = 0;
-            if (level == GemmSimdLevel.Vector512 && m >= RowTileMinRows)
-                for (; r + 4 <= m; r += 4)
-                {
-                    float* xr = x + (long)r * ldx;
-                    var (a, b, c, d) = Dot512x4<T, TW>(k, wi, xr, xr + ldx, xr + 2L * ldx, xr + 3L * ldx);
-                    float* yr = y + (long)r * ldy + i;
-                    Put(yr, a, acc); Put(yr + ldy, b, acc); Put(yr + 2L * ldy, c, acc); Put(yr + 3L * ldy, d, acc);
-                }
-            for (; r < m; r++)
+            int r1 = Math.Min(m, r0 + block);
+            int i = i0;
+            for (; i + 2 <= i1; i += 2)
             {
-                float s = level switch
+                T* wa = w + (long)i * ldw, wb = wa + ldw;
+                int r = r0;
+                for (; r + 3 <= r1; r += 3) Dot512x3x2<T, TW>(k, wa, wb, x + (long)r * ldx, ldx, y + (long)r * ldy + i, ldy, acc);
+                for (; r < r1; r++)
                 {
-                    GemmSimdLevel.Vector512 => Dot512<T, TW>(k, wi, x + (long)r * ldx),
-                    GemmSimdLevel.Vector256 => Dot256<T, TW>(k, wi, x + (long)r * ldx),
-                    _ => DotScalar<T, TW>(0, k, wi, x + (long)r * ldx),
-                };
-                Put(y + (long)r * ldy + i, s, acc);
+                    Put(y + (long)r * ldy + i, Dot512<T, TW>(k, wa, x + (long)r * ldx), acc);
+                    Put(y + (long)r * ldy + i + 1, Dot512<T, TW>(k, wb, x + (long)r * ldx), acc);
+                }
             }
+            if (i < i1)
+                for (int r = r0; r < r1; r++) Put(y + (long)r * ldy + i, Dot512<T, TW>(k, w + (long)i * ldw, x + (long)r * ldx), acc);
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot<T, TW>(GemmSimdLevel level, int k, T* w, float* x) where T : unmanaged where TW : struct, IWeights<T> => level switch
+    {
+        GemmSimdLevel.Vector512 => Dot512<T, TW>(k, w, x),
+        GemmSimdLevel.Vector256 => Dot256<T, TW>(k, w, x),
+        _ => DotScalar<T, TW>(0, k, w, x),
+    };
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put(float* y, float s, bool acc) => *y = acc ? *y + s : s;
@@ -130,47 +154,53 @@ internal static unsafe class GemvKernels
         return sum + DotScalar<T, TW>(p, k, w, x);
     }
 
-    /// <summary>
-    /// From this many x rows on (batched serving, prefill in a RowInvariance scope), four x rows share each weight
-    /// vector load (16 accumulators); below it the measured-faster one-row passes stay. Bits are the same either way.
-    /// </summary>
-    internal const int RowTileMinRows = 8;
-
-    // Dot512 of one weight row with four x rows at once: each row's chains, order of operations and final sums are
-    // exactly Dot512's, so a row's result does not depend on whether it went through here (batch invariance).
+    // Dot512 of two weight rows with three x rows: six outputs, each with exactly Dot512's chains, order of operations and
+    // final sums, so a row's result does not depend on which rows share the tile (batch invariance). Per 64 columns: 8
+    // weight loads (widened once, used 3 times) and 12 x loads for 24 FMAs, against 1 : 1 in Dot512.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static (float, float, float, float) Dot512x4<T, TW>(int k, T* w, float* x0, float* x1, float* x2, float* x3)
+    private static void Dot512x3x2<T, TW>(int k, T* wa, T* wb, float* x0, long ldx, float* y, long ldy, bool acc)
         where T : unmanaged where TW : struct, IWeights<T>
     {
-        var a0 = Vector512<float>.Zero; var a1 = Vector512<float>.Zero; var a2 = Vector512<float>.Zero; var a3 = Vector512<float>.Zero;
-        var b0 = Vector512<float>.Zero; var b1 = Vector512<float>.Zero; var b2 = Vector512<float>.Zero; var b3 = Vector512<float>.Zero;
-        var c0 = Vector512<float>.Zero; var c1 = Vector512<float>.Zero; var c2 = Vector512<float>.Zero; var c3 = Vector512<float>.Zero;
-        var d0 = Vector512<float>.Zero; var d1 = Vector512<float>.Zero; var d2 = Vector512<float>.Zero; var d3 = Vector512<float>.Zero;
+        float* x1 = x0 + ldx, x2 = x1 + ldx;
+        var s000 = Vector512<float>.Zero; var s001 = Vector512<float>.Zero; var s002 = Vector512<float>.Zero; var s003 = Vector512<float>.Zero;
+        var s010 = Vector512<float>.Zero; var s011 = Vector512<float>.Zero; var s012 = Vector512<float>.Zero; var s013 = Vector512<float>.Zero;
+        var s100 = Vector512<float>.Zero; var s101 = Vector512<float>.Zero; var s102 = Vector512<float>.Zero; var s103 = Vector512<float>.Zero;
+        var s110 = Vector512<float>.Zero; var s111 = Vector512<float>.Zero; var s112 = Vector512<float>.Zero; var s113 = Vector512<float>.Zero;
+        var s200 = Vector512<float>.Zero; var s201 = Vector512<float>.Zero; var s202 = Vector512<float>.Zero; var s203 = Vector512<float>.Zero;
+        var s210 = Vector512<float>.Zero; var s211 = Vector512<float>.Zero; var s212 = Vector512<float>.Zero; var s213 = Vector512<float>.Zero;
         int p = 0;
         for (; p + 64 <= k; p += 64)
         {
-            var w0 = TW.Load16(w + p); var w1 = TW.Load16(w + p + 16); var w2 = TW.Load16(w + p + 32); var w3 = TW.Load16(w + p + 48);
-            a0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x0 + p), a0); a1 = Vector512.FusedMultiplyAdd(w1, Vector512.Load(x0 + p + 16), a1);
-            a2 = Vector512.FusedMultiplyAdd(w2, Vector512.Load(x0 + p + 32), a2); a3 = Vector512.FusedMultiplyAdd(w3, Vector512.Load(x0 + p + 48), a3);
-            b0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x1 + p), b0); b1 = Vector512.FusedMultiplyAdd(w1, Vector512.Load(x1 + p + 16), b1);
-            b2 = Vector512.FusedMultiplyAdd(w2, Vector512.Load(x1 + p + 32), b2); b3 = Vector512.FusedMultiplyAdd(w3, Vector512.Load(x1 + p + 48), b3);
-            c0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x2 + p), c0); c1 = Vector512.FusedMultiplyAdd(w1, Vector512.Load(x2 + p + 16), c1);
-            c2 = Vector512.FusedMultiplyAdd(w2, Vector512.Load(x2 + p + 32), c2); c3 = Vector512.FusedMultiplyAdd(w3, Vector512.Load(x2 + p + 48), c3);
-            d0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x3 + p), d0); d1 = Vector512.FusedMultiplyAdd(w1, Vector512.Load(x3 + p + 16), d1);
-            d2 = Vector512.FusedMultiplyAdd(w2, Vector512.Load(x3 + p + 32), d2); d3 = Vector512.FusedMultiplyAdd(w3, Vector512.Load(x3 + p + 48), d3);
+            var u0 = TW.Load16(wa + p); var v0 = TW.Load16(wb + p);
+            var t00 = Vector512.Load(x0 + p); s000 = Vector512.FusedMultiplyAdd(u0, t00, s000); s010 = Vector512.FusedMultiplyAdd(v0, t00, s010);
+            var t10 = Vector512.Load(x1 + p); s100 = Vector512.FusedMultiplyAdd(u0, t10, s100); s110 = Vector512.FusedMultiplyAdd(v0, t10, s110);
+            var t20 = Vector512.Load(x2 + p); s200 = Vector512.FusedMultiplyAdd(u0, t20, s200); s210 = Vector512.FusedMultiplyAdd(v0, t20, s210);
+            var u1 = TW.Load16(wa + p + 16); var v1 = TW.Load16(wb + p + 16);
+            var t01 = Vector512.Load(x0 + p + 16); s001 = Vector512.FusedMultiplyAdd(u1, t01, s001); s011 = Vector512.FusedMultiplyAdd(v1, t01, s011);
+            var t11 = Vector512.Load(x1 + p + 16); s101 = Vector512.FusedMultiplyAdd(u1, t11, s101); s111 = Vector512.FusedMultiplyAdd(v1, t11, s111);
+            var t21 = Vector512.Load(x2 + p + 16); s201 = Vector512.FusedMultiplyAdd(u1, t21, s201); s211 = Vector512.FusedMultiplyAdd(v1, t21, s211);
+            var u2 = TW.Load16(wa + p + 32); var v2 = TW.Load16(wb + p + 32);
+            var t02 = Vector512.Load(x0 + p + 32); s002 = Vector512.FusedMultiplyAdd(u2, t02, s002); s012 = Vector512.FusedMultiplyAdd(v2, t02, s012);
+            var t12 = Vector512.Load(x1 + p + 32); s102 = Vector512.FusedMultiplyAdd(u2, t12, s102); s112 = Vector512.FusedMultiplyAdd(v2, t12, s112);
+            var t22 = Vector512.Load(x2 + p + 32); s202 = Vector512.FusedMultiplyAdd(u2, t22, s202); s212 = Vector512.FusedMultiplyAdd(v2, t22, s212);
+            var u3 = TW.Load16(wa + p + 48); var v3 = TW.Load16(wb + p + 48);
+            var t03 = Vector512.Load(x0 + p + 48); s003 = Vector512.FusedMultiplyAdd(u3, t03, s003); s013 = Vector512.FusedMultiplyAdd(v3, t03, s013);
+            var t13 = Vector512.Load(x1 + p + 48); s103 = Vector512.FusedMultiplyAdd(u3, t13, s103); s113 = Vector512.FusedMultiplyAdd(v3, t13, s113);
+            var t23 = Vector512.Load(x2 + p + 48); s203 = Vector512.FusedMultiplyAdd(u3, t23, s203); s213 = Vector512.FusedMultiplyAdd(v3, t23, s213);
         }
         for (; p + 16 <= k; p += 16)
         {
-            var w0 = TW.Load16(w + p);
-            a0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x0 + p), a0);
-            b0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x1 + p), b0);
-            c0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x2 + p), c0);
-            d0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(x3 + p), d0);
+            var u = TW.Load16(wa + p); var v = TW.Load16(wb + p);
+            var t0 = Vector512.Load(x0 + p); s000 = Vector512.FusedMultiplyAdd(u, t0, s000); s010 = Vector512.FusedMultiplyAdd(v, t0, s010);
+            var t1 = Vector512.Load(x1 + p); s100 = Vector512.FusedMultiplyAdd(u, t1, s100); s110 = Vector512.FusedMultiplyAdd(v, t1, s110);
+            var t2 = Vector512.Load(x2 + p); s200 = Vector512.FusedMultiplyAdd(u, t2, s200); s210 = Vector512.FusedMultiplyAdd(v, t2, s210);
         }
-        return (Vector512.Sum((a0 + a1) + (a2 + a3)) + DotScalar<T, TW>(p, k, w, x0),
-                Vector512.Sum((b0 + b1) + (b2 + b3)) + DotScalar<T, TW>(p, k, w, x1),
-                Vector512.Sum((c0 + c1) + (c2 + c3)) + DotScalar<T, TW>(p, k, w, x2),
-                Vector512.Sum((d0 + d1) + (d2 + d3)) + DotScalar<T, TW>(p, k, w, x3));
+        Put(y + 0L * ldy + 0, Vector512.Sum((s000 + s001) + (s002 + s003)) + DotScalar<T, TW>(p, k, wa, x0), acc);
+        Put(y + 0L * ldy + 1, Vector512.Sum((s010 + s011) + (s012 + s013)) + DotScalar<T, TW>(p, k, wb, x0), acc);
+        Put(y + 1L * ldy + 0, Vector512.Sum((s100 + s101) + (s102 + s103)) + DotScalar<T, TW>(p, k, wa, x1), acc);
+        Put(y + 1L * ldy + 1, Vector512.Sum((s110 + s111) + (s112 + s113)) + DotScalar<T, TW>(p, k, wb, x1), acc);
+        Put(y + 2L * ldy + 0, Vector512.Sum((s200 + s201) + (s202 + s203)) + DotScalar<T, TW>(p, k, wa, x2), acc);
+        Put(y + 2L * ldy + 1, Vector512.Sum((s210 + s211) + (s212 + s213)) + DotScalar<T, TW>(p, k, wb, x2), acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -55,6 +55,7 @@ internal static unsafe class BenchWork
             }),
         .. BenchWorkQuant.Items(),
         .. BenchWorkInt8Dot.Items(),
+        .. BenchWorkRows.Items(),
     ];
 
     // C[m,n] = A[m,k]·B; B is [k,n] or, with weightLayout, a weight W[n,k] used transposed.

@@ -17,7 +17,7 @@ namespace PureLlama.Kernels.Gpu;
 /// A [m,k] and B [n,k] (transA = false, transB = true), and the tiled kernel otherwise.
 /// Index arithmetic is 32-bit: every operand must hold fewer than 2³¹ elements.
 /// </remarks>
-public sealed class GpuMatmul : IDisposable
+public sealed partial class GpuMatmul : IDisposable
 {
     private readonly Accelerator _accelerator;
     private readonly Action<AcceleratorStream, KernelConfig, GemmShape, ArrayView<float>, ArrayView<float>, ArrayView<float>> _f32;
@@ -82,6 +82,11 @@ public sealed class GpuMatmul : IDisposable
         var shape = Validate(stream, m, n, k, a.Length, lda, transA, b.Length, ldb, transB, c.Length, ldc, accumulate);
         if (_bf16TensorCore is not null && !transA && transB)
         {
+            if (PreferPtxGemm && PtxGemmTakes(m, n, k, a, lda, b, ldb))
+            {
+                Bf16Ptx(stream, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+                return;
+            }
             shape.Vectorized = GpuTensorCoreMatmul.CanVectorize(a, lda, b, ldb, k) ? 1 : 0;
             _bf16TensorCore(stream, GpuTensorCoreMatmul.Config(m, n), shape, a, b, c);
             return;
@@ -155,5 +160,9 @@ public sealed class GpuMatmul : IDisposable
     }
 
     /// <summary>Releases nothing the accelerator does not own; kernels are freed with it.</summary>
-    public void Dispose() => _disposed = true;
+    public void Dispose()
+    {
+        _disposed = true;
+        _bf16Ptx?.Dispose();
+    }
 }

@@ -4,9 +4,9 @@ using System.Text.Json.Nodes;
 using PureLlama.IO;
 using PureLlama.IO.Gguf;
 using PureLlama.Tensors;
-using PureLlama.Training;
+using PureLlama.Llama;
 
-namespace PureLlama.Llama;
+namespace PureLlama.Training;
 
 /// <summary>
 /// A llama.cpp GGUF file rewritten as a Hugging Face model folder: model.safetensors (every weight under its Hugging
