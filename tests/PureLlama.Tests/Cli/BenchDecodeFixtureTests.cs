@@ -5,6 +5,7 @@ using PureLlama.Tests.Llama;
 namespace PureLlama.Tests.Cli;
 
 /// <summary><c>bench-decode</c> on the tiny fixture with prompts shorter than its 8-token warm-up prompt.</summary>
+[Collection(ConsoleCaptureCollection.Name)]
 public class BenchDecodeFixtureTests
 {
     [Theory]
