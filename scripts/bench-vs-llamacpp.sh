@@ -2,7 +2,7 @@
 # PureLlama against llama.cpp on the same Llama-3.2-1B-shaped random model, on the CPU, same thread count,
 # rounds interleaved (one PureLlama run, then one llama-bench run, per format), and the ratio table of issue 14.
 #
-#   scripts/bench-vs-llamacpp.sh [--rounds N] [--threads N] [--build-only]
+#   scripts/bench-vs-llamacpp.sh [--rounds N] [--threads N] [--formats "bf16 nf4 …"] [--build-only]
 #
 # llama.cpp is not a dependency of the project and never enters the repository or CI: its source ships in the
 # npm package node-llama-cpp@3.21.1 as a git bundle (llama/gitRelease.bundle). The script clones that bundle,
@@ -10,16 +10,19 @@
 # LLAMACPP_CACHE moves it). The model: bench-decode's random BF16 checkpoint (16 layers, hidden 2048), exported
 # to GGUF BF16 by `purellama export-gguf`, then Q4_0 and Q8_0 made by llama.cpp's own llama-quantize.
 #
-# Pairs: BF16 vs BF16; NF4 (lm_head too) vs Q4_0; INT4 RTN g128 (GPTQ layout, lm_head dense) vs Q4_0; INT8 (lm_head
-# too) vs Q8_0. llama-bench: -t THREADS -p 128 -n 32 -mmp 0 -r 1; PureLlama: bench-decode --prompt 128 --decode 32.
+# Pairs: BF16 vs BF16; NF4 (lm_head too) vs Q4_0; INT4 RTN g128 (GPTQ layout, lm_head INT8 on load as llama.cpp quantizes
+# its head) vs Q4_0; INT8 (lm_head
+# too) vs Q8_0; and both engines on the same GGUF files, llama.cpp's Q4_0, Q8_0 and Q4_K_M (gguf-q4_0, gguf-q8_0,
+# gguf-q4_k_m). --formats picks a subset (default: all seven). llama-bench: -t THREADS -p 128 -n 32 -mmp 0 -r 1; PureLlama: bench-decode --prompt 128 --decode 32.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${LLAMACPP_CACHE:-$ROOT/.llamacpp}
-ROUNDS=3 THREADS=2 BUILD_ONLY=0
+ROUNDS=3 THREADS=2 BUILD_ONLY=0 FORMATS="bf16 nf4 int4 int8 gguf-q4_0 gguf-q8_0 gguf-q4_k_m"
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
+    --formats) FORMATS=$2; shift 2 ;;
     --build-only) BUILD_ONLY=1; shift ;;
     *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
   esac
@@ -70,7 +73,7 @@ if [ ! -f "$DENSE/tokenizer.json" ]; then
 fi
 [ -f "$RTN/config.json" ] || { log "INT4 RTN copy"; "${PL[@]}" quantize --model "$DENSE" --format rtn --group-size 128 --out "$RTN" --force >/dev/null; }
 [ -f "$CACHE/1b-bf16.gguf" ] || { log "GGUF BF16 export"; "${PL[@]}" export-gguf --model "$DENSE" --type bf16 --out "$CACHE/1b-bf16.gguf" >/dev/null; }
-for q in Q4_0 Q8_0; do
+for q in Q4_0 Q8_0 Q4_K_M; do
   [ -f "$CACHE/1b-$q.gguf" ] || "$CACHE/build/bin/llama-quantize" "$CACHE/1b-bf16.gguf" "$CACHE/1b-$q.gguf" "$q" "$THREADS" >"$CACHE/quantize-$q.log" 2>&1
 done
 
@@ -87,12 +90,16 @@ lc_run() {  # args: gguf; prints "prefill decode"
 }
 load() { cut -d' ' -f1 /proc/loadavg; }
 for r in $(seq 1 "$ROUNDS"); do
-  for f in bf16 nf4 int4 int8; do
+  for f in $FORMATS; do
     case $f in
       bf16) pl=(--dir "$DENSE"); gguf=$CACHE/1b-bf16.gguf ;;
       nf4) pl=(--dir "$DENSE" --quantize nf4 --quantize-lm-head); gguf=$CACHE/1b-Q4_0.gguf ;;
-      int4) pl=(--model "$RTN"); gguf=$CACHE/1b-Q4_0.gguf ;;
+      int4) pl=(--model "$RTN" --quantize int8 --quantize-lm-head); gguf=$CACHE/1b-Q4_0.gguf ;;
       int8) pl=(--dir "$DENSE" --quantize int8 --quantize-lm-head); gguf=$CACHE/1b-Q8_0.gguf ;;
+      gguf-q4_0) gguf=$CACHE/1b-Q4_0.gguf; pl=(--model "$gguf") ;;
+      gguf-q8_0) gguf=$CACHE/1b-Q8_0.gguf; pl=(--model "$gguf") ;;
+      gguf-q4_k_m) gguf=$CACHE/1b-Q4_K_M.gguf; pl=(--model "$gguf") ;;
+      *) echo "unknown format $f" >&2; exit 2 ;;
     esac
     log "round $r $f"
     echo "$r $f purellama $(pl_run "${pl[@]}") $(load)" >>"$RESULTS"
@@ -105,14 +112,15 @@ echo "llama.cpp $VERSION (node-llama-cpp@3.21.1 bundle), $THREADS threads, $ROUN
 echo
 echo "| PureLlama weights vs llama.cpp | decode tok/s PureLlama / llama.cpp | ratio | prefill pp128 tok/s PureLlama / llama.cpp | ratio |"
 echo "| --- | --- | ---: | --- | ---: |"
-for f in bf16 nf4 int4 int8; do
+for f in $FORMATS; do
   awk -v f="$f" '
     function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
                                        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
     $2 == f && $3 == "purellama" { pp[++n1] = $4; pd[n1] = $5 }
     $2 == f && $3 == "llama.cpp" { lp[++n2] = $4; ld[n2] = $5 }
     END {
-      name["bf16"] = "BF16 vs BF16"; name["nf4"] = "NF4 (lm_head NF4) vs Q4_0"; name["int4"] = "INT4 RTN g128 (lm_head BF16) vs Q4_0"; name["int8"] = "INT8 (lm_head INT8) vs Q8_0"
+      name["bf16"] = "BF16 vs BF16"; name["nf4"] = "NF4 (lm_head NF4) vs Q4_0"; name["int4"] = "INT4 RTN g128 (lm_head INT8) vs Q4_0"; name["int8"] = "INT8 (lm_head INT8) vs Q8_0"
+      name["gguf-q4_0"] = "the Q4_0 GGUF file, both engines"; name["gguf-q8_0"] = "the Q8_0 GGUF file, both engines"; name["gguf-q4_k_m"] = "the Q4_K_M GGUF file, both engines"
       a = median(pd, n1); b = median(ld, n2); c = median(pp, n1); d = median(lp, n2)
       printf "| %s | %.1f / %.1f | %.2f× | %.1f / %.1f | %.2f× |\n", name[f], a, b, (b > 0 ? a / b : 0), c, d, (d > 0 ? c / d : 0)
     }' "$RESULTS"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # PTX check: compile every ILGPU kernel to PTX for sm_90 (no GPU needed), assemble each file with
 # ptxas -arch=sm_90 -v, and write a report of registers, spills and shared memory per kernel.
-# Exits non-zero when any kernel fails to compile or assemble.
+# Exits non-zero when any kernel fails to compile or assemble, or when a register-tiled kernel spills or uses more
+# local memory than its budget in scripts/ptx-budget.tsv.
 #
 # ptxas comes from Debian bookworm's non-free nvidia-cuda-toolkit (CUDA 11.8, PTX ISA <= 7.8),
 # downloaded once with apt-get into a private lists folder and unpacked (not installed) under
@@ -75,6 +76,21 @@ REPORT="$OUT/ptxas-report.md"
   echo "| kernel | registers | spill stores (B) | spill loads (B) | stack (B) | shared (B) | result |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
 } > "$REPORT"
+# Local-memory budgets (scripts/ptx-budget.tsv): kernel-prefix, spill stores, spill loads, stack bytes.
+BUDGET="$ROOT/scripts/ptx-budget.tsv"
+over_budget() {  # name stores loads stack -> prints the reason and returns 0 when a budget row is exceeded
+  local name="$1" st="$2" ld="$3" stack="$4" prefix bst bld bstack
+  [[ -r "$BUDGET" ]] || return 1
+  while IFS=$'\t' read -r prefix bst bld bstack; do
+    [[ -z "$prefix" || "$prefix" == \#* ]] && continue
+    [[ "$name" == "$prefix"* ]] || continue
+    if (( st > bst || ld > bld || stack > bstack )); then
+      echo "spills $st/$ld B, stack $stack B over the budget $bst/$bld B, $bstack B ($prefix)"
+      return 0
+    fi
+  done < "$BUDGET"
+  return 1
+}
 count=0; failed=0
 for ptx in "$OUT"/*.ptx; do
   [[ -e "$ptx" ]] || continue
@@ -87,7 +103,13 @@ for ptx in "$OUT"/*.ptx; do
     ld="$(grep -oE '[0-9]+ bytes spill loads' "$log" | grep -oE '^[0-9]+' | sort -n | tail -n1 || true)"
     stack="$(grep -oE '[0-9]+ bytes stack frame' "$log" | grep -oE '^[0-9]+' | sort -n | tail -n1 || true)"
     smem="$(grep -oE '[0-9]+ bytes smem' "$log" | grep -oE '^[0-9]+' | sort -n | tail -n1 || true)"
-    echo "| $name | ${regs:-?} | ${st:-0} | ${ld:-0} | ${stack:-0} | ${smem:-0} | ok |" >> "$REPORT"
+    if why="$(over_budget "$name" "${st:-0}" "${ld:-0}" "${stack:-0}")"; then
+      failed=$((failed + 1))
+      echo "| $name | ${regs:-?} | ${st:-0} | ${ld:-0} | ${stack:-0} | ${smem:-0} | **$why** |" >> "$REPORT"
+      echo "ptx-check: $name: $why" >&2
+    else
+      echo "| $name | ${regs:-?} | ${st:-0} | ${ld:-0} | ${stack:-0} | ${smem:-0} | ok |" >> "$REPORT"
+    fi
   else
     failed=$((failed + 1))
     echo "| $name | | | | | | **ptxas error** (see $name.ptxas.log) |" >> "$REPORT"
@@ -98,7 +120,7 @@ for ptx in "$OUT"/*.ptx; do
 done
 {
   echo
-  echo "$count kernels assembled, $failed failed."
+  echo "$count kernels assembled, $failed failed (ptxas error or over the local-memory budget)."
 } >> "$REPORT"
 cat "$REPORT"
 if [[ $count -eq 0 ]]; then echo "ptx-check: no PTX files were produced" >&2; exit 1; fi

@@ -34,13 +34,13 @@ public unsafe class GemmBenchmarks : IWorkAmount
     public void Cleanup() => _buffers?.Dispose();
 
     [Benchmark(Description = "F32 X·Wᵀ")]
-    public void F32WeightLayout() => Gemm.F32(_m, _n, _k, _x, _k, false, _w, _k, true, _c, _n, false);
+    public void F32WeightLayout() => SimdGemm.F32(_m, _n, _k, _x, _k, false, _w, _k, true, _c, _n, false);
 
     [Benchmark(Description = "F32 A·B")]
-    public void F32Plain() => Gemm.F32(_m, _n, _k, _x, _k, false, _w, _n, false, _c, _n, false);
+    public void F32Plain() => SimdGemm.F32(_m, _n, _k, _x, _k, false, _w, _n, false, _c, _n, false);
 
     [Benchmark(Description = "F32 X·BF16 Wᵀ")]
-    public void F32Bf16WeightLayout() => Gemm.F32Bf16(_m, _n, _k, _x, _k, false, _wBf16, _k, true, _c, _n, false);
+    public void F32Bf16WeightLayout() => SimdGemm.F32Bf16(_m, _n, _k, _x, _k, false, _wBf16, _k, true, _c, _n, false);
 
     public double Amount(string method, ParameterLookup parameters)
     {

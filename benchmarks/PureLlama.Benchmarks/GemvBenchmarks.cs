@@ -40,10 +40,10 @@ public unsafe class GemvBenchmarks : IWorkAmount
     public void Cleanup() => _buffers?.Dispose();
 
     [Benchmark(Description = "GEMV F32")]
-    public void F32() => Gemv.F32(_n, _k, (float*)_wF32[Advance()], _k, _x, _y, false);
+    public void F32() => SimdGemv.F32(_n, _k, (float*)_wF32[Advance()], _k, _x, _y, false);
 
     [Benchmark(Description = "GEMV BF16")]
-    public void Bf16() => Gemv.Bf16(_n, _k, (ushort*)_wBf16[Advance()], _k, _x, _y, false);
+    public void Bf16() => SimdGemv.Bf16(_n, _k, (ushort*)_wBf16[Advance()], _k, _x, _y, false);
 
     private int Advance()
     {

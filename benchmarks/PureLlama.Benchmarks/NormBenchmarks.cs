@@ -32,20 +32,20 @@ public unsafe class NormBenchmarks : IWorkAmount
         _w = _buffers.F32(_cols);
         _dw = _buffers.Zeros(_cols);
         _rstd = _buffers.Zeros(_rows);
-        RmsNorm.Forward(_x, _w, _y, _rstd, _rows, _cols, 1e-5f);
+        SimdRmsNorm.Forward(_x, _w, _y, _rstd, _rows, _cols, 1e-5f);
     }
 
     [GlobalCleanup]
     public void Cleanup() => _buffers?.Dispose();
 
     [Benchmark(Description = "RMSNorm fwd")]
-    public void RmsNormForward() => RmsNorm.Forward(_x, _w, _y, _rstd, _rows, _cols, 1e-5f);
+    public void RmsNormForward() => SimdRmsNorm.Forward(_x, _w, _y, _rstd, _rows, _cols, 1e-5f);
 
     [Benchmark(Description = "RMSNorm bwd")]
-    public void RmsNormBackward() => RmsNorm.Backward(_dy, _x, _w, _rstd, _dx, _dw, _rows, _cols);
+    public void RmsNormBackward() => SimdRmsNorm.Backward(_dy, _x, _w, _rstd, _dx, _dw, _rows, _cols);
 
     [Benchmark(Description = "softmax fwd")]
-    public void SoftmaxForward() => Softmax.Forward(_x, _y, _rows, _cols);
+    public void SoftmaxForward() => SimdSoftmax.Forward(_x, _y, _rows, _cols);
 
     public double Amount(string method, ParameterLookup parameters)
     {

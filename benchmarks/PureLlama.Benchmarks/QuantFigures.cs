@@ -20,6 +20,25 @@ internal static class QuantFigures
         GemvTiming();
     }
 
+    /// <summary>GPTQ held-out error, group fit at block start (the reference's) vs on the updated weights, groups 32/64/128.</summary>
+    public static void GroupFitErrors()
+    {
+        foreach (var (rows, cols, seed) in new[] { (512, 1024, 1UL), (512, 1024, 2UL), (1024, 2048, 3UL) })
+        {
+            var layer = new SyntheticLayer(rows, cols, calibrationRows: 2048, heldOutRows: 1024, seed: seed);
+            var hessian = new GptqHessian(cols);
+            hessian.Add(layer.Calibration.Data, layer.Calibration.Rows);
+            foreach (bool actOrder in new[] { false, true })
+                foreach (int group in new[] { 32, 64, 128 })
+                {
+                    var options = new GptqOptions(new GroupQuantOptions(4, group, false), ActOrder: actOrder);
+                    double blockStart = layer.RelativeOutputError(Gptq.Quantize(layer.Weight.Data, rows, cols, hessian, options).Dequantize());
+                    double updated = layer.RelativeOutputError(Gptq.Quantize(layer.Weight.Data, rows, cols, hessian, options with { GroupFit = GptqGroupFit.Updated }).Dequantize());
+                    Console.WriteLine($"[{rows}, {cols}] seed {seed} group {group,3} act-order {(actOrder ? "yes" : "no ")}: block-start fit {blockStart:E3}, updated fit {updated:E3} ({(updated / blockStart - 1) * 100:+0.0;-0.0} %)");
+                }
+        }
+    }
+
     private static void HeldOutErrors()
     {
         var sw = Stopwatch.StartNew();
@@ -69,8 +88,8 @@ internal static class QuantFigures
             {
                 static double Time(Action a) { for (int i = 0; i < 5; i++) a(); var sw = Stopwatch.StartNew(); int n = 0; while (sw.ElapsedMilliseconds < 2000) { a(); n++; } return sw.Elapsed.TotalMilliseconds / n; }
                 float* xp = px, yp = py, wp = pw;
-                double tq = Time(() => PureLlama.Kernels.Simd.Int4GroupMatmul.Forward(weights, 1, xp, yp, false));
-                double tf = Time(() => PureLlama.Kernels.Simd.Gemv.F32(rows, cols, wp, cols, xp, yp, false));
+                double tq = Time(() => PureLlama.Kernels.Simd.SimdInt4GroupMatmul.Forward(weights, 1, xp, yp, false));
+                double tf = Time(() => PureLlama.Kernels.Simd.SimdGemv.F32(rows, cols, wp, cols, xp, yp, false));
                 Console.WriteLine($"GEMV [{rows}, {cols}]: INT4 g128 {tq:F3} ms ({q.ByteLength / tq / 1e6:F1} GB/s of packed weights), F32 {tf:F3} ms ({4.0 * rows * cols / tf / 1e6:F1} GB/s), speed-up ×{tf / tq:F2}");
             }
         }

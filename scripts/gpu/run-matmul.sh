@@ -16,4 +16,5 @@ rm -f "$out"/*.pdb "$out"/*.xml
 cp "$root/scripts/gpu/torch_matmul.py" "$out/"
 if [[ $out == "$root"/* ]]; then dir="./${out#"$root"/}"; else dir=$out; fi
 echo "on the GPU machine, from the repo root:"
-echo "  $dir/matmul-probe all 4096 && python3 $dir/torch_matmul.py 4096 20"
+echo "  $dir/matmul-probe all 4096 && PURELLAMA_PTX_GEMM=1 $dir/matmul-probe all 4096 && python3 $dir/torch_matmul.py 4096 20"
+echo "  (the second run routes BF16 A·Bᵀ through the PTX-builder GEMM, kernels/PureLlama.Kernels/Gpu/Ptx, checks it and times it)"

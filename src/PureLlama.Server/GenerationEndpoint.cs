@@ -43,7 +43,7 @@ internal abstract class GenerationEndpoint(ServerState state)
         using var slot = State.Enter();
         using var doc = await RequestJson.ParseAsync(context.Request, aborted);
         var json = new RequestJson(doc.RootElement);
-        var p = GenerationParameters.Read(json, State.Options);
+        var p = GenerationParameters.Read(json, State.Options, State.Engine.Runtime.Model.VocabSize);
         string? adapter = State.Models.Resolve(p.Model);
         var prepared = Prepare(json);
         var engine = State.Engine;
@@ -56,7 +56,7 @@ internal abstract class GenerationEndpoint(ServerState state)
             for (int i = 0; i < p.N; i++)
             {
                 var sampling = ServingRequests.Sampling(engine.Runtime.DefaultSampling, maxNew, p.Temperature, p.TopP, p.TopK,
-                    p.Seed is long s ? unchecked(s + i) : null, p.Stop);
+                    p.Seed is long s ? unchecked(s + i) : null, p.Stop, p.PresencePenalty, p.FrequencyPenalty, p.LogitBias);
                 requests.Add(new EngineRequest(prompt, sampling, adapter, prepared.TopLogprobs, prepared.Logprobs));
                 outputs.Add(new ChoiceOutput(prompt.Length));
             }

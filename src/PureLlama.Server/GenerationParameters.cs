@@ -4,16 +4,18 @@ namespace PureLlama.Server;
 
 /// <summary>
 /// The request fields chat and completions share: model, max_tokens / max_completion_tokens, temperature, top_p,
-/// top_k (an extension), stop, seed, n, stream and stream_options; fields this server cannot honour (penalties,
-/// logit_bias, tools, structured output) are refused with 400 rather than ignored.
+/// top_k (an extension), stop, seed, n, stream, stream_options, presence_penalty, frequency_penalty and logit_bias
+/// (token id → bias); fields this server cannot honour (tools, structured output) are refused with 400 rather than ignored.
 /// </summary>
 internal sealed record GenerationParameters(string? Model, int? MaxTokens, string MaxTokensParam, float? Temperature, float? TopP, int? TopK,
-    long? Seed, IReadOnlyList<string>? Stop, int N, bool Stream, bool IncludeUsage)
+    long? Seed, IReadOnlyList<string>? Stop, int N, bool Stream, bool IncludeUsage, float? PresencePenalty, float? FrequencyPenalty,
+    IReadOnlyDictionary<int, float>? LogitBias)
 {
     /// <summary>Most stop strings a request may give (OpenAI's limit).</summary>
     public const int MaxStopStrings = 4;
 
-    public static GenerationParameters Read(RequestJson json, ServerOptions options)
+    /// <summary>Reads and checks the fields; <paramref name="vocabSize"/> bounds logit_bias's token ids.</summary>
+    public static GenerationParameters Read(RequestJson json, ServerOptions options, int vocabSize)
     {
         string? model = json.String("model");
         int? maxCompletion = json.Int("max_completion_tokens", 1, int.MaxValue);
@@ -33,11 +35,27 @@ internal sealed record GenerationParameters(string? Model, int? MaxTokens, strin
             if (so.ValueKind != JsonValueKind.Object) throw ApiError.BadRequest("stream_options must be an object.", "stream_options");
             includeUsage = new RequestJson(so).Bool("include_usage") ?? false;
         }
-        foreach (var penalty in new[] { "frequency_penalty", "presence_penalty" })
-            if (json.Number(penalty, -2, 2) is double p && p != 0) throw ApiError.BadRequest($"{penalty} is not supported by this server (only 0).", penalty);
-        json.RejectUnless("logit_bias", v => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(), "a non-empty logit_bias");
+        float? presence = (float?)json.Number("presence_penalty", -2, 2);
+        float? frequency = (float?)json.Number("frequency_penalty", -2, 2);
         return new GenerationParameters(model, maxCompletion ?? maxTokens, maxCompletion is null ? "max_tokens" : "max_completion_tokens",
-            temperature, topP, topK, seed, ReadStop(json), n, stream, includeUsage);
+            temperature, topP, topK, seed, ReadStop(json), n, stream, includeUsage, presence, frequency, ReadLogitBias(json, vocabSize));
+    }
+
+    /// <summary>OpenAI's logit_bias: an object from token id (a decimal string) to a bias in [−100, 100].</summary>
+    private static Dictionary<int, float>? ReadLogitBias(RequestJson json, int vocabSize)
+    {
+        if (json.Get("logit_bias") is not { } v) return null;
+        if (v.ValueKind != JsonValueKind.Object) throw ApiError.BadRequest("logit_bias must be an object from token ids to numbers.", "logit_bias");
+        var bias = new Dictionary<int, float>();
+        foreach (var e in v.EnumerateObject())
+        {
+            if (!int.TryParse(e.Name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int id) || id >= vocabSize)
+                throw ApiError.BadRequest($"logit_bias key '{e.Name}' is not a token id in [0, {vocabSize}).", "logit_bias");
+            double b = e.Value.ValueKind == JsonValueKind.Number ? e.Value.GetDouble() : double.NaN;
+            if (!(b >= -100 && b <= 100)) throw ApiError.BadRequest($"logit_bias of token {id} must be a number in [-100, 100].", "logit_bias");
+            bias[id] = (float)b;
+        }
+        return bias;
     }
 
     private static List<string>? ReadStop(RequestJson json)

@@ -44,7 +44,7 @@ public sealed unsafe class GemmTests
 
         using (new IsaScope(level))
             fixed (float* pa = a, pb = b, pc = c)
-                Gemm.F32(m, n, k, pa, lda, transA, pb, ldb, transB, pc, ldc, accumulate);
+                SimdGemm.F32(m, n, k, pa, lda, transA, pb, ldb, transB, pc, ldc, accumulate);
 
         var expected = ReferenceMatmul.Matmul(m, n, k, ReferenceMatmul.ToDouble(a), lda, transA, ReferenceMatmul.ToDouble(b), ldb, transB);
         if (accumulate) AddInitial(expected, initial, m, n, ldc);
@@ -68,7 +68,7 @@ public sealed unsafe class GemmTests
         using (new IsaScope(level))
             fixed (float* pa = a, pc = c)
             fixed (ushort* pb = b)
-                Gemm.F32Bf16(m, n, k, pa, lda, transA, pb, ldb, transB, pc, ldc, accumulate);
+                SimdGemm.F32Bf16(m, n, k, pa, lda, transA, pb, ldb, transB, pc, ldc, accumulate);
 
         var ad = ReferenceMatmul.ToDouble(a);
         var rounded = ReferenceMatmul.Matmul(m, n, k, ad, lda, transA, Bf16ToDouble(b), ldb, transB);
@@ -92,7 +92,7 @@ public sealed unsafe class GemmTests
         var b = Random(rng, (long)n * k);
         var c = Nan((long)m * n);
         fixed (float* pa = a, pb = b, pc = c)
-            Gemm.F32(m, n, k, pa, k, false, pb, transB ? k : n, transB, pc, n, false);
+            SimdGemm.F32(m, n, k, pa, k, false, pb, transB ? k : n, transB, pc, n, false);
         var expected = ReferenceMatmul.Matmul(m, n, k, ReferenceMatmul.ToDouble(a), k, false, ReferenceMatmul.ToDouble(b), transB ? k : n, transB);
         ReferenceMatmul.RelativeError(c, n, expected, m, n).Should().BeLessThanOrEqualTo(1e-5);
     }
@@ -108,8 +108,8 @@ public sealed unsafe class GemmTests
         var c2 = new float[m * n];
         fixed (float* pa = a, pb = b, p1 = c1, p2 = c2)
         {
-            Gemm.F32(m, n, k, pa, k, false, pb, k, true, p1, n, false);
-            Gemm.F32(m, n, k, pa, k, false, pb, k, true, p2, n, false);
+            SimdGemm.F32(m, n, k, pa, k, false, pb, k, true, p1, n, false);
+            SimdGemm.F32(m, n, k, pa, k, false, pb, k, true, p2, n, false);
         }
         c2.Should().Equal(c1);
     }
@@ -131,9 +131,9 @@ public sealed unsafe class GemmTests
             fixed (ushort* pb = b)
             {
                 SimdThreading.MaxThreads = 1;
-                Gemm.F32Bf16(m, n, k, pa, k, false, pb, k, true, p1, n, false);
+                SimdGemm.F32Bf16(m, n, k, pa, k, false, pb, k, true, p1, n, false);
                 SimdThreading.MaxThreads = Math.Max(2, saved);
-                Gemm.F32Bf16(m, n, k, pa, k, false, pb, k, true, p2, n, false);
+                SimdGemm.F32Bf16(m, n, k, pa, k, false, pb, k, true, p2, n, false);
             }
         }
         finally
@@ -150,12 +150,12 @@ public sealed unsafe class GemmTests
         var a = new float[1];
         var b = new float[1];
         fixed (float* pa = a, pb = b, pc = c)
-            Gemm.F32(2, 3, 0, pa, 1, false, pb, 3, false, pc, 3, false);
+            SimdGemm.F32(2, 3, 0, pa, 1, false, pb, 3, false, pc, 3, false);
         c.Should().AllBeEquivalentTo(0f);
 
         var d = new float[] { 1, 2, 3 };
         fixed (float* pa = a, pb = b, pd = d)
-            Gemm.F32(1, 3, 0, pa, 1, false, pb, 3, false, pd, 3, true);
+            SimdGemm.F32(1, 3, 0, pa, 1, false, pb, 3, false, pd, 3, true);
         d.Should().Equal(1, 2, 3);
     }
 
@@ -169,15 +169,15 @@ public sealed unsafe class GemmTests
         {
             float* q = p;
             ushort* qh = ph;
-            FluentActions.Invoking(() => Gemm.F32(-1, 2, 2, q, 2, false, q, 2, false, q, 2, false))
+            FluentActions.Invoking(() => SimdGemm.F32(-1, 2, 2, q, 2, false, q, 2, false, q, 2, false))
                 .Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("m");
-            FluentActions.Invoking(() => Gemm.F32(2, 2, 3, q, 2, false, q, 2, false, q, 2, false))
+            FluentActions.Invoking(() => SimdGemm.F32(2, 2, 3, q, 2, false, q, 2, false, q, 2, false))
                 .Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("lda");
-            FluentActions.Invoking(() => Gemm.F32(2, 2, 3, q, 3, false, q, 2, true, q, 2, false))
+            FluentActions.Invoking(() => SimdGemm.F32(2, 2, 3, q, 3, false, q, 2, true, q, 2, false))
                 .Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("ldb");
-            FluentActions.Invoking(() => Gemm.F32Bf16(2, 4, 3, q, 3, false, qh, 4, false, q, 3, false))
+            FluentActions.Invoking(() => SimdGemm.F32Bf16(2, 4, 3, q, 3, false, qh, 4, false, q, 3, false))
                 .Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("ldc");
-            FluentActions.Invoking(() => Gemm.F32Bf16(2, 4, -3, q, 3, false, qh, 4, false, q, 4, false))
+            FluentActions.Invoking(() => SimdGemm.F32Bf16(2, 4, -3, q, 3, false, qh, 4, false, q, 4, false))
                 .Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("k");
         }
     }

@@ -43,10 +43,10 @@ public sealed unsafe class GemvTests
             fixed (ushort* ph = wH)
             {
                 // m == 1 goes through the single-vector entry points (ldy unused there).
-                if (m == 1 && bf16) Gemv.Bf16(n, k, ph, ldw, px, py, accumulate);
-                else if (m == 1) Gemv.F32(n, k, pw, ldw, px, py, accumulate);
-                else if (bf16) Gemv.Bf16Rows(m, n, k, ph, ldw, px, ldx, py, ldy, accumulate);
-                else Gemv.F32Rows(m, n, k, pw, ldw, px, ldx, py, ldy, accumulate);
+                if (m == 1 && bf16) SimdGemv.Bf16(n, k, ph, ldw, px, py, accumulate);
+                else if (m == 1) SimdGemv.F32(n, k, pw, ldw, px, py, accumulate);
+                else if (bf16) SimdGemv.Bf16Rows(m, n, k, ph, ldw, px, ldx, py, ldy, accumulate);
+                else SimdGemv.F32Rows(m, n, k, pw, ldw, px, ldx, py, ldy, accumulate);
             }
 
         var w = bf16 ? Bf16ToDouble(wH) : ReferenceMatmul.ToDouble(wF);
@@ -71,7 +71,7 @@ public sealed unsafe class GemvTests
         var x = Random(rng, k);
         var y = Nan(n);
         fixed (float* pw = w, px = x, py = y)
-            Gemv.F32(n, k, pw, k, px, py, false);
+            SimdGemv.F32(n, k, pw, k, px, py, false);
         var expected = ReferenceMatmul.Matmul(1, n, k, ReferenceMatmul.ToDouble(x), k, false, ReferenceMatmul.ToDouble(w), k, true);
         ReferenceMatmul.RelativeError(y, n, expected, 1, n).Should().BeLessThanOrEqualTo(1e-4);
     }
@@ -83,13 +83,13 @@ public sealed unsafe class GemvTests
         fixed (float* p = buf)
         {
             float* q = p;
-            FluentActions.Invoking(() => Gemv.F32(-1, 2, q, 2, q, q, false))
+            FluentActions.Invoking(() => SimdGemv.F32(-1, 2, q, 2, q, q, false))
                 .Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("n");
-            FluentActions.Invoking(() => Gemv.F32(2, 4, q, 3, q, q, false))
+            FluentActions.Invoking(() => SimdGemv.F32(2, 4, q, 3, q, q, false))
                 .Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("ldw");
-            FluentActions.Invoking(() => Gemv.F32Rows(2, 4, 4, q, 4, q, 3, q, 4, false))
+            FluentActions.Invoking(() => SimdGemv.F32Rows(2, 4, 4, q, 4, q, 3, q, 4, false))
                 .Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("ldx");
-            FluentActions.Invoking(() => Gemv.F32Rows(2, 4, 4, q, 4, q, 4, q, 3, false))
+            FluentActions.Invoking(() => SimdGemv.F32Rows(2, 4, 4, q, 4, q, 4, q, 3, false))
                 .Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("ldy");
         }
     }

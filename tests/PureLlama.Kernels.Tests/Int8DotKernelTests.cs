@@ -59,7 +59,7 @@ public sealed unsafe class Int8DotKernelTests
                 for (int i = 0; i < q.Length; i++) q[i] = (sbyte)rng.Next(-127, 128);
                 for (int r = 0; r < rows; r++) scb[r] = 0.1f + (float)rng.NextDouble();
                 var m = new Int8Matrix(rows, cols, Pin(q), Pin(scb));
-                return new Case { WHat = QuantReference.DequantizeInt8(q, scb, rows, cols), Tiles = Int8TiledRepack.FromInt8(m) };
+                return new Case { WHat = ReferenceQuant.DequantizeInt8(q, scb, rows, cols), Tiles = Int8TiledRepack.FromInt8(m) };
             }
             case Format.Nf4:
             case Format.Nf4DoubleQuant:
@@ -76,7 +76,7 @@ public sealed unsafe class Int8DotKernelTests
                 {
                     var pa = Pinned<float>(absmax.Length); absmax.CopyTo(pa, 0);
                     n = new Nf4Matrix(rows, cols, 64, Pin(pk), Pin(pm), Pin(pa));
-                    wHat = QuantReference.DequantizeNf4(packed, map, absmax, 64, rows, cols);
+                    wHat = ReferenceQuant.DequantizeNf4(packed, map, absmax, 64, rows, cols);
                 }
                 else
                 {
@@ -86,7 +86,7 @@ public sealed unsafe class Int8DotKernelTests
                     var pn = Pinned<float>(nested.Length); nested.CopyTo(pn, 0);
                     var pd = Pinned<float>(dyn.Length); dyn.CopyTo(pd, 0);
                     n = new Nf4Matrix(rows, cols, 64, Pin(pk), Pin(pm), Pin(pc), Pin(pn), Pin(pd), offset, 256);
-                    wHat = QuantReference.DequantizeNf4(packed, map, codes, nested, dyn, offset, 64, 256, rows, cols);
+                    wHat = ReferenceQuant.DequantizeNf4(packed, map, codes, nested, dyn, offset, 64, 256, rows, cols);
                 }
                 return new Case { WHat = wHat, Tiles = Int8TiledRepack.FromNf4(n)! };
             }

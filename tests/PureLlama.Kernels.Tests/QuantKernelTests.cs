@@ -45,9 +45,9 @@ public sealed unsafe class QuantKernelTests
         }
         double[] wHat = format switch
         {
-            0 => QuantReference.DequantizeNf4(packed, map, codes, nested, dyn, offset, 64, 256, rows, cols),
-            1 => QuantReference.DequantizeNf4(packed, map, absmax, 64, rows, cols),
-            _ => QuantReference.DequantizeInt8(q, scb, rows, cols),
+            0 => ReferenceQuant.DequantizeNf4(packed, map, codes, nested, dyn, offset, 64, 256, rows, cols),
+            1 => ReferenceQuant.DequantizeNf4(packed, map, absmax, 64, rows, cols),
+            _ => ReferenceQuant.DequantizeInt8(q, scb, rows, cols),
         };
 
         using var scope = new IsaScope(level);
@@ -65,16 +65,16 @@ public sealed unsafe class QuantKernelTests
                         var x = Random(rng, (long)m * ldx);
                         var y = accumulate ? Random(rng, (long)m * ldy) : Nan((long)m * ldy);
                         var expected = transposed
-                            ? QuantReference.MatmulWeight(Dense(x, m, k, ldx), m, wHat, rows, cols)
-                            : QuantReference.MatmulWeightT(Dense(x, m, k, ldx), m, wHat, rows, cols);
+                            ? ReferenceQuant.MatmulWeight(Dense(x, m, k, ldx), m, wHat, rows, cols)
+                            : ReferenceQuant.MatmulWeightT(Dense(x, m, k, ldx), m, wHat, rows, cols);
                         if (accumulate) AddInitial(expected, y, m, n, ldy);
                         fixed (float* px = x, py = y)
                         {
                             bool gemv = !transposed && m <= 5;
-                            if (format == 2 && gemv) Int8Gemv.Run(i8, m, px, ldx, py, ldy, accumulate);
-                            else if (format == 2) QuantGemm.Int8(i8, m, px, ldx, py, ldy, accumulate, transposed);
-                            else if (gemv) Nf4Gemv.Run(nf4, m, px, ldx, py, ldy, accumulate);
-                            else QuantGemm.Nf4(nf4, m, px, ldx, py, ldy, accumulate, transposed);
+                            if (format == 2 && gemv) SimdInt8Gemv.Run(i8, m, px, ldx, py, ldy, accumulate);
+                            else if (format == 2) SimdQuantGemm.Int8(i8, m, px, ldx, py, ldy, accumulate, transposed);
+                            else if (gemv) SimdNf4Gemv.Run(nf4, m, px, ldx, py, ldy, accumulate);
+                            else SimdQuantGemm.Nf4(nf4, m, px, ldx, py, ldy, accumulate, transposed);
                         }
                         ReferenceMatmul.RelativeError(y, ldy, expected, m, n).Should()
                             .BeLessThanOrEqualTo(1e-5, $"format {format} m={m} transposed={transposed} accumulate={accumulate}");
@@ -82,7 +82,7 @@ public sealed unsafe class QuantKernelTests
             var dst = Nan((long)rows * cols);
             fixed (float* pdst = dst)
             {
-                if (format == 2) QuantDequant.Int8(i8, pdst); else QuantDequant.Nf4(nf4, pdst);
+                if (format == 2) SimdQuantDequant.Int8(i8, pdst); else SimdQuantDequant.Nf4(nf4, pdst);
             }
             ReferenceMatmul.RelativeError(dst, cols, wHat, rows, cols).Should().BeLessThanOrEqualTo(1e-6);
         }
@@ -97,7 +97,7 @@ public sealed unsafe class QuantKernelTests
         var dst = Nan(3);
         fixed (byte* pp = packed)
         fixed (float* pm = map, pa = absmax, pd = dst)
-            QuantDequant.Nf4(new Nf4Matrix(1, 3, 64, pp, pm, pa), pd);
+            SimdQuantDequant.Nf4(new Nf4Matrix(1, 3, 64, pp, pm, pa), pd);
         dst.Should().Equal(-2f, 2f, 0f);
     }
 

@@ -65,8 +65,10 @@ public sealed class ChatClientTests(ServerFixture fx)
         await unknown.Should().ThrowAsync<ArgumentException>().WithMessage("*nope*");
         var tooLong = () => client.GetResponseAsync(Question, new ChatOptions { MaxOutputTokens = 10_000 });
         await tooLong.Should().ThrowAsync<Llama.ContextLengthExceededException>();
-        var penalty = () => client.GetResponseAsync(Question, new ChatOptions { FrequencyPenalty = 0.5f });
-        await penalty.Should().ThrowAsync<NotSupportedException>();
+        var penalised = await client.GetResponseAsync(Question, new ChatOptions { Temperature = 0, MaxOutputTokens = 20, FrequencyPenalty = 1.5f, PresencePenalty = 0.5f });
+        penalised.Text.Should().Be(fx.Generate(fx.ChatPrompt(Question), 20, tweak: o => o with { FrequencyPenalty = 1.5f, PresencePenalty = 0.5f }).Text);
+        var outOfRange = () => client.GetResponseAsync(Question, new ChatOptions { FrequencyPenalty = 2.5f });
+        await outOfRange.Should().ThrowAsync<ArgumentException>().WithMessage("*frequency_penalty*");
         client.GetService<ChatClientMetadata>()!.DefaultModelId.Should().Be("demo");
         client.GetService<ServingEngine>().Should().BeSameAs(fx.Engine);
     }
@@ -75,6 +77,7 @@ public sealed class ChatClientTests(ServerFixture fx)
     public async Task CancellationEndsTheRequestAndFreesItsSequence()
     {
         var before = await fx.WaitIdleAsync();
+        using var slow = fx.SlowEngine();
         using var client = Client();
         using var cts = new CancellationTokenSource();
         var cancelWhenRunning = Task.Run(async () =>

@@ -78,7 +78,12 @@ public sealed class ErrorTests(ServerFixture fx)
                      ("{\"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"top_logprobs\": 2}", "top_logprobs"),
                      ("{\"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"stop\": [\"a\",\"b\",\"c\",\"d\",\"e\"]}", "stop"),
                      ("{\"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"tools\": [{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}", "tools"),
-                     ("{\"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"frequency_penalty\": 0.5}", "frequency_penalty"),
+                     ("{\"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"frequency_penalty\": 2.5}", "frequency_penalty"),
+                     ("{\"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"presence_penalty\": \"high\"}", "presence_penalty"),
+                     ("{\"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"logit_bias\": {\"abc\": 1}}", "logit_bias"),
+                     ("{\"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"logit_bias\": {\"99999999\": 1}}", "logit_bias"),
+                     ("{\"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"logit_bias\": {\"5\": 101}}", "logit_bias"),
+                     ("{\"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"logit_bias\": [1]}", "logit_bias"),
                      ("{\"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"stream_options\": {\"include_usage\": true}}", "stream_options"),
                  })
         {

@@ -28,6 +28,24 @@ public sealed class OpenAiChatTests(ServerFixture fx)
     }
 
     [Fact]
+    public async Task PenaltiesAndLogitBiasEqualGenerateWithTheSameSettings()
+    {
+        var free = fx.Generate(fx.ChatPrompt(Question), 24);
+        // Ban the greedy first token, push another one up, and penalise repeats: every setting must change the answer
+        // exactly as it changes generate's.
+        var bias = new Dictionary<int, float> { [free.Ids[0]] = -100, [free.Ids[2]] = 3 };
+        var expected = fx.Generate(fx.ChatPrompt(Question), 24, tweak: o => o with { LogitBias = bias, PresencePenalty = 0.8f, FrequencyPenalty = 0.6f });
+        expected.Ids[0].Should().NotBe(free.Ids[0], "a bias of −100 bans the token");
+        var options = Greedy(24);
+        options.PresencePenalty = 0.8f;
+        options.FrequencyPenalty = 0.6f;
+        foreach (var (id, b) in bias) options.LogitBiases[id] = (int)b;
+        var completion = (await fx.Client().GetChatClient(fx.Server.ModelName).CompleteChatAsync([new UserChatMessage(Question)], options)).Value;
+        completion.Content.Should().ContainSingle().Which.Text.Should().Be(expected.Text);
+        completion.Usage.OutputTokenCount.Should().Be(expected.Ids.Length);
+    }
+
+    [Fact]
     public async Task StreamingChatEqualsGenerateAndEndsWithUsage()
     {
         var expected = fx.Generate(fx.ChatPrompt(Question), 16);

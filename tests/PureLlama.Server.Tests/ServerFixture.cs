@@ -90,8 +90,9 @@ public sealed class ServerFixture : IAsyncLifetime
     /// <summary>The chat prompt ids of one user message, as the server renders it.</summary>
     public int[] ChatPrompt(string user) => Template.Encode([ChatTurn.User(user)]);
 
-    /// <summary>Greedy continuation by the reference runtime (the base model): ids and text, stop token excluded from the text.</summary>
-    public (int[] Ids, string Text, StopReason Stop) Generate(int[] prompt, int maxNewTokens, IReadOnlyList<string>? stop = null)
+    /// <summary>Greedy continuation by the reference runtime (the base model; <paramref name="tweak"/> changes other settings): ids and text, stop token excluded from the text.</summary>
+    public (int[] Ids, string Text, StopReason Stop) Generate(int[] prompt, int maxNewTokens, IReadOnlyList<string>? stop = null,
+        Func<SamplingOptions, SamplingOptions>? tweak = null)
     {
         _referenceLock.Wait();
         try
@@ -99,6 +100,7 @@ public sealed class ServerFixture : IAsyncLifetime
             var ids = new List<int>();
             var text = new System.Text.StringBuilder();
             var options = Reference.DefaultSampling with { Temperature = 0, MaxNewTokens = maxNewTokens, StopStrings = stop ?? [] };
+            if (tweak is not null) options = tweak(options);
             foreach (var t in Reference.Generate(prompt, options)) { ids.Add(t.Id); text.Append(t.Text); }
             return ([.. ids], text.ToString(), Reference.LastStats!.StopReason);
         }

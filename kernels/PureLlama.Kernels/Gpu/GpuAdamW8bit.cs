@@ -17,7 +17,7 @@ namespace PureLlama.Kernels.Gpu;
 /// <summary>8-bit AdamW step on ILGPU (F32 parameters, U8 codes, F32 block absmax).</summary>
 public static class GpuAdamW8bit
 {
-    private const int Block = Simd.AdamW8bit.BlockSize;
+    private const int Block = Simd.SimdAdamW8bit.BlockSize;
     private const int SignedMap = 0, UnsignedMap = 256, SignedThr = 512, UnsignedThr = 767;
 
     /// <summary>
@@ -31,7 +31,7 @@ public static class GpuAdamW8bit
         if (tables.Length != DynamicMap.GpuTables.Length) throw new ArgumentException($"tables must hold the {DynamicMap.GpuTables.Length} floats of DynamicMap.GpuTables.", nameof(tables));
         if (n <= 0) return;
         var k = GpuKernelCache.For(stream);
-        long blocks = Simd.AdamW8bit.Blocks(n);
+        long blocks = Simd.SimdAdamW8bit.Blocks(n);
         var config = new KernelConfig((int)Math.Min(blocks, 65535), k.RowGroupSize);
         k.Load<ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<float>, ArrayView<byte>, ArrayView<float>,
                 ArrayView<float>, long, AdamWStepParams>(StepKernel)

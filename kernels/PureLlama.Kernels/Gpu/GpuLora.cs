@@ -1,4 +1,4 @@
-// Fused LoRA products on ILGPU (GPU form of PureLlama.Kernels.Simd.Lora).
+// Fused LoRA products on ILGPU (GPU form of PureLlama.Kernels.Simd.SimdLora).
 //
 // Math: x [m, in], A [r, in], B [out, r], h, g [m, r], y, dy [m, out], dA [r, in], dB [out, r]:
 //   forward:  h[i,k]  = s·Σ_j x[i,j]·A[k,j]      y[i,o] += Σ_k h[i,k]·B[o,k]

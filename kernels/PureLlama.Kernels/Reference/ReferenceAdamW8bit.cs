@@ -1,7 +1,7 @@
 namespace PureLlama.Kernels.Reference;
 
 /// <summary>
-/// float64 reference of one 8-bit AdamW step (see <see cref="Simd.AdamW8bit"/>): dequantize the
+/// float64 reference of one 8-bit AdamW step (see <see cref="Simd.SimdAdamW8bit"/>): dequantize the
 /// moments of each block of 256 with the float32 maps, update in double, p −= lr·(wd·p + m̂/(√v̂ + ε)),
 /// new absmax = max |m| (max v) over the block, and the nearest code of m/absmax (ties to the lower
 /// code). Also returns the normalized values x = m/absmax, v/absmax, so a checker can accept a
@@ -13,7 +13,7 @@ public static class ReferenceAdamW8bit
     public static void Step(double[] p, float[] g, byte[] mq, double[] mAbs, byte[] vq, double[] vAbs, double[] xm, double[] xv,
         double lr, double beta1, double beta2, double eps, double weightDecay, int step)
     {
-        const int B = Simd.AdamW8bit.BlockSize;
+        const int B = Simd.SimdAdamW8bit.BlockSize;
         double c1 = 1 - Math.Pow(beta1, step), c2 = 1 - Math.Pow(beta2, step);
         var sm = DynamicMap.Signed; var um = DynamicMap.Unsigned;
         int n = p.Length;

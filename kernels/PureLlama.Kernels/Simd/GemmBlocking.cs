@@ -28,9 +28,9 @@ internal readonly unsafe struct GemmBlocking
             _ => new GemmBlocking(level, 4, 4, 256, 128, 1024, &GemmMicroKernels.TileScalar),
         };
         int kBlocks = (k + b.Kc - 1) / b.Kc;
-        int kc = Math.Min(b.Kc, Gemm.RoundUp((k + kBlocks - 1) / kBlocks, 16));
+        int kc = Math.Min(b.Kc, SimdGemm.RoundUp((k + kBlocks - 1) / kBlocks, 16));
         int mBlocks = (m + b.Mc - 1) / b.Mc;
-        int mc = Math.Min(b.Mc, Gemm.RoundUp((m + mBlocks - 1) / mBlocks, b.Mr));
+        int mc = Math.Min(b.Mc, SimdGemm.RoundUp((m + mBlocks - 1) / mBlocks, b.Mr));
         return new GemmBlocking(level, b.Mr, b.Nr, kc, mc, b.Nc, b.Kernel);
     }
 }

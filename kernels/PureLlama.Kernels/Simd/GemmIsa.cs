@@ -2,7 +2,7 @@ using System.Runtime.Intrinsics;
 
 namespace PureLlama.Kernels.Simd;
 
-/// <summary>Instruction-set level used by the matmul kernels (<see cref="Gemm"/>, <see cref="Gemv"/>).</summary>
+/// <summary>Instruction-set level used by the matmul kernels (<see cref="SimdGemm"/>, <see cref="SimdGemv"/>).</summary>
 public enum GemmSimdLevel
 {
     /// <summary>Pick the widest level the hardware accelerates.</summary>

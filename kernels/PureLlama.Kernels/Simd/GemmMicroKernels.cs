@@ -1,4 +1,4 @@
-// Register-tiled micro-kernels of the blocked GEMM (see Gemm.cs for the loops around them).
+// Register-tiled micro-kernels of the blocked GEMM (see SimdGemm.cs for the loops around them).
 //
 //   C[MR, NR] (=|+=) Σ_{p<kc} Ap[p, 0..MR) ⊗ Bp[p, 0..NR)
 //

@@ -1,4 +1,4 @@
-// Packing for the blocked GEMM (see Gemm.cs).
+// Packing for the blocked GEMM (see SimdGemm.cs).
 //
 //   packed A block (mc × kc of op(A)):  panels of MR rows; panel q, step p holds
 //       Ap[q·MR·kc + p·MR + r] = op(A)[i0 + q·MR + r, p0 + p]        (rows past mc are 0)

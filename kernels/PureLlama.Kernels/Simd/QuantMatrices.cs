@@ -95,7 +95,7 @@ public readonly unsafe struct Int8Matrix
     public float RowScale(int r) => Scb[r] * (1f / 127f);
 }
 
-/// <summary>Pieces shared by the dequant-GEMV kernels (<see cref="Nf4Gemv"/>, <see cref="Int8Gemv"/>).</summary>
+/// <summary>Pieces shared by the dequant-GEMV kernels (<see cref="SimdNf4Gemv"/>, <see cref="SimdInt8Gemv"/>).</summary>
 internal static unsafe class QuantGemvCommon
 {
     /// <summary>Checks the pointers; false when there is nothing to do (m = 0).</summary>

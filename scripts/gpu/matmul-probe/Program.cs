@@ -50,7 +50,7 @@ static class Program
         using var context = Context.Create(b => b.Optimize(OptimizationLevel.O2));
         var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, new CudaInstructionSet(7, 8), null);
         var asm = typeof(GpuMatmul).Assembly;
-        var tiled = asm.GetType("PureLlama.Kernels.Gpu.TiledMatmulKernel")!.GetMethod("Kernel")!;
+        var tiled = asm.GetType("PureLlama.Kernels.Gpu.GpuTiledMatmul")!.GetMethod("Kernel")!;
         var f32w = asm.GetType("PureLlama.Kernels.Gpu.F32Widen")!;
         var bfw = asm.GetType("PureLlama.Kernels.Gpu.Bf16Widen")!;
         var kernels = new (string, MethodInfo)[]
@@ -58,8 +58,8 @@ static class Program
             ("tiled_f32", tiled.MakeGenericMethod(typeof(float), typeof(float), f32w, f32w)),
             ("tiled_f32bf16", tiled.MakeGenericMethod(typeof(float), typeof(ushort), f32w, bfw)),
             ("tiled_bf16", tiled.MakeGenericMethod(typeof(ushort), typeof(ushort), bfw, bfw)),
-            ("tensorcore", asm.GetType("PureLlama.Kernels.Gpu.TensorCoreMatmulKernel")!.GetMethod("Kernel")!), 
-            ("gemv", asm.GetType("PureLlama.Kernels.Gpu.GemvBf16Kernel")!.GetMethod("Kernel")!),
+            ("tensorcore", asm.GetType("PureLlama.Kernels.Gpu.GpuTensorCoreMatmul")!.GetMethod("Kernel")!), 
+            ("gemv", asm.GetType("PureLlama.Kernels.Gpu.GpuGemvBf16")!.GetMethod("Kernel")!),
         };
         foreach (var (name, m) in kernels)
         {

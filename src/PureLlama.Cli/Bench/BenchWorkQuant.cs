@@ -43,52 +43,52 @@ internal static unsafe class BenchWorkQuant
 
     private static WorkItem Bf16Gemv(int n, int k) =>
         new($"gemv_bf16_{n}x{k}", "GEMV BF16 weight (decode)", $"1×{k} · [{n}×{k}]", RateKind.ReadBytes, 2.0 * n * k,
-            "Gemv.Bf16, weight copies in rotation", buf =>
+            "SimdGemv.Bf16, weight copies in rotation", buf =>
             {
                 float* x = buf.F32(k), y = buf.Zeros(n);
                 var ws = new nint[Copies(2.0 * n * k)];
                 for (int i = 0; i < ws.Length; i++) ws[i] = (nint)buf.Bf16((long)n * k);
                 int next = 0;
-                return () => { Gemv.Bf16(n, k, (ushort*)ws[next], k, x, y, false); next = (next + 1) % ws.Length; };
+                return () => { SimdGemv.Bf16(n, k, (ushort*)ws[next], k, x, y, false); next = (next + 1) % ws.Length; };
             });
 
     private static WorkItem Nf4Gemv(int n, int k) =>
         new($"gemv_nf4_{n}x{k}", "GEMV NF4 weight (decode)", $"1×{k} · [{n}×{k}]", RateKind.ReadBytes, Nf4Bytes(n, k),
-            "Nf4Gemv.Run (double-quantized absmax), weight copies in rotation; GB/s of packed + absmax bytes", buf =>
+            "SimdNf4Gemv.Run (double-quantized absmax), weight copies in rotation; GB/s of packed + absmax bytes", buf =>
             {
                 float* x = buf.F32(k), y = buf.Zeros(n);
                 var ws = new Nf4Matrix[Copies(Nf4Bytes(n, k))];
                 for (int i = 0; i < ws.Length; i++) ws[i] = Nf4Weight(buf, n, k);
                 int next = 0;
-                return () => { Kernels.Simd.Nf4Gemv.Run(ws[next], 1, x, k, y, n, false); next = (next + 1) % ws.Length; };
+                return () => { Kernels.Simd.SimdNf4Gemv.Run(ws[next], 1, x, k, y, n, false); next = (next + 1) % ws.Length; };
             }, InPyTorchScript: false);
 
     private static WorkItem Int8Gemv(int n, int k) =>
         new($"gemv_int8_{n}x{k}", "GEMV INT8 weight (decode)", $"1×{k} · [{n}×{k}]", RateKind.ReadBytes, (double)n * k + 4.0 * n,
-            "Int8Gemv.Run, weight copies in rotation; GB/s of I8 + SCB bytes", buf =>
+            "SimdInt8Gemv.Run, weight copies in rotation; GB/s of I8 + SCB bytes", buf =>
             {
                 float* x = buf.F32(k), y = buf.Zeros(n);
                 var ws = new Int8Matrix[Copies((double)n * k)];
                 for (int i = 0; i < ws.Length; i++) ws[i] = new Int8Matrix(n, k, (sbyte*)buf.Bf16((long)n * k / 2), buf.F32(n));
                 int next = 0;
-                return () => { Kernels.Simd.Int8Gemv.Run(ws[next], 1, x, k, y, n, false); next = (next + 1) % ws.Length; };
+                return () => { Kernels.Simd.SimdInt8Gemv.Run(ws[next], 1, x, k, y, n, false); next = (next + 1) % ws.Length; };
             }, InPyTorchScript: false);
 
     private static WorkItem Nf4Gemm(int m, int n, int k) =>
         new($"gemm_nf4_{m}x{n}x{k}", "matmul F32 × NF4 weight (prefill)", $"{m}×{n}×{k}", RateKind.Flops, 2.0 * m * n * k,
-            "QuantGemm.Nf4: L2-sized panels of Ŵ dequantized, then Gemm.F32", buf =>
+            "SimdQuantGemm.Nf4: L2-sized panels of Ŵ dequantized, then SimdGemm.F32", buf =>
             {
                 float* x = buf.F32((long)m * k), y = buf.Zeros((long)m * n);
                 var w = Nf4Weight(buf, n, k);
-                return () => QuantGemm.Nf4(w, m, x, k, y, n, false, false);
+                return () => SimdQuantGemm.Nf4(w, m, x, k, y, n, false, false);
             }, InPyTorchScript: false);
 
     private static WorkItem Int8Gemm(int m, int n, int k) =>
         new($"gemm_int8_{m}x{n}x{k}", "matmul F32 × INT8 weight (prefill)", $"{m}×{n}×{k}", RateKind.Flops, 2.0 * m * n * k,
-            "QuantGemm.Int8: L2-sized panels of Ŵ dequantized, then Gemm.F32", buf =>
+            "SimdQuantGemm.Int8: L2-sized panels of Ŵ dequantized, then SimdGemm.F32", buf =>
             {
                 float* x = buf.F32((long)m * k), y = buf.Zeros((long)m * n);
                 var w = new Int8Matrix(n, k, (sbyte*)buf.Bf16((long)n * k / 2), buf.F32(n));
-                return () => QuantGemm.Int8(w, m, x, k, y, n, false, false);
+                return () => SimdQuantGemm.Int8(w, m, x, k, y, n, false, false);
             }, InPyTorchScript: false);
 }

@@ -19,6 +19,7 @@ public static class BenchCommand
         var repeats = new Option<int>("--repeats") { Description = "Timed samples per item (median reported).", DefaultValueFactory = _ => 15 };
         var threads = new Option<int>("--threads") { Description = "Threads for our kernels and for PyTorch.", DefaultValueFactory = _ => SimdThreading.MaxThreads };
         var only = new Option<string?>("--only") { Description = "Comma-separated item ids to run (see --list)." };
+        var cpuTime = new Option<bool>("--cpu-time") { Description = "Time by the process's CPU time, not wall time (with --threads 1 on a loaded machine)." };
         var list = new Option<bool>("--list") { Description = "List the item ids and exit." };
         var noRoofline = new Option<bool>("--no-roofline") { Description = "Skip the roofline probe (no % of roofline column)." };
         var bandwidthMiB = new Option<int>("--bandwidth-mib") { Description = "Buffer size of the bandwidth probe, MiB.", DefaultValueFactory = _ => 1024 };
@@ -29,7 +30,7 @@ public static class BenchCommand
         var keepEnv = new Option<bool>("--keep-openblas-env") { Description = "Keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for PyTorch (by default they are unset: they hold OpenBLAS to AVX2)." };
 
         var command = new Command("bench", "Benchmark the SIMD kernels against the measured roofline (and PyTorch with --vs-pytorch).");
-        foreach (var o in new Option[] { vsPyTorch, json, repeats, threads, only, list, noRoofline, bandwidthMiB, python, script, keepEnv, device })
+        foreach (var o in new Option[] { vsPyTorch, json, repeats, threads, only, cpuTime, list, noRoofline, bandwidthMiB, python, script, keepEnv, device })
             command.Options.Add(o);
 
         command.SetAction(parse =>
@@ -45,14 +46,14 @@ public static class BenchCommand
                 parse.GetValue(vsPyTorch), parse.GetValue(json), Math.Max(1, parse.GetValue(repeats)), parse.GetValue(threads),
                 parse.GetValue(only), !parse.GetValue(noRoofline), Math.Max(64, parse.GetValue(bandwidthMiB)),
                 parse.GetValue(python) ?? "/usr/bin/python3", parse.GetValue(script), parse.GetValue(keepEnv),
-                "purellama bench " + string.Join(' ', parse.Tokens.Select(t => t.Value)));
+                "purellama bench " + string.Join(' ', parse.Tokens.Select(t => t.Value)), parse.GetValue(cpuTime));
             return Run(options);
         });
         return command;
     }
 
     private sealed record BenchOptions(bool VsPyTorch, string? Json, int Repeats, int Threads, string? Only, bool Roofline,
-        int BandwidthMiB, string Python, string? Script, bool KeepOpenBlasEnv, string CommandLine);
+        int BandwidthMiB, string Python, string? Script, bool KeepOpenBlasEnv, string CommandLine, bool CpuTime);
 
     private static int Run(BenchOptions o)
     {
@@ -64,7 +65,7 @@ public static class BenchCommand
         {
             var wanted = o.Only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
             var unknown = wanted.Where(w => items.All(i => i.Id != w)).ToList();
-            if (unknown.Count > 0) { Console.Error.WriteLine($"unknown item(s): {string.Join(", ", unknown)} (see --list)"); return 2; }
+            if (unknown.Count > 0) { Console.Error.WriteLine($"error: unknown item(s): {string.Join(", ", unknown)} (see --list)"); return 2; }
             items = items.Where(i => wanted.Contains(i.Id)).ToList();
         }
         string? scriptPath = null;
@@ -81,7 +82,7 @@ public static class BenchCommand
         string loadBefore = BenchReport.LoadAverage();
         Console.WriteLine($"machine: {BenchReport.MachineLine()}");
         Console.WriteLine($"load average (1/5/15 min) before: {loadBefore}");
-        Console.WriteLine($"threads: {o.Threads}, matmul ISA: {GemmIsa.Current}, samples per item: {o.Repeats} (median)");
+        Console.WriteLine($"threads: {o.Threads}, matmul ISA: {GemmIsa.Current}, samples per item: {o.Repeats} (median{(o.CpuTime ? " of CPU time" : "")})");
 
         RooflineFigures? roof = null;
         if (o.Roofline)
@@ -96,7 +97,7 @@ public static class BenchCommand
         {
             using var buffers = new BenchBuffers(seed: 1234);
             var call = item.Prepare(buffers);
-            var t = BenchTimer.Measure(call, o.Repeats);
+            var t = BenchTimer.Measure(call, o.Repeats, cpuTime: o.CpuTime);
             Console.Error.WriteLine($"  purellama {item.Id}: {t.MedianMs:F3} ms, {item.Rate(t.MedianMs):F1} {item.Unit} (best sample {t.MinMs:F3} ms, {item.Rate(t.MinMs):F1} {item.Unit})");
             timings.Add((item, t));
         }

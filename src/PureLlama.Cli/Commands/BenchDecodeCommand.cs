@@ -39,7 +39,8 @@ internal static class BenchDecodeCommand
         };
         command.SetAction(parse => ModelCliOptions.Guard(() =>
         {
-            Compute.QuantizedInference.ExactDequant = parse.GetValue(exact);
+            if (parse.GetValue(layers) < 1) throw new ArgumentException($"--layers must be at least 1, not {parse.GetValue(layers)}.");
+            if (parse.GetValue(exact)) Compute.QuantizedInference.ExactDequant = true;   // only ever turned on: in-process callers (tests) keep their choice
             return parse.GetValue(versus) is { Length: > 0 } others
                 ? Versus([parse.GetValue(model) ?? EnsureRandom(parse.GetValue(dir)!, parse.GetValue(layers)), .. others], parse.GetValue(prompt), parse.GetValue(decode), DeviceOption.Resolve(parse.GetValue(device)))
                 : Run(parse.GetValue(model) ?? parse.GetValue(dir)!, parse.GetValue(model) is null, parse.GetValue(prompt), parse.GetValue(decode),
@@ -88,8 +89,8 @@ internal static class BenchDecodeCommand
             double loadSeconds = load.Elapsed.TotalSeconds;
             long loadPeak = PeakRss.Bytes();
             long bytes = llama.Model.WeightBytes;
-            // warm-up: JIT, page faults of mapped weights, thread pool
-            foreach (var _ in llama.Generate(prompt[..8], options with { MaxNewTokens = 3 })) { }
+            // warm-up: JIT, page faults of mapped weights, thread pool (a short prompt is its own warm-up prompt)
+            foreach (var _ in llama.Generate(prompt[..Math.Min(8, prompt.Length)], options with { MaxNewTokens = 3 })) { }
             foreach (var _ in llama.Generate(prompt, options)) { }
             var s = llama.LastStats!;
             var (stepMs, sweepMs) = InterleavedStepVsSweep(llama, prompt, 12);

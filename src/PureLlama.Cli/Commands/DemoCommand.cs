@@ -35,6 +35,7 @@ internal static class DemoCommand
                 LearningRate = parse.GetValue(lr),
             };
             if (options.Steps < 1) throw new ArgumentException($"--steps must be at least 1, not {options.Steps}.");
+            if (!(options.LearningRate > 0) || !float.IsFinite(options.LearningRate)) throw new ArgumentException($"--lr must be a positive number, not {options.LearningRate}.");
             var result = DemoPipeline.Run(options, Console.Out, TrainingProgress.ForConsole());
             Console.Write(DemoPipeline.Summary(result));
             return 0;

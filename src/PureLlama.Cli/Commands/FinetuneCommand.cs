@@ -25,9 +25,10 @@ internal static class FinetuneCommand
         var dropout = new Option<float>("--lora-dropout") { Description = "LoRA dropout (default 0.05)", DefaultValueFactory = _ => 0.05f };
         var targets = new Option<string>("--target-modules") { Description = "all-linear (default) or a comma list such as q_proj,v_proj", DefaultValueFactory = _ => "all-linear" };
         var trainOnInputs = new Option<bool>("--train-on-inputs") { Description = "also learn the prompt tokens (default: assistant tokens only)" };
+        var skipInvalid = new Option<bool>("--skip-invalid-lines") { Description = "skip --data lines that are not valid records (counted in the data summary) instead of stopping at the first" };
         var train = new TrainCliOptions(defaultLr: 2e-4f, defaultOptimizer: "adamw");
         var cmd = new Command("finetune", "Fine-tune a Llama model on a JSONL file (LoRA, QLoRA or full); checkpoints, resume, loss curve.");
-        foreach (var o in new Option[] { model, data, quantize, full, r, alpha, dropout, targets, trainOnInputs }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, data, quantize, full, r, alpha, dropout, targets, trainOnInputs, skipInvalid }) cmd.Options.Add(o);
         train.AddTo(cmd);
         cmd.SetAction(parse => ModelCliOptions.Guard(() =>
         {
@@ -52,7 +53,7 @@ internal static class FinetuneCommand
                     ?? throw new FileNotFoundException($"The model folder '{dir}' has no tokenizer.json, which fine-tuning on text needs."));
             var dataset = SftDataset.Load(parse.GetValue(data)!, tokenizer, new SftDatasetOptions
             {
-                MaxSeqLength = parse.GetValue(train.MaxSeqLength), TrainOnInputs = parse.GetValue(trainOnInputs),
+                MaxSeqLength = parse.GetValue(train.MaxSeqLength), TrainOnInputs = parse.GetValue(trainOnInputs), SkipInvalidLines = parse.GetValue(skipInvalid),
             });
             Console.WriteLine($"data: {dataset.Summary}");
             var (trainSet, evalSet) = dataset.Split(parse.GetValue(train.EvalSplit), parse.GetValue(train.Seed));

@@ -28,6 +28,10 @@ internal static class FuzzCommand
             { parser, inputs, seed, timeout, memory, corpus, reproducers, child, start };
         cmd.SetAction(parse => ModelCliOptions.Guard(() =>
         {
+            string name = parse.GetValue(parser)!;
+            if (name != "all" && !Fuzzer.Parsers.Contains(name)) throw new ArgumentException($"--parser must be one of {string.Join(", ", Fuzzer.Parsers)} or all; got '{name}'.");
+            if (parse.GetValue(inputs) < 1) throw new ArgumentException($"--inputs must be at least 1, not {parse.GetValue(inputs)}.");
+            if (!(parse.GetValue(timeout) > 0)) throw new ArgumentException($"--timeout must be a positive number of seconds, not {parse.GetValue(timeout)}.");
             var limit = TimeSpan.FromSeconds(parse.GetValue(timeout));
             if (parse.GetValue(child))
                 return Child(parse.GetValue(parser)!, parse.GetValue(corpus)!, parse.GetValue(seed), parse.GetValue(start), parse.GetValue(inputs), limit);
@@ -37,7 +41,6 @@ internal static class FuzzCommand
             if (!Directory.Exists(dir)) Fuzzer.CreateCorpus(dir); // a named folder that does not exist yet is written and kept
             try
             {
-                string name = parse.GetValue(parser)!;
                 var names = name == "all" ? Fuzzer.Parsers : [name];
                 int failures = 0;
                 Console.WriteLine($"| parser | inputs | accepted | clear errors | unclear | hangs | deaths | seconds |");

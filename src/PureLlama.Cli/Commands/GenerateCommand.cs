@@ -25,6 +25,15 @@ internal static class GenerateCommand
     }
 
     /// <summary>Parses "1,250, 252" into ids, naming the bad entry.</summary>
+    /// <summary>The ids of --prompt-ids, each checked against a vocabulary of <paramref name="vocabSize"/> tokens.</summary>
+    public static int[] ParseIds(string text, int vocabSize)
+    {
+        var ids = ParseIds(text);
+        for (int i = 0; i < ids.Length; i++)
+            if ((uint)ids[i] >= (uint)vocabSize) throw new ArgumentException($"--prompt-ids entry {i} ({ids[i]}) is outside the model's vocabulary [0, {vocabSize}).");
+        return ids;
+    }
+
     public static int[] ParseIds(string text)
     {
         var parts = text.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -44,7 +53,7 @@ internal static class GenerateCommand
         if (system is not null && !chat) throw new ArgumentException("--system applies with --chat only.");
         using var llama = modelOptions.Load(parse);
         var options = samplingOptions.Resolve(parse, llama.DefaultSampling);
-        int[] ids = promptIds is not null ? ParseIds(promptIds) : chat ? ChatPrompt(llama, system, prompt!) : llama.Encode(prompt!);
+        int[] ids = promptIds is not null ? ParseIds(promptIds, llama.Config.VocabSize) : chat ? ChatPrompt(llama, system, prompt!) : llama.Encode(prompt!);
         Console.Error.WriteLine($"{llama.Config.DescribeShape()} on {llama.Model.Device}; prompt {ids.Length} tokens; {Describe(options)}");
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };

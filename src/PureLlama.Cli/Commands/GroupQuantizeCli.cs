@@ -19,6 +19,7 @@ internal sealed class GroupQuantizeCli
     public Option<int> GroupSize { get; } = new("--group-size") { Description = "gptq/awq/rtn: input columns per group (128; -1 = per channel, gptq/rtn only)", DefaultValueFactory = _ => 128 };
     public Option<bool> DescAct { get; } = new("--desc-act") { Description = "gptq: act-order (columns by decreasing Hessian diagonal, g_idx)" };
     public Option<bool> TrueSequential { get; } = new("--true-sequential") { Description = "gptq: quantize q/k/v, o, gate/up, down in turn, each from inputs after the earlier ones (4 passes per layer)" };
+    public Option<string> GroupFit { get; } = new("--group-fit") { Description = "gptq: fit each group's scale and zero to the weights at the start of its 128-column block (block-start: the reference implementation's way, default) or to the weights with every error so far applied (updated: usually lower error at group sizes 32/64, -24 % to +0.9 % in docs/quantization.md)", DefaultValueFactory = _ => "block-start" };
     public Option<bool> Sym { get; } = new("--sym") { Description = "gptq/rtn: symmetric grids (zero point 8)" };
     public Option<bool> Asym { get; } = new("--asym") { Description = "asymmetric min-max grids (default)" };
     public Option<double> Damp { get; } = new("--damp") { Description = "gptq: dampening, fraction of mean(diag H)", DefaultValueFactory = _ => 0.01 };
@@ -31,7 +32,7 @@ internal sealed class GroupQuantizeCli
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Bits, GroupSize, DescAct, TrueSequential, Sym, Asym, Damp, Calibration, Samples, SeqLen, Device }) command.Options.Add(o);
+        foreach (var o in new Option[] { Bits, GroupSize, DescAct, TrueSequential, GroupFit, Sym, Asym, Damp, Calibration, Samples, SeqLen, Device }) command.Options.Add(o);
     }
 
     public int Run(ParseResult parse, string format, string modelDir, string outDir, bool force, long maxShard)
@@ -41,9 +42,20 @@ internal sealed class GroupQuantizeCli
         bool sym = parse.GetValue(Sym);
         if (method == GroupMethod.Awq && sym) throw new ArgumentException("AWQ checkpoints are written with zero points (zero_point true): drop --sym.");
         if (method != GroupMethod.Gptq && (parse.GetValue(DescAct) || parse.GetValue(TrueSequential))) throw new ArgumentException("--desc-act and --true-sequential are GPTQ options.");
+        var groupFit = parse.GetValue(GroupFit)!.Trim().ToLowerInvariant() switch
+        {
+            "block-start" => GptqGroupFit.BlockStart,
+            "updated" => GptqGroupFit.Updated,
+            var other => throw new ArgumentException($"--group-fit must be block-start or updated; got '{other}'."),
+        };
+        if (method != GroupMethod.Gptq && groupFit != GptqGroupFit.BlockStart) throw new ArgumentException("--group-fit is a GPTQ option.");
         int group = parse.GetValue(GroupSize);
+        if (group == 0 || group < -1) throw new ArgumentException($"--group-size must be positive or -1 (one group per output channel), not {group}.");
+        if (!(parse.GetValue(Damp) >= 0)) throw new ArgumentException($"--damp must be ≥ 0, not {parse.GetValue(Damp)}.");
+        if (method != GroupMethod.Rtn && parse.GetValue(Samples) < 1) throw new ArgumentException($"--samples must be at least 1, not {parse.GetValue(Samples)}.");
+        if (method != GroupMethod.Rtn && parse.GetValue(SeqLen) < 2) throw new ArgumentException($"--seq-len must be at least 2, not {parse.GetValue(SeqLen)}.");
         if (method == GroupMethod.Awq && group < 0) throw new ArgumentException("AWQ needs a positive --group-size.");
-        var options = new LayerwiseOptions(method, new GroupQuantOptions(parse.GetValue(Bits), group, sym), parse.GetValue(Damp), parse.GetValue(DescAct), parse.GetValue(TrueSequential));
+        var options = new LayerwiseOptions(method, new GroupQuantOptions(parse.GetValue(Bits), group, sym), parse.GetValue(Damp), parse.GetValue(DescAct), parse.GetValue(TrueSequential)) { GptqGroupFit = groupFit };
         if (options.Quant.Bits != 4) throw new ArgumentException($"--bits {options.Quant.Bits}: the GPTQ/AWQ layouts written here hold 4-bit weights.");
 
         var clock = Stopwatch.StartNew();

@@ -57,7 +57,7 @@ internal sealed class ModelCliOptions
             var other => throw new ArgumentException($"--loading must be copied or mapped, not '{other}'."),
         };
         var device = DeviceOption.Resolve(parse.GetValue(Device));
-        Compute.QuantizedInference.ExactDequant = parse.GetValue(ExactDequant);
+        if (parse.GetValue(ExactDequant)) Compute.QuantizedInference.ExactDequant = true;   // only ever turned on: in-process callers (tests) keep their choice
         return LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context), QuantizeOption(parse.GetValue(Quantize), parse.GetValue(QuantizeLmHead)));
     }
 
@@ -86,11 +86,10 @@ internal sealed class ModelCliOptions
             Console.Error.WriteLine($"error: {e.Message}");
             return 3;
         }
-        catch (Exception e) when (e is PureLlamaException or ArgumentException or InvalidDataException or IOException
-                                      or InvalidOperationException or UnauthorizedAccessException or FormatException)
+        catch (Exception e) when (CliErrors.IsUserError(e))
         {
             Console.Out.Flush();
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {CliErrors.Line(e)}");
             return 2;
         }
     }

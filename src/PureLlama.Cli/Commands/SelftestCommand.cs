@@ -38,6 +38,11 @@ internal static class SelftestCommand
             string verdict = r.Skipped is not null ? $"skipped ({r.Skipped})" : r.Passed ? "pass" : "FAIL" + (r.Failure is null ? "" : $" ({r.Failure})");
             Console.WriteLine($"{check.Kernel,-24} {check.Shape,-34} {r.RelativeError,10:0.0e+0} {r.MaxAbsError,10:0.0e+0} {r.Tolerance,8:0e+0}  {verdict}");
         }
+        if (total == 0)
+        {
+            Console.Error.WriteLine($"error: --filter '{filter}' matches no kernel (selftest without --filter lists them all).");
+            return 2;
+        }
         Console.WriteLine($"{total - failed - skipped}/{total} passed{(skipped > 0 ? $", {skipped} skipped (not implemented on this backend)" : "")} on {device} in {clock.Elapsed.TotalSeconds:F1} s");
         return failed == 0 && total > 0 ? 0 : 1;
     }

@@ -44,6 +44,7 @@ internal static class TokenizeCommand
                 ? Llama.GgufTokenizer.Read(IO.Gguf.GgufHeaderReader.Read(model)) ?? throw new InvalidDataException($"GGUF file '{model}' has no tokenizer (tokenizer.ggml.model).")
                 : Llama3Tokenizer.Load(model ?? tokenizerFile!);
             double loadMs = clock.Elapsed.TotalMilliseconds;
+            if (file is not null && !File.Exists(file)) return Fail($"--file '{file}' does not exist");
             string input = text ?? File.ReadAllText(file!, Encoding.UTF8);
             clock.Restart();
             int[] ids = tok.Encode(input, addBos, parseSpecial: !noSpecial);

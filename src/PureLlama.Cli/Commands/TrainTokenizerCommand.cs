@@ -31,8 +31,11 @@ internal static class TrainTokenizerCommand
     {
         try
         {
+            if (!File.Exists(data)) throw new ArgumentException($"--data '{data}' does not exist.");
+            if (minFrequency < 1) throw new ArgumentException($"--min-frequency must be at least 1, not {minFrequency}.");
             var clock = Stopwatch.StartNew();
             string text = File.ReadAllText(data, Encoding.UTF8);
+            if (string.IsNullOrWhiteSpace(text)) throw new ArgumentException($"--data '{data}' is empty: there is nothing to train on.");
             var options = new BpeTrainerOptions { VocabSize = vocabSize, SpecialTokenCount = specials, MinFrequency = minFrequency };
             var vocab = BpeTrainer.Train([text], options);
             double trainS = clock.Elapsed.TotalSeconds;
@@ -48,7 +51,7 @@ internal static class TrainTokenizerCommand
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {CliErrors.Line(e)}");
             return 2;
         }
     }

@@ -27,7 +27,10 @@ public enum GroupMethod
 /// instead of one, as AutoGPTQ's default).</param>
 public sealed record LayerwiseOptions(GroupMethod Method, GroupQuantOptions Quant, double DampPercent = 0.01, bool ActOrder = false, bool TrueSequential = false)
 {
-    internal GptqOptions Gptq => new(Quant, DampPercent, 128, ActOrder);
+    /// <summary>GPTQ: what each group's grid is fitted to (the reference's block-start weights by default).</summary>
+    public GptqGroupFit GptqGroupFit { get; init; }
+
+    internal GptqOptions Gptq => new(Quant, DampPercent, 128, ActOrder) { GroupFit = GptqGroupFit };
     internal AwqOptions Awq => new(Quant);
 }
 

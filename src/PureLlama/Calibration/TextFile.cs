@@ -32,7 +32,7 @@ public static class TextFile
                     throw new InvalidDataException($"'{path}' line {i + 1}: expected a JSON object with a string \"text\" field.");
                 docs.Add(t.GetString()!);
             }
-            catch (JsonException e) { throw new InvalidDataException($"'{path}' line {i + 1} is not valid JSON: {e.Message}", e); }
+            catch (JsonException e) { throw new InvalidDataException($"'{path}' line {i + 1} is not valid JSON: {IO.StrictJson.Problem(e, withLine: false)}", e); }
         }
         if (docs.Count == 0) throw new InvalidDataException($"'{path}' holds no JSONL record with a \"text\" field.");
         return docs;

@@ -111,7 +111,7 @@ internal static class LayerChecks
         Check.F32(be, g, "grad");
         Check.SameShape(p, g, "param", "grad");
         var codes = new Shape(Check.Int(p.Numel, "param elements"));
-        var blocks = new Shape((int)Kernels.Simd.AdamW8bit.Blocks(p.Numel));
+        var blocks = new Shape((int)Kernels.Simd.SimdAdamW8bit.Blocks(p.Numel));
         foreach (var (t, name) in new[] { (mq, "mCodes"), (vq, "vCodes") })
         {
             Check.OnDevice(be, t, name); Check.Contiguous(t, name); Check.Writable(t, name);

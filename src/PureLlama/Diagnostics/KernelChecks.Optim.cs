@@ -16,7 +16,7 @@ internal static partial class KernelChecks
     private static KernelCheck AdamW8bit(int n) => new("adamw 8-bit", $"[{n}] 3 steps", be =>
     {
         var rng = new Rng((ulong)Seed("adamw8", n));
-        int blocks = (int)Kernels.Simd.AdamW8bit.Blocks(n);
+        int blocks = (int)Kernels.Simd.SimdAdamW8bit.Blocks(n);
         using var tp = Upload(be, Random(rng, n), n);
         using var tmq = Tensor.FromSpan<byte>(Enumerable.Repeat(DynamicMap.SignedZero, n).ToArray(), new Shape(n), DType.U8, be.Device);
         using var tvq = Tensor.Zeros(new Shape(n), DType.U8, be.Device);

@@ -61,8 +61,8 @@ internal static partial class KernelChecks
             using var _ = w;
             var x = Random(rng, m * k);
             var expected = transposeWeight
-                ? QuantReference.MatmulWeight(ToDouble(x), m, wHat, rows, cols)
-                : QuantReference.MatmulWeightT(ToDouble(x), m, wHat, rows, cols);
+                ? ReferenceQuant.MatmulWeight(ToDouble(x), m, wHat, rows, cols)
+                : ReferenceQuant.MatmulWeightT(ToDouble(x), m, wHat, rows, cols);
             // GEMV-sized x goes in with a leading batch dim ([1, m, k]) to cover batched shapes.
             int[] xShape = m <= 3 ? [1, m, k] : [m, k], yShape = m <= 3 ? [1, m, n] : [m, n];
             using var tx = Upload(be, x, xShape);
@@ -112,12 +112,12 @@ internal static partial class KernelChecks
 
     private static double[] HostDequantize(QuantizedTensor w) => w switch
     {
-        Nf4Tensor q when q.DoubleQuantized => QuantReference.DequantizeNf4(q.Packed.ToArray<byte>(), q.QuantMap.ToArray<float>(),
+        Nf4Tensor q when q.DoubleQuantized => ReferenceQuant.DequantizeNf4(q.Packed.ToArray<byte>(), q.QuantMap.ToArray<float>(),
             q.Absmax.ToArray<byte>(), q.NestedAbsmax!.ToArray<float>(), q.NestedQuantMap!.ToArray<float>(), q.NestedOffset,
             q.BlockSize, q.NestedBlockSize, q.Rows, q.Columns),
-        Nf4Tensor q => QuantReference.DequantizeNf4(q.Packed.ToArray<byte>(), q.QuantMap.ToArray<float>(), q.Absmax.ToArray<float>(),
+        Nf4Tensor q => ReferenceQuant.DequantizeNf4(q.Packed.ToArray<byte>(), q.QuantMap.ToArray<float>(), q.Absmax.ToArray<float>(),
             q.BlockSize, q.Rows, q.Columns),
-        Int8Tensor q => QuantReference.DequantizeInt8(q.Values.ToArray<sbyte>(), q.RowAbsmax.ToArray<float>(), q.Rows, q.Columns),
+        Int8Tensor q => ReferenceQuant.DequantizeInt8(q.Values.ToArray<sbyte>(), q.RowAbsmax.ToArray<float>(), q.Rows, q.Columns),
         _ => throw new NotSupportedException(w.Describe()),
     };
 

@@ -203,5 +203,17 @@ internal static class StrictJson
     }
 
     private static InvalidDataException NotJson(string source, JsonException e) =>
-        new($"'{source}' is not valid JSON: {e.Message}", e);
+        new($"'{source}' is not valid JSON: {Problem(e, withLine: true)}", e);
+
+    /// <summary>
+    /// What the parser found wrong, in words: the message without System.Text.Json's "Path: … | LineNumber: … |
+    /// BytePositionInLine: …" suffix, then "at line L, byte B" (1-based) when <paramref name="withLine"/>, else "at byte B".
+    /// </summary>
+    internal static string Problem(JsonException e, bool withLine)
+    {
+        string text = System.Text.RegularExpressions.Regex.Replace(e.Message, @"\s*(Path: \S*\s*\|\s*)?LineNumber: \d+\s*\|\s*BytePositionInLine: \d+\.?\s*$", "").TrimEnd('.', ' ');
+        if (e.LineNumber is not long line) return text;
+        long at = (e.BytePositionInLine ?? 0) + 1;
+        return withLine ? $"{text} at line {line + 1}, byte {at}" : $"{text} at byte {at}";
+    }
 }

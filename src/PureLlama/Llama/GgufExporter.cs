@@ -130,11 +130,16 @@ public static class GgufExporter
     private static float[]? RopeFactors(LlamaConfig config)
     {
         if (config.RopeFrequencyFactors is { } ff) return [.. ff];
-        if (config.RopeScaling is not { } s) return null;
-        var factors = new float[config.HeadDim / 2];
+        return config.RopeScaling is { } s ? Llama3RopeFactors(s, config.RopeTheta, config.HeadDim) : null;
+    }
+
+    /// <summary>llama3 scaling's per-frequency divisors, as convert_hf_to_gguf computes them for rope_freqs.weight.</summary>
+    internal static float[] Llama3RopeFactors(Kernels.Simd.Llama3RopeScaling s, double ropeTheta, int headDim)
+    {
+        var factors = new float[headDim / 2];
         for (int i = 0; i < factors.Length; i++)
         {
-            float freq = 1f / MathF.Pow((float)config.RopeTheta, 2f * i / config.HeadDim);
+            float freq = 1f / MathF.Pow((float)ropeTheta, 2f * i / headDim);
             double wavelen = 2 * Math.PI / freq;
             double low = s.OriginalMaxPositionEmbeddings / s.LowFreqFactor, high = s.OriginalMaxPositionEmbeddings / s.HighFreqFactor;
             if (wavelen < high) factors[i] = 1f;

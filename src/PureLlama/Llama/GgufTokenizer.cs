@@ -21,6 +21,23 @@ internal static class GgufTokenizer
     /// <summary>The tokenizer of the file, or null when it has no <c>tokenizer.ggml.model</c>.</summary>
     public static Llama3Tokenizer? Read(GgufHeader h)
     {
+        if (HfJson(h) is not var (tokenizerJson, configJson)) return null;
+        try
+        {
+            return Llama3Tokenizer.FromJson(tokenizerJson, configJson, $"{h.Path} (tokenizer.ggml.*)");
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"GGUF file '{h.Path}': its tokenizer is invalid: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// The Hugging Face tokenizer.json and tokenizer_config.json (bos/eos tokens, chat template) that the file's
+    /// <c>tokenizer.ggml.*</c> keys describe, or null when it has no <c>tokenizer.ggml.model</c>.
+    /// </summary>
+    public static (byte[] TokenizerJson, byte[] ConfigJson)? HfJson(GgufHeader h)
+    {
         string? model = h.OptionalString("tokenizer.ggml.model");
         if (model is null) return null;
         if (model != "gpt2")
@@ -81,22 +98,16 @@ internal static class GgufTokenizer
             w.WriteEndObject();
         }
         var config = new MemoryStream();
-        using (var w = new Utf8JsonWriter(config))
+        using (var w = new Utf8JsonWriter(config, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true }))
         {
             w.WriteStartObject();
             if (bos is int b) w.WriteString("bos_token", tokens[b]);
             if (eos is int e) w.WriteString("eos_token", tokens[e]);
             if (template is not null) w.WriteString("chat_template", template);
+            w.WriteString("tokenizer_class", "PreTrainedTokenizerFast");
             w.WriteEndObject();
         }
-        try
-        {
-            return Llama3Tokenizer.FromJson(json.ToArray(), config.ToArray(), $"{h.Path} (tokenizer.ggml.*)");
-        }
-        catch (InvalidDataException e)
-        {
-            throw new InvalidDataException($"GGUF file '{h.Path}': its tokenizer is invalid: {e.Message}", e);
-        }
+        return (json.ToArray(), config.ToArray());
     }
 
     /// <summary>The <c>tokenizer.*</c> key/values of <paramref name="tokenizer"/> for a model of <paramref name="vocabSize"/> rows.</summary>

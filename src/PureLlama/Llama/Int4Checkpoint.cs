@@ -148,15 +148,29 @@ public static class Int4Checkpoint
 
     /// <summary>Builds the model from a GPTQ or AWQ folder: quantized projections as <see cref="QuantLinear"/>, the rest as stored.</summary>
     /// <exception cref="InvalidDataException">A component is missing, mis-typed or mis-shaped, or a tensor is unexpected (named with its file).</exception>
-    public static LlamaModel Load(HfCheckpoint checkpoint, LlamaConfig config, Device device, Int4CheckpointConfig quant)
+    public static LlamaModel Load(HfCheckpoint checkpoint, LlamaConfig config, Device device, Int4CheckpointConfig quant) =>
+        Load(checkpoint, config, device, quant, head: null);
+
+    /// <summary>
+    /// As <see cref="Load(HfCheckpoint, LlamaConfig, Device, Int4CheckpointConfig)"/>, with the dense lm_head (the
+    /// embedding table when tied) quantized on load by <paramref name="head"/> when given: the head is half of a 1B
+    /// INT4 model's decode reads in BF16, so this is what makes its decode cheap (llama.cpp quantizes its head too).
+    /// </summary>
+    internal static LlamaModel Load(HfCheckpoint checkpoint, LlamaConfig config, Device device, Int4CheckpointConfig quant, QuantizationConfig? head)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(quant);
         config.CheckConsistency(checkpoint.ConfigPath);
         Validate(checkpoint, config, quant);
-        return LlamaModel.Build(config, device, (name, shape) => checkpoint.GetTensor(name, shape, s_dense),
-            (module, shape) => checkpoint.Contains(module + ".qweight") ? new QuantLinear(ReadNamed(checkpoint, module, shape, quant, device)) : null);
+        head?.Validate();
+        return LlamaModel.Build(config, device, (name, shape) => checkpoint.GetTensor(name, shape, s_dense), (module, shape) =>
+        {
+            if (checkpoint.Contains(module + ".qweight")) return new QuantLinear(ReadNamed(checkpoint, module, shape, quant, device));
+            if (module != "lm_head" || head is null) return null;
+            using var dense = checkpoint.ReadCopy(config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight", shape, s_dense);
+            return new QuantLinear(head.Quantize(dense, device));
+        });
     }
 
     // A component that disagrees with the config may be wrong in either file: name the folder and the config with it.

@@ -21,7 +21,7 @@ public sealed partial class LlamaModel
     /// <param name="checkpoint">The model folder.</param>
     /// <param name="config">Its architecture.</param>
     /// <param name="device">Where to compute.</param>
-    /// <param name="quantize">Quantize a dense checkpoint on load (ignored for a checkpoint already stored in that format; an error for another format). Null: load as stored.</param>
+    /// <param name="quantize">Quantize a dense checkpoint on load (ignored for a checkpoint already stored in that format; an error for another format; for a GPTQ/AWQ checkpoint, when it includes lm_head, the dense head alone). Null: load as stored.</param>
     /// <param name="copyKeptWeights">When the checkpoint is memory-mapped, copy the weights kept as stored (embeddings, norms…) into memory of their own rather than viewing the mapping.</param>
     /// <exception cref="InvalidDataException">A tensor is missing, unexpected, mis-shaped or corrupt (the message names it and its file), or the formats disagree.</exception>
     public static LlamaModel Load(HfCheckpoint checkpoint, LlamaConfig config, Device device, QuantizationConfig? quantize, bool copyKeptWeights = false)
@@ -30,8 +30,10 @@ public sealed partial class LlamaModel
         ArgumentNullException.ThrowIfNull(config);
         if (Int4CheckpointConfig.FromConfigFile(checkpoint.ConfigPath) is { } int4)
         {
-            if (quantize is not null) throw new InvalidDataException($"'{checkpoint.Directory}' is stored as {int4.Describe()}; it cannot be re-quantized to {quantize.Format} (quantize the dense model instead).");
-            return Int4Checkpoint.Load(checkpoint, config, device, int4);
+            // Its projections stay as stored; a quantization that includes lm_head quantizes the dense head alone.
+            if (quantize is not null && quantize.Skips("lm_head"))
+                throw new InvalidDataException($"'{checkpoint.Directory}' is stored as {int4.Describe()}; it cannot be re-quantized to {quantize.Format} (quantize the dense model instead, or quantize its lm_head alone with --quantize-lm-head).");
+            return Int4Checkpoint.Load(checkpoint, config, device, int4, head: quantize);
         }
         var stored = QuantizationConfig.FromConfigFile(checkpoint.ConfigPath);
         if (stored is null && quantize is null && !copyKeptWeights) return Load(checkpoint, config, device);

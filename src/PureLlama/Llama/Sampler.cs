@@ -4,8 +4,9 @@ namespace PureLlama.Llama;
 
 /// <summary>
 /// Picks the next token from a row of logits [vocab] on the host, with Hugging Face semantics
-/// (see <see cref="SamplingOptions"/> for the order). Tracks which tokens were seen for the
-/// repetition penalty. Seeded: the same seed, logits and history give the same tokens.
+/// (see <see cref="SamplingOptions"/> for the order): logit bias, repetition penalty, presence and frequency
+/// penalties, then temperature, top-k, top-p, min-p. Tracks which tokens were seen (prompt and generated) for the
+/// repetition penalty and how often each was generated for the presence and frequency penalties. Seeded: the same seed, logits and history give the same tokens.
 /// Not thread-safe; one per sequence.
 /// </summary>
 public sealed class Sampler
@@ -14,6 +15,8 @@ public sealed class Sampler
     private readonly Rng _rng;
     private readonly bool[] _seen;          // [vocab]
     private readonly List<int> _seenList = [];
+    private readonly int[]? _generatedCount;     // [vocab], only when a presence or frequency penalty is set
+    private readonly List<int> _generatedList = [];
 
     /// <summary>Creates a sampler over a vocabulary of <paramref name="vocabSize"/> tokens.</summary>
     public Sampler(SamplingOptions options, int vocabSize)
@@ -25,6 +28,10 @@ public sealed class Sampler
         VocabSize = vocabSize;
         _rng = new Rng(options.Seed ?? (ulong)Random.Shared.NextInt64());
         _seen = new bool[vocabSize];
+        if (options.LogitBias is { } bias)
+            foreach (int id in bias.Keys)
+                if (id >= vocabSize) throw new ArgumentException($"logit_bias names token id {id}; the vocabulary has {vocabSize} tokens.", nameof(options));
+        if (options.PresencePenalty != 0f || options.FrequencyPenalty != 0f) _generatedCount = new int[vocabSize];
     }
 
     /// <summary>Size of a logits row.</summary>
@@ -54,7 +61,9 @@ public sealed class Sampler
         if (logits.Length != VocabSize) throw new ArgumentException($"Logits row has {logits.Length} entries; the vocabulary has {VocabSize}.", nameof(logits));
         for (int i = 0; i < logits.Length; i++)
             if (float.IsNaN(logits[i])) throw new InvalidOperationException($"Logit {i} is NaN: the forward pass produced invalid numbers.");
+        if (_options.LogitBias is { } bias) ApplyLogitBias(logits, bias);
         ApplyRepetitionPenalty(logits, _seenList, _options.RepetitionPenalty);
+        if (_generatedCount is { } counts) ApplyPresenceAndFrequencyPenalties(logits, _generatedList, counts, _options.PresencePenalty, _options.FrequencyPenalty);
         int id;
         if (_options.IsGreedy) id = ArgMax(logits);
         else
@@ -67,6 +76,7 @@ public sealed class Sampler
             id = Draw(logits, _rng.NextDouble());
         }
         Observe(id);
+        if (_generatedCount is { } generated && generated[id]++ == 0) _generatedList.Add(id);
         return id;
     }
 
@@ -81,6 +91,21 @@ public sealed class Sampler
             float l = logits[id];
             logits[id] = l > 0 ? l / penalty : l * penalty;
         }
+    }
+
+    /// <summary>OpenAI logit_bias: each listed token's logit + its bias.</summary>
+    public static void ApplyLogitBias(Span<float> logits, IReadOnlyDictionary<int, float> bias)
+    {
+        foreach (var (id, b) in bias) logits[id] += b;
+    }
+
+    /// <summary>
+    /// OpenAI presence and frequency penalties over the generated tokens: logit[j] − count[j]·frequency − (count[j] &gt; 0)·presence,
+    /// for each distinct generated id j in <paramref name="generated"/> with <paramref name="counts"/>[j] occurrences.
+    /// </summary>
+    public static void ApplyPresenceAndFrequencyPenalties(Span<float> logits, IReadOnlyList<int> generated, ReadOnlySpan<int> counts, float presence, float frequency)
+    {
+        foreach (int id in generated) logits[id] -= counts[id] * frequency + presence;
     }
 
     /// <summary>Index of the largest logit (the first one on ties); NaN logits are an error.</summary>

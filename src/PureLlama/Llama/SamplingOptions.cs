@@ -29,6 +29,15 @@ public sealed record SamplingOptions
     /// <summary>HF repetition penalty over every token seen (prompt and generated): positive logits ÷ p, negative × p; 1 = off.</summary>
     public float RepetitionPenalty { get; init; } = 1f;
 
+    /// <summary>OpenAI presence penalty in [−2, 2]: subtracted once from the logit of every token already generated (not the prompt); 0 = off.</summary>
+    public float PresencePenalty { get; init; }
+
+    /// <summary>OpenAI frequency penalty in [−2, 2]: subtracted from a token's logit once per time it was generated; 0 = off.</summary>
+    public float FrequencyPenalty { get; init; }
+
+    /// <summary>Added to the logits of the given token ids before any other step (OpenAI's logit_bias, each in [−100, 100]); null = none.</summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
+
     /// <summary>Seed of the sampling generator; the same seed gives the same tokens. Null: a random seed.</summary>
     public ulong? Seed { get; init; }
 
@@ -50,6 +59,14 @@ public sealed record SamplingOptions
         if (!(TopP > 0f && TopP <= 1f)) throw new ArgumentException($"top_p must be in (0, 1], got {TopP}.");
         if (!(MinP >= 0f && MinP <= 1f)) throw new ArgumentException($"min_p must be in [0, 1], got {MinP}.");
         if (!(RepetitionPenalty > 0f) || float.IsInfinity(RepetitionPenalty)) throw new ArgumentException($"repetition_penalty must be positive, got {RepetitionPenalty}.");
+        if (!(PresencePenalty >= -2f && PresencePenalty <= 2f)) throw new ArgumentException($"presence_penalty must be in [-2, 2], got {PresencePenalty}.");
+        if (!(FrequencyPenalty >= -2f && FrequencyPenalty <= 2f)) throw new ArgumentException($"frequency_penalty must be in [-2, 2], got {FrequencyPenalty}.");
+        if (LogitBias is not null)
+            foreach (var (id, bias) in LogitBias)
+            {
+                if (id < 0) throw new ArgumentException($"logit_bias names token id {id}; ids are ≥ 0.");
+                if (!(bias >= -100f && bias <= 100f)) throw new ArgumentException($"logit_bias of token {id} must be in [-100, 100], got {bias}.");
+            }
         foreach (var s in StopStrings)
             if (string.IsNullOrEmpty(s)) throw new ArgumentException("Stop strings must not be empty.");
     }

@@ -2,6 +2,21 @@ using System.Numerics.Tensors;
 
 namespace PureLlama.Quantization;
 
+/// <summary>Which weights a GPTQ group's grid (scale, zero) is fitted to when the group's first column is reached.</summary>
+public enum GptqGroupFit
+{
+    /// <summary>
+    /// As the reference implementation (GPTQ, AutoGPTQ with static_groups=False): the weights as they stood when
+    /// the current block of columns started, i.e. with the earlier blocks' errors applied but not the errors of
+    /// the columns already quantized in this block. Differs from <see cref="Updated"/> only for groups that start
+    /// inside a block (group size &lt; block size).
+    /// </summary>
+    BlockStart,
+
+    /// <summary>The weights with every error so far applied, including this block's earlier columns.</summary>
+    Updated,
+}
+
 /// <summary>Options of <see cref="Gptq"/> (defaults as AutoGPTQ / GPTQModel).</summary>
 /// <param name="Quant">Bits, group size and symmetry of the grids.</param>
 /// <param name="DampPercent">Dampening added to H's diagonal, as a fraction of mean(diag H).</param>
@@ -9,6 +24,9 @@ namespace PureLlama.Quantization;
 /// <param name="ActOrder">Quantize columns in order of decreasing H_ii (desc_act), recording g_idx.</param>
 public readonly record struct GptqOptions(GroupQuantOptions Quant, double DampPercent = 0.01, int BlockSize = 128, bool ActOrder = false)
 {
+    /// <summary>What a group's grid is fitted to (<see cref="GptqGroupFit.BlockStart"/>, the reference's way, by default).</summary>
+    public GptqGroupFit GroupFit { get; init; }
+
     /// <summary>4-bit, group 128, asymmetric, damp 0.01, blocks of 128, no act-order.</summary>
     public GptqOptions() : this(new GroupQuantOptions()) { }
 }
@@ -19,7 +37,8 @@ public readonly record struct GptqOptions(GroupQuantOptions Quant, double DampPe
 /// minimising ‖WX − ŴX‖². With U the upper Cholesky factor of H⁻¹ (H⁻¹ = UᵀU), column j's error
 /// e = (w_j − q_j)/U[j,j] updates w_k −= e·U[j,k] for k &gt; j. Updates inside a block of 128 columns are
 /// immediate; the block's accumulated errors update the trailing columns in one batch (lazy batch
-/// updates). Each group's grid is fitted to the (updated) weights when its first column is reached.
+/// updates). Each group's grid is fitted when its first column is reached, to the weights as they stood at
+/// the start of the current block (as the reference implementation does; see <see cref="GptqGroupFit"/>).
 /// Rows are independent given H, so row chunks run in parallel; arithmetic is float64.
 /// </summary>
 public static class Gptq
@@ -43,6 +62,7 @@ public static class Gptq
         if (weight.Length != (long)rows * columns) throw new ArgumentException($"Weight has {weight.Length} elements, expected [{rows}, {columns}].", nameof(weight));
         if (hessian.Length != (long)columns * columns) throw new ArgumentException($"Hessian has {hessian.Length} elements, expected [{columns}, {columns}].", nameof(hessian));
         if (opt.BlockSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), opt.BlockSize, "Block size must be positive.");
+        if (!Enum.IsDefined(opt.GroupFit)) throw new ArgumentOutOfRangeException(nameof(options), opt.GroupFit, "Unknown group fit.");
         if (!(opt.DampPercent >= 0)) throw new ArgumentOutOfRangeException(nameof(options), opt.DampPercent, "Damp percent must be ≥ 0.");
         int n = columns;
 
@@ -79,9 +99,13 @@ public static class Gptq
             int r0 = chunk * RowChunk, rc = Math.Min(RowChunk, rows - r0);
             var grids = new QuantGrid[rc];
             var err = new double[rc * opt.BlockSize]; // [rc, block]
+            var blockStart = new double[rc * opt.BlockSize]; // [rc, block]: the block's weights before its own updates
+            var fitScratch = new double[width];
             for (int b0 = 0; b0 < n; b0 += opt.BlockSize)
             {
                 int b1 = Math.Min(n, b0 + opt.BlockSize);
+                for (int r = 0; r < rc; r++)
+                    w.AsSpan((int)((long)(r0 + r) * n + b0), b1 - b0).CopyTo(blockStart.AsSpan(r * opt.BlockSize));
                 for (int j = b0; j < b1; j++)
                 {
                     if (j % width == 0)
@@ -89,7 +113,8 @@ public static class Gptq
                         int g = j / width, len = Math.Min(width, n - j);
                         for (int r = 0; r < rc; r++)
                         {
-                            grids[r] = QuantGrid.Fit(w.AsSpan((int)((long)(r0 + r) * n + j), len), q.Bits, q.Symmetric);
+                            var row = w.AsSpan((int)((long)(r0 + r) * n), n);
+                            grids[r] = QuantGrid.Fit(GroupWeights(row, blockStart.AsSpan(r * opt.BlockSize, b1 - b0), b0, j, len, opt.GroupFit, fitScratch), q.Bits, q.Symmetric);
                             scales[(long)g * rows + r0 + r] = grids[r].Scale;
                             zeros[(long)g * rows + r0 + r] = grids[r].Zero;
                         }
@@ -127,6 +152,20 @@ public static class Gptq
         var gIdx = new int[n];
         for (int c = 0; c < n; c++) gIdx[perm[c]] = c / width;
         return new GroupQuantized(rows, n, q.Bits, q.GroupSize, groups, q.Symmetric, codes, scales, zeros, gIdx);
+    }
+
+    /// <summary>
+    /// The weights group [j, j + len) of one row is fitted to: the row as updated so far, or (BlockStart) the
+    /// block's columns as they were when block [b0, b0 + blockStart.Length) started followed by the columns
+    /// after the block (which the block's lazy update has not reached yet).
+    /// </summary>
+    private static ReadOnlySpan<double> GroupWeights(Span<double> row, ReadOnlySpan<double> blockStart, int b0, int j, int len, GptqGroupFit fit, double[] scratch)
+    {
+        if (fit == GptqGroupFit.Updated || j == b0) return row.Slice(j, len);
+        int inBlock = Math.Min(len, b0 + blockStart.Length - j);
+        blockStart.Slice(j - b0, inBlock).CopyTo(scratch);
+        row.Slice(j + inBlock, len - inBlock).CopyTo(scratch.AsSpan(inBlock));
+        return scratch.AsSpan(0, len);
     }
 
     /// <summary>U with (H + λI)⁻¹ = UᵀU, λ = damp·mean(diag H); the dampening grows ×10 (up to 3 times) if H is still not positive definite.</summary>

@@ -30,7 +30,7 @@ public sealed class HostMatrix
         var c = new float[(long)Rows * other.Rows];
         if (c.Length == 0) return c;
         fixed (float* pa = Data, pb = other.Data, pc = c)
-            Kernels.Simd.Gemm.F32(Rows, other.Rows, Columns, pa, Columns, false, pb, Columns, true, pc, other.Rows, accumulate: false);
+            Kernels.Simd.SimdGemm.F32(Rows, other.Rows, Columns, pa, Columns, false, pb, Columns, true, pc, other.Rows, accumulate: false);
         return c;
     }
 }

@@ -107,8 +107,6 @@ public sealed class LlamaChatClient : IChatClient
         ArgumentNullException.ThrowIfNull(messages);
         if (options is { Tools.Count: > 0 }) throw new NotSupportedException("Tools (function calling) are not supported by LlamaChatClient.");
         if (options?.ResponseFormat is ChatResponseFormatJson) throw new NotSupportedException("JSON response formats are not supported by LlamaChatClient.");
-        if (options is { FrequencyPenalty: not null and not 0f } or { PresencePenalty: not null and not 0f })
-            throw new NotSupportedException("Frequency and presence penalties are not supported by LlamaChatClient.");
         string? adapter = null;
         string model = ModelId;
         if (options?.ModelId is { } id && id != ModelId)
@@ -134,7 +132,7 @@ public sealed class LlamaChatClient : IChatClient
         var runtime = _engine.Runtime;
         int maxNew = ServingRequests.MaxNewTokens(prompt.Length, options?.MaxOutputTokens, _engine.MaxContextTokens, null, nameof(ChatOptions.MaxOutputTokens), nameof(messages));
         var sampling = ServingRequests.Sampling(runtime.DefaultSampling, maxNew, options?.Temperature, options?.TopP, options?.TopK, options?.Seed,
-            options?.StopSequences is { Count: > 0 } stops ? [.. stops] : null);
+            options?.StopSequences is { Count: > 0 } stops ? [.. stops] : null, options?.PresencePenalty, options?.FrequencyPenalty);
         return (new EngineRequest(prompt, sampling, adapter), model);
     }
 

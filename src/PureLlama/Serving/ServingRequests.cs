@@ -11,9 +11,13 @@ internal static class ServingRequests
 {
     /// <summary>The request's sampling: <paramref name="defaults"/> (generation_config) with each given setting applied, validated.</summary>
     public static SamplingOptions Sampling(SamplingOptions defaults, int maxNewTokens, float? temperature = null, float? topP = null,
-        int? topK = null, long? seed = null, IReadOnlyList<string>? stop = null)
+        int? topK = null, long? seed = null, IReadOnlyList<string>? stop = null, float? presencePenalty = null, float? frequencyPenalty = null,
+        IReadOnlyDictionary<int, float>? logitBias = null)
     {
         var o = defaults with { MaxNewTokens = maxNewTokens };
+        if (presencePenalty is float presence) o = o with { PresencePenalty = presence };
+        if (frequencyPenalty is float frequency) o = o with { FrequencyPenalty = frequency };
+        if (logitBias is { Count: > 0 }) o = o with { LogitBias = logitBias };
         if (temperature is float t) o = o with { Temperature = t };
         if (topP is float p) o = o with { TopP = p };
         if (topK is int k) o = o with { TopK = k };

@@ -65,8 +65,11 @@ public static class LoraMerge
         return null;
     }, carryOver: name => !HfCheckpointWriter.IsWeightFile(name)); // a user's other files in an existing output folder stay
 
-    /// <summary>Every weight of a model under Hugging Face names, quantized projections dequantized, converted to <paramref name="dtype"/>.</summary>
-    internal static void WriteWeights(LlamaModel model, string path, DType dtype)
+    /// <summary>
+    /// Every weight of a model under Hugging Face names, quantized projections dequantized, converted to <paramref name="dtype"/>;
+    /// <paramref name="dropTiedHead"/> leaves out a tied quantized lm_head (its values are the embedding table's).
+    /// </summary>
+    internal static void WriteWeights(LlamaModel model, string path, DType dtype, bool dropTiedHead = false)
     {
         var named = new List<(string, Tensor)> { ("model.embed_tokens.weight", model.EmbedTokens.Table), ("model.norm.weight", model.Norm.Weight) };
         foreach (var l in model.Layers)
@@ -80,7 +83,7 @@ public static class LoraMerge
         {
             foreach (var (name, linear) in model.NamedLinears())
             {
-                if (name == "lm_head" && model.Config.TieWordEmbeddings && linear is Linear) continue;
+                if (name == "lm_head" && model.Config.TieWordEmbeddings && (linear is Linear || dropTiedHead)) continue;
                 if (linear is QuantLinear q)   // a quantized layer is written as its dequantized weight Ŵ
                 {
                     var w = Tensor.Empty(q.Weight.Shape, DType.F32, q.Weight.Device);

@@ -1,7 +1,7 @@
 using PureLlama.Compute;
 using PureLlama.Kernels;
+using PureLlama.Kernels.Simd;
 using PureLlama.Tensors;
-using Simd8 = PureLlama.Kernels.Simd.AdamW8bit;
 
 namespace PureLlama.Training;
 
@@ -51,7 +51,7 @@ public sealed unsafe class PagedAdamW8bit : IOptimizer
         if (IsPaged && _params.Length > 0)
         {
             long largest = _params.Max(p => p.Value.Numel);
-            ChunkElements = Math.Min((chunkElements + Simd8.BlockSize - 1) / Simd8.BlockSize, Simd8.Blocks(largest)) * Simd8.BlockSize;
+            ChunkElements = Math.Min((chunkElements + SimdAdamW8bit.BlockSize - 1) / SimdAdamW8bit.BlockSize, SimdAdamW8bit.Blocks(largest)) * SimdAdamW8bit.BlockSize;
             _staging = new Staging(ChunkElements, Device);
         }
     }
@@ -103,7 +103,7 @@ public sealed unsafe class PagedAdamW8bit : IOptimizer
         for (long start = 0; start < n; start += ChunkElements)
         {
             int len = (int)Math.Min(ChunkElements, n - start);
-            int b0 = (int)(start / Simd8.BlockSize), blocks = (int)Simd8.Blocks(len);
+            int b0 = (int)(start / SimdAdamW8bit.BlockSize), blocks = (int)SimdAdamW8bit.Blocks(len);
             using var pv = p.ViewWith(new Shape(len), [1], p.Offset + start);          // [len] of the flat parameter
             using var gv = g.ViewWith(new Shape(len), [1], g.Offset + start);
             using var mq = st.MCodes.ViewWith(new Shape(len), [1], 0);                // staging views: [len] codes, [blocks] absmax
@@ -160,7 +160,7 @@ public sealed unsafe class PagedAdamW8bit : IOptimizer
     {
         public State(long n, Device device)
         {
-            int count = checked((int)n), blocks = (int)Simd8.Blocks(n);
+            int count = checked((int)n), blocks = (int)SimdAdamW8bit.Blocks(n);
             MCodes = Tensor.FromSpan<byte>(Enumerable.Repeat(DynamicMap.SignedZero, count).ToArray(), new Shape(count), DType.U8, device);
             VCodes = Tensor.Zeros(new Shape(count), DType.U8, device);
             MAbsmax = Tensor.Zeros(new Shape(blocks), DType.F32, device);
@@ -181,8 +181,8 @@ public sealed unsafe class PagedAdamW8bit : IOptimizer
     {
         public Tensor MCodes { get; } = Tensor.Empty(new Shape((int)chunk), DType.U8, device);
         public Tensor VCodes { get; } = Tensor.Empty(new Shape((int)chunk), DType.U8, device);
-        public Tensor MAbsmax { get; } = Tensor.Empty(new Shape((int)(chunk / Simd8.BlockSize)), DType.F32, device);
-        public Tensor VAbsmax { get; } = Tensor.Empty(new Shape((int)(chunk / Simd8.BlockSize)), DType.F32, device);
+        public Tensor MAbsmax { get; } = Tensor.Empty(new Shape((int)(chunk / SimdAdamW8bit.BlockSize)), DType.F32, device);
+        public Tensor VAbsmax { get; } = Tensor.Empty(new Shape((int)(chunk / SimdAdamW8bit.BlockSize)), DType.F32, device);
         public long Bytes => MCodes.ByteLength + VCodes.ByteLength + MAbsmax.ByteLength + VAbsmax.ByteLength;
 
         public void Dispose() { MCodes.Dispose(); VCodes.Dispose(); MAbsmax.Dispose(); VAbsmax.Dispose(); }

@@ -30,7 +30,7 @@ public sealed class FlashAttentionMemoryTests
         long at8k = Measure(8192), at16k = Measure(16384);
         at8k.Should().BeLessThan(256 * 1024, "managed bytes at 8k");
         at16k.Should().BeLessThan(256 * 1024, "managed bytes at 16k");
-        FlashAttention.ScratchBytesPerThread(d).Should().BeLessThan(256 * 1024);
+        SimdFlashAttention.ScratchBytesPerThread(d).Should().BeLessThan(256 * 1024);
     }
 
 }

@@ -145,6 +145,20 @@ public sealed class GpuMatmulCudaTests : IClassFixture<GpuMatmulCudaFixture>
                     }
     }
 
+    // The PTX-builder GEMM (fragments in registers): k and padded leading dimensions multiples of 8, ragged m and n,
+    // several k steps, one k step, accumulate; poisoned C (NaN) outside what it must write is checked by Run.
+    [CudaFact]
+    public void Ptx_bf16_gemm_matches_reference_on_cuda()
+    {
+        int seed = 500;
+        foreach (var (m, n, k, pad) in new[] { (1, 1, 8, 0), (17, 9, 40, 8), (130, 140, 64, 0), (257, 129, 136, 8), (300, 520, 264, 0), (256, 384, 4096, 0) })
+            foreach (bool accumulate in new[] { false, true })
+            {
+                var t = new MatmulCase(m, n, k, TransA: false, TransB: true, accumulate, pad);
+                Run(_cuda.Accelerator!, _cuda.Matmul!, MatmulKind.Bf16Ptx, t, seed++).Should().BeLessThanOrEqualTo(1e-4, $"PTX GEMM {t}");
+            }
+    }
+
     [CudaFact]
     public void Gemv_bf16_matches_reference_on_cuda()
     {

@@ -93,6 +93,8 @@ public enum MatmulKind
     Bf16,
     /// <summary>Bf16 forced through the tensor-core kernel's tiling (emulated mma off CUDA).</summary>
     Bf16TensorCoreLayout,
+    /// <summary>Bf16 through the PTX-builder kernel (CUDA sm_80+ only; A [m,k], B [n,k]).</summary>
+    Bf16Ptx,
 }
 
 /// <summary>One GEMM problem: shape, layout, padding of leading dimensions, accumulate.</summary>
@@ -156,7 +158,7 @@ public static class GpuMatmulCheck
                 for (int j = 0; j < t.N; j++)
                     c0[i * t.Ldc + j] = (float)(rng.NextDouble() * 2 - 1);
 
-        bool aBf16 = kind is MatmulKind.Bf16 or MatmulKind.Bf16TensorCoreLayout;
+        bool aBf16 = kind is MatmulKind.Bf16 or MatmulKind.Bf16TensorCoreLayout or MatmulKind.Bf16Ptx;
         bool bBf16 = kind != MatmulKind.F32;
         var aBits = new ushort[aLen];
         var bBits = new ushort[bLen];
@@ -182,6 +184,9 @@ public static class GpuMatmulCheck
                 break;
             case MatmulKind.Bf16TensorCoreLayout:
                 matmul.Bf16TensorCoreLayout(s, t.M, t.N, t.K, daU.View, t.Lda, dbU.View, t.Ldb, dc.View, t.Ldc, t.Accumulate);
+                break;
+            case MatmulKind.Bf16Ptx:
+                matmul.Bf16Ptx(s, t.M, t.N, t.K, daU.View, t.Lda, dbU.View, t.Ldb, dc.View, t.Ldc, t.Accumulate);
                 break;
         }
         s.Synchronize();

@@ -7,7 +7,7 @@ using PureLlama.Kernels.Tests.Harness;
 namespace PureLlama.Kernels.Tests.Gpu;
 
 /// <summary>
-/// NF4 / INT8 dequant-matmul and dequantize kernels (Gpu/Quantized) against QuantReference, on
+/// NF4 / INT8 dequant-matmul and dequantize kernels (Gpu/Quantized) against ReferenceQuant, on
 /// ILGPU's CPU accelerator (and CUDA when present). Inputs are random packed bytes, absmax codes and
 /// nested scales (every code occurs), shapes ragged so that absmax blocks cross row ends, the
 /// packed view is also tried at an odd byte offset (no 32-bit loads), y is poisoned and guarded by
@@ -129,7 +129,7 @@ public sealed class GpuQuantizedMatmulTests
         var y0 = Poison.Floats(yLen + 5);
         if (accumulate) Array.Copy(RandomData.Uniform(seed + 2, yLen), y0, yLen);
         var xd = Array.ConvertAll(x, v => (double)v);
-        var expected = transpose ? QuantReference.MatmulWeight(xd, m, wRef, o, i) : QuantReference.MatmulWeightT(xd, m, wRef, o, i);
+        var expected = transpose ? ReferenceQuant.MatmulWeight(xd, m, wRef, o, i) : ReferenceQuant.MatmulWeightT(xd, m, wRef, o, i);
         if (accumulate) for (int k = 0; k < yLen; k++) expected[k] += y0[k];
         using var dx = acc.Upload(x);
         using var dy = acc.Upload(y0);
@@ -178,8 +178,8 @@ public sealed class GpuQuantizedMatmulTests
         }
 
         public double[] Reference() => _codes.Length == 0
-            ? QuantReference.DequantizeNf4(_packed, _map, _absmax, _block, _out, _in)
-            : QuantReference.DequantizeNf4(_packed, _map, _codes, _nested, _nestedMap, _offset, _block, 256, _out, _in);
+            ? ReferenceQuant.DequantizeNf4(_packed, _map, _absmax, _block, _out, _in)
+            : ReferenceQuant.DequantizeNf4(_packed, _map, _codes, _nested, _nestedMap, _offset, _block, 256, _out, _in);
 
         private MemoryBuffer1D<T, Stride1D.Dense> Keep<T>(MemoryBuffer1D<T, Stride1D.Dense> b) where T : unmanaged { _buffers.Add(b); return b; }
 
@@ -209,7 +209,7 @@ public sealed class GpuQuantizedMatmulTests
             return c;
         }
 
-        public double[] Reference() => QuantReference.DequantizeInt8(_q, _scb, _out, _in);
+        public double[] Reference() => ReferenceQuant.DequantizeInt8(_q, _scb, _out, _in);
 
         public void Dispose() { _values?.Dispose(); _scale?.Dispose(); }
     }

@@ -36,11 +36,11 @@ public sealed class IlgpuQuantizedBackendTests
     /// <summary>Ŵ in float64 from the weight's components, copied back to the host.</summary>
     private static double[] Reference(QuantizedTensor q) => q switch
     {
-        Nf4Tensor n when n.DoubleQuantized => QuantReference.DequantizeNf4(n.Packed.ToArray<byte>(), n.QuantMap.ToArray<float>(),
+        Nf4Tensor n when n.DoubleQuantized => ReferenceQuant.DequantizeNf4(n.Packed.ToArray<byte>(), n.QuantMap.ToArray<float>(),
             n.Absmax.ToArray<byte>(), n.NestedAbsmax!.ToArray<float>(), n.NestedQuantMap!.ToArray<float>(), n.NestedOffset,
             n.BlockSize, n.NestedBlockSize, Out, In),
-        Nf4Tensor n => QuantReference.DequantizeNf4(n.Packed.ToArray<byte>(), n.QuantMap.ToArray<float>(), n.Absmax.ToArray<float>(), n.BlockSize, Out, In),
-        Int8Tensor i => QuantReference.DequantizeInt8(i.Values.ToArray<sbyte>(), i.RowAbsmax.ToArray<float>(), Out, In),
+        Nf4Tensor n => ReferenceQuant.DequantizeNf4(n.Packed.ToArray<byte>(), n.QuantMap.ToArray<float>(), n.Absmax.ToArray<float>(), n.BlockSize, Out, In),
+        Int8Tensor i => ReferenceQuant.DequantizeInt8(i.Values.ToArray<sbyte>(), i.RowAbsmax.ToArray<float>(), Out, In),
         _ => throw new ArgumentException(q.GetType().Name),
     };
 
@@ -59,7 +59,7 @@ public sealed class IlgpuQuantizedBackendTests
             var x = RandomData.Uniform(RandomData.Seed("x", m, yCols), m * dims[^1]);
             var y0 = accumulate ? RandomData.Uniform(RandomData.Seed("y", m), m * yCols) : Poison.Floats(m * yCols);
             var xd = Array.ConvertAll(x, v => (double)v);
-            var expected = transpose ? QuantReference.MatmulWeight(xd, m, wRef, Out, In) : QuantReference.MatmulWeightT(xd, m, wRef, Out, In);
+            var expected = transpose ? ReferenceQuant.MatmulWeight(xd, m, wRef, Out, In) : ReferenceQuant.MatmulWeightT(xd, m, wRef, Out, In);
             if (accumulate) for (int k = 0; k < expected.Length; k++) expected[k] += y0[k];
             using var tx = Tensor.FromArray(x, new Shape(dims), Dev);
             using var ty = Tensor.FromArray(y0, new Shape([.. dims[..^1], yCols]), Dev);

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using PureLlama.Calibration;
 using PureLlama.IO;
 using PureLlama.Llama;
+using PureLlama.Nn;
 using PureLlama.Quantization;
 using PureLlama.Tensors;
 using PureLlama.Tests.IO;
@@ -59,5 +60,24 @@ public sealed class Int4CheckpointErrorTests
             foreach (var g in kept) foreach (var (_, t) in g) t.Dispose();
         }
         FluentActions.Invoking(() => LlamaRuntime.Load(folder, Device.Cpu)).Should().Throw<InvalidDataException>().WithMessage("*model.layers.1.mlp.up_proj.qzeros*missing*");
+    }
+
+    [Fact]
+    public void Fixture_quantize_lm_head_quantizes_the_dense_head_of_an_int4_folder_alone()
+    {
+        string tiny = LlamaFixtures.FindTiny();
+        using var dir = new TempDir();
+        string folder = WriteRtnFolder(dir, tiny);
+        int[] prompt = [1, 5, 9, 200, 3, 77];
+        using var asStored = LlamaRuntime.Load(folder, Device.Cpu);
+        using var headInt8 = LlamaRuntime.Load(folder, Device.Cpu, quantize: QuantizationConfig.Int8() with { SkipModules = [] });
+        asStored.Model.LmHead.Should().NotBeOfType<QuantLinear>();
+        var head = headInt8.Model.LmHead.Should().BeOfType<QuantLinear>().Subject;
+        head.Weight.Format.Should().Be(QuantFormat.Int8);
+        headInt8.Model.Layers[0].Mlp.UpProj.Should().BeOfType<QuantLinear>().Which.Weight.Should().BeOfType<Int4GroupTensor>("the projections stay as stored");
+        float[] expected = asStored.Logits(prompt), actual = headInt8.Logits(prompt);
+        double err = 0, norm = 0;
+        for (int i = 0; i < expected.Length; i++) { err = Math.Max(err, Math.Abs(actual[i] - expected[i])); norm = Math.Max(norm, Math.Abs(expected[i])); }
+        err.Should().BeGreaterThan(0, "the head is INT8 now").And.BeLessThan(0.05 * norm, "INT8 row-wise absmax keeps the logits close");
     }
 }

@@ -70,6 +70,7 @@ public class CliConventionsTests
 }
 
 /// <summary>Error lines name the valid choices.</summary>
+[Collection(ConsoleCaptureCollection.Name)]
 public class CliErrorLineTests
 {
     [Fact]

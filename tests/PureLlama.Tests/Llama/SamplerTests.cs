@@ -56,6 +56,33 @@ public class SamplerTests
     }
 
     [Fact]
+    public void Presence_and_frequency_penalties_count_generated_tokens_only()
+    {
+        // Greedy over a fixed row [3, 2.9, 0]: token 0 wins until its penalties (0.5 once + 0.25 per use) sink it below token 1.
+        var s = new Sampler(new SamplingOptions { PresencePenalty = 0.5f, FrequencyPenalty = 0.25f }, 3);
+        s.Observe([0, 0, 0]);   // prompt tokens: seen, but not generated, so not penalised
+        var picks = new List<int>();
+        for (int i = 0; i < 5; i++) picks.Add(s.Sample(new float[] { 3f, 2.9f, 0f }));
+        // 0: 3 vs 2.9 → 0; then 3 − 0.75 = 2.25 vs 2.9 → 1; 2.25 vs 2.9 − 0.75 = 2.15 → 0; 3 − 1 = 2 vs 2.15 → 1; 2 vs 1.9 → 0
+        picks.Should().Equal(0, 1, 0, 1, 0);
+        float[] l = [1f, 1f, 1f, 1f];
+        Sampler.ApplyPresenceAndFrequencyPenalties(l, [3, 1], new[] { 0, 2, 0, 1 }, 0.5f, -0.25f);
+        l.Should().Equal(1f, 1f - 0.5f + 0.5f, 1f, 1f - 0.5f + 0.25f);
+    }
+
+    [Fact]
+    public void Logit_bias_is_added_before_the_choice()
+    {
+        var s = new Sampler(new SamplingOptions { LogitBias = new Dictionary<int, float> { [2] = 2.5f, [0] = -100f } }, 3);
+        s.Sample(new float[] { 3f, 1f, 1f }).Should().Be(2);
+        new SamplingOptions { LogitBias = new Dictionary<int, float> { [1] = 100.5f } }.Invoking(o => o.Validate()).Should().Throw<ArgumentException>().WithMessage("*logit_bias*");
+        var outside = () => new Sampler(new SamplingOptions { LogitBias = new Dictionary<int, float> { [3] = 1f } }, 3);
+        outside.Should().Throw<ArgumentException>().WithMessage("*logit_bias*3*");
+        new SamplingOptions { PresencePenalty = 2.5f }.Invoking(o => o.Validate()).Should().Throw<ArgumentException>().WithMessage("*presence_penalty*");
+        new SamplingOptions { FrequencyPenalty = float.NaN }.Invoking(o => o.Validate()).Should().Throw<ArgumentException>().WithMessage("*frequency_penalty*");
+    }
+
+    [Fact]
     public void Seeded_sampling_repeats_and_follows_the_distribution()
     {
         float[] logits = [0f, MathF.Log(3f), float.NegativeInfinity];

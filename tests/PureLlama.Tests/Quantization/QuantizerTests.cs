@@ -41,9 +41,9 @@ public sealed class QuantizerTests
         var packed = q.Packed.ToArray<byte>();
         var map = q.QuantMap.ToArray<float>();
         double[] absHat = doubleQuant
-            ? QuantReference.NestedAbsmax(q.Absmax.ToArray<byte>(), q.NestedAbsmax!.ToArray<float>(), q.NestedQuantMap!.ToArray<float>(), q.NestedOffset, 256)
+            ? ReferenceQuant.NestedAbsmax(q.Absmax.ToArray<byte>(), q.NestedAbsmax!.ToArray<float>(), q.NestedQuantMap!.ToArray<float>(), q.NestedOffset, 256)
             : Array.ConvertAll(q.Absmax.ToArray<float>(), v => (double)v);
-        var wHat = QuantReference.DequantizeNf4(packed, map, absHat, 64, rows, cols);
+        var wHat = ReferenceQuant.DequantizeNf4(packed, map, absHat, 64, rows, cols);
         for (int e = 0; e < w.Length; e++)
         {
             int b = e / 64;
@@ -103,7 +103,7 @@ public sealed class QuantizerTests
         var scb = q.RowAbsmax.ToArray<float>();
         scb[0].Should().Be(0f);
         values.Should().OnlyContain(v => v >= -127);
-        var wHat = QuantReference.DequantizeInt8(values, scb, rows, cols);
+        var wHat = ReferenceQuant.DequantizeInt8(values, scb, rows, cols);
         for (int e = 0; e < w.Length; e++)
             Math.Abs(w[e] - wHat[e]).Should().BeLessThanOrEqualTo(scb[e / cols] / 254.0 * (1 + 1e-5) + 1e-12, $"element {e}");
     }

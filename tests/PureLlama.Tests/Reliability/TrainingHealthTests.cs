@@ -11,6 +11,7 @@ using static PureLlama.Tests.Training.TrainingTestSupport;
 namespace PureLlama.Tests.Reliability;
 
 /// <summary>Divergence is reported with its true reason, stops the run with an intact last checkpoint, and a uniform stuck model warns.</summary>
+[Collection(PureLlama.Tests.Cli.ConsoleCaptureCollection.Name)]
 public sealed class TrainingHealthTests(CorpusFixture fx) : IClassFixture<CorpusFixture>
 {
     private static (Trainer Trainer, StringWriter Log, TrainingProgress Progress) MakeTrainer(LlamaModel model, ITrainableWeights weights, IOptimizer opt,

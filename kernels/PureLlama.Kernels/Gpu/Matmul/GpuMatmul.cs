@@ -11,13 +11,13 @@ namespace PureLlama.Kernels.Gpu;
 /// Kernels are compiled once, in the constructor. Launches are asynchronous on the given stream.
 /// </summary>
 /// <remarks>
-/// Routing: F32 and F32Bf16 use the shared-memory tiled kernel (<see cref="TiledMatmulKernel"/>);
+/// Routing: F32 and F32Bf16 use the shared-memory tiled kernel (<see cref="GpuTiledMatmul"/>);
 /// F32Bf16 with m = 1 and B a weight [n,k] uses a bandwidth-bound GEMV. Bf16 uses the
-/// tensor-core kernel (<see cref="TensorCoreMatmulKernel"/>, mma.sync m16n8k16) on CUDA for
+/// tensor-core kernel (<see cref="GpuTensorCoreMatmul"/>, mma.sync m16n8k16) on CUDA for
 /// A [m,k] and B [n,k] (transA = false, transB = true), and the tiled kernel otherwise.
 /// Index arithmetic is 32-bit: every operand must hold fewer than 2³¹ elements.
 /// </remarks>
-public sealed class GpuMatmul : IDisposable
+public sealed partial class GpuMatmul : IDisposable
 {
     private readonly Accelerator _accelerator;
     private readonly Action<AcceleratorStream, KernelConfig, GemmShape, ArrayView<float>, ArrayView<float>, ArrayView<float>> _f32;
@@ -33,20 +33,20 @@ public sealed class GpuMatmul : IDisposable
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         _accelerator = accelerator;
-        _f32 = Load("TiledMatmulKernel<f32,f32>", () => accelerator.LoadKernel<GemmShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
-            TiledMatmulKernel.Kernel<float, float, F32Widen, F32Widen>));
-        _f32Bf16 = Load("TiledMatmulKernel<f32,bf16>", () => accelerator.LoadKernel<GemmShape, ArrayView<float>, ArrayView<ushort>, ArrayView<float>>(
-            TiledMatmulKernel.Kernel<float, ushort, F32Widen, Bf16Widen>));
-        _bf16Tiled = Load("TiledMatmulKernel<bf16,bf16>", () => accelerator.LoadKernel<GemmShape, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>>(
-            TiledMatmulKernel.Kernel<ushort, ushort, Bf16Widen, Bf16Widen>));
-        _gemvBf16 = Load("GemvBf16Kernel", () => accelerator.LoadKernel<GemmShape, ArrayView<float>, ArrayView<ushort>, ArrayView<float>>(
-            GemvBf16Kernel.Kernel));
+        _f32 = Load("GpuTiledMatmul<f32,f32>", () => accelerator.LoadKernel<GemmShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
+            GpuTiledMatmul.Kernel<float, float, F32Widen, F32Widen>));
+        _f32Bf16 = Load("GpuTiledMatmul<f32,bf16>", () => accelerator.LoadKernel<GemmShape, ArrayView<float>, ArrayView<ushort>, ArrayView<float>>(
+            GpuTiledMatmul.Kernel<float, ushort, F32Widen, Bf16Widen>));
+        _bf16Tiled = Load("GpuTiledMatmul<bf16,bf16>", () => accelerator.LoadKernel<GemmShape, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>>(
+            GpuTiledMatmul.Kernel<ushort, ushort, Bf16Widen, Bf16Widen>));
+        _gemvBf16 = Load("GpuGemvBf16", () => accelerator.LoadKernel<GemmShape, ArrayView<float>, ArrayView<ushort>, ArrayView<float>>(
+            GpuGemvBf16.Kernel));
         if (accelerator.AcceleratorType == AcceleratorType.Cuda
             && accelerator is CudaAccelerator cuda
             && cuda.Architecture is { } arch && arch >= CudaArchitecture.SM_80)
         {
-            _bf16TensorCore = Load("TensorCoreMatmulKernel", () => accelerator.LoadKernel<GemmShape, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>>(
-                TensorCoreMatmulKernel.Kernel));
+            _bf16TensorCore = Load("GpuTensorCoreMatmul", () => accelerator.LoadKernel<GemmShape, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>>(
+                GpuTensorCoreMatmul.Kernel));
         }
     }
 
@@ -68,8 +68,8 @@ public sealed class GpuMatmul : IDisposable
         var shape = Validate(stream, m, n, k, a.Length, lda, transA, b.Length, ldb, transB, c.Length, ldc, accumulate);
         if (m == 1 && transB)
         {
-            shape.Vectorized = GemvBf16Kernel.CanVectorize(b, ldb, k) ? 1 : 0;
-            _gemvBf16(stream, GemvBf16Kernel.Config(n, _accelerator.WarpSize), shape, a, b, c);
+            shape.Vectorized = GpuGemvBf16.CanVectorize(b, ldb, k) ? 1 : 0;
+            _gemvBf16(stream, GpuGemvBf16.Config(n, _accelerator.WarpSize), shape, a, b, c);
             return;
         }
         _f32Bf16(stream, TiledConfig(m, n), shape, a, b, c);
@@ -82,8 +82,13 @@ public sealed class GpuMatmul : IDisposable
         var shape = Validate(stream, m, n, k, a.Length, lda, transA, b.Length, ldb, transB, c.Length, ldc, accumulate);
         if (_bf16TensorCore is not null && !transA && transB)
         {
-            shape.Vectorized = TensorCoreMatmulKernel.CanVectorize(a, lda, b, ldb, k) ? 1 : 0;
-            _bf16TensorCore(stream, TensorCoreMatmulKernel.Config(m, n), shape, a, b, c);
+            if (PreferPtxGemm && PtxGemmTakes(m, n, k, a, lda, b, ldb))
+            {
+                Bf16Ptx(stream, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+                return;
+            }
+            shape.Vectorized = GpuTensorCoreMatmul.CanVectorize(a, lda, b, ldb, k) ? 1 : 0;
+            _bf16TensorCore(stream, GpuTensorCoreMatmul.Config(m, n), shape, a, b, c);
             return;
         }
         _bf16Tiled(stream, TiledConfig(m, n), shape, a, b, c);
@@ -98,15 +103,15 @@ public sealed class GpuMatmul : IDisposable
         ArrayView<ushort> b, int ldb, ArrayView<float> c, int ldc, bool accumulate)
     {
         var shape = Validate(stream, m, n, k, a.Length, lda, false, b.Length, ldb, true, c.Length, ldc, accumulate);
-        shape.Vectorized = TensorCoreMatmulKernel.CanVectorize(a, lda, b, ldb, k) ? 1 : 0;
-        var kernel = _bf16TensorCore ?? Load("TensorCoreMatmulKernel", () => _accelerator.LoadKernel<GemmShape, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>>(
-            TensorCoreMatmulKernel.Kernel));
-        kernel(stream, TensorCoreMatmulKernel.Config(m, n), shape, a, b, c);
+        shape.Vectorized = GpuTensorCoreMatmul.CanVectorize(a, lda, b, ldb, k) ? 1 : 0;
+        var kernel = _bf16TensorCore ?? Load("GpuTensorCoreMatmul", () => _accelerator.LoadKernel<GemmShape, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>>(
+            GpuTensorCoreMatmul.Kernel));
+        kernel(stream, GpuTensorCoreMatmul.Config(m, n), shape, a, b, c);
     }
 
     private static KernelConfig TiledConfig(int m, int n) => new(
-        new Index3D(CeilDiv(n, TiledMatmulKernel.TileN), CeilDiv(m, TiledMatmulKernel.TileM), 1),
-        new Index3D(TiledMatmulKernel.Threads, 1, 1));
+        new Index3D(CeilDiv(n, GpuTiledMatmul.TileN), CeilDiv(m, GpuTiledMatmul.TileM), 1),
+        new Index3D(GpuTiledMatmul.Threads, 1, 1));
 
     /// <summary>Offset of a view's first element inside its buffer, in elements (for alignment checks).</summary>
     internal static long ElementOffset<T>(ArrayView<T> view) where T : unmanaged =>
@@ -155,5 +160,9 @@ public sealed class GpuMatmul : IDisposable
     }
 
     /// <summary>Releases nothing the accelerator does not own; kernels are freed with it.</summary>
-    public void Dispose() => _disposed = true;
+    public void Dispose()
+    {
+        _disposed = true;
+        _bf16Ptx?.Dispose();
+    }
 }

@@ -28,8 +28,31 @@ public static class PtxReport
     /// <summary>PTX ISA of the check (ptxas 11.8 accepts ≤ 7.8).</summary>
     public static CudaInstructionSet InstructionSet => new(7, 8);
 
-    /// <summary>Compiles every kernel of <see cref="GpuKernelCatalog.All"/> into <paramref name="outputDirectory"/>.</summary>
-    public static IReadOnlyList<PtxResult> CompileAll(string outputDirectory) => Compile(GpuKernelCatalog.All, outputDirectory);
+    /// <summary>
+    /// Compiles every kernel of <see cref="GpuKernelCatalog.All"/> into <paramref name="outputDirectory"/>, and writes the
+    /// kernels generated as PTX text by <see cref="Ptx.PtxBuilder"/> beside them.
+    /// </summary>
+    public static IReadOnlyList<PtxResult> CompileAll(string outputDirectory)
+    {
+        var results = new List<PtxResult>(Compile(GpuKernelCatalog.All, outputDirectory));
+        foreach (var (name, generate) in Ptx.PtxKernels.All)
+        {
+            try
+            {
+                string path = Path.Combine(outputDirectory, name + ".ptx");
+                File.WriteAllText(path, generate(TargetName));
+                results.Add(new PtxResult(name, path, null));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+            {
+                results.Add(new PtxResult(name, null, $"{ex.GetType().Name}: {ex.Message}"));
+            }
+        }
+        return results;
+    }
+
+    /// <summary>The .target of generated PTX in the check.</summary>
+    private const string TargetName = "sm_90";
 
     /// <summary>Compiles the given kernels, writing <c>{Name}.ptx</c> for each into <paramref name="outputDirectory"/>.</summary>
     public static IReadOnlyList<PtxResult> Compile(IEnumerable<GpuKernelEntry> kernels, string outputDirectory)

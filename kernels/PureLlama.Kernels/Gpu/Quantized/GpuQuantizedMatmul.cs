@@ -44,16 +44,16 @@ public static class GpuQuantizedMatmul
 
     /// <summary>y (=|+=) x·Ŵᵀ (x [m, in], y [m, out]) or x·Ŵ (transposeWeight: x [m, out], y [m, in]).</summary>
     public static void Nf4(AcceleratorStream stream, in Nf4DeviceWeight w, ArrayView<float> x, ArrayView<float> y, int m, bool transposeWeight, bool accumulate) =>
-        Product(stream, Operand(w), w.Out, w.In, x, y, m, transposeWeight, accumulate, Nf4GemvKernel.Kernel, QuantGemmKernels.Nf4Kernel);
+        Product(stream, Operand(w), w.Out, w.In, x, y, m, transposeWeight, accumulate, GpuNf4Gemv.Kernel, GpuQuantGemm.Nf4Kernel);
 
     /// <summary>INT8 form of <see cref="Nf4"/>.</summary>
     public static void Int8(AcceleratorStream stream, in Int8DeviceWeight w, ArrayView<float> x, ArrayView<float> y, int m, bool transposeWeight, bool accumulate) =>
-        Product(stream, Operand(w), w.Out, w.In, x, y, m, transposeWeight, accumulate, Int8GemvKernel.Kernel, QuantGemmKernels.Int8Kernel);
+        Product(stream, Operand(w), w.Out, w.In, x, y, m, transposeWeight, accumulate, GpuInt8Gemv.Kernel, GpuQuantGemm.Int8Kernel);
 
     /// <summary>Block-format (<typeparamref name="T"/>: Q8_0, Q4_0, Q4_K, Q6_K) form of <see cref="Nf4"/>.</summary>
     public static void Blocks<T>(AcceleratorStream stream, in GgmlBlockDeviceWeight w, ArrayView<float> x, ArrayView<float> y, int m, bool transposeWeight, bool accumulate)
         where T : struct, IBlockFormat =>
-        Product(stream, Operand<T>(w), w.Out, w.In, x, y, m, transposeWeight, accumulate, GgmlBlockKernels.GemvKernel<T>, GgmlBlockKernels.GemmKernel<T>);
+        Product(stream, Operand<T>(w), w.Out, w.In, x, y, m, transposeWeight, accumulate, GpuGgmlBlocks.GemvKernel<T>, GpuGgmlBlocks.GemmKernel<T>);
 
     /// <summary>dst [out, in] = Ŵ (block format <typeparamref name="T"/>).</summary>
     public static void DequantizeBlocks<T>(AcceleratorStream stream, in GgmlBlockDeviceWeight w, ArrayView<float> dst)
@@ -63,7 +63,7 @@ public static class GpuQuantizedMatmul
         long n = (long)w.Out * w.In;
         if (dst.Length != n) throw new ArgumentException($"{T.Type} dequantize: destination has {dst.Length} elements, the weight [{w.Out}, {w.In}] {n}.", nameof(dst));
         var k = GpuKernelCache.For(stream);
-        k.Load<GgmlBlockOperand<T>, ArrayView<float>, int>(GgmlBlockKernels.DequantizeKernel<T>)
+        k.Load<GgmlBlockOperand<T>, ArrayView<float>, int>(GpuGgmlBlocks.DequantizeKernel<T>)
             (stream, k.Stride(n), op, dst, w.Out);
     }
 
@@ -89,11 +89,11 @@ public static class GpuQuantizedMatmul
         if (!transposeWeight && m <= MaxGemvRows)
         {
             var shape = new QuantGemvShape { M = m, Out = rows, In = cols, Accumulate = accumulate ? 1 : 0 };
-            k.Load(gemv)(stream, Nf4GemvKernel.Config(rows, k.Accelerator.WarpSize), shape, x, op, y);
+            k.Load(gemv)(stream, GpuNf4Gemv.Config(rows, k.Accelerator.WarpSize), shape, x, op, y);
             return;
         }
         var p = Gemm(m, rows, cols, transposeWeight, accumulate);
-        k.Load(gemm)(stream, QuantGemmKernels.Config(p.M, p.N), p, x, op, y);
+        k.Load(gemm)(stream, GpuQuantGemm.Config(p.M, p.N), p, x, op, y);
     }
 
     /// <summary>dst [out, in] = Ŵ.</summary>
@@ -103,7 +103,7 @@ public static class GpuQuantizedMatmul
         int n = w.Out * w.In;
         if (dst.Length != n) throw new ArgumentException($"NF4 dequantize: destination has {dst.Length} elements, the weight [{w.Out}, {w.In}] {n}.", nameof(dst));
         var k = GpuKernelCache.For(stream);
-        k.Load<Nf4Operand, ArrayView<float>, int>(QuantDequantizeKernels.Nf4Kernel)
+        k.Load<Nf4Operand, ArrayView<float>, int>(GpuQuantDequantize.Nf4Kernel)
             (stream, k.Stride((n + 1) / 2), op, dst, n);
     }
 
@@ -114,7 +114,7 @@ public static class GpuQuantizedMatmul
         int n = w.Out * w.In;
         if (dst.Length != n) throw new ArgumentException($"INT8 dequantize: destination has {dst.Length} elements, the weight [{w.Out}, {w.In}] {n}.", nameof(dst));
         var k = GpuKernelCache.For(stream);
-        k.Load<Int8Operand, ArrayView<float>, int>(QuantDequantizeKernels.Int8Kernel)
+        k.Load<Int8Operand, ArrayView<float>, int>(GpuQuantDequantize.Int8Kernel)
             (stream, k.Stride(n), op, dst, w.Out);
     }
 

@@ -4,7 +4,7 @@ using ILGPU;
 namespace PureLlama.Kernels.Gpu;
 
 /*
- * Pieces shared by the warp-per-row quantized GEMVs (Nf4GemvKernel, Int8GemvKernel):
+ * Pieces shared by the warp-per-row quantized GEMVs (GpuNf4Gemv, GpuInt8Gemv):
  *   dot8(x, base, w) = Σ_{j<8} x[base + j]·w_j      (dequantized weights held in a Vec8)
  * with a masked form for the first and last word of a row (NF4 rows need not start on a word),
  * and the end of a launch: each of the ≤ 4 lane partials s_i is summed over the warp by a

@@ -5,7 +5,7 @@ namespace PureLlama.Kernels.Gpu;
 
 /*
  * Device-side readers of the two packed weight formats, shared by the GEMV, GEMM (as the B
- * operand of TiledMatmulKernel.Run) and dequantize kernels. The weight is Ŵ [out, in].
+ * operand of GpuTiledMatmul.Run) and dequantize kernels. The weight is Ŵ [out, in].
  *
  * NF4 (bitsandbytes layout). Element e = r·in + c of the flattened matrix:
  *   byte  = packed[e >> 1]                      code = e even ? byte >> 4 : byte & 15

@@ -125,7 +125,7 @@ internal static unsafe class Int8TiledRepack
     }
 
     /// <summary>Stores 4-bit code v of (lane, column c) in the 4-bit tile layout.</summary>
-    private static void PutNibble(byte* tile, int lane, int c, int v)
+    internal static void PutNibble(byte* tile, int lane, int c, int v)
     {
         int step = c >> 3, k = c & 7;
         byte* b = tile + step * 64 + lane * 4 + (k & 3);

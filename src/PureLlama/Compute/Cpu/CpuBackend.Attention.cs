@@ -11,7 +11,7 @@ public sealed unsafe partial class CpuBackend
     {
         var n = LayerChecks.Attention(this, q, k, v, output, lse, settings, querySegments, keySegments);
         var p = Problem(n, settings, querySegments, keySegments);
-        FlashAttention.Forward(Input(q), Input(k), Input(v), output.Pointer<float>(), lse is null ? null : lse.Pointer<float>(), p);
+        SimdFlashAttention.Forward(Input(q), Input(k), Input(v), output.Pointer<float>(), lse is null ? null : lse.Pointer<float>(), p);
     }
 
     /// <inheritdoc/>
@@ -20,7 +20,7 @@ public sealed unsafe partial class CpuBackend
     {
         var n = LayerChecks.AttentionBackward(this, q, k, v, output, dOutput, lse, dq, dk, dv, settings, querySegments, keySegments);
         var p = Problem(n, settings, querySegments, keySegments);
-        FlashAttention.Backward(Input(q), Input(k), Input(v), output.Pointer<float>(), dOutput.Pointer<float>(), lse.Pointer<float>(),
+        SimdFlashAttention.Backward(Input(q), Input(k), Input(v), output.Pointer<float>(), dOutput.Pointer<float>(), lse.Pointer<float>(),
             dq.Pointer<float>(), dk.Pointer<float>(), dv.Pointer<float>(), p);
     }
 

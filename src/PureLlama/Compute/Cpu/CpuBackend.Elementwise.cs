@@ -19,7 +19,7 @@ public sealed unsafe partial class CpuBackend
         for (long r = 0; r < outer; r++)
         {
             var (oa, ob) = plan.Offsets(r);
-            Elementwise.Binary(op, pa + oa, plan.StepA, pb + ob, plan.StepB, py + r * inner, inner);
+            SimdElementwise.Binary(op, pa + oa, plan.StepA, pb + ob, plan.StepB, py + r * inner, inner);
         }
     }
 
@@ -29,7 +29,7 @@ public sealed unsafe partial class CpuBackend
         Check.F32(this, x, nameof(x));
         Check.F32Out(this, y, nameof(y));
         Check.SameShape(x, y, nameof(x), nameof(y));
-        Elementwise.Scale(x.Pointer<float>(), alpha, y.Pointer<float>(), x.Numel);
+        SimdElementwise.Scale(x.Pointer<float>(), alpha, y.Pointer<float>(), x.Numel);
     }
 
     /// <inheritdoc/>
@@ -38,7 +38,7 @@ public sealed unsafe partial class CpuBackend
         Check.F32(this, x, nameof(x));
         Check.F32Out(this, y, nameof(y));
         Check.SameShape(x, y, nameof(x), nameof(y));
-        Elementwise.Axpy(alpha, x.Pointer<float>(), y.Pointer<float>(), x.Numel);
+        SimdElementwise.Axpy(alpha, x.Pointer<float>(), y.Pointer<float>(), x.Numel);
     }
 
     /// <inheritdoc/>
@@ -51,10 +51,10 @@ public sealed unsafe partial class CpuBackend
         // Merged dims alternate kept/reduced; the common layouts map straight onto one kernel.
         switch (plan.Pattern)
         {
-            case ReductionPattern.All: *dst = Reduce.Sum(src, source.Numel); break;
+            case ReductionPattern.All: *dst = SimdReduce.Sum(src, source.Numel); break;
             case ReductionPattern.None: Buffer.MemoryCopy(src, dst, destination.ByteLength, source.ByteLength); break;
-            case ReductionPattern.LeadingReduced: Reduce.SumOverRows(src, plan.Rows, plan.Cols, dst, accumulate: false); break;
-            case ReductionPattern.TrailingReduced: Reduce.SumOverCols(src, plan.Rows, plan.Cols, dst, accumulate: false); break;
+            case ReductionPattern.LeadingReduced: SimdReduce.SumOverRows(src, plan.Rows, plan.Cols, dst, accumulate: false); break;
+            case ReductionPattern.TrailingReduced: SimdReduce.SumOverCols(src, plan.Rows, plan.Cols, dst, accumulate: false); break;
             default: plan.SumGeneral(src, dst); break;
         }
     }

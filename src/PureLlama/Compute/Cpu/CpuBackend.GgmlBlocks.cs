@@ -17,15 +17,31 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>
-    /// y = x·Ŵᵀ with x quantized to Q8 blocks and integer block dots read straight from the GGUF bytes
-    /// (<see cref="BlockQ8Matmul{T}"/>, no repacking); false when the CPU lacks AVX2.
+    /// y = x·Ŵᵀ with x quantized to Q8 blocks and integer dots: over the weight's 16-row tiles (<paramref name="tiles"/>,
+    /// made once by <see cref="GgmlBlockTiles"/>; Q8_0 in <see cref="Int8TiledMatmul"/>, Q4_0/Q4_K/Q6_K in
+    /// <see cref="BlockTiledMatmul"/>), else read straight from the GGUF bytes (<see cref="BlockQ8Matmul{T}"/>);
+    /// false when the CPU has neither path (no AVX2).
     /// </summary>
-    private bool GgmlBlockInt8Dot(Tensor x, GgmlBlockTensor w, Tensor y, bool accumulate)
+    private bool GgmlBlockInt8Dot(Tensor x, GgmlBlockTensor w, IDisposable? tiles, Tensor y, bool accumulate)
     {
         var s = QuantizedShapes.Validate(this, x, w, y, transposeWeight: false);
         if (s.M == 0) return true;
+        switch (tiles)
+        {
+            case Int8TiledWeights t: Int8TiledMatmul.Run(t, s.M, x.Pointer<float>(), s.K, y.Pointer<float>(), s.N, accumulate); return true;
+            case BlockTiles k: BlockTiledMatmul.Run(k, s.M, x.Pointer<float>(), s.K, y.Pointer<float>(), s.N, accumulate); return true;
+        }
         return BlockFormats.Visit(w.Type, new BlockInt8Dot(w.Blocks.Pointer<byte>(), w.Rows, w.Columns, s.M, x.Pointer<float>(), s.K, y.Pointer<float>(), s.N, accumulate));
     }
+
+    /// <summary>
+    /// The 16-row int8-dot tiles of a block-format weight (a second copy of its codes, made once), where the tiled
+    /// kernels run at full speed (AVX-512BW); null elsewhere (the row-direct <see cref="BlockQ8Matmul{T}"/> is used).
+    /// </summary>
+    private static IDisposable? GgmlBlockTiles(GgmlBlockTensor w) =>
+        Int8TiledMatmul.Accelerated && w.Device.Kind == DeviceKind.Cpu
+            ? BlockTileRepack.From(w.Type, new BlockMatrix(w.Rows, w.Columns, w.Blocks.Pointer<byte>(), BlockFormats.BlockValues(w.Type), BlockFormats.BlockBytes(w.Type)))
+            : null;
 
     /// <summary>Ŵ of a ggml block-format weight into F32 [out, in].</summary>
     private void GgmlBlockDequantize(GgmlBlockTensor w, Tensor destination)
@@ -41,7 +57,7 @@ public sealed unsafe partial class CpuBackend
         {
             var w = BlockKernels<T>.View(rows, cols, data);
             if (gemv) BlockKernels<T>.Gemv(w, m, x, ldx, y, ldy, accumulate);
-            else QuantGemm.Blocks<T>(w, m, x, ldx, y, ldy, accumulate, transposeWeight);
+            else SimdQuantGemm.Blocks<T>(w, m, x, ldx, y, ldy, accumulate, transposeWeight);
             return true;
         }
     }

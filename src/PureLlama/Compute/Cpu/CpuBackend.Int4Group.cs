@@ -11,15 +11,15 @@ public sealed unsafe partial class CpuBackend
         int m = Int4GroupShapes.Validate(this, x, w, y, transposeWeight);
         if (m == 0) return;
         var weights = Int4GroupView(w);
-        if (transposeWeight) Int4GroupMatmul.Transposed(weights, m, x.Pointer<float>(), y.Pointer<float>(), accumulate);
-        else Int4GroupMatmul.Forward(weights, m, x.Pointer<float>(), y.Pointer<float>(), accumulate);
+        if (transposeWeight) SimdInt4GroupMatmul.Transposed(weights, m, x.Pointer<float>(), y.Pointer<float>(), accumulate);
+        else SimdInt4GroupMatmul.Forward(weights, m, x.Pointer<float>(), y.Pointer<float>(), accumulate);
     }
 
     /// <summary>Ŵ of an INT4 group weight into F32 [out, in].</summary>
     private void Int4GroupDequantize(Int4GroupTensor w, Tensor destination)
     {
         Int4GroupShapes.ValidateDequantize(this, w, destination);
-        Int4GroupMatmul.Dequantize(Int4GroupView(w), destination.Pointer<float>());
+        SimdInt4GroupMatmul.Dequantize(Int4GroupView(w), destination.Pointer<float>());
     }
 
     private static Int4GroupWeights Int4GroupView(Int4GroupTensor w) =>

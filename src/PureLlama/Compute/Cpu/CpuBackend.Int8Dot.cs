@@ -13,9 +13,9 @@ public sealed unsafe partial class CpuBackend
     internal bool TryInt8DotMatMul(Tensor x, QuantizedTensor w, Tensor y, bool accumulate)
     {
         if (QuantizedInference.ExactDequant) return false;
-        if (w is GgmlBlockTensor blocks) return GgmlBlockInt8Dot(x, blocks, y, accumulate);
-        var tiles = Packed(w);
-        if (tiles is null) return false;
+        var packed = Packed(w);
+        if (w is GgmlBlockTensor blocks) return GgmlBlockInt8Dot(x, blocks, packed, y, accumulate);
+        if (packed is not Int8TiledWeights tiles) return false;
         int m;
         if (w is Int4GroupTensor g) m = Int4GroupShapes.Validate(this, x, g, y, transposeWeight: false);
         else m = QuantizedShapes.Validate(this, x, w, y, transposeWeight: false).M;
@@ -30,8 +30,9 @@ public sealed unsafe partial class CpuBackend
         if (w.Device.Kind == DeviceKind.Cpu) Packed(w);
     }
 
-    private static Int8TiledWeights? Packed(QuantizedTensor w) => w.HostPacked<Int8TiledWeights>(q => q switch
+    private static IDisposable? Packed(QuantizedTensor w) => w.HostPacked<IDisposable>(q => q switch
     {
+        GgmlBlockTensor g => GgmlBlockTiles(g),
         Int8Tensor i8 => Int8TiledRepack.FromInt8(View(i8)),
         Nf4Tensor nf4 => Int8TiledRepack.FromNf4(View(nf4)),
         Int4GroupTensor int4 => Int8TiledRepack.FromInt4(Int4GroupView(int4)),

@@ -1,11 +1,6 @@
 using PureLlama.Kernels.Simd;
 using PureLlama.Kernels.Unary;
 using PureLlama.Tensors;
-using SimdAdamW = PureLlama.Kernels.Simd.AdamW;
-using SimdCrossEntropy = PureLlama.Kernels.Simd.CrossEntropy;
-using SimdRmsNorm = PureLlama.Kernels.Simd.RmsNorm;
-using SimdRope = PureLlama.Kernels.Simd.Rope;
-using SimdSoftmax = PureLlama.Kernels.Simd.Softmax;
 
 namespace PureLlama.Compute;
 
@@ -107,8 +102,8 @@ public sealed unsafe partial class CpuBackend
     {
         var (n, dim) = LayerChecks.Embedding(this, table, ids, y, gather: true);
         LayerChecks.IndicesInRange(ids.Pointer<int>(), n, table.Shape[0], "ids", "the vocabulary size");
-        if (table.DType == DType.BF16) Embedding.Gather(table.Pointer<ushort>(), ids.Pointer<int>(), y.Pointer<float>(), n, dim);
-        else Embedding.Gather(table.Pointer<float>(), ids.Pointer<int>(), y.Pointer<float>(), n, dim);
+        if (table.DType == DType.BF16) SimdEmbedding.Gather(table.Pointer<ushort>(), ids.Pointer<int>(), y.Pointer<float>(), n, dim);
+        else SimdEmbedding.Gather(table.Pointer<float>(), ids.Pointer<int>(), y.Pointer<float>(), n, dim);
     }
 
     /// <inheritdoc/>
@@ -116,7 +111,7 @@ public sealed unsafe partial class CpuBackend
     {
         var (n, dim) = LayerChecks.Embedding(this, dTable, ids, dy, gather: false);
         LayerChecks.IndicesInRange(ids.Pointer<int>(), n, dTable.Shape[0], "ids", "the vocabulary size");
-        Embedding.ScatterAdd(dy.Pointer<float>(), ids.Pointer<int>(), dTable.Pointer<float>(), n, dim);
+        SimdEmbedding.ScatterAdd(dy.Pointer<float>(), ids.Pointer<int>(), dTable.Pointer<float>(), n, dim);
     }
 
     /// <inheritdoc/>
@@ -131,7 +126,7 @@ public sealed unsafe partial class CpuBackend
     public void AdamW8bit(Tensor param, Tensor grad, Tensor mCodes, Tensor mAbsmax, Tensor vCodes, Tensor vAbsmax, in AdamWSettings s, int step)
     {
         LayerChecks.AdamW8bit(this, param, grad, mCodes, mAbsmax, vCodes, vAbsmax, step);
-        Kernels.Simd.AdamW8bit.Step(param.Pointer<float>(), grad.Pointer<float>(), mCodes.Pointer<byte>(), mAbsmax.Pointer<float>(), vCodes.Pointer<byte>(), vAbsmax.Pointer<float>(),
+        Kernels.Simd.SimdAdamW8bit.Step(param.Pointer<float>(), grad.Pointer<float>(), mCodes.Pointer<byte>(), mAbsmax.Pointer<float>(), vCodes.Pointer<byte>(), vAbsmax.Pointer<float>(),
             param.Numel, s.LearningRate, s.Beta1, s.Beta2, s.Eps, s.WeightDecay, step);
     }
 }

@@ -1,5 +1,5 @@
+using PureLlama.Kernels.Simd;
 using PureLlama.Tensors;
-using SimdLora = PureLlama.Kernels.Simd.Lora;
 
 namespace PureLlama.Compute;
 

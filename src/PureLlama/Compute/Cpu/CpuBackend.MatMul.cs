@@ -17,9 +17,9 @@ public sealed unsafe partial class CpuBackend
         for (int i = 0; i < dims.Batch; i++)
         {
             if (b.DType == DType.BF16)
-                Gemm.F32Bf16(dims.M, dims.N, dims.K, pa + i * strideA, lda, transA, b.Pointer<ushort>() + i * strideB, ldb, transB, pc + i * strideC, dims.N, accumulate);
+                SimdGemm.F32Bf16(dims.M, dims.N, dims.K, pa + i * strideA, lda, transA, b.Pointer<ushort>() + i * strideB, ldb, transB, pc + i * strideC, dims.N, accumulate);
             else
-                Gemm.F32(dims.M, dims.N, dims.K, pa + i * strideA, lda, transA, b.Pointer<float>() + i * strideB, ldb, transB, pc + i * strideC, dims.N, accumulate);
+                SimdGemm.F32(dims.M, dims.N, dims.K, pa + i * strideA, lda, transA, b.Pointer<float>() + i * strideB, ldb, transB, pc + i * strideC, dims.N, accumulate);
         }
     }
 }

@@ -24,7 +24,7 @@ public sealed unsafe partial class CpuBackend
         {
             Span<long> strideBytes = stackalloc long[source.Rank];
             for (int i = 0; i < strideBytes.Length; i++) strideBytes[i] = source.Strides[i] * size;
-            StridedCopy.Copy(source.Pointer<byte>(), strideBytes, destination.Pointer<byte>(), source.Shape.Dims, size);
+            SimdStridedCopy.Copy(source.Pointer<byte>(), strideBytes, destination.Pointer<byte>(), source.Shape.Dims, size);
         }
         else StridedScatter.Copy(source.Pointer<byte>(), source.Strides, destination.Pointer<byte>(), destination.Strides, source.Shape.Dims, size);
     }
@@ -33,7 +33,7 @@ public sealed unsafe partial class CpuBackend
     public void Fill(Tensor destination, float value)
     {
         Check.F32Out(this, destination, nameof(destination));
-        Elementwise.Fill(destination.Pointer<float>(), value, destination.Numel);
+        SimdElementwise.Fill(destination.Pointer<float>(), value, destination.Numel);
     }
 
     /// <inheritdoc/>
@@ -44,10 +44,10 @@ public sealed unsafe partial class CpuBackend
         switch (source.DType, destination.DType)
         {
             case var (s, d) when s == d: Copy(source, destination); break;
-            case (DType.F32, DType.BF16): FloatConvert.F32ToBf16(source.Pointer<float>(), destination.Pointer<ushort>(), n); break;
-            case (DType.BF16, DType.F32): FloatConvert.Bf16ToF32(source.Pointer<ushort>(), destination.Pointer<float>(), n); break;
-            case (DType.F32, DType.F16): FloatConvert.F32ToF16(source.Pointer<float>(), destination.Pointer<ushort>(), n); break;
-            case (DType.F16, DType.F32): FloatConvert.F16ToF32(source.Pointer<ushort>(), destination.Pointer<float>(), n); break;
+            case (DType.F32, DType.BF16): SimdFloatConvert.F32ToBf16(source.Pointer<float>(), destination.Pointer<ushort>(), n); break;
+            case (DType.BF16, DType.F32): SimdFloatConvert.Bf16ToF32(source.Pointer<ushort>(), destination.Pointer<float>(), n); break;
+            case (DType.F32, DType.F16): SimdFloatConvert.F32ToF16(source.Pointer<float>(), destination.Pointer<ushort>(), n); break;
+            case (DType.F16, DType.F32): SimdFloatConvert.F16ToF32(source.Pointer<ushort>(), destination.Pointer<float>(), n); break;
             case (DType.BF16, DType.F16) or (DType.F16, DType.BF16):
                 {
                     using var tmp = Tensor.Empty(source.Shape, DType.F32, Device);

@@ -21,13 +21,13 @@ public sealed unsafe partial class CpuBackend
         {
             case Nf4Tensor nf4:
                 var n = View(nf4);
-                if (gemv) Nf4Gemv.Run(n, s.M, px, s.K, py, s.N, accumulate);
-                else QuantGemm.Nf4(n, s.M, px, s.K, py, s.N, accumulate, transposeWeight);
+                if (gemv) SimdNf4Gemv.Run(n, s.M, px, s.K, py, s.N, accumulate);
+                else SimdQuantGemm.Nf4(n, s.M, px, s.K, py, s.N, accumulate, transposeWeight);
                 break;
             case Int8Tensor i8:
                 var q = View(i8);
-                if (gemv) Int8Gemv.Run(q, s.M, px, s.K, py, s.N, accumulate);
-                else QuantGemm.Int8(q, s.M, px, s.K, py, s.N, accumulate, transposeWeight);
+                if (gemv) SimdInt8Gemv.Run(q, s.M, px, s.K, py, s.N, accumulate);
+                else SimdQuantGemm.Int8(q, s.M, px, s.K, py, s.N, accumulate, transposeWeight);
                 break;
             default:
                 throw new NotSupportedException($"Dequant-matmul of {w.Describe()} is not implemented on {Name}.");
@@ -43,8 +43,8 @@ public sealed unsafe partial class CpuBackend
         float* dst = destination.Pointer<float>();
         switch (w)
         {
-            case Nf4Tensor nf4: QuantDequant.Nf4(View(nf4), dst); break;
-            case Int8Tensor i8: QuantDequant.Int8(View(i8), dst); break;
+            case Nf4Tensor nf4: SimdQuantDequant.Nf4(View(nf4), dst); break;
+            case Int8Tensor i8: SimdQuantDequant.Int8(View(i8), dst); break;
             default: throw new NotSupportedException($"Dequantizing {w.Describe()} is not implemented on {Name}.");
         }
     }

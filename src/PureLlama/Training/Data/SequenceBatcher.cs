@@ -40,8 +40,8 @@ public sealed class SequenceBatcher
     {
         ArgumentNullException.ThrowIfNull(examples);
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxSeqLength, 1, nameof(options.MaxSeqLength));
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.MicroBatchSize, 1, nameof(options.MicroBatchSize));
+        if (options.MaxSeqLength < 1) throw new ArgumentOutOfRangeException(nameof(options.MaxSeqLength), options.MaxSeqLength, "MaxSeqLength must be at least 1.");
+        if (options.MicroBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options.MicroBatchSize), options.MicroBatchSize, "MicroBatchSize must be at least 1.");
         if (examples.Count == 0) throw new ArgumentException("no examples to batch", nameof(examples));
         foreach (var e in examples)
             if (e.Length > options.MaxSeqLength || e.Length == 0)

@@ -74,7 +74,7 @@ public sealed class SftDataset
         ArgumentNullException.ThrowIfNull(lines);
         ArgumentNullException.ThrowIfNull(tokenizer);
         options ??= new SftDatasetOptions();
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxSeqLength, 2, nameof(options.MaxSeqLength));
+        if (options.MaxSeqLength < 2) throw new ArgumentOutOfRangeException(nameof(options.MaxSeqLength), options.MaxSeqLength, "MaxSeqLength must be at least 2.");
         var examples = new List<TrainingExample>();
         var problems = new List<string>();
         int lineNo = 0, read = 0, skipped = 0, truncated = 0, noTargets = 0;

@@ -82,7 +82,7 @@ public sealed class TextDataset
         ArgumentNullException.ThrowIfNull(tokenizer);
         options ??= new TextDatasetOptions();
         int T = options.SequenceLength;
-        ArgumentOutOfRangeException.ThrowIfLessThan(T, 1, nameof(options.SequenceLength));
+        if (T < 1) throw new ArgumentOutOfRangeException(nameof(options.SequenceLength), T, "SequenceLength must be at least 1.");
         int eos = tokenizer.EosId ?? throw new InvalidDataException($"{sourceName}: the tokenizer {tokenizer.Source} has no EOS token to separate documents");
         int? bos = options.AddBos ? tokenizer.BosId ?? throw new InvalidDataException($"{sourceName}: the tokenizer {tokenizer.Source} has no BOS token (set AddBos = false)") : null;
 

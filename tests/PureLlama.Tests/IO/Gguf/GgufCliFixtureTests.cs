@@ -10,6 +10,7 @@ using Xunit.Abstractions;
 namespace PureLlama.Tests.IO.Gguf;
 
 /// <summary>The commands on a llama.cpp GGUF base: LoRA fine-tuning over block-format weights, adapter export, clear refusals.</summary>
+[Collection(PureLlama.Tests.Cli.ConsoleCaptureCollection.Name)]
 public sealed class GgufCliFixtureTests(ITestOutputHelper output) : IDisposable
 {
     private readonly TempDir _dir = new();

@@ -1,0 +1,263 @@
+// PagedAttention on the CPU: attention of new query rows of several sequences against keys and values
+// kept in a block pool and found through each sequence's block table (vLLM's layout).
+//
+//   pool K, V: [blocks, blockSize, kvHeads, d] as F32, BF16 or INT8 (INT8: x ≈ code · scale[block, slot, kvHead]);
+//   position j of sequence s lives at block table[s, j / blockSize], slot j mod blockSize.
+//   Sequence s owns query rows [first, first + rows) at positions [ctx − rows, ctx) (ctx = its length after
+//   this step); row i sees keys 0..pos(i) (causal). Query head h reads KV head h / (heads / kvHeads): GQA, no copies.
+//   o_i = Σ_j softmax_j(scale · q_i·k_j) v_j, by the online softmax over key tiles of KeyTile positions:
+//   m' = max(m, max_j s_j), α = e^(m − m'), l = α·l + Σ_j e^(s_j − m'), acc = α·acc + Σ_j e^(s_j − m')·v_j, o = acc / l.
+//
+// Batch invariance: a row's arithmetic depends only on its own q, its keys and values, and the absolute
+// key positions (tiles start at multiples of KeyTile, whatever the block size), never on the other rows,
+// the number of sequences, the block size or the thread count. A contiguous KV cache is the case of one
+// block of blockSize = capacity, so single-sequence generation and the serving engine agree bit for bit.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using PureLlama.Kernels.Numerics;
+
+namespace PureLlama.Kernels.Simd;
+
+/// <summary>Element type of a paged KV pool.</summary>
+public enum PagedKvType
+{
+    /// <summary>float32.</summary>
+    F32,
+    /// <summary>bfloat16 bits.</summary>
+    Bf16,
+    /// <summary>int8 codes with an F32 scale per (block, slot, KV head).</summary>
+    Int8,
+}
+
+/// <summary>One pool (K or V): data [blocks, blockSize, kvHeads, d] and, for INT8, scales [blocks, blockSize, kvHeads].</summary>
+public readonly unsafe struct PagedKvPool(void* data, float* scales, PagedKvType type)
+{
+    /// <summary>Start of the elements.</summary>
+    public void* Data { get; } = data;
+    /// <summary>INT8 scales (null otherwise).</summary>
+    public float* Scales { get; } = scales;
+    /// <summary>Element type.</summary>
+    public PagedKvType Type { get; } = type;
+}
+
+/// <summary>
+/// Sizes of a paged attention call: q/o [Rows, Heads, HeadDim]; block tables I32 [Sequences, MaxBlocks];
+/// sequence info I32 [Sequences, 3] = (first row, rows, context length after this step).
+/// </summary>
+public readonly unsafe struct PagedAttentionProblem(int rows, int heads, int kvHeads, int headDim, int blockSize, int sequences,
+    int maxBlocks, float scale, int* blockTables, int* sequenceInfo)
+{
+    /// <summary>Query rows (all sequences).</summary>
+    public int Rows { get; } = rows;
+    /// <summary>Query heads.</summary>
+    public int Heads { get; } = heads;
+    /// <summary>KV heads (divides Heads).</summary>
+    public int KvHeads { get; } = kvHeads;
+    /// <summary>Width of a head.</summary>
+    public int HeadDim { get; } = headDim;
+    /// <summary>Positions per block.</summary>
+    public int BlockSize { get; } = blockSize;
+    /// <summary>Sequences.</summary>
+    public int Sequences { get; } = sequences;
+    /// <summary>Columns of the block table.</summary>
+    public int MaxBlocks { get; } = maxBlocks;
+    /// <summary>Softmax scale.</summary>
+    public float Scale { get; } = scale;
+    /// <summary>I32 [Sequences, MaxBlocks].</summary>
+    public int* BlockTables { get; } = blockTables;
+    /// <summary>I32 [Sequences, 3].</summary>
+    public int* SequenceInfo { get; } = sequenceInfo;
+}
+
+/// <summary>PagedAttention and the paged KV store on the CPU (SIMD over the head dimension, threads over (row, KV head)).</summary>
+public static unsafe class SimdPagedAttention
+{
+    /// <summary>Keys per online-softmax tile (tiles start at absolute positions that are multiples of it).</summary>
+    public const int KeyTile = 32;
+
+    /// <summary>INT8 quantization of one row of d values: scale = max|x| / 127, code = ⌊x·(127 / max|x|) + ½⌋ (0 when the row is 0).</summary>
+    public static float QuantizeRow(float* x, sbyte* codes, int d)
+    {
+        float amax = 0f;
+        for (int c = 0; c < d; c++) amax = MathF.Max(amax, MathF.Abs(x[c]));
+        if (amax == 0f) { new Span<sbyte>(codes, d).Clear(); return 0f; }
+        float inv = 127f / amax;
+        for (int c = 0; c < d; c++) codes[c] = (sbyte)Math.Clamp(MathF.Floor(x[c] * inv + 0.5f), -127f, 127f);
+        return amax / 127f;
+    }
+
+    /// <summary>
+    /// Writes new rows k, v [n, kvHeads, d] (F32) into the pools at slots[i] = block·blockSize + offset.
+    /// </summary>
+    public static void Store(float* k, float* v, int* slots, int n, int kvHeads, int d, PagedKvPool kPool, PagedKvPool vPool)
+    {
+        for (int i = 0; i < n; i++)
+            for (int h = 0; h < kvHeads; h++)
+            {
+                long src = ((long)i * kvHeads + h) * d, row = (long)slots[i] * kvHeads + h;
+                StoreRow(k + src, kPool, row, d);
+                StoreRow(v + src, vPool, row, d);
+            }
+    }
+
+    private static void StoreRow(float* x, PagedKvPool pool, long row, int d)
+    {
+        switch (pool.Type)
+        {
+            case PagedKvType.F32: new ReadOnlySpan<float>(x, d).CopyTo(new Span<float>((float*)pool.Data + row * d, d)); break;
+            case PagedKvType.Bf16:
+                ushort* b = (ushort*)pool.Data + row * d;
+                for (int c = 0; c < d; c++) b[c] = Bf16.FromFloat(x[c]);
+                break;
+            default: pool.Scales[row] = QuantizeRow(x, (sbyte*)pool.Data + row * d, d); break;
+        }
+    }
+
+    /// <summary>o [Rows, Heads, d] (F32) = paged attention of q [Rows, Heads, d] (F32); see the file comment.</summary>
+    public static void Forward(float* q, PagedKvPool k, PagedKvPool v, float* o, in PagedAttentionProblem p)
+    {
+        var rowSeq = new int[p.Rows];
+        for (int s = 0; s < p.Sequences; s++)
+        {
+            int first = p.SequenceInfo[3 * s], rows = p.SequenceInfo[3 * s + 1];
+            for (int r = first; r < first + rows; r++) rowSeq[r] = s;
+        }
+        int items = p.Rows * p.KvHeads;
+        var prob = p;
+        nint qp = (nint)q, op = (nint)o;
+        long keys = 0;
+        for (int s = 0; s < p.Sequences; s++) keys += (long)p.SequenceInfo[3 * s + 1] * p.SequenceInfo[3 * s + 2];
+        if (items == 1 || SimdThreading.MaxThreads == 1 || keys * p.Heads * p.HeadDim < (1 << 15))
+        {
+            using var s = new Scratch(p);
+            for (int i = 0; i < items; i++) Item(i, (float*)qp, k, v, (float*)op, prob, rowSeq, s);
+            return;
+        }
+        Parallel.For(0, items, SimdThreading.Options, () => new Scratch(prob),
+            (i, _, s) => { Item(i, (float*)qp, k, v, (float*)op, prob, rowSeq, s); return s; }, s => s.Dispose());
+    }
+
+    // One (row, KV head): the group's query heads against keys 0..pos of the row's sequence.
+    private static void Item(int item, float* q, PagedKvPool kPool, PagedKvPool vPool, float* o, in PagedAttentionProblem p, int[] rowSeq, Scratch s)
+    {
+        int row = item / p.KvHeads, kvh = item % p.KvHeads, d = p.HeadDim, group = p.Heads / p.KvHeads;
+        int seq = rowSeq[row];
+        int first = p.SequenceInfo[3 * seq], rows = p.SequenceInfo[3 * seq + 1], ctx = p.SequenceInfo[3 * seq + 2];
+        int pos = ctx - rows + (row - first);
+        int* table = p.BlockTables + (long)seq * p.MaxBlocks;
+        for (int g = 0; g < group; g++) { s.M[g] = float.NegativeInfinity; s.L[g] = 0f; }
+        new Span<float>(s.Acc, group * d).Clear();
+        for (int t0 = 0; t0 <= pos; t0 += KeyTile)
+        {
+            int nk = Math.Min(KeyTile, pos + 1 - t0);
+            for (int j = 0; j < nk; j++)
+            {
+                int key = t0 + j;
+                long slotRow = ((long)table[key / p.BlockSize] * p.BlockSize + key % p.BlockSize) * p.KvHeads + kvh;
+                LoadRow(kPool, slotRow, d, s.K + (long)j * d);
+                LoadRow(vPool, slotRow, d, s.V + (long)j * d);
+            }
+            for (int g = 0; g < group; g++)
+            {
+                int h = kvh * group + g;
+                float* qi = q + ((long)row * p.Heads + h) * d;
+                float tileMax = float.NegativeInfinity;
+                for (int j = 0; j < nk; j++)
+                {
+                    float sc = p.Scale * Dot(qi, s.K + (long)j * d, d);
+                    s.S[j] = sc;
+                    tileMax = MathF.Max(tileMax, sc);
+                }
+                float mNew = MathF.Max(s.M[g], tileMax);
+                float alpha = MathF.Exp(s.M[g] - mNew);
+                float* acc = s.Acc + (long)g * d;
+                float l = s.L[g] * alpha;
+                Scale(acc, alpha, d);
+                for (int j = 0; j < nk; j++)
+                {
+                    float pj = MathF.Exp(s.S[j] - mNew);
+                    l += pj;
+                    Axpy(pj, s.V + (long)j * d, acc, d);
+                }
+                s.L[g] = l; s.M[g] = mNew;
+            }
+        }
+        for (int g = 0; g < group; g++)
+        {
+            int h = kvh * group + g;
+            float* dst = o + ((long)row * p.Heads + h) * d, acc = s.Acc + (long)g * d;
+            float inv = 1f / s.L[g];
+            for (int c = 0; c < d; c++) dst[c] = acc[c] * inv;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LoadRow(PagedKvPool pool, long row, int d, float* dst)
+    {
+        switch (pool.Type)
+        {
+            case PagedKvType.F32: new ReadOnlySpan<float>((float*)pool.Data + row * d, d).CopyTo(new Span<float>(dst, d)); break;
+            case PagedKvType.Bf16:
+                ushort* b = (ushort*)pool.Data + row * d;
+                for (int c = 0; c < d; c++) dst[c] = Bf16.ToFloat(b[c]);
+                break;
+            default:
+                sbyte* codes = (sbyte*)pool.Data + row * d;
+                float scale = pool.Scales[row];
+                for (int c = 0; c < d; c++) dst[c] = codes[c] * scale;
+                break;
+        }
+    }
+
+    // Σ_c a[c]·b[c]: 8-lane partial sums in c order, then a fixed horizontal sum; scalar tail.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot(float* a, float* b, int d)
+    {
+        int c = 0;
+        float sum = 0f;
+        if (Vector256.IsHardwareAccelerated && d >= 8)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; c + 8 <= d; c += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(a + c), Vector256.Load(b + c), acc);
+            sum = Vector256.Sum(acc);
+        }
+        for (; c < d; c++) sum = MathF.FusedMultiplyAdd(a[c], b[c], sum);
+        return sum;
+    }
+
+    private static void Scale(float* x, float alpha, int d)
+    {
+        for (int c = 0; c < d; c++) x[c] *= alpha;
+    }
+
+    // y += a·x
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Axpy(float a, float* x, float* y, int d)
+    {
+        int c = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(a);
+            for (; c + 8 <= d; c += 8) Vector256.FusedMultiplyAdd(va, Vector256.Load(x + c), Vector256.Load(y + c)).Store(y + c);
+        }
+        for (; c < d; c++) y[c] = MathF.FusedMultiplyAdd(a, x[c], y[c]);
+    }
+
+    // Per-thread tiles: K and V [KeyTile, d], scores [KeyTile], acc [group, d], m and l [group].
+    private sealed class Scratch : IDisposable
+    {
+        private readonly float* _base;
+        public readonly float* K, V, S, Acc, M, L;
+
+        public Scratch(in PagedAttentionProblem p)
+        {
+            int d = p.HeadDim, group = p.Heads / p.KvHeads;
+            long n = 2L * KeyTile * d + KeyTile + (long)group * d + 2L * group;
+            _base = (float*)NativeMemory.AlignedAlloc((nuint)(n * sizeof(float)), 64);
+            K = _base; V = K + (long)KeyTile * d; S = V + (long)KeyTile * d; Acc = S + KeyTile; M = Acc + (long)group * d; L = M + group;
+        }
+
+        public void Dispose() => NativeMemory.AlignedFree(_base);
+    }
+}

@@ -1,0 +1,162 @@
+using PureLlama.Kernels.Blocks;
+using PureLlama.Kernels.Reference;
+using PureLlama.Kernels.Simd;
+using static PureLlama.Kernels.Tests.MatmulTestSupport;
+
+namespace PureLlama.Kernels.Tests;
+
+/// <summary>
+/// The GGUF block formats' int8 dot-product path over 16-row tiles (Q8_0 in Int8TiledMatmul; Q4_0, Q4_K, Q6_K in
+/// BlockTiledMatmul) against float64 on ragged shapes with poisoned outputs: (1) exactly enough on the quantized
+/// activations (the integers are exact, only F32 accumulation differs); (2) against the exact Ŵ·x within the bound
+/// the activation rounding implies; (3) SIMD and scalar paths bit for bit; (4) batch invariance: every row of an
+/// m-row product equals, bit for bit, the same row computed alone or in any other batch.
+/// </summary>
+[Collection(MatmulIsaCollection.Name)]
+public sealed unsafe class GgmlBlockTiledKernelTests
+{
+    public static IEnumerable<object[]> Cases()
+    {
+        int seed = 1500;
+        foreach (var type in BlockFormats.All)
+        {
+            int bv = BlockFormats.BlockValues(type);
+            foreach (var (rows, blocks) in new[] { (5, 1), (37, 3), (130, bv == 32 ? 9 : 2) })
+                yield return new object[] { type, rows, blocks * bv, seed++ };
+        }
+    }
+
+    /// <summary>A weight: its GGUF blocks, float64 Ŵ and tiles.</summary>
+    private sealed class Case : IDisposable
+    {
+        public required byte[] Blocks;
+        public required double[] WHat;
+        public required IDisposable Tiles;
+        public void Dispose() => Tiles.Dispose();
+    }
+
+    private static Case Make(GgmlType type, int rows, int cols, Random rng)
+    {
+        var w = Random(rng, (long)rows * cols);
+        Array.Clear(w, 0, BlockFormats.BlockValues(type));   // an all-zero block
+        w[cols + 3] = 40f;                                       // an outlier
+        var blocks = GC.AllocateArray<byte>((int)(rows * BlockFormats.RowBytes(type, cols)), pinned: true);
+        fixed (float* pw = w)
+        fixed (byte* pb = blocks)
+        {
+            BlockFormats.Visit(type, new Quantize(pw, rows, cols, pb));
+            var view = new BlockMatrix(rows, cols, pb, BlockFormats.BlockValues(type), BlockFormats.BlockBytes(type));
+            var tiles = BlockTileRepack.From(type, view)!;
+            return new Case { Blocks = blocks, WHat = ReferenceGgmlBlocks.Dequantize((int)type, blocks, rows, cols), Tiles = tiles };
+        }
+    }
+
+    private readonly struct Quantize(float* src, int rows, int cols, byte* dst) : IBlockFormatVisitor<bool>
+    {
+        public bool Visit<T>() where T : struct, IBlockFormat { BlockKernels<T>.QuantizeRows(src, rows, cols, dst); return true; }
+    }
+
+    private static int Rows(IDisposable t) => t is Int8TiledWeights i ? i.Rows : ((BlockTiles)t).Rows;
+
+    /// <summary>Y[m, ldy] with the given ISA; y starts poisoned (or as <paramref name="initial"/> with accumulate).</summary>
+    private static float[] Run(IDisposable t, float[] x, int m, int ldx, int ldy, bool accumulate, float[]? initial, GemmSimdLevel level)
+    {
+        var y = initial is null ? Nan((long)m * ldy) : (float[])initial.Clone();
+        using var scope = new IsaScope(level);
+        fixed (float* px = x, py = y)
+        {
+            if (t is Int8TiledWeights i) Int8TiledMatmul.Run(i, m, px, ldx, py, ldy, accumulate);
+            else BlockTiledMatmul.Run((BlockTiles)t, m, px, ldx, py, ldy, accumulate);
+        }
+        return y;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Tiled_path_matches_float64_and_scalar_bit_for_bit(GgmlType type, int rows, int cols, int seed)
+    {
+        var rng = new Random(seed);
+        using var c = Make(type, rows, cols, rng);
+        Rows(c.Tiles).Should().Be(rows);
+        foreach (int m in new[] { 1, 3, 6, 33 })
+            foreach (bool accumulate in new[] { false, true })
+            {
+                int ldx = cols + 5, ldy = rows + 3;
+                var x = Random(rng, (long)m * ldx);
+                for (int i = 0; i < x.Length; i += 7) x[i] *= 8;          // uneven magnitudes within blocks
+                var initial = accumulate ? Random(rng, (long)m * ldy) : null;
+                var y = Run(c.Tiles, x, m, ldx, ldy, accumulate, initial, GemmSimdLevel.Vector512);
+                var scalar = Run(c.Tiles, x, m, ldx, ldy, accumulate, initial, GemmSimdLevel.Scalar);
+                y.Should().Equal(scalar, (a, b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b), $"SIMD and scalar agree bit for bit ({type} m={m})");
+                fixed (float* px = x)
+                {
+                    using var q = Q8Activations.Quantize(px, m, cols, ldx);
+                    for (int j = 0; j < m; j++)
+                        for (int r = 0; r < rows; r++)
+                        {
+                            double exact = 0, onCodes = 0, scale = 0, bound = 0;
+                            for (int k = 0; k < cols; k++)
+                            {
+                                double we = c.WHat[(long)r * cols + k], xv = x[(long)j * ldx + k], d = q.RowScales(j)[k / 32];
+                                exact += we * xv;
+                                onCodes += we * q.Row(j)[k] * d;
+                                scale += Math.Abs(we * q.Row(j)[k] * d);
+                                bound += Math.Abs(we) * d * 0.5;     // activation rounding ≤ d/2 per element
+                            }
+                            double init = accumulate ? initial![(long)j * ldy + r] : 0;
+                            double got = y[(long)j * ldy + r] - init;
+                            Math.Abs(got - onCodes).Should().BeLessThanOrEqualTo(1e-5 * (scale + Math.Abs(init)) + 1e-30, $"{type} m={m} j={j} r={r}: on the quantized activations");
+                            Math.Abs(got - exact).Should().BeLessThanOrEqualTo(bound * 1.0001 + 1e-5 * (scale + Math.Abs(init)), $"{type} m={m} j={j} r={r}: vs the exact product");
+                        }
+                }
+                for (int j = 0; j < m; j++)
+                    for (int r = rows; r < ldy; r++)
+                        if (!accumulate) float.IsNaN(y[(long)j * ldy + r]).Should().BeTrue("padding of y is not written");
+            }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void A_row_is_bitwise_identical_alone_in_a_batch_and_in_a_prefill(GgmlType type, int rows, int cols, int seed)
+    {
+        var rng = new Random(seed + 11);
+        using var c = Make(type, rows, cols, rng);
+        const int m = 40;
+        var x = Random(rng, (long)m * cols);
+        var all = Run(c.Tiles, x, m, cols, rows, false, null, GemmIsa.Detected);
+        foreach (int batch in new[] { 1, 2, 3, 5, 8, 13 })
+            for (int j0 = 0; j0 + batch <= m; j0 += batch)
+            {
+                var y = Run(c.Tiles, x.AsSpan(j0 * cols, batch * cols).ToArray(), batch, cols, rows, false, null, GemmIsa.Detected);
+                for (int i = 0; i < y.Length; i++)
+                    BitConverter.SingleToInt32Bits(y[i]).Should().Be(BitConverter.SingleToInt32Bits(all[j0 * rows + i]), $"{type}: row {j0 + i / rows} in a batch of {batch} vs in {m}");
+            }
+    }
+
+    [Fact]
+    public void Repacked_codes_and_scales_give_back_the_dequantized_weight()
+    {
+        var rng = new Random(77);
+        foreach (var type in new[] { GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K })
+        {
+            int rows = 19, cols = 2 * BlockFormats.BlockValues(type) * (type == GgmlType.Q4_0 ? 4 : 1);
+            using var c = Make(type, rows, cols, rng);
+            var t = (BlockTiles)c.Tiles;
+            for (int r = 0; r < rows; r++)
+                for (int col = 0; col < cols; col++)
+                {
+                    int tile = r / 16, lane = r % 16, sb = col / (32 * t.BlocksPerSuper);
+                    float* s = t.SuperScales(tile, sb);
+                    sbyte* sub = t.SubScales(tile, col / 32);
+                    int code = t.Code(tile, lane, col);
+                    double v = type switch
+                    {
+                        GgmlType.Q4_0 => (double)s[lane] * (code - 8),
+                        GgmlType.Q4_K => (double)s[lane] * sub[lane] * code + (double)s[16 + lane] * sub[16 + lane],
+                        _ => (double)s[lane] * sub[(col / 16 & 1) * 16 + lane] * code,
+                    };
+                    v.Should().BeApproximately(c.WHat[(long)r * cols + col], 1e-6 * (1 + Math.Abs(v)), $"{type} [{r},{col}]");
+                }
+        }
+    }
+}

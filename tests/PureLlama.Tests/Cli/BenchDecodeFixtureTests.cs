@@ -1,0 +1,33 @@
+using System.CommandLine;
+using PureLlama.Cli.Commands;
+using PureLlama.Tests.Llama;
+
+namespace PureLlama.Tests.Cli;
+
+/// <summary><c>bench-decode</c> on the tiny fixture with prompts shorter than its 8-token warm-up prompt.</summary>
+[Collection(ConsoleCaptureCollection.Name)]
+public class BenchDecodeFixtureTests
+{
+    [Theory]
+    [InlineData(4, 1)]
+    [InlineData(1, 1)]
+    public void Bench_decode_runs_with_a_prompt_shorter_than_the_warm_up_Fixture(int prompt, int decode)
+    {
+        var tiny = Path.Combine(LlamaFixtures.FindTiny(), "bf16");
+        var root = new RootCommand("test") { BenchDecodeCommand.Create() };
+        var output = new StringWriter();
+        var saved = Console.Out;
+        var savedError = Console.Error;
+        Console.SetOut(output);
+        Console.SetError(output);
+        int rc;
+        try
+        {
+            rc = root.Parse(["bench-decode", "--model", tiny, "--prompt", $"{prompt}", "--decode", $"{decode}", "--loading", "copied", "--bandwidth-gbs", "60"])
+                .Invoke(new InvocationConfiguration { Output = output, Error = output });
+        }
+        finally { Console.SetOut(saved); Console.SetError(savedError); }
+        rc.Should().Be(0, output.ToString());
+        output.ToString().Should().Contain($"prefill {prompt} tok:");
+    }
+}
