@@ -33,7 +33,7 @@ internal sealed record DemoOptions
     public Device? Device { get; init; }
 
     /// <summary>Peak learning rate (cosine schedule, a few warm-up steps).</summary>
-    public float LearningRate { get; init; } = 5e-4f;
+    public float LearningRate { get; init; } = 2.5e-4f;
 
     /// <summary>Tokens per packed training row.</summary>
     public int RowTokens { get; init; } = 256;
