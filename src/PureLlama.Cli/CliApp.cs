@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.CommandLine.Invocation;
 using PureLlama.Cli.Commands;
 
@@ -37,7 +38,29 @@ internal static class CliApp
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(FuzzCommand.Create());
         CliConventions.Apply(root);
+        if (root.Options.OfType<HelpOption>().FirstOrDefault() is { Action: HelpAction help } helpOption) helpOption.Action = new NamedHelpAction(help);
         return root;
+    }
+
+    /// <summary>
+    /// The help, with the usage lines naming the command <c>purellama</c> (the tool's command name) instead of the
+    /// executable's file name (PureLlama.Cli under <c>dotnet run</c>).
+    /// </summary>
+    private sealed class NamedHelpAction(HelpAction inner) : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            var config = parseResult.InvocationConfiguration;
+            var output = config.Output;
+            var text = new StringWriter();
+            config.Output = text;
+            try { inner.Invoke(parseResult); }
+            finally { config.Output = output; }
+            string executable = RootCommand.ExecutableName;
+            output.Write(text.ToString().Replace($"  {executable} ", "  purellama ", StringComparison.Ordinal)
+                .Replace($"  {executable}{Environment.NewLine}", $"  purellama{Environment.NewLine}", StringComparison.Ordinal));
+            return 0;
+        }
     }
 
     /// <summary>Runs one command line; returns the process exit code.</summary>

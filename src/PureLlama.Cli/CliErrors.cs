@@ -12,15 +12,14 @@ namespace PureLlama.Cli;
 /// </summary>
 internal static partial class CliErrors
 {
-    // Library option names in the library's validation messages (replaced as whole words), subjects that open them
-    // (replaced at the start only), and the flag that sets each.
+    // The library's option names (and subjects) that open its validation messages, and the flag that sets each.
     private static readonly (string Name, string Flag)[] s_optionFlags =
     [
         ("MicroBatchSize", "--batch-size"), ("MaxSeqLength", "--max-seq-length"), ("SequenceLength", "--max-seq-length"),
         ("VocabSize", "--vocab-size"), ("SpecialTokenCount", "--special-tokens"),
         ("BlockSize", "--block-size"), ("MaxBatchTokens", "--max-batch-tokens"), ("MaxRunningSequences", "--max-running"),
         ("MaxWaitingRequests", "--max-waiting"), ("MaxConcurrentRequests", "--max-concurrent"), ("MaxTokensLimit", "--max-tokens"),
-        ("Port", "--port"), ("Host", "--host"), ("SkipInvalidLines", "--skip-invalid-lines"), ("The context", "--context"), ("The stride", "--stride"),
+        ("Port", "--port"), ("Host", "--host"), ("The context", "--context"), ("The stride", "--stride"),
     ];
 
     /// <summary>Parse errors of a command line as one line, pointing at the command's --help.</summary>
@@ -38,15 +37,18 @@ internal static partial class CliErrors
     public static string Line(Exception e)
     {
         e = Unwrap(e);
-        string message = OneLine(e.Message);
+        string message = OneLine(e is System.Text.Json.JsonException json ? "not valid JSON: " + IO.StrictJson.Problem(json, withLine: true) : e.Message);
         if (e is ArgumentException) message = ParameterSuffix().Replace(message, "");
         if (e is ArgumentOutOfRangeException { ActualValue: { } actual } && Convert.ToString(actual, System.Globalization.CultureInfo.InvariantCulture) is { Length: > 0 } value
             && !Regex.IsMatch(message, $@"(?<![\d.]){Regex.Escape(value)}(?![\d])"))
             message = $"{message.TrimEnd('.')}, not {value}.";
         foreach (var (name, flag) in s_optionFlags)
-            message = name.Contains(' ', StringComparison.Ordinal)
-                ? message.StartsWith(name + " ", StringComparison.Ordinal) ? flag + message[name.Length..] : message
-                : Regex.Replace(message, $@"\b{name}\b", flag);
+            if (message.StartsWith(name + " ", StringComparison.Ordinal))
+            {
+                message = flag + message[name.Length..];
+                break;
+            }
+        message = message.Replace("(set SkipInvalidLines ", "(pass --skip-invalid-lines ", StringComparison.Ordinal);
         return IsUserError(e) ? message : $"unexpected failure: {message} (please report it with the command line)";
     }
 

@@ -5,7 +5,8 @@
 //
 //   Q4_0  u[b] = Σ_c q·xq − 8·xs[b]                                          (i16 pair sums, 8 per block < 2^15)
 //   Q4_K  u[b] = sc_j·Σ_c q·xq,   n[b] = m_j·xs[b]
-//   Q6_K  u[b] = sc_lo·Σ_{c<16} (q − 32)·xq + sc_hi·Σ_{c≥16} (q − 32)·xq      (sign trick, |q − 32| ≤ 32)
+//   Q6_K  u[b] = sc_lo·(Σ_{c<16} q·xq − 32·h_lo) + sc_hi·(Σ_{c≥16} q·xq − 32·h_hi)   (h: Σ xq over each half, made
+//         once per call; q ≤ 63, so two steps' i16 pair sums add below 2^15 before widening)
 //   t = fma(u[b], xd[b], t), k = fma(n[b], xd[b], k)    over the blocks of s, in order, from 0
 //   a = fma(t, d, a) (then Q4_K: a = fma(k, −dmin, a))   over the super-blocks, in order, from 0
 //   Y[j, r] = a (or Y + a)
@@ -36,7 +37,9 @@ internal static unsafe class BlockTiledMatmul
         if (ldy < w.Rows) throw new ArgumentOutOfRangeException(nameof(ldy), ldy, $"ldy must be at least rows = {w.Rows}.");
         bool simd = Int8TiledMatmul.Accelerated;
         using var a = Q8Activations.Quantize(x, m, w.Cols, ldx, null, simd);
-        nint yp = (nint)y;
+        int[]? halves = w.Type == GgmlType.Q6_K && simd ? HalfSums(a, m, w.Blocks) : null;
+        using var pin = halves.AsMemory().Pin();
+        nint yp = (nint)y, hp = (nint)pin.Pointer;
         ParallelWork.Rows(w.Tiles, 16L * w.Cols * m, (t0, t1) =>
         {
             for (int t = t0; t < t1; t++)
@@ -44,11 +47,28 @@ internal static unsafe class BlockTiledMatmul
                 {
                     int mm = Math.Min(MaxGroup, m - j0);
                     if (!simd) TileScalar(w, t, a, j0, mm, (float*)yp, ldy, accumulate);
-                    else if (w.Type == GgmlType.Q6_K) Tile512<Q6K>(w, t, a, j0, mm, (float*)yp, ldy, accumulate);
-                    else if (w.Type == GgmlType.Q4_K) Tile512<Q4K>(w, t, a, j0, mm, (float*)yp, ldy, accumulate);
-                    else Tile512<Q40>(w, t, a, j0, mm, (float*)yp, ldy, accumulate);
+                    else if (w.Type == GgmlType.Q6_K) Tile512<Q6K>(w, t, a, (int*)hp, j0, mm, (float*)yp, ldy, accumulate);
+                    else if (w.Type == GgmlType.Q4_K) Tile512<Q4K>(w, t, a, null, j0, mm, (float*)yp, ldy, accumulate);
+                    else Tile512<Q40>(w, t, a, null, j0, mm, (float*)yp, ldy, accumulate);
                 }
         });
+    }
+
+    /// <summary>Σ xq over each 16-column half of every activation block: I32 [m, 2·blocks].</summary>
+    private static int[] HalfSums(Q8Activations a, int m, int blocks)
+    {
+        var h = new int[m * 2 * blocks];
+        for (int j = 0; j < m; j++)
+        {
+            sbyte* xq = a.Row(j);
+            for (int i = 0; i < 2 * blocks; i++)
+            {
+                int sum = 0;
+                for (int c = 16 * i; c < 16 * i + 16; c++) sum += xq[c];
+                h[j * 2 * blocks + i] = sum;
+            }
+        }
+        return h;
     }
 
     private interface IKind { static abstract GgmlType Type { get; } }
@@ -56,9 +76,13 @@ internal static unsafe class BlockTiledMatmul
     private struct Q4K : IKind { public static GgmlType Type => GgmlType.Q4_K; }
     private struct Q6K : IKind { public static GgmlType Type => GgmlType.Q6_K; }
 
-    /// <summary>Σ over one 4-column step of signed codes for one x row (sign trick).</summary>
+    /// <summary>Σ q·xq over two 4-column steps of unsigned byte codes (q ≤ 63) for one x row, widened once.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Step(Vector512<byte> abs, Vector512<sbyte> negative, sbyte* x) => DotUnsigned(abs, ApplySign(Broadcast4(x), negative));
+    private static Vector512<int> TwoSteps(Vector512<byte> v0, Vector512<byte> v1, sbyte* x) => WidenPairs(PairsUnsigned(v0, Broadcast4(x)) + PairsUnsigned(v1, Broadcast4(x + 4)));
+
+    /// <summary>The half-block's Σ q·xq minus 32·Σ xq, times its sub-scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Half(Vector512<int> dot, int xSum, Vector512<int> scale) => Avx512F.MultiplyLow(dot - Vector512.Create(32 * xSum), scale);
 
     /// <summary>Pair sums of one 8-column step of nibble codes for one x row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -70,7 +94,7 @@ internal static unsafe class BlockTiledMatmul
         Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(u), Vector512.Create(xd), t);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512<TKind>(BlockTiles w, int t, Q8Activations a, int j0, int mm, float* y, int ldy, bool accumulate)
+    private static void Tile512<TKind>(BlockTiles w, int t, Q8Activations a, int* halves, int j0, int mm, float* y, int ldy, bool accumulate)
         where TKind : struct, IKind
     {
         int j1 = Math.Min(mm, 2) - 1 + j0, j2 = Math.Min(mm, 3) - 1 + j0, j3 = mm - 1 + j0;   // unused rows alias valid ones
@@ -102,33 +126,34 @@ internal static unsafe class BlockTiledMatmul
                 {
                     Vector512<int> l0 = default, l1 = default, l2 = default, l3 = default;
                     Vector512<int> h0 = default, h1 = default, h2 = default, h3 = default;
-                    for (int s = 0; s < 8; s++)
+                    for (int s = 0; s < 8; s += 2)
                     {
-                        var v = Vector512.Load((sbyte*)block + 64 * s);
-                        var abs = Avx512BW.Abs(v);
-                        var neg = Avx512BW.CompareLessThan(v, Vector512<sbyte>.Zero);
+                        var v0 = Vector512.Load(block + 64 * s);
+                        var v1 = Vector512.Load(block + 64 * s + 64);
                         int c = c0 + 4 * s;
                         if (s < 4)
                         {
-                            l0 += Step(abs, neg, x0 + c);
-                            if (mm > 1) l1 += Step(abs, neg, x1 + c);
-                            if (mm > 2) l2 += Step(abs, neg, x2 + c);
-                            if (mm > 3) l3 += Step(abs, neg, x3 + c);
+                            l0 += TwoSteps(v0, v1, x0 + c);
+                            if (mm > 1) l1 += TwoSteps(v0, v1, x1 + c);
+                            if (mm > 2) l2 += TwoSteps(v0, v1, x2 + c);
+                            if (mm > 3) l3 += TwoSteps(v0, v1, x3 + c);
                         }
                         else
                         {
-                            h0 += Step(abs, neg, x0 + c);
-                            if (mm > 1) h1 += Step(abs, neg, x1 + c);
-                            if (mm > 2) h2 += Step(abs, neg, x2 + c);
-                            if (mm > 3) h3 += Step(abs, neg, x3 + c);
+                            h0 += TwoSteps(v0, v1, x0 + c);
+                            if (mm > 1) h1 += TwoSteps(v0, v1, x1 + c);
+                            if (mm > 2) h2 += TwoSteps(v0, v1, x2 + c);
+                            if (mm > 3) h3 += TwoSteps(v0, v1, x3 + c);
                         }
                     }
-                    u0 = Avx512F.MultiplyLow(l0, scLo) + Avx512F.MultiplyLow(h0, scHi);
+                    int* e0 = halves + (long)j0 * 2 * w.Blocks + 2 * ab, e1 = halves + (long)j1 * 2 * w.Blocks + 2 * ab;
+                    int* e2 = halves + (long)j2 * 2 * w.Blocks + 2 * ab, e3 = halves + (long)j3 * 2 * w.Blocks + 2 * ab;
+                    u0 = Half(l0, e0[0], scLo) + Half(h0, e0[1], scHi);
                     if (mm > 1)
                     {
-                        u1 = Avx512F.MultiplyLow(l1, scLo) + Avx512F.MultiplyLow(h1, scHi);
-                        u2 = Avx512F.MultiplyLow(l2, scLo) + Avx512F.MultiplyLow(h2, scHi);
-                        u3 = Avx512F.MultiplyLow(l3, scLo) + Avx512F.MultiplyLow(h3, scHi);
+                        u1 = Half(l1, e1[0], scLo) + Half(h1, e1[1], scHi);
+                        u2 = Half(l2, e2[0], scLo) + Half(h2, e2[1], scHi);
+                        u3 = Half(l3, e3[0], scLo) + Half(h3, e3[1], scHi);
                     }
                 }
                 else
@@ -179,16 +204,22 @@ internal static unsafe class BlockTiledMatmul
             float* scales = w.SuperScales(t, sb);
             var d = Vector512.Load(scales);
             a0 = Vector512.FusedMultiplyAdd(t0, d, a0);
-            a1 = Vector512.FusedMultiplyAdd(t1, d, a1);
-            a2 = Vector512.FusedMultiplyAdd(t2, d, a2);
-            a3 = Vector512.FusedMultiplyAdd(t3, d, a3);
+            if (mm > 1)
+            {
+                a1 = Vector512.FusedMultiplyAdd(t1, d, a1);
+                a2 = Vector512.FusedMultiplyAdd(t2, d, a2);
+                a3 = Vector512.FusedMultiplyAdd(t3, d, a3);
+            }
             if (q4k)
             {
                 var negMin = Vector512.Load(scales + Lanes);
                 a0 = Vector512.FusedMultiplyAdd(k0, negMin, a0);
-                a1 = Vector512.FusedMultiplyAdd(k1, negMin, a1);
-                a2 = Vector512.FusedMultiplyAdd(k2, negMin, a2);
-                a3 = Vector512.FusedMultiplyAdd(k3, negMin, a3);
+                if (mm > 1)
+                {
+                    a1 = Vector512.FusedMultiplyAdd(k1, negMin, a1);
+                    a2 = Vector512.FusedMultiplyAdd(k2, negMin, a2);
+                    a3 = Vector512.FusedMultiplyAdd(k3, negMin, a3);
+                }
             }
         }
         int r0 = t * Lanes, n = Math.Min(Lanes, w.Rows - r0);

@@ -3,10 +3,10 @@
 //
 //   Q4_0  ŵ[c] = d·(q[c] − 8)                  q ∈ [0, 15]; scale group ("super-block") = the block of 32
 //   Q4_K  ŵ[c] = d·sc_j·q[c] − dmin·m_j        q ∈ [0, 15], sc_j, m_j ∈ [0, 63] (sub-block j = 32 columns of 256)
-//   Q6_K  ŵ[c] = d·sc_h·(q[c] − 32)            q − 32 ∈ [−32, 31], sc_h ∈ [−128, 127] (half h = 16 columns)
+//   Q6_K  ŵ[c] = d·sc_h·(q[c] − 32)            q ∈ [0, 63], sc_h ∈ [−128, 127] (half h = 16 columns)
 //
-// Layout per tile: codes [32-column block, step, lane, 4 bytes] as Int8TiledWeights stores them (Q6_K: q − 32 as
-// signed bytes, 4 columns per 64-byte step; Q4_0/Q4_K: nibbles, 8 columns per step, low nibbles columns c…c+3, high
+// Layout per tile: codes [32-column block, step, lane, 4 bytes] as Int8TiledWeights stores them (Q6_K: q as
+// unsigned bytes, 4 columns per 64-byte step; Q4_0/Q4_K: nibbles, 8 columns per step, low nibbles columns c…c+3, high
 // c+4…c+7); K-quants' sub-scales as int8 [block, 2, 16 lanes] (Q6_K: sc of the block's two halves; Q4_K: sc_j, m_j);
 // per super-block F32 [16 lanes] d (Q4_K: then 16 lanes of −dmin). Padding rows hold zeros.
 using System.Runtime.InteropServices;
@@ -75,7 +75,7 @@ internal sealed unsafe class BlockTiles : IDisposable
 
     /// <summary>The integer code of (lane, column c): Q6_K q − 32, else q.</summary>
     public int Code(int t, int lane, int c) => Type == GgmlType.Q6_K
-        ? ((sbyte*)Tile(t))[(c >> 2) * 64 + lane * 4 + (c & 3)]
+        ? Tile(t)[(c >> 2) * 64 + lane * 4 + (c & 3)] - 32
         : Int8TiledRepack.GetNibble(Tile(t), lane, c);
 
     /// <summary>The tiles of a Q4_0, Q4_K or Q6_K weight.</summary>
@@ -133,7 +133,8 @@ internal sealed unsafe class BlockTiles : IDisposable
     private void PutQ6K(int t, int lane, int s, byte* block)
     {
         SuperScales(t, s)[lane] = BlockMath.LoadF16(block + 208);
-        sbyte* scales = (sbyte*)(block + 192), dst = (sbyte*)Tile(t);
+        sbyte* scales = (sbyte*)(block + 192);
+        byte* dst = Tile(t);
         for (int i = 0; i < 256; i++)
         {
             int h = i >> 7, quarter = (i >> 5) & 3, l = i & 31;
@@ -141,7 +142,7 @@ internal sealed unsafe class BlockTiles : IDisposable
             low = quarter >= 2 ? low >> 4 : low & 15;
             int high = (block[128 + 32 * h + l] >> (2 * quarter)) & 3;
             int c = 256 * s + i;
-            dst[(c >> 2) * 64 + lane * 4 + (c & 3)] = (sbyte)((low | (high << 4)) - 32);
+            dst[(c >> 2) * 64 + lane * 4 + (c & 3)] = (byte)(low | (high << 4));
             if ((i & 15) == 0) SubScales(t, c >> 5)[((i >> 4) & 1) * Lanes + lane] = scales[i >> 4];
         }
     }

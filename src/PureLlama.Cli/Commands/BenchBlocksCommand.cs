@@ -26,7 +26,6 @@ internal static class BenchBlocksCommand
         var bf16 = new Option<bool>("--bf16") { Description = "also time the same products with dense BF16 weights (the baseline of docs/perf.md)" };
         var types = new Option<string[]>("--types") { Description = "q8_0 q4_0 q4_k_m (default: all three)", AllowMultipleArgumentsPerToken = true };
         var command = new Command("bench-blocks", "Decode-step weight products of a 1B-shaped model in GGUF block formats (int8 dots vs exact).") { steps, types, bf16, exact };
-        command.Hidden = true;
         command.SetAction(parse => ModelCliOptions.Guard(() => Run(parse.GetValue(steps), parse.GetValue(types) is { Length: > 0 } t ? t : ["q8_0", "q4_0", "q4_k_m"], parse.GetValue(bf16), parse.GetValue(exact))));
         return command;
     }

@@ -32,7 +32,6 @@ internal static class BenchServeCommand
         {
             dir, model, layers, formats, streams, prompt, newTokens, system, kv, kvMemory, maxBatch,
         };
-        command.Hidden = true;
         command.SetAction(parse => ModelCliOptions.Guard(() => Run(parse.GetValue(model) ?? parse.GetValue(dir)!, parse.GetValue(model) is null, parse.GetValue(layers),
             parse.GetValue(formats)!, parse.GetValue(streams)!, parse.GetValue(prompt), parse.GetValue(newTokens), parse.GetValue(system),
             parse.GetValue(kv)!, parse.GetValue(kvMemory), parse.GetValue(maxBatch))));

@@ -13,7 +13,7 @@ internal static class ChatCommand
         var model = new ModelCliOptions();
         var sampling = new SamplingCliOptions();
         var system = new Option<string?>("--system") { Description = "system prompt" };
-        var command = new Command("chat", "Chat with an instruct model: one line per turn on stdin; /exit ends, /reset forgets the history.");
+        var command = new Command("chat", "Chat with an instruct model: one line per turn on stdin; /exit ends, /reset forgets the history, /help lists the commands.");
         model.AddTo(command);
         command.Options.Add(system);
         sampling.AddTo(command);

@@ -15,6 +15,7 @@ internal static class EvalCommand
     public static Command Create()
     {
         var model = new ModelCliOptions();
+        model.Context.Description = "window length in tokens (default: 2048, or the model's context if smaller)";
         var data = new Option<string>("--data") { Description = "text file, or JSONL with a \"text\" field per line (records joined by blank lines)", Required = true };
         var stride = new Option<int?>("--stride") { Description = "window step in tokens (default: the context, i.e. disjoint windows); each window scores only tokens no earlier window scored" };
         var maxTokens = new Option<int?>("--max-tokens") { Description = "score only the first N tokens of the text" };

@@ -30,6 +30,11 @@ internal sealed class GroupQuantizeCli
 
     public static bool Handles(string format) => format.Trim().ToLowerInvariant() is "gptq" or "awq" or "rtn";
 
+    /// <summary>The first of these options given on the command line (not defaulted), if any: they apply to gptq/awq/rtn only.</summary>
+    public string? GivenOption(ParseResult parse) =>
+        new Option[] { Bits, GroupSize, DescAct, TrueSequential, GroupFit, Sym, Asym, Damp, Calibration, Samples, SeqLen }
+            .FirstOrDefault(o => parse.GetResult(o) is { Implicit: false })?.Name;
+
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Bits, GroupSize, DescAct, TrueSequential, GroupFit, Sym, Asym, Damp, Calibration, Samples, SeqLen, Device }) command.Options.Add(o);

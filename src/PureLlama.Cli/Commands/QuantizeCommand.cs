@@ -29,12 +29,23 @@ internal static class QuantizeCommand
         group.AddTo(command);
         command.SetAction(parse => ModelCliOptions.Guard(() =>
         {
+            // An option of another format is refused rather than ignored.
+            void RefuseNf4Options(string name)
+            {
+                if (new Option[] { noDouble, blockSize }.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } nf4Option)
+                    throw new ArgumentException($"{nf4Option.Name} applies to --format nf4, not {name}.");
+            }
             if (GroupQuantizeCli.Handles(parse.GetValue(format)!))
+            {
+                RefuseNf4Options(parse.GetValue(format)!);
                 return group.Run(parse, parse.GetValue(format)!, parse.GetValue(model)!, parse.GetValue(outDir)!, parse.GetValue(force), ParseSize(parse.GetValue(shard)!));
+            }
             string name = parse.GetValue(format)!;
             if (name.Trim().ToLowerInvariant() is not ("nf4" or "int8"))
                 throw new ArgumentException($"--format must be one of nf4, int8, gptq, awq, rtn; got '{name}'.");
             var f = QuantizationConfig.ParseFormat(name);
+            if (group.GivenOption(parse) is { } groupOnly) throw new ArgumentException($"{groupOnly} applies to --format gptq, awq or rtn, not {name}.");
+            if (f != Tensors.QuantFormat.Nf4) RefuseNf4Options(name);
             var config = f == Tensors.QuantFormat.Nf4
                 ? QuantizationConfig.Nf4(!parse.GetValue(noDouble), parse.GetValue(blockSize))
                 : QuantizationConfig.Int8();

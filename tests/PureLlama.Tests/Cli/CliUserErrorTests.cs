@@ -47,8 +47,29 @@ public sealed partial class CliUserErrorTests(ITestOutputHelper output)
     [Fact]
     public void Help_and_no_arguments_print_the_help_and_succeed()
     {
-        RunInProcess([]).Should().Match<(int Code, string Out, string Err)>(r => r.Code == 0 && r.Out.Contains("Commands:") && r.Err.Length == 0);
-        RunInProcess(["generate", "--help"]).Should().Match<(int Code, string Out, string Err)>(r => r.Code == 0 && r.Out.Contains("--max-new-tokens") && r.Err.Length == 0);
+        var (code, stdout, stderr) = RunInProcess([]);
+        (code, stderr).Should().Be((0, ""));
+        stdout.Should().Contain("Usage:\n  purellama [command] [options]".Replace("\n", Environment.NewLine, StringComparison.Ordinal)).And.Contain("Commands:");
+        foreach (var command in CliApp.CreateRoot().Subcommands)
+        {
+            (code, stdout, stderr) = RunInProcess([command.Name, "--help"]);
+            (code, stderr).Should().Be((0, ""), command.Name);
+            stdout.Should().Contain($"purellama {command.Name} [options]", "every command, listed or not, prints its help under the tool's name")
+                .And.Contain("--threads").And.Contain(command.Description!);
+        }
+    }
+
+    [Fact]
+    public void Exception_messages_lose_what_dotnet_appends_and_gain_the_flag()
+    {
+        CliErrors.Line(new ArgumentOutOfRangeException("options", 0, "MicroBatchSize must be at least 1."))
+            .Should().Be("--batch-size must be at least 1, not 0.");
+        CliErrors.Line(new AggregateException(new ArgumentException("The stride must be in [1, context = 8].", "stride")))
+            .Should().Be("--stride must be in [1, context = 8].");
+        CliErrors.Line(new System.Text.Json.JsonException("'x' is an invalid start of a value. Path: $ | LineNumber: 2 | BytePositionInLine: 5.", "$", 2, 5))
+            .Should().Be("not valid JSON: 'x' is an invalid start of a value at line 3, byte 6");
+        CliErrors.Line(new NullReferenceException("boom")).Should().Be("unexpected failure: boom (please report it with the command line)");
+        CliErrors.IsUserError(new NullReferenceException()).Should().BeFalse();
     }
 
     // .NET type and exception names, parameter names, stack frames, and the stock messages of .NET's own exceptions.
@@ -167,6 +188,9 @@ public sealed partial class CliUserErrorTests(ITestOutputHelper output)
         yield return ["quantize", "-m", d, "--format", "gptq", "-o", o, "--calibration", f.Missing];
         yield return ["quantize", "-m", d, "--format", "awq", "-o", o, "--sym"];
         yield return ["quantize", "-m", d, "--format", "rtn", "-o", o, "--desc-act"];
+        yield return ["quantize", "-m", d, "--format", "nf4", "-o", o, "--group-size", "64"];
+        yield return ["quantize", "-m", d, "--format", "int8", "-o", o, "--block-size", "32"];
+        yield return ["quantize", "-m", d, "--format", "gptq", "-o", o, "--no-double-quant"];
         // Training.
         yield return ["finetune", "-m", d, "--data", f.Missing, "-o", o];
         yield return ["finetune", "-m", d, "--data", f.BadJsonl, "-o", o];
