@@ -55,9 +55,10 @@ cat > "$work/generation_config.json" <<'JSON'
 JSON
 
 start=$(date +%s)
+resume=(); ls -d "$work"/pretrain/checkpoint-* >/dev/null 2>&1 && resume=(--resume)   # --resume with nothing to resume is an error
 purellama pretrain --config "$work/config.json" --tokenizer "$work/tokenizer" --data "$work/kjv.txt" --output "$work/pretrain" \
   --max-steps "$steps" --batch-size 4 --max-seq-length 256 --eval-split 20 --eval-steps 200 --lr 1.5e-3 --warmup-steps 20 \
-  --weight-decay 0.1 --save-steps 50 --save-total-limit 2 --seed 42 --resume | tee "$work/pretrain.log"
+  --weight-decay 0.1 --save-steps 50 --save-total-limit 2 --seed 42 "${resume[@]}" | tee "$work/pretrain.log"
 echo "pretraining: $(( $(date +%s) - start )) s"
 
 cp "$work/generation_config.json" "$work/pretrain/model/"

@@ -24,7 +24,7 @@ internal sealed record DemoOptions
     public string? HeldOutPath { get; init; }
 
     /// <summary>Optimizer steps of the fine-tune.</summary>
-    public int Steps { get; init; } = 600;
+    public int Steps { get; init; } = 2500;
 
     /// <summary>Seed of the data order.</summary>
     public ulong Seed { get; init; } = 42;
@@ -33,7 +33,7 @@ internal sealed record DemoOptions
     public Device? Device { get; init; }
 
     /// <summary>Peak learning rate (cosine schedule, a few warm-up steps).</summary>
-    public float LearningRate { get; init; } = 2e-3f;
+    public float LearningRate { get; init; } = 2.5e-4f;
 
     /// <summary>Tokens per packed training row.</summary>
     public int RowTokens { get; init; } = 256;

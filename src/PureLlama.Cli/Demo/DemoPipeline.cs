@@ -59,8 +59,8 @@ internal static class DemoPipeline
         if (!File.Exists(Path.Combine(modelDir, "config.json"))) throw new FileNotFoundException($"'{modelDir}' is not a model folder (no config.json).");
         string trainPath = options.TrainPath ?? Path.Combine(modelDir, DemoOptions.TrainFileName);
         string heldOutPath = options.HeldOutPath ?? Path.Combine(modelDir, DemoOptions.HeldOutFileName);
-        var heldOut = ReadRecords(heldOutPath, options.HeldOutCount);
-        if (!File.Exists(trainPath)) throw new FileNotFoundException($"The training split '{trainPath}' is missing.", trainPath);
+        var heldOut = ReadRecords(heldOutPath, options.HeldOutCount, "held-out");
+        var overlap = SplitOverlap.Of(ReadRecords(trainPath, 0, "training").Select(r => r.Expected), [.. heldOut.Select(r => r.Expected)]);
         var device = options.Device ?? Backends.DefaultDevice();
         Directory.CreateDirectory(options.OutputDirectory);
         var gen = new GenerationClock();
@@ -78,8 +78,8 @@ internal static class DemoPipeline
         output.WriteLine("2. The task: structured extraction. A short court record written in free form becomes a JSON object, e.g.");
         output.WriteLine("   \"Judgment at Hebron: 50 shekels to Boaz for a field.\" → {\"party\":\"Boaz\",\"place\":\"Hebron\",\"subject\":\"a field\",\"amount\":50}.");
         output.WriteLine($"   Training split: {train.Count} records ({Path.GetFileName(trainPath)}). Held-out split: {heldOut.Count} records");
-        output.WriteLine($"   ({Path.GetFileName(heldOutPath)}): combinations of party, place, subject and amount that never occur in training,");
-        output.WriteLine("   never trained on; scored by greedy decoding (valid JSON, exact match, field F1).");
+        output.WriteLine($"   ({Path.GetFileName(heldOutPath)}), never trained on, scored by greedy decoding (valid JSON, exact match, field F1):");
+        output.WriteLine($"   {overlap.Describe()}.");
         output.WriteLine();
         output.WriteLine("3. The pretrained model on the held-out split:");
         var before = Answer(llama, tok, gen, heldOut, options.MaxNewTokens);
@@ -117,7 +117,7 @@ internal static class DemoPipeline
         output.WriteLine();
         int shown = Math.Min(options.ShownExamples, heldOut.Count);
         var examples = Enumerable.Range(0, shown).Select(i => new DemoExample(i + 1, heldOut[i].Prompt, heldOut[i].Expected, before[i], after[i])).ToArray();
-        output.WriteLine($"6. Held-out records #1–#{shown} before and after; ▶ marks where the prompt ends and the model's answer begins:");
+        output.WriteLine($"6. Held-out records #1–#{shown} (never trained on) before and after; ▶ marks where the prompt ends and the model's answer begins:");
         foreach (var e in examples)
         {
             output.WriteLine($"   #{e.Index} {OneLine(e.Prompt)} ▶");
@@ -177,10 +177,10 @@ internal static class DemoPipeline
     private static string Describe(ExtractionScore s) => string.Create(CultureInfo.InvariantCulture,
         $"valid JSON {s.ValidJsonRate:0%}, exact match {s.ExactMatch:0%}, field F1 {s.FieldF1:0.00}");
 
-    // The user turn and expected JSON of each record of an Alpaca split (the first `count`; 0: all).
-    private static List<(string Prompt, string Expected)> ReadRecords(string path, int count)
+    // The user turn and expected JSON of each record of an Alpaca split (the first `count`; 0: all); `split` names it in errors.
+    private static List<(string Prompt, string Expected)> ReadRecords(string path, int count, string split)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"The held-out split '{path}' is missing.", path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"The {split} split '{path}' is missing.", path);
         var records = new List<(string, string)>();
         int line = 0;
         foreach (string text in File.ReadLines(path, Encoding.UTF8))
