@@ -24,7 +24,7 @@ internal sealed record DemoOptions
     public string? HeldOutPath { get; init; }
 
     /// <summary>Optimizer steps of the fine-tune.</summary>
-    public int Steps { get; init; } = 2500;
+    public int Steps { get; init; } = 3200;
 
     /// <summary>Seed of the data order.</summary>
     public ulong Seed { get; init; } = 42;
