@@ -222,22 +222,8 @@ internal static unsafe class BlockTiledMatmul
                 }
             }
         }
-        int r0 = t * Lanes, n = Math.Min(Lanes, w.Rows - r0);
-        Store(y + (long)j0 * ldy + r0, a0, n, accumulate);
-        if (mm > 1) Store(y + (long)j1 * ldy + r0, a1, n, accumulate);
-        if (mm > 2) Store(y + (long)j2 * ldy + r0, a2, n, accumulate);
-        if (mm > 3) Store(y + (long)j3 * ldy + r0, a3, n, accumulate);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* y, Vector512<float> v, int n, bool accumulate)
-    {
-        if (n == Lanes)
-        {
-            (accumulate ? Vector512.Load(y) + v : v).Store(y);
-            return;
-        }
-        for (int i = 0; i < n; i++) y[i] = accumulate ? y[i] + v.GetElement(i) : v.GetElement(i);
+        int r0 = t * Lanes;
+        TileRowStore.Group(y, ldy, j0, mm, r0, Math.Min(Lanes, w.Rows - r0), a0, a1, a2, a3, accumulate);
     }
 
     /// <summary>The same computation lane by lane (no SIMD): identical integers and fused multiply-adds in the same order.</summary>
