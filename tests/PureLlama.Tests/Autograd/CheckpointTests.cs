@@ -8,6 +8,9 @@ using Xunit.Abstractions;
 namespace PureLlama.Tests.Autograd;
 
 /// <summary>Gradient checkpointing gives the same gradients as the plain graph, with fewer live tensors.</summary>
+// Runs alone (with the other readers of the process-wide live native byte count): the checkpointing test compares peaks
+// of that count, which tests running in parallel would raise.
+[Collection(nameof(PureLlama.Tests.Tensors.NativeMemoryLeakTests))]
 public class CheckpointTests(ITestOutputHelper output)
 {
     // A multi-op block: x → rms(x)·w1ᵀ → silu → ·w2ᵀ → + x.   x: [T, C], w1: [H, C], w2: [C, H]
