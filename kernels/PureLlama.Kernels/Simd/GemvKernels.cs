@@ -175,7 +175,7 @@ internal static unsafe class GemvKernels
     internal const int TileMinRows = 3;
 
     /// <summary>Bytes of x rows a tile pass keeps in L2 while the weight rows stream past them.</summary>
-    private const int XBlockBytes = 384 << 10;
+    private const int XBlockBytes = 512 << 10;
 
     // The x rows in blocks (whole tiles of GemvTiles.MaxRows) that stay in L2; within a block each chunk of weight rows is
     // read from memory once and meets the block's tiles of x rows one after the other (the chunk then in L2).

@@ -127,11 +127,14 @@ internal static unsafe class GemvTiles
         T* wt = w + (long)i * ldw;
         float* xt = xPacked + (long)r0 * k32;
         long group = TR.N * 16L, step = 4 * group;
-        long next = 2 * TC.N * (long)ldw;   // the even passes prefetch the same columns of the next TC weight rows
+        // Each step of each pass prefetches TC cache lines of what follows the tile's rows in memory (the next tile's rows
+        // when they are contiguous), one sequential sweep: 64·TC bytes per 16·TC·sizeof(T) bytes the tile reads.
+        byte* next = (byte*)(wt + 4 * TC.N * (long)ldw);
+        long lo = endLo * TC.N, hi = endHi * TC.N;   // bytes each pass sweeps (64·TC per step of 64 columns)
         Pass<T, TW, TR, TC, N0>(endLo, wt, ldw, xt, step, stash, next);
-        Pass<T, TW, TR, TC, N1>(endLo, wt, ldw, xt + group, step, stash + StashPerChain, next);
-        Pass<T, TW, TR, TC, N0>(endHi, wt + 32, ldw, xt + 2 * group, step, stash + 2 * StashPerChain, next);
-        Pass<T, TW, TR, TC, N1>(endHi, wt + 32, ldw, xt + 3 * group, step, stash + 3 * StashPerChain, next);
+        Pass<T, TW, TR, TC, N1>(endLo, wt, ldw, xt + group, step, stash + StashPerChain, next + lo);
+        Pass<T, TW, TR, TC, N0>(endHi, wt + 32, ldw, xt + 2 * group, step, stash + 2 * StashPerChain, next + 2 * lo);
+        Pass<T, TW, TR, TC, N1>(endHi, wt + 32, ldw, xt + 3 * group, step, stash + 3 * StashPerChain, next + 2 * lo + hi);
         for (int r = 0; r < TR.N; r++)
             for (int j = 0; j < TC.N; j++)
             {
@@ -150,7 +153,7 @@ internal static unsafe class GemvTiles
     // order; TOdd picks the odd half of Load16. Generated shape: accumulators a{r}{j} for r < 8, j < 6, the ones outside
     // TR × TC removed by the JIT (TR.N and TC.N are constants in each instantiation).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pass<T, TW, TR, TC, TOdd>(long end, T* w, long ldw, float* x, long xStep, Vector512<float>* acc, long next)
+    private static void Pass<T, TW, TR, TC, TOdd>(long end, T* w, long ldw, float* x, long xStep, Vector512<float>* acc, byte* next)
         where T : unmanaged where TW : struct, GemvKernels.IWeights<T> where TR : struct, ICount where TC : struct, ICount where TOdd : struct, ICount
     {
         int rows = TR.N, cols = TC.N;
@@ -166,15 +169,13 @@ internal static unsafe class GemvTiles
         Vector512<float> a70 = default, a71 = default, a72 = default, a73 = default, a74 = default, a75 = default;
         for (long p = 0; p < end; p += 64, x += xStep)
         {
-            if (!odd)
-            {
-                Sse.Prefetch1(w0 + p + next);
-                if (cols > 1) Sse.Prefetch1(w1 + p + next);
-                if (cols > 2) Sse.Prefetch1(w2 + p + next);
-                if (cols > 3) Sse.Prefetch1(w3 + p + next);
-                if (cols > 4) Sse.Prefetch1(w4 + p + next);
-                if (cols > 5) Sse.Prefetch1(w5 + p + next);
-            }
+            Sse.Prefetch0(next);
+            if (cols > 1) Sse.Prefetch0(next + 64);
+            if (cols > 2) Sse.Prefetch0(next + 128);
+            if (cols > 3) Sse.Prefetch0(next + 192);
+            if (cols > 4) Sse.Prefetch0(next + 256);
+            if (cols > 5) Sse.Prefetch0(next + 320);
+            next += 64 * cols;
             var v0 = TW.Load16(w0 + p, odd);
             var v1 = cols > 1 ? TW.Load16(w1 + p, odd) : default;
             var v2 = cols > 2 ? TW.Load16(w2 + p, odd) : default;
