@@ -260,17 +260,24 @@ public sealed unsafe class Int8DotKernelTests
     }
 
     [Fact]
-    public void Nf4_levels_are_the_codebook_times_127()
+    public void Nf4_levels_are_the_codebook_on_a_7_bit_grid_and_their_offset_codes_keep_pairs_under_2_15()
     {
         var map = Nf4Codebook.CodesArray();
         fixed (float* pm = map)
         {
             var (levels, factor) = Int8TiledRepack.Nf4Levels(pm);
-            factor.Should().Be(1f / 127f);
-            levels[0].Should().Be(-127);
+            factor.Should().Be(1f / 64f);
+            levels[0].Should().Be(-64);
             levels[7].Should().Be(0);
-            levels[15].Should().Be(127);
-            for (int i = 0; i < 16; i++) Math.Abs(levels[i] / 127.0 - map[i]).Should().BeLessThanOrEqualTo(0.5 / 127 + 1e-9);
+            levels[15].Should().Be(64);
+            for (int i = 0; i < 16; i++) Math.Abs(levels[i] / 64.0 - map[i]).Should().BeLessThanOrEqualTo(0.5 / 64 + 1e-9);
+            using var t = new Int8TiledWeights(TiledCodes.Nf4, 16, 64, 64, permuted: false, levels);
+            for (int i = 0; i < 16; i++)
+            {
+                t.Level(i).Should().Be(levels[i]);
+                int u = t.OffsetLevels[i];
+                (2 * u * 127).Should().BeLessThanOrEqualTo(short.MaxValue, "a vpmaddubsw pair of offset codes against |x| ≤ 127 must not saturate");
+            }
         }
     }
 

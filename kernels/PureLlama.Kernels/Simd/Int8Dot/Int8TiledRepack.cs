@@ -35,14 +35,19 @@ internal static unsafe class Int8TiledRepack
         return t;
     }
 
-    /// <summary>The 16 NF4 levels as int8: round(127 · map[i] / max|map|), and the factor max|map| / 127.</summary>
+    /// <summary>
+    /// The 16 NF4 levels on a 7-bit grid: round(64 · map[i] / max|map|) ∈ [−64, 64], and the factor max|map| / 64.
+    /// Seven bits, not eight, so that the offset codes L + 64 ≤ 128 keep every vpmaddubsw pair under 2^15 without the
+    /// sign trick (docs/kernels/int8-dot.md).
+    /// </summary>
     public static (sbyte[] Levels, float Factor) Nf4Levels(float* map)
     {
+        const int grid = Int8TiledWeights.Nf4LevelOffset;
         float max = 0;
         for (int i = 0; i < 16; i++) max = MathF.Max(max, MathF.Abs(map[i]));
         var levels = new sbyte[16];
-        for (int i = 0; i < 16; i++) levels[i] = max == 0 ? (sbyte)0 : (sbyte)Math.Clamp((int)MathF.Round(127f * map[i] / max), -127, 127);
-        return (levels, max / 127f);
+        for (int i = 0; i < 16; i++) levels[i] = max == 0 ? (sbyte)0 : (sbyte)Math.Clamp((int)MathF.Round(grid * map[i] / max), -grid, grid);
+        return (levels, max / grid);
     }
 
     /// <summary>NF4 with row-aligned blocks that are whole 32-column blocks; null otherwise.</summary>

@@ -5,7 +5,8 @@
 //
 //   Int8  v = q[r, c] ∈ [−127, 127]; one weight block per row, s = scb[r] / 127.
 //         Tile data: per 4 columns one 64-byte step, lane r = the row's 4 bytes.
-//   Nf4   v = L[code], L[i] = round(127 · map[i] / max|map|) (the 16 levels as int8); s = absmax · max|map| / 127.
+//   Nf4   v = L[code], L[i] = round(64 · map[i] / max|map|) ∈ [−64, 64] (the 16 levels on a 7-bit grid), stored as
+//         the unsigned table u[i] = L[i] + 64 ∈ [0, 128]; s = absmax · max|map| / 64.
 //   Int4  v = q − z[r, wb], q ∈ [0, 15]; s = the group scale. Columns are first reordered by group (act-order).
 //         4-bit tile data: per 8 columns one 64-byte step, lane r = 4 bytes whose low nibbles are columns
 //         c…c+3 and high nibbles c+4…c+7.
@@ -55,9 +56,11 @@ internal sealed unsafe class Int8TiledWeights : IDisposable
     public int* Zeros { get; }
     /// <summary>I32 [cols]: column c of the packed weight is column Permutation[c] of the original (act-order), else null.</summary>
     public int* Permutation { get; }
-    /// <summary>NF4: |L[i]| and the sign mask (0xFF where L[i] &lt; 0), 16 bytes each; else zero.</summary>
-    public Vector128<byte> AbsLevels { get; }
-    public Vector128<byte> NegativeLevels { get; }
+    /// <summary>NF4 levels are stored as u[i] = L[i] + <see cref="Nf4LevelOffset"/>.</summary>
+    public const int Nf4LevelOffset = 64;
+
+    /// <summary>NF4: the unsigned level table u[i] = L[i] + 64 ∈ [0, 128] (16 bytes); else zero.</summary>
+    public Vector128<byte> OffsetLevels { get; }
 
     /// <summary>All bytes held (codes, scales, zeros, permutation).</summary>
     public long ByteLength { get; }
@@ -83,11 +86,13 @@ internal sealed unsafe class Int8TiledWeights : IDisposable
         if (permuted) Permutation = (int*)p;
         if (levels != null)
         {
-            var abs = new byte[16];
-            var neg = new byte[16];
-            for (int i = 0; i < 16; i++) { abs[i] = (byte)Math.Abs(levels[i]); neg[i] = levels[i] < 0 ? (byte)0xFF : (byte)0; }
-            AbsLevels = Vector128.Create(abs);
-            NegativeLevels = Vector128.Create(neg);
+            var u = new byte[16];
+            for (int i = 0; i < 16; i++)
+            {
+                if (Math.Abs((int)levels[i]) > Nf4LevelOffset) throw new ArgumentOutOfRangeException(nameof(levels), levels[i], "NF4 levels must lie in [−64, 64].");
+                u[i] = (byte)(levels[i] + Nf4LevelOffset);
+            }
+            OffsetLevels = Vector128.Create(u);
         }
     }
 
@@ -101,7 +106,7 @@ internal sealed unsafe class Int8TiledWeights : IDisposable
     public int* TileZeros(int t, int wb) => Zeros + ((long)t * WeightBlocks + wb) * TileRows;
 
     /// <summary>The integer level of NF4 code i (from the stored tables).</summary>
-    public int Level(int i) => NegativeLevels[i] != 0 ? -AbsLevels[i] : AbsLevels[i];
+    public int Level(int i) => OffsetLevels[i] - Nf4LevelOffset;
 
     /// <summary>Frees the buffers.</summary>
     public void Dispose()
