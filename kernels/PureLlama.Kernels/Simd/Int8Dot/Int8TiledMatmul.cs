@@ -164,14 +164,14 @@ internal static unsafe class Int8TiledMatmul
         float* d0 = a.RowScales(j0), d1 = a.RowScales(j1), d2 = a.RowScales(j2), d3 = a.RowScales(j3);
         int* s0 = a.RowSums(j0), s1 = a.RowSums(j1), s2 = a.RowSums(j2), s3 = a.RowSums(j3);
         byte* block = w.Tile(t);
-        float* scales = w.TileScales(t, 0);
-        int* zeros = TCodes.Kind == DotKind.ZeroPointNibbles ? w.TileZeros(t, 0) : null;
+        ushort* scales = w.TileScales(t, 0);
+        byte* zeros = TCodes.Kind == DotKind.ZeroPointNibbles ? w.TileZeros(t, 0) : null;
         int blockBytes = w.ActivationBlockBytes, perWeightBlock = w.BlockCols / 32, blocks = a.Blocks, weightBlocks = w.WeightBlocks;
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int wb = 0, ab = 0; wb < weightBlocks; wb++)
         {
             Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
-            Vector512<int> z = zeros == null ? default : Vector512.Load(zeros + wb * Lanes);
+            Vector512<int> z = zeros == null ? default : Avx512F.ConvertToVector512Int32(Vector128.Load(zeros + wb * Lanes));
             int ab1 = Math.Min(blocks, (wb + 1) * perWeightBlock);
             for (; ab < ab1; ab++, block += blockBytes)
             {
@@ -202,7 +202,7 @@ internal static unsafe class Int8TiledMatmul
                 if (mm > 2) b2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i2, p2, z, s2[ab])), Vector512.Create(d2[ab]), b2);
                 if (mm > 3) b3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i3, p3, z, s3[ab])), Vector512.Create(d3[ab]), b3);
             }
-            var sv = Vector512.Load(scales + wb * Lanes);
+            var sv = HalfToSingle(Vector256.Load(scales + wb * Lanes));
             a0 = Vector512.FusedMultiplyAdd(b0, sv, a0);
             if (mm > 1) a1 = Vector512.FusedMultiplyAdd(b1, sv, a1);
             if (mm > 2) a2 = Vector512.FusedMultiplyAdd(b2, sv, a2);
@@ -235,7 +235,7 @@ internal static unsafe class Int8TiledMatmul
                         if (w.Codes == TiledCodes.Int4) dot -= z * a.RowSums(j)[ab];
                         blockSum = MathF.FusedMultiplyAdd(dot, a.RowScales(j)[ab], blockSum);
                     }
-                    acc = MathF.FusedMultiplyAdd(blockSum, w.TileScales(t, wb)[lane], acc);
+                    acc = MathF.FusedMultiplyAdd(blockSum, w.Scale(t, wb, lane), acc);
                 }
                 float* dst = y + (long)j * ldy + r0 + lane;
                 *dst = accumulate ? *dst + acc : acc;
