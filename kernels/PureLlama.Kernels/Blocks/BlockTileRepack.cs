@@ -20,11 +20,12 @@ internal static unsafe class BlockTileRepack
         _ => null,
     };
 
-    /// <summary>Q8_0 rows: codes copied, one F32 scale (the block's f16 d) per 32 columns.</summary>
-    public static Int8TiledWeights FromQ8_0(in BlockMatrix w)
+    /// <summary>Q8_0 rows: codes copied, one scale (the block's f16 d, as it is) per 32 columns; null for a non-finite d.</summary>
+    public static Int8TiledWeights? FromQ8_0(in BlockMatrix w)
     {
         var t = new Int8TiledWeights(TiledCodes.Int8, w.Rows, w.Cols, 32, permuted: false);
         var wc = w;
+        var fits = new Int8TiledRepack.ScaleCheck();
         ParallelWork.Rows(t.Tiles, 16L * w.Cols, (t0, t1) =>
         {
             for (int tile = t0; tile < t1; tile++)
@@ -38,7 +39,7 @@ internal static unsafe class BlockTileRepack
                     for (int b = 0; b < wc.Cols / 32; b++)
                     {
                         byte* block = row + 34L * b;
-                        t.TileScales(tile, b)[lane] = BlockMath.LoadF16(block);
+                        fits.Note(t.TrySetScaleBits(tile, b, lane, *(ushort*)block));
                         for (int k = 0; k < 32; k++)
                         {
                             int c = 32 * b + k;
@@ -48,6 +49,6 @@ internal static unsafe class BlockTileRepack
                 }
             }
         });
-        return t;
+        return fits.Keep(t);
     }
 }
