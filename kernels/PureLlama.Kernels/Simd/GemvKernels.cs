@@ -118,7 +118,8 @@ internal static unsafe class GemvKernels
     // Pooled arrays are not 64-byte aligned: the packed x of the tiles gets 16 floats of slack and starts at the first
     // 64-byte boundary in them, so no 64-byte x load straddles two cache lines (measured, 1 thread, CPU time: m = 8 in L2
     // 0.084 → 0.072 ms, m = 16 at k = 8192 7.9 → 6.9 ms). The one- and two-row path keeps the pooled array as it is: there
-    // a 64-byte aligned x made the 8192 × 2048 GEMV ~15 % slower (1.34–1.51 → 1.57–1.75 ms, three interleaved rounds).
+    // an aligned x looked ~15 % slower in one set of three interleaved rounds, which later rounds did not confirm (drift of
+    // ±20 % on this shared machine), so it stays as it was.
     private const int AlignSlack = 16;
 
     private static float* Align64(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
