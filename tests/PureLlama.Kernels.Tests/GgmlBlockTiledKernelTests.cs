@@ -146,14 +146,14 @@ public sealed unsafe class GgmlBlockTiledKernelTests
                 for (int col = 0; col < cols; col++)
                 {
                     int tile = r / 16, lane = r % 16, sb = col / (32 * t.BlocksPerSuper);
-                    float* s = t.SuperScales(tile, sb);
+                    double d = t.SuperScale(tile, sb, 0, lane);
                     sbyte* sub = t.SubScales(tile, col / 32);
                     int code = t.Code(tile, lane, col);
                     double v = type switch
                     {
-                        GgmlType.Q4_0 => (double)s[lane] * (code - 8),
-                        GgmlType.Q4_K => (double)s[lane] * sub[lane] * code + (double)s[16 + lane] * sub[16 + lane],
-                        _ => (double)s[lane] * sub[(col / 16 & 1) * 16 + lane] * code,
+                        GgmlType.Q4_0 => d * (code - 8),
+                        GgmlType.Q4_K => d * sub[lane] * code + (double)t.SuperScale(tile, sb, 1, lane) * sub[16 + lane],
+                        _ => d * sub[(col / 16 & 1) * 16 + lane] * code,
                     };
                     v.Should().BeApproximately(c.WHat[(long)r * cols + col], 1e-6 * (1 + Math.Abs(v)), $"{type} [{r},{col}]");
                 }
