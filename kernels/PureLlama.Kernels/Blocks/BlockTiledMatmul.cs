@@ -83,8 +83,11 @@ internal static unsafe class BlockTiledMatmul
             for (int g = 0; g < perRow; g++)
             {
                 int low = 0, high = 0;
-                for (int c = g * group; c < g * group + group; c++)
-                    if ((c & 2) == 0) low += xq[c]; else high += xq[c];
+                for (int c = g * group; c < g * group + group; c += 4)
+                {
+                    low += xq[c] + xq[c + 1];
+                    high += xq[c + 2] + xq[c + 3];
+                }
                 offsets[(long)j * perRow + g] = (ushort)(short)(factor * low) | (factor * high << 16);
             }
         }
@@ -133,6 +136,11 @@ internal static unsafe class BlockTiledMatmul
         return bits.AsSingle() * Vector512.Create(5.192296858534828e33f);
     }
 
+    /// <summary>Low and high nibbles of every byte (<paramref name="low4"/> = 0x0F in every byte).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<byte> Low, Vector512<byte> High) Nibbles(Vector512<byte> v, Vector512<byte> low4) =>
+        (v & low4, Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & low4);
+
     /// <summary>p + Σ over one 8-column step: low nibbles × x[0…3], high nibbles × x[4…7], as i16 pair sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<short> Step(Vector512<short> p, Vector512<byte> lo, Vector512<byte> hi, sbyte* x) =>
@@ -156,23 +164,25 @@ internal static unsafe class BlockTiledMatmul
         sbyte* x0 = o.X + (long)j0 * ldq, x1 = o.X + (long)j1 * ldq, x2 = o.X + (long)j2 * ldq, x3 = o.X + (long)j3 * ldq;
         float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
         int* f0 = o.Offsets + (long)j0 * perRow, f1 = o.Offsets + (long)j1 * perRow, f2 = o.Offsets + (long)j2 * perRow, f3 = o.Offsets + (long)j3 * perRow;
+        long d1 = x1 - x0, d2 = x2 - x0, d3 = x3 - x0;
         byte* codes = o.Codes + t * o.TileBytes;
         ushort* ds = o.Super + (long)t * blocks * Lanes;
         var ones = Vector512<short>.One;
+        var low4 = Vector512.Create((byte)0x0F);
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int b = 0; b < blocks; b++, codes += 256, ds += Lanes)
         {
             Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
-            for (int s = 0; s < 4; s++)
+            sbyte* x = x0 + 32 * b;
+            for (byte* v = codes, stop = codes + 256; v < stop; v += 64, x += 8)
             {
-                var (lo, hi) = Nibbles(Vector512.Load(codes + 64 * s));
-                int c = 32 * b + 8 * s;
-                p0 = Step(p0, lo, hi, x0 + c);
+                var (lo, hi) = Nibbles(Vector512.Load(v), low4);
+                p0 = Step(p0, lo, hi, x);
                 if (G.IsFour)
                 {
-                    p1 = Step(p1, lo, hi, x1 + c);
-                    p2 = Step(p2, lo, hi, x2 + c);
-                    p3 = Step(p3, lo, hi, x3 + c);
+                    p1 = Step(p1, lo, hi, x + d1);
+                    p2 = Step(p2, lo, hi, x + d2);
+                    p3 = Step(p3, lo, hi, x + d3);
                 }
             }
             var d = F16x16(ds);
@@ -198,6 +208,8 @@ internal static unsafe class BlockTiledMatmul
         byte* codes = o.Codes + t * o.TileBytes;
         sbyte* sub = o.Sub + (long)t * blocks * 2 * Lanes;
         ushort* ds = o.Super + (long)t * supers * 2 * Lanes;
+        long d1 = x1 - x0, d2 = x2 - x0, d3 = x3 - x0;
+        var low4 = Vector512.Create((byte)0x0F);
         var duplicate = DuplicateIndices();
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int sb = 0, b = 0; sb < supers; sb++, ds += 2 * Lanes)
@@ -207,16 +219,16 @@ internal static unsafe class BlockTiledMatmul
             for (int end = b + 8; b < end; b++, codes += 256, sub += 2 * Lanes)
             {
                 Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
-                for (int s = 0; s < 4; s++)
+                sbyte* x = x0 + 32 * b;
+                for (byte* v = codes, stop = codes + 256; v < stop; v += 64, x += 8)
                 {
-                    var (lo, hi) = Nibbles(Vector512.Load(codes + 64 * s));
-                    int c = 32 * b + 8 * s;
-                    p0 = Step(p0, lo, hi, x0 + c);
+                    var (lo, hi) = Nibbles(Vector512.Load(v), low4);
+                    p0 = Step(p0, lo, hi, x);
                     if (G.IsFour)
                     {
-                        p1 = Step(p1, lo, hi, x1 + c);
-                        p2 = Step(p2, lo, hi, x2 + c);
-                        p3 = Step(p3, lo, hi, x3 + c);
+                        p1 = Step(p1, lo, hi, x + d1);
+                        p2 = Step(p2, lo, hi, x + d2);
+                        p3 = Step(p3, lo, hi, x + d3);
                     }
                 }
                 var sc = Avx512BW.PermuteVar32x16(Avx512BW.ConvertToVector512Int16(Vector256.Load(sub)), duplicate);
@@ -252,10 +264,8 @@ internal static unsafe class BlockTiledMatmul
 
     /// <summary>Q6_K's 6-bit codes of two 8-column steps: nibbles | top two bits (a 2-bit vector covers two steps).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector512<byte> Lo0, Vector512<byte> Hi0, Vector512<byte> Lo1, Vector512<byte> Hi1) Codes6(byte* nibbles, byte* top)
+    private static (Vector512<byte> Lo0, Vector512<byte> Hi0, Vector512<byte> Lo1, Vector512<byte> Hi1) Codes6(byte* nibbles, byte* top, Vector512<byte> low4, Vector512<byte> bits45)
     {
-        var low4 = Vector512.Create((byte)0x0F);
-        var bits45 = Vector512.Create((byte)0x30);
         var v0 = Vector512.Load(nibbles);
         var v1 = Vector512.Load(nibbles + 64);
         var h = Vector512.Load(top).AsUInt16();
@@ -283,6 +293,8 @@ internal static unsafe class BlockTiledMatmul
         ushort* ds = o.Super + (long)t * supers * Lanes;
         var duplicate = DuplicateIndices();
         var duplicateHigh = duplicate + Vector512.Create((short)Lanes);
+        var low4 = Vector512.Create((byte)0x0F);
+        var bits45 = Vector512.Create((byte)0x30);
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int sb = 0, b = 0; sb < supers; sb++, ds += Lanes)
         {
@@ -293,7 +305,7 @@ internal static unsafe class BlockTiledMatmul
                 var scLo = Avx512BW.PermuteVar32x16(scales, duplicate);
                 var scHi = Avx512BW.PermuteVar32x16(scales, duplicateHigh);
                 int c = 32 * b;
-                var (l0, h0, l1, h1) = Codes6(codes, codes + 256);
+                var (l0, h0, l1, h1) = Codes6(codes, codes + 256, low4, bits45);
                 var u0 = Half6(l0, h0, l1, h1, x0 + c, f0 + 2 * b, scLo);
                 Vector512<int> u1 = default, u2 = default, u3 = default;
                 if (G.IsFour)
@@ -302,7 +314,7 @@ internal static unsafe class BlockTiledMatmul
                     u2 = Half6(l0, h0, l1, h1, x2 + c, f2 + 2 * b, scLo);
                     u3 = Half6(l0, h0, l1, h1, x3 + c, f3 + 2 * b, scLo);
                 }
-                (l0, h0, l1, h1) = Codes6(codes + 128, codes + 320);
+                (l0, h0, l1, h1) = Codes6(codes + 128, codes + 320, low4, bits45);
                 u0 += Half6(l0, h0, l1, h1, x0 + c + 16, f0 + 2 * b + 1, scHi);
                 t0 = Scale(u0, e0 + b, t0);
                 if (G.IsFour)
