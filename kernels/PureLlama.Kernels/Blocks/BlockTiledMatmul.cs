@@ -1,8 +1,9 @@
-// Y[m, rows] (=|+=) X[m, cols] · Ŵᵀ for Q4_0 / Q4_K / Q6_K weights in BlockTiles, with int8 dot products. X is
+// Y[m, rows] (=|+=) X[m, cols] · Ŵᵀ for Q8_0 / Q4_0 / Q4_K / Q6_K weights in BlockTiles, with int8 dot products. X is
 // quantized once to Q8 blocks of 32 (Simd/Int8Dot/Q8Activations: x ≈ xd[b]·xq, xs[b] = Σ_b xq). For x row j, weight
-// row r, and each super-block s (blocks b of 32: one for Q4_0, eight for the K-quants), all integers exact in int32
-// and below 2^24 (so exact as F32):
+// row r, and each super-block s (blocks b of 32: one for Q8_0/Q4_0, eight for the K-quants), all integers exact in
+// int32 and below 2^24 (so exact as F32):
 //
+//   Q8_0  u[b] = Σ_c q·xq                      (SIMD: 16·Σ (H − 8)·xq + Σ L·xq over u = q + 128's nibbles H, L)
 //   Q4_0  u[b] = Σ_c (q − 8)·xq
 //   Q4_K  u[b] = sc_j·Σ_c q·xq,   n[b] = m_j·xs[b]
 //   Q6_K  u[b] = sc_lo·Σ_{c<16} (q − 32)·xq + sc_hi·Σ_{c≥16} (q − 32)·xq
@@ -11,11 +12,11 @@
 //   Y[j, r] = a (or Y + a)
 //
 // SIMD (AVX-512BW), per 64-byte code vector = 16 rows × 8 columns: vpmaddubsw of the unsigned codes against two broadcast
-// 4-byte activation groups gives i16 pair sums. They are added in i16 across a block (Q4_0, Q4_K: 16 products of q ≤ 15)
+// 4-byte activation groups gives i16 pair sums. They are added in i16 across a block (Q8_0, Q4_0, Q4_K: 16 products ≤ 15·127)
 // or a half-block (Q6_K: 8 products of q ≤ 63, the 6-bit codes rebuilt from the nibble and 2-bit planes with shifts and
 // masks); the code offsets (−8, −32) are subtracted there too, as the activations' pair sums × 8 or × 32 made once per
 // call (the i16 adds wrap, but the final sums are below 2^15: 16·8·127 and 8·32·127). One vpmaddwd then widens to i32
-// and applies the sub-block scale (Q4_K, Q6_K: sc in both i16 halves) or 1 (Q4_0). The f16 scales are widened by bit
+// and applies the sub-block scale (Q4_K, Q6_K: sc in both i16 halves), 16 (Q8_0's H) or 1. The f16 scales are widened by bit
 // placement (exact; BlockMath.LoadF16Fast is the scalar twin).
 //
 // Groups of up to 4 x rows share each weight load (m = 1 runs a one-row kernel); every (j, r) runs the same integer and
@@ -30,7 +31,7 @@ using static PureLlama.Kernels.Simd.Int8DotProducts;
 
 namespace PureLlama.Kernels.Blocks;
 
-/// <summary>The int8 dot-product matmul over Q4_0 / Q4_K / Q6_K tiles (any m).</summary>
+/// <summary>The int8 dot-product matmul over Q8_0 / Q4_0 / Q4_K / Q6_K tiles (any m).</summary>
 internal static unsafe class BlockTiledMatmul
 {
     private const int Lanes = BlockTiles.TileRows, MaxGroup = 4;
@@ -45,12 +46,12 @@ internal static unsafe class BlockTiledMatmul
         if (ldy < w.Rows) throw new ArgumentOutOfRangeException(nameof(ldy), ldy, $"ldy must be at least rows = {w.Rows}.");
         bool simd = Int8TiledMatmul.Accelerated;
         using var a = Q8Activations.Quantize(x, m, w.Cols, ldx, null, simd);
-        int group = w.Type switch { GgmlType.Q4_0 => 32, GgmlType.Q6_K => 16, _ => 0 };
+        int group = w.Type switch { GgmlType.Q8_0 or GgmlType.Q4_0 => 32, GgmlType.Q6_K => 16, _ => 0 };
         int perRow = simd && group > 0 ? w.Cols / group : 0;
         int* offsets = perRow > 0 ? (int*)NativeMemory.Alloc((nuint)((long)m * perRow * sizeof(int))) : null;
         try
         {
-            if (offsets != null) PairSums(a, m, group, w.Type == GgmlType.Q4_0 ? 8 : 32, offsets);
+            if (offsets != null) PairSums(a, m, group, w.Type == GgmlType.Q6_K ? 32 : 8, offsets);
             var o = new Operands(w, a, offsets, perRow, y, ldy, accumulate);
             ParallelWork.Rows(w.Tiles, 16L * w.Cols * m, (t0, t1) =>
             {
@@ -119,7 +120,8 @@ internal static unsafe class BlockTiledMatmul
 
     private static void Tile<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
     {
-        if (o.Type == GgmlType.Q4_0) TileQ4_0<G>(o, t, j0, mm);
+        if (o.Type == GgmlType.Q8_0) TileQ8_0<G>(o, t, j0, mm);
+        else if (o.Type == GgmlType.Q4_0) TileQ4_0<G>(o, t, j0, mm);
         else if (o.Type == GgmlType.Q4_K) TileQ4K<G>(o, t, j0, mm);
         else TileQ6K<G>(o, t, j0, mm);
     }
@@ -155,6 +157,58 @@ internal static unsafe class BlockTiledMatmul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Scale(Vector512<int> u, float* xd, Vector512<float> t) =>
         Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(u), Vector512.Create(*xd), t);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TileQ8_0<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
+    {
+        var (j1, j2, j3) = Aliases(j0, mm);
+        int ldq = o.Ldq, blocks = o.Blocks, perRow = o.OffsetsPerRow;
+        sbyte* x0 = o.X + (long)j0 * ldq, x1 = o.X + (long)j1 * ldq, x2 = o.X + (long)j2 * ldq, x3 = o.X + (long)j3 * ldq;
+        float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
+        int* f0 = o.Offsets + (long)j0 * perRow, f1 = o.Offsets + (long)j1 * perRow, f2 = o.Offsets + (long)j2 * perRow, f3 = o.Offsets + (long)j3 * perRow;
+        long d1 = x1 - x0, d2 = x2 - x0, d3 = x3 - x0;
+        byte* codes = o.Codes + t * o.TileBytes;
+        ushort* ds = o.Super + (long)t * blocks * Lanes;
+        var ones = Vector512<short>.One;
+        var sixteen = Vector512.Create((short)16);
+        var low4 = Vector512.Create((byte)0x0F);
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int b = 0; b < blocks; b++, codes += 512, ds += Lanes)
+        {
+            // L: low nibbles of u = q + 128, H: high nibbles; q = 16·(H − 8) + L. Each i16 sums 16 products ≤ 15·127.
+            Vector512<short> l0 = default, l1 = default, l2 = default, l3 = default;
+            Vector512<short> h0 = default, h1 = default, h2 = default, h3 = default;
+            sbyte* x = x0 + 32 * b;
+            for (byte* v = codes, stop = codes + 512; v < stop; v += 64, x += 4)
+            {
+                var (lo, hi) = Nibbles(Vector512.Load(v), low4);
+                var bx = Broadcast4(x);
+                l0 += PairsUnsigned(lo, bx);
+                h0 += PairsUnsigned(hi, bx);
+                if (G.IsFour)
+                {
+                    bx = Broadcast4(x + d1);
+                    l1 += PairsUnsigned(lo, bx);
+                    h1 += PairsUnsigned(hi, bx);
+                    bx = Broadcast4(x + d2);
+                    l2 += PairsUnsigned(lo, bx);
+                    h2 += PairsUnsigned(hi, bx);
+                    bx = Broadcast4(x + d3);
+                    l3 += PairsUnsigned(lo, bx);
+                    h3 += PairsUnsigned(hi, bx);
+                }
+            }
+            var d = F16x16(ds);
+            a0 = Vector512.FusedMultiplyAdd(Scale(Widen(h0, f0 + b, sixteen) + Avx512BW.MultiplyAddAdjacent(l0, ones), e0 + b, default), d, a0);
+            if (G.IsFour)
+            {
+                a1 = Vector512.FusedMultiplyAdd(Scale(Widen(h1, f1 + b, sixteen) + Avx512BW.MultiplyAddAdjacent(l1, ones), e1 + b, default), d, a1);
+                a2 = Vector512.FusedMultiplyAdd(Scale(Widen(h2, f2 + b, sixteen) + Avx512BW.MultiplyAddAdjacent(l2, ones), e2 + b, default), d, a2);
+                a3 = Vector512.FusedMultiplyAdd(Scale(Widen(h3, f3 + b, sixteen) + Avx512BW.MultiplyAddAdjacent(l3, ones), e3 + b, default), d, a3);
+            }
+        }
+        Store(o, t, j0, mm, a0, a1, a2, a3);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TileQ4_0<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
@@ -365,7 +419,8 @@ internal static unsafe class BlockTiledMatmul
                         for (int c = 16; c < 32; c++) hi += w.Code(t, lane, 32 * ab + c) * xq[32 * ab + c];
                         float xd = a.RowScales(j)[ab];
                         sbyte* sub = w.SubScales(t, ab);
-                        if (w.Type == GgmlType.Q4_0) tSum = MathF.FusedMultiplyAdd(lo + hi - 8 * a.RowSums(j)[ab], xd, tSum);
+                        if (w.Type == GgmlType.Q8_0) tSum = MathF.FusedMultiplyAdd(lo + hi, xd, tSum);
+                        else if (w.Type == GgmlType.Q4_0) tSum = MathF.FusedMultiplyAdd(lo + hi - 8 * a.RowSums(j)[ab], xd, tSum);
                         else if (w.Type == GgmlType.Q6_K) tSum = MathF.FusedMultiplyAdd(lo * sub[lane] + hi * sub[Lanes + lane], xd, tSum);
                         else
                         {

@@ -1,12 +1,16 @@
-// Q4_0, Q4_K and Q6_K weights repacked at load for the int8 dot-product kernel BlockTiledMatmul: rows in tiles of 16,
-// each weight row one 32-bit lane, so one 64-byte load feeds 16 output rows. The weight values stay exact, and the
-// bytes per weight stay those of the GGUF file (Q4_0 0.5625, Q4_K 0.578 vs 0.5625, Q6_K 0.8203):
+// Q8_0, Q4_0, Q4_K and Q6_K weights repacked at load for the int8 dot-product kernel BlockTiledMatmul: rows in tiles of
+// 16, each weight row one 32-bit lane, so one 64-byte load feeds 16 output rows. The weight values stay exact, and the
+// bytes per weight stay those of the GGUF file (Q8_0 1.0625, Q4_0 0.5625, Q4_K 0.578 vs 0.5625, Q6_K 0.8203):
 //
+//   Q8_0  ŵ[c] = d·q[c]                        q ∈ [−128, 127]; stored as u = q + 128 (q xor 0x80), whose nibbles are
+//                                              H = (q >> 4) + 8 and L = q & 15: q = 16·(H − 8) + L
 //   Q4_0  ŵ[c] = d·(q[c] − 8)                  q ∈ [0, 15]; scale group ("super-block") = the block of 32
 //   Q4_K  ŵ[c] = d·sc_j·q[c] − dmin·m_j        q ∈ [0, 15], sc_j, m_j ∈ [0, 63] (sub-block j = 32 columns of 256)
 //   Q6_K  ŵ[c] = d·sc_h·(q[c] − 32)            q ∈ [0, 63], sc_h ∈ [−128, 127] (half h = 16 columns)
 //
-// Codes per tile and 32-column block (step s = columns 8s…8s+7 of the block, lane = weight row, byte 4·lane + i):
+// Codes per tile and 32-column block (lane = weight row, byte 4·lane + i):
+//   Q8_0: 8 steps × 64 bytes, step s = columns 4s + i
+//   else step s = columns 8s…8s+7 of the block:
 //   nibbles, 4 steps × 64 bytes: low nibble column 8s + i, high nibble column 8s + 4 + i (i < 4)
 //   Q6_K then 2 × 64 bytes of q's top two bits: vector g holds steps 2g, 2g + 1; in byte 4·lane + i, bits 0–1 column
 //   8(2g) + i, bits 2–3 column 8(2g) + 4 + i, bits 4–5 column 8(2g+1) + i, bits 6–7 column 8(2g+1) + 4 + i
@@ -17,7 +21,7 @@ using PureLlama.Kernels.Simd;
 
 namespace PureLlama.Kernels.Blocks;
 
-/// <summary>A Q4_0, Q4_K or Q6_K weight [rows, cols] in 16-row tiles of codes with integer sub-block scales.</summary>
+/// <summary>A Q8_0, Q4_0, Q4_K or Q6_K weight [rows, cols] in 16-row tiles of codes with integer sub-block scales.</summary>
 internal sealed unsafe class BlockTiles : IDisposable
 {
     /// <summary>Weight rows per tile.</summary>
@@ -30,13 +34,13 @@ internal sealed unsafe class BlockTiles : IDisposable
     public int Rows { get; }
     public int Cols { get; }
     public int Tiles { get; }
-    /// <summary>32-column blocks per row, blocks per super-block (1 for Q4_0, 8 for the K-quants), super-blocks per row.</summary>
+    /// <summary>32-column blocks per row, blocks per super-block (1 for Q8_0/Q4_0, 8 for the K-quants), super-blocks per row.</summary>
     public int Blocks { get; }
     public int BlocksPerSuper { get; }
     public int SuperBlocks { get; }
     /// <summary>f16 vectors of 16 per super-block: 1 (d), or 2 for Q4_K (d, −dmin).</summary>
     public int ScalesPerSuper { get; }
-    /// <summary>Code bytes of one 32-column block of a tile (384 for Q6_K, 256 for Q4_0/Q4_K).</summary>
+    /// <summary>Code bytes of one 32-column block of a tile (512 for Q8_0, 384 for Q6_K, 256 for Q4_0/Q4_K).</summary>
     public int BlockBytes { get; }
     public long TileBytes { get; }
     public byte* Data { get; }
@@ -50,14 +54,15 @@ internal sealed unsafe class BlockTiles : IDisposable
     private BlockTiles(GgmlType type, int rows, int cols)
     {
         Type = type; Rows = rows; Cols = cols;
-        BlocksPerSuper = type == GgmlType.Q4_0 ? 1 : 8;
+        if (type is not (GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K)) throw new ArgumentException($"{type} has no tiled form.", nameof(type));
+        BlocksPerSuper = type is GgmlType.Q4_0 or GgmlType.Q8_0 ? 1 : 8;
         if (cols % (32 * BlocksPerSuper) != 0) throw new ArgumentException($"{type} rows are whole blocks of {32 * BlocksPerSuper} values; {cols} is not.", nameof(cols));
         Tiles = (rows + Lanes - 1) / Lanes;
         Blocks = cols / 32; SuperBlocks = Blocks / BlocksPerSuper;
         ScalesPerSuper = type == GgmlType.Q4_K ? 2 : 1;
-        BlockBytes = type == GgmlType.Q6_K ? NibbleBytes + 128 : NibbleBytes;
+        BlockBytes = type switch { GgmlType.Q8_0 => 512, GgmlType.Q6_K => NibbleBytes + 128, _ => NibbleBytes };
         TileBytes = (long)BlockBytes * Blocks;
-        long data = TileBytes * Tiles, sub = type == GgmlType.Q4_0 ? 0 : 32L * Tiles * Blocks, super = 32L * ScalesPerSuper * Tiles * SuperBlocks;
+        long data = TileBytes * Tiles, sub = BlocksPerSuper == 1 ? 0 : 32L * Tiles * Blocks, super = 32L * ScalesPerSuper * Tiles * SuperBlocks;
         ByteLength = data + sub + super;
         _memory = NativeMemory.AlignedAlloc((nuint)(ByteLength + 192), 64);
         NativeMemory.Clear(_memory, (nuint)(ByteLength + 192));
@@ -83,10 +88,14 @@ internal sealed unsafe class BlockTiles : IDisposable
     public int Code(int t, int lane, int c)
     {
         byte* block = Tile(t) + (long)(c >> 5) * BlockBytes;
+        if (Type == GgmlType.Q8_0) return (sbyte)(*ByteQ8(block, lane, c & 31) ^ 0x80);
         int nibble = GetNibble(block, lane, c & 31);
         if (Type != GgmlType.Q6_K) return nibble;
         return (nibble | (GetTop2(block, lane, c & 31) << 4)) - 32;
     }
+
+    // Q8_0's byte of column cc (0…31) of a block.
+    private static byte* ByteQ8(byte* block, int lane, int cc) => block + (cc >> 2) * 64 + lane * 4 + (cc & 3);
 
     // Byte of column cc (0…31) of a block in the nibble plane, and whether it is the high nibble.
     private static byte* NibbleByte(byte* block, int lane, int cc, out bool high)
@@ -122,7 +131,7 @@ internal sealed unsafe class BlockTiles : IDisposable
         *b = (byte)((*b & ~(3 << shift)) | (v << shift));
     }
 
-    /// <summary>The tiles of a Q4_0, Q4_K or Q6_K weight.</summary>
+    /// <summary>The tiles of a Q8_0, Q4_0, Q4_K or Q6_K weight.</summary>
     public static BlockTiles From(GgmlType type, in BlockMatrix w)
     {
         var k = new BlockTiles(type, w.Rows, w.Cols);
@@ -136,7 +145,8 @@ internal sealed unsafe class BlockTiles : IDisposable
                     if (r >= wc.Rows) break;
                     for (int s = 0; s < k.SuperBlocks; s++)
                     {
-                        if (type == GgmlType.Q4_0) k.PutQ4_0(t, lane, s, wc.Row(r) + 18L * s);
+                        if (type == GgmlType.Q8_0) k.PutQ8_0(t, lane, s, wc.Row(r) + 34L * s);
+                        else if (type == GgmlType.Q4_0) k.PutQ4_0(t, lane, s, wc.Row(r) + 18L * s);
                         else if (type == GgmlType.Q4_K) k.PutQ4K(t, lane, s, wc.Row(r) + 144L * s);
                         else k.PutQ6K(t, lane, s, wc.Row(r) + 210L * s);
                     }
@@ -148,6 +158,13 @@ internal sealed unsafe class BlockTiles : IDisposable
     private byte* CodeBlock(int t, int b) => Tile(t) + (long)b * BlockBytes;
 
     private static ushort F16Bits(byte* p) => (ushort)(p[0] | (p[1] << 8));
+
+    private void PutQ8_0(int t, int lane, int s, byte* block)
+    {
+        SuperScales(t, s)[lane] = F16Bits(block);
+        byte* dst = CodeBlock(t, s);
+        for (int i = 0; i < 32; i++) *ByteQ8(dst, lane, i) = (byte)(block[2 + i] ^ 0x80);
+    }
 
     private void PutQ4_0(int t, int lane, int s, byte* block)
     {

@@ -47,24 +47,31 @@ internal static class BenchBlocksCommand
         GgmlType[] kinds = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
         var rng = new Random(11);
         var bytes = kinds.Select(k => RandomBlocks(rng, k, Rows, Hidden)).ToList();
+        var names = kinds.Select(k => k.ToString()).ToList();
         var weights = kinds.Select((k, i) => new GgmlBlockTensor(k, new Shape(Rows, Hidden), Tensor.FromArray(bytes[i], new Shape(bytes[i].Length)))).ToList();
         var pins = bytes.Select(b => GCHandle.Alloc(b, GCHandleType.Pinned)).ToList();
-        var tiles = kinds.Select((k, i) => BlockTileRepack.From(k, new BlockMatrix(Rows, Hidden, (byte*)pins[i].AddrOfPinnedObject(), BlockFormats.BlockValues(k), BlockFormats.BlockBytes(k)))!).ToList();
+        var views = kinds.Select((k, i) => new BlockMatrix(Rows, Hidden, (byte*)pins[i].AddrOfPinnedObject(), BlockFormats.BlockValues(k), BlockFormats.BlockBytes(k))).ToList();
+        var tiles = kinds.Select((k, i) => BlockTileRepack.From(k, views[i])!).ToList();
+        // Q8_0 in quant-int8's tiles too (Int8TiledMatmul, F32 scales), for comparison.
+        names.Add("Q8_0 (quant-int8 tiles)");
+        bytes.Add(bytes[0]);
+        weights.Add(weights[0]);
+        tiles.Add(BlockTileRepack.FromQ8_0(views[0]));
         var xs = new float[Hidden];
         var ys = new float[Rows];
         var xr = new Random(5);
         for (int i = 0; i < Hidden; i++) xs[i] = (float)(2 * xr.NextDouble() - 1);
         using var x = Tensor.FromArray(xs, new Shape(1, Hidden));
-        var kernel = kinds.Select(_ => new List<double>()).ToList();
-        var kernelCpu = kinds.Select(_ => new List<double>()).ToList();
-        var linear = kinds.Select(_ => new List<double>()).ToList();
+        var kernel = names.Select(_ => new List<double>()).ToList();
+        var kernelCpu = names.Select(_ => new List<double>()).ToList();
+        var linear = names.Select(_ => new List<double>()).ToList();
         using var process = Process.GetCurrentProcess();
         try
         {
             using var noGrad = GradMode.NoGrad();
             fixed (float* px = xs, py = ys)
                 for (int round = 0; round <= steps; round++)
-                    for (int k = 0; k < kinds.Length; k++)
+                    for (int k = 0; k < names.Count; k++)
                     {
                         process.Refresh();
                         var cpu0 = process.TotalProcessorTime;
@@ -78,27 +85,28 @@ internal static class BenchBlocksCommand
                         process.Refresh();
                         double directCpu = (process.TotalProcessorTime - cpu0).TotalSeconds / Calls;
                         sw.Restart();
-                        for (int i = 0; i < Calls; i++)
+                        bool viaOps = k < kinds.Length;   // the comparison row has no Ops path of its own
+                        for (int i = 0; i < (viaOps ? Calls : 0); i++)
                         {
                             using var y = Ops.QuantLinear(x, weights[k]);
                         }
                         if (round == 0) continue;   // round 0 warms up (and repacks)
                         kernel[k].Add(direct);
                         kernelCpu[k].Add(directCpu);
-                        linear[k].Add(sw.Elapsed.TotalSeconds / Calls);
+                        if (viaOps) linear[k].Add(sw.Elapsed.TotalSeconds / Calls);
                     }
             // CPU time counts only the time the process ran (robust to other tenants); it includes every thread of the process.
             Console.WriteLine("type | GGUF KB | kernel µs/product | GGUF GB/s | kernel CPU µs/product | GGUF GB per CPU-s | Ops.QuantLinear µs/product");
-            for (int k = 0; k < kinds.Length; k++)
+            for (int k = 0; k < names.Count; k++)
             {
                 double s = Median(kernel[k]), c = Median(kernelCpu[k]);
-                Console.WriteLine($"{kinds[k]} | {bytes[k].Length / 1e3:F0} | {s * 1e6:F1} | {bytes[k].Length / s / 1e9:F1} | {c * 1e6:F1} | {bytes[k].Length / c / 1e9:F1} | {Median(linear[k]) * 1e6:F1}");
+                Console.WriteLine($"{names[k]} | {bytes[k].Length / 1e3:F0} | {s * 1e6:F1} | {bytes[k].Length / s / 1e9:F1} | {c * 1e6:F1} | {bytes[k].Length / c / 1e9:F1} | {(linear[k].Count > 0 ? (Median(linear[k]) * 1e6).ToString("F1") : "-")}");
             }
         }
         finally
         {
             foreach (var t in tiles) t.Dispose();
-            foreach (var w in weights) w.Dispose();
+            foreach (var w in weights.Distinct()) w.Dispose();
             foreach (var p in pins) p.Free();
         }
         Console.WriteLine($"load average after: {BenchReport.LoadAverage()}");
