@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using PureLlama.Kernels.Reference;
 using PureLlama.Kernels.Simd;
 using PureLlama.Quantization;
@@ -59,7 +61,7 @@ public sealed unsafe class Int8DotKernelTests
                 for (int i = 0; i < q.Length; i++) q[i] = (sbyte)rng.Next(-127, 128);
                 for (int r = 0; r < rows; r++) scb[r] = 0.1f + (float)rng.NextDouble();
                 var m = new Int8Matrix(rows, cols, Pin(q), Pin(scb));
-                return new Case { WHat = ReferenceQuant.DequantizeInt8(q, scb, rows, cols), Tiles = Int8TiledRepack.FromInt8(m) };
+                return new Case { WHat = ReferenceQuant.DequantizeInt8(q, scb, rows, cols), Tiles = Int8TiledRepack.FromInt8(m)! };
             }
             case Format.Nf4:
             case Format.Nf4DoubleQuant:
@@ -260,17 +262,59 @@ public sealed unsafe class Int8DotKernelTests
     }
 
     [Fact]
-    public void Nf4_levels_are_the_codebook_times_127()
+    public void Nf4_levels_are_the_codebook_on_a_7_bit_grid_and_their_offset_codes_keep_pairs_under_2_15()
     {
         var map = Nf4Codebook.CodesArray();
         fixed (float* pm = map)
         {
             var (levels, factor) = Int8TiledRepack.Nf4Levels(pm);
-            factor.Should().Be(1f / 127f);
-            levels[0].Should().Be(-127);
+            factor.Should().Be(1f / 64f);
+            levels[0].Should().Be(-64);
             levels[7].Should().Be(0);
-            levels[15].Should().Be(127);
-            for (int i = 0; i < 16; i++) Math.Abs(levels[i] / 127.0 - map[i]).Should().BeLessThanOrEqualTo(0.5 / 127 + 1e-9);
+            levels[15].Should().Be(64);
+            for (int i = 0; i < 16; i++) Math.Abs(levels[i] / 64.0 - map[i]).Should().BeLessThanOrEqualTo(0.5 / 64 + 1e-9);
+            using var t = new Int8TiledWeights(TiledCodes.Nf4, 16, 64, 64, permuted: false, levels);
+            for (int i = 0; i < 16; i++)
+            {
+                t.Level(i).Should().Be(levels[i]);
+                int u = t.OffsetLevels[i];
+                (2 * u * 127).Should().BeLessThanOrEqualTo(short.MaxValue, "a vpmaddubsw pair of offset codes against |x| ≤ 127 must not saturate");
+            }
+        }
+    }
+
+    [Fact]
+    public void Half_to_single_is_exact_for_every_finite_f16()
+    {
+        if (!Avx512F.IsSupported) return;
+        var bits = new ushort[16];
+        for (int h0 = 0; h0 < 65536; h0 += 16)
+        {
+            for (int i = 0; i < 16; i++) bits[i] = (ushort)(h0 + i);
+            var got = Int8DotProducts.HalfToSingle(Vector256.Create(bits));
+            for (int i = 0; i < 16; i++)
+            {
+                var h = BitConverter.UInt16BitsToHalf(bits[i]);
+                if (!Half.IsFinite(h)) continue;
+                BitConverter.SingleToInt32Bits(got[i]).Should().Be(BitConverter.SingleToInt32Bits((float)h), $"F16 bits 0x{bits[i]:X4}");
+            }
+        }
+    }
+
+    [Fact]
+    public void A_scale_f16_cannot_hold_keeps_the_exact_path()
+    {
+        var q = new sbyte[16 * 32];
+        var scb = new float[16];
+        for (int r = 0; r < 16; r++) scb[r] = 1f;
+        scb[5] = 127f * 70000f;                                           // s = scb / 127 = 70 000 > F16's 65 504
+        fixed (sbyte* pq = q)
+        fixed (float* ps = scb)
+        {
+            Int8TiledRepack.FromInt8(new Int8Matrix(16, 32, pq, ps)).Should().BeNull();
+            scb[5] = 1f;
+            using var ok = Int8TiledRepack.FromInt8(new Int8Matrix(16, 32, pq, ps));
+            ok.Should().NotBeNull();
         }
     }
 
@@ -300,7 +344,7 @@ public sealed unsafe class Int8DotKernelTests
                 int wb = c / t.BlockCols;
                 int v = Int8TiledMatmul.CodeValue(t, t.Tile(tile), lane, c);
                 if (t.Codes == TiledCodes.Int4) v -= t.TileZeros(tile, wb)[lane];
-                w[(long)r * t.PaddedCols + c] = (double)t.TileScales(tile, wb)[lane] * v;
+                w[(long)r * t.PaddedCols + c] = (double)t.Scale(tile, wb, lane) * v;
             }
         }
         return w;

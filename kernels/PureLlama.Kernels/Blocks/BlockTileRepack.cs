@@ -2,7 +2,7 @@
 // (which stay as they are). Each weight row becomes one 32-bit lane; the weight values stay exact:
 //
 //   Q8_0, Q4_0, Q4_K, Q6_K → BlockTiles (nibble planes, f16 scales, K-quant sub-block scales kept as integers; see there)
-//   Q8_0 also → Int8TiledWeights (quant-int8's tiles, F32 scale per 32 columns): FromQ8_0, kept for bench-blocks --in-cache
+//   Q8_0 also → Int8TiledWeights (quant-int8's tiles, f16 scale per 32 columns): FromQ8_0, kept for bench-blocks --in-cache
 namespace PureLlama.Kernels.Blocks;
 
 using PureLlama.Kernels.Simd;
@@ -19,11 +19,12 @@ internal static unsafe class BlockTileRepack
         _ => null,
     };
 
-    /// <summary>Q8_0 rows in quant-int8's tiles: codes copied, one F32 scale (the block's f16 d) per 32 columns (comparison only).</summary>
-    public static Int8TiledWeights FromQ8_0(in BlockMatrix w)
+    /// <summary>Q8_0 rows in quant-int8's tiles (comparison only): codes copied, one scale (the block's f16 d) per 32 columns; null for a non-finite d.</summary>
+    public static Int8TiledWeights? FromQ8_0(in BlockMatrix w)
     {
         var t = new Int8TiledWeights(TiledCodes.Int8, w.Rows, w.Cols, 32, permuted: false);
         var wc = w;
+        var fits = new Int8TiledRepack.ScaleCheck();
         ParallelWork.Rows(t.Tiles, 16L * w.Cols, (t0, t1) =>
         {
             for (int tile = t0; tile < t1; tile++)
@@ -37,7 +38,7 @@ internal static unsafe class BlockTileRepack
                     for (int b = 0; b < wc.Cols / 32; b++)
                     {
                         byte* block = row + 34L * b;
-                        t.TileScales(tile, b)[lane] = BlockMath.LoadF16(block);
+                        fits.Note(t.TrySetScaleBits(tile, b, lane, *(ushort*)block));
                         for (int k = 0; k < 32; k++)
                         {
                             int c = 32 * b + k;
@@ -47,6 +48,6 @@ internal static unsafe class BlockTileRepack
                 }
             }
         });
-        return t;
+        return fits.Keep(t);
     }
 }

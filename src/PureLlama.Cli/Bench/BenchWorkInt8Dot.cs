@@ -31,7 +31,7 @@ internal static unsafe class BenchWorkInt8Dot
         switch (codes)
         {
             case TiledCodes.Int8:
-                return Int8TiledRepack.FromInt8(new Int8Matrix(n, k, (sbyte*)buf.Bf16((long)n * k / 2), buf.F32(n)));
+                return Int8TiledRepack.FromInt8(new Int8Matrix(n, k, (sbyte*)buf.Bf16((long)n * k / 2), buf.F32(n)))!;
             case TiledCodes.Nf4:
             {
                 long numel = (long)n * k, blocks = numel / 64;
@@ -53,8 +53,13 @@ internal static unsafe class BenchWorkInt8Dot
         }
     }
 
-    private static double TiledBytes(TiledCodes codes, int n, int k) =>
-        (codes == TiledCodes.Int8 ? 1.0 : 0.5) * n * k + 4.0 * n * (codes == TiledCodes.Int8 ? 1 : k / (codes == TiledCodes.Nf4 ? 64 : 128)) * (codes == TiledCodes.Int4 ? 2 : 1);
+    // Codes, F16 scales per (row, weight block), INT4's byte zero points.
+    private static double TiledBytes(TiledCodes codes, int n, int k) => codes switch
+    {
+        TiledCodes.Int8 => 1.0 * n * k + 2.0 * n,
+        TiledCodes.Nf4 => 0.5 * n * k + 2.0 * n * (k / 64),
+        _ => 0.5 * n * k + 3.0 * n * (k / 128),
+    };
 
     private static WorkItem Product(TiledCodes codes, int m, int n, int k)
     {

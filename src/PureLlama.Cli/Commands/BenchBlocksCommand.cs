@@ -56,7 +56,7 @@ internal static class BenchBlocksCommand
         names.Add("Q8_0 (quant-int8 tiles)");
         bytes.Add(bytes[0]);
         weights.Add(weights[0]);
-        tiles.Add(BlockTileRepack.FromQ8_0(views[0]));
+        tiles.Add(BlockTileRepack.FromQ8_0(views[0])!);
         var xs = new float[Hidden];
         var ys = new float[Rows];
         var xr = new Random(5);

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using PureLlama.Tensors;
 
 namespace PureLlama.Quantization;
@@ -72,7 +74,9 @@ public static class Nf4Quantizer
                     for (long i = s; i < e; i++) a = MathF.Max(a, MathF.Abs(wp[i]));
                     if (float.IsNaN(a) || float.IsInfinity(a)) { InterlockedMin(ref firstBad, b); return; }
                     absmax[b] = a;
-                    for (long i = s; i < e; i++)
+                    long i0 = s;
+                    if (a != 0f && (s & 1) == 0) i0 = EncodeVectors(wp, s, e, a, packed);
+                    for (long i = i0; i < e; i++)
                     {
                         int code = a == 0f ? 7 : Nf4Codebook.Encode(Math.Clamp(wp[i] / a, -1f, 1f));
                         packed[i >> 1] |= (byte)((i & 1) == 0 ? code << 4 : code);
@@ -86,6 +90,33 @@ public static class Nf4Quantizer
             throw new ArgumentException($"Cannot quantize: the weight holds a non-finite value in elements [{s}, {Math.Min(n, s + blockSize)}).");
         }
         return (packed, absmax);
+    }
+
+    /// <summary>
+    /// Codes of w[s…] in 16-element vectors while they fit before e (s even, absmax a ≠ 0), the same arithmetic as the
+    /// scalar loop: x = w / a (IEEE division), clamped to [−1, 1], code = number of thresholds below x. Writes whole
+    /// packed bytes; returns where the scalar loop goes on.
+    /// </summary>
+    private static unsafe long EncodeVectors(float* w, long s, long e, float a, byte[] packed)
+    {
+        if (!Avx512F.IsSupported) return s;
+        var thresholds = Nf4Codebook.Thresholds;
+        var va = Vector512.Create(a);
+        var one = Vector512<float>.One;
+        long i = s;
+        fixed (byte* pp = packed)
+            for (; i + 16 <= e; i += 16)
+            {
+                var x = Vector512.Min(Vector512.Max(Vector512.Load(w + i) / va, -one), one);
+                var code = Vector512<int>.Zero;
+                for (int t = 0; t < thresholds.Length; t++)
+                    code -= Vector512.GreaterThan(x, Vector512.Create(thresholds[t])).AsInt32();
+                // Lanes 2k (high nibble) and 2k+1 (low nibble) of one 64-bit pair → one byte.
+                var pairs = code.AsInt64();
+                var bytes = ((pairs & Vector512.Create(0xFL)) << 4) | Vector512.ShiftRightLogical(pairs, 32);
+                *(ulong*)(pp + (i >> 1)) = Avx512F.ConvertToVector128Byte(bytes.AsUInt64()).AsUInt64().GetElement(0);
+            }
+        return i;
     }
 
     /// <summary>target = min(target, value), atomically.</summary>

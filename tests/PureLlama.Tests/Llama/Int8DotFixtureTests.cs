@@ -66,7 +66,10 @@ public sealed class Int8DotFixtureTests(ITestOutputHelper output)
         double fastVsExact = RelativeError(fast, exact), exactVsF32 = RelativeError(exact, reference);
         output.WriteLine($"{format}: logits relative error fast vs exact {fastVsExact:E3}; exact vs HF F32 {exactVsF32:E3}; fast vs HF F32 {RelativeError(fast, reference):E3}");
         fastVsExact.Should().BeGreaterThan(0, "the switch selects a different path");
-        fastVsExact.Should().BeLessThan(0.02, "int8 activations (≤ 0.4 % per element) move the logits by well under 1 %");
+        if (format.StartsWith("nf4", StringComparison.Ordinal))
+            fastVsExact.Should().BeLessThan(0.03, "int8 activations plus NF4's levels on a 7-bit grid (≤ 0.8 % of the block absmax per weight) move the logits by well under 2 %");
+        else
+            fastVsExact.Should().BeLessThan(0.02, "int8 activations (≤ 0.4 % per element) move the logits by well under 1 %");
         RelativeError(fast, reference).Should().BeLessThan(2 * Math.Max(exactVsF32, 0.01), "activation quantization adds at most about the weight quantization's own error");
 
     }

@@ -66,6 +66,38 @@ public sealed class QuantizerTests
         q.Absmax.ToArray<float>().Should().Equal(1f);
     }
 
+    [Theory]
+    [InlineData(64)]
+    [InlineData(18)]
+    [InlineData(7)]
+    [InlineData(256)]
+    public void Nf4_block_codes_equal_the_per_element_encoding_including_exact_thresholds(int blockSize)
+    {
+        // The quantizer encodes 16 elements at a time with AVX-512 where present; every code must be the scalar
+        // definition's: number of thresholds t with clamp(w / absmax, −1, 1) > t. Values exactly at a threshold
+        // times the absmax (ties), at ±absmax, and zero blocks are planted.
+        var rng = new Random(blockSize);
+        int n = blockSize * 37 + 5;
+        var w = new float[n];
+        for (int i = 0; i < n; i++) w[i] = (float)(rng.NextDouble() * 2 - 1);
+        var t = Nf4Codebook.Thresholds;
+        for (int b = 0; b * blockSize < n; b++)
+        {
+            int s = b * blockSize, e = Math.Min(n, s + blockSize);
+            if (b % 5 == 3) { Array.Clear(w, s, e - s); continue; }
+            w[s] = b % 2 == 0 ? 1f : -1f;                        // absmax exactly 1: x = w, ties land on the thresholds
+            for (int i = s + 1; i < e; i += 3) w[i] = t[(i + b) % t.Length];
+        }
+        var (packed, absmax) = Nf4Quantizer.QuantizeBlocks(w, blockSize);
+        for (int i = 0; i < n; i++)
+        {
+            float a = absmax[i / blockSize];
+            int expected = a == 0f ? 7 : Nf4Codebook.Encode(Math.Clamp(w[i] / a, -1f, 1f));
+            int got = (i & 1) == 0 ? packed[i >> 1] >> 4 : packed[i >> 1] & 15;
+            got.Should().Be(expected, $"element {i} (w = {w[i]}, block absmax {a})");
+        }
+    }
+
     [Fact]
     public void Nf4_all_zero_blocks_dequantize_to_zero_without_nan()
     {

@@ -51,6 +51,21 @@ internal static unsafe class Int8DotProducts
         return (v & mask, Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask);
     }
 
+    private static readonly Vector512<float> HalfRebias = Vector512.Create(BitConverter.Int32BitsToSingle((127 + 112) << 23));   // 2^112
+
+    /// <summary>
+    /// Sixteen F16 values (bits) as F32, exactly, for every finite F16: the magnitude bits shifted into F32 position read
+    /// as a float 2^-112 times too small (normal F16 → normal F32, subnormal F16 → subnormal F32), times 2^112, sign
+    /// restored. .NET 10 has no vcvtph2ps intrinsic.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> HalfToSingle(Vector256<ushort> h)
+    {
+        var u = Avx512F.ConvertToVector512UInt32(h);
+        var magnitude = ((u & Vector512.Create(0x7FFFu)) << 13).AsSingle() * HalfRebias;
+        return (magnitude.AsUInt32() | ((u & Vector512.Create(0x8000u)) << 16)).AsSingle();
+    }
+
     /// <summary>Scalar: Σ_{k&lt;n} a[k]·x[k].</summary>
     public static int DotScalar(sbyte* a, sbyte* x, int n)
     {

@@ -1,7 +1,8 @@
 // Y[m, rows] (=|+=) X[m, cols] · Ŵᵀ with int8 dot products on an Int8TiledWeights (docs/kernels/int8-dot.md):
 //
 //   X is quantized to Q8 blocks (d[j, b], q[j, ·], sum[j, b]); for x row j and weight row r (one lane):
-//     i[j, r, b] = Σ_{c∈b} v[r, c] · q[j, c]                         exact in int32 (Int4: Σ q·x − z·sum[j, b])
+//     i[j, r, b] = Σ_{c∈b} v[r, c] · q[j, c]                         exact in int32 (Int4: Σ q·x − z·sum[j, b];
+//                                                                     Nf4: Σ u·x − 64·sum[j, b], u = v + 64 ≤ 128)
 //     t[j, r, w] = fma(i[j, r, b], d[j, b], t)   over the blocks b of weight block w, in order, from 0
 //     a[j, r]    = fma(t[j, r, w], s[r, w], a)    over the weight blocks w, in order, from 0
 //     Y[j, r]    = a[j, r]  (or Y + a)
@@ -50,23 +51,34 @@ internal static unsafe class Int8TiledMatmul
         });
     }
 
+    /// <summary>How the integer dot of a 32-column block is formed from a format's codes.</summary>
+    private enum DotKind
+    {
+        /// <summary>Signed bytes: the sign trick, widened to i32 per step.</summary>
+        SignedBytes,
+        /// <summary>Unsigned codes u = v + offset ≤ 128 (NF4 levels): widened to i32 per step, offset · Σx subtracted per block.</summary>
+        OffsetCodes,
+        /// <summary>Unsigned 4-bit codes with a zero point: eight steps summed in i16, z · Σx subtracted per block.</summary>
+        ZeroPointNibbles,
+    }
+
     /// <summary>
     /// How a format yields the weight operands of a 32-column block: 4 pairs of steps, each step 4 columns of the
     /// 16 rows as bytes (columns 8s…8s+3 and 8s+4…8s+7 of pair s).
     /// </summary>
     private interface ICodes
     {
-        /// <summary>Signed values (sign trick, |v| and the sign mask); else unsigned 4-bit codes with a zero point.</summary>
-        static abstract bool Signed { get; }
-        static abstract (Vector512<byte> A0, Vector512<sbyte> N0, Vector512<byte> A1, Vector512<sbyte> N1) Pair(byte* block, int s, Vector512<byte> absLut, Vector512<byte> negLut);
+        static abstract DotKind Kind { get; }
+        /// <summary>The unsigned operands A0, A1 (signed bytes: |v|) and, for signed bytes only, the sign masks N0, N1.</summary>
+        static abstract (Vector512<byte> A0, Vector512<sbyte> N0, Vector512<byte> A1, Vector512<sbyte> N1) Pair(byte* block, int s, Vector512<byte> levels);
     }
 
     private struct Int8Codes : ICodes
     {
-        public static bool Signed => true;
+        public static DotKind Kind => DotKind.SignedBytes;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> absLut, Vector512<byte> negLut)
+        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> levels)
         {
             var v0 = Vector512.Load((sbyte*)block + 128 * s);
             var v1 = Vector512.Load((sbyte*)block + 128 * s + 64);
@@ -76,102 +88,125 @@ internal static unsafe class Int8TiledMatmul
 
     private struct Nf4Codes : ICodes
     {
-        public static bool Signed => true;
+        public static DotKind Kind => DotKind.OffsetCodes;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> absLut, Vector512<byte> negLut)
+        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> levels)
         {
             var (lo, hi) = Nibbles(Vector512.Load(block + 64 * s));
-            return (Avx512BW.Shuffle(absLut, lo), Avx512BW.Shuffle(negLut, lo).AsSByte(), Avx512BW.Shuffle(absLut, hi), Avx512BW.Shuffle(negLut, hi).AsSByte());
+            return (Avx512BW.Shuffle(levels, lo), default, Avx512BW.Shuffle(levels, hi), default);
         }
     }
 
     private struct Int4Codes : ICodes
     {
-        public static bool Signed => false;
+        public static DotKind Kind => DotKind.ZeroPointNibbles;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> absLut, Vector512<byte> negLut)
+        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> levels)
         {
             var (lo, hi) = Nibbles(Vector512.Load(block + 64 * s));
             return (lo, default, hi, default);
         }
     }
 
-    /// <summary>Σ over one step pair for one x row: signed (sign trick, widened to i32 per step) …</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> SignedPair(Vector512<byte> a0, Vector512<sbyte> n0, Vector512<byte> a1, Vector512<sbyte> n1, sbyte* x) =>
-        DotUnsigned(a0, ApplySign(Broadcast4(x), n0)) + DotUnsigned(a1, ApplySign(Broadcast4(x + 4), n1));
+    /// <summary>How many x rows (1…4) one pass over a tile serves; a type so each count compiles without per-step branches.</summary>
+    private interface IRowCount { static abstract int Count { get; } }
+    private struct OneRow : IRowCount { public static int Count => 1; }
+    private struct TwoRows : IRowCount { public static int Count => 2; }
+    private struct ThreeRows : IRowCount { public static int Count => 3; }
+    private struct FourRows : IRowCount { public static int Count => 4; }
 
-    /// <summary>… or unsigned 4-bit codes, kept as i16 pair sums (8 of them fit a block without overflow: 8 · 3 810 &lt; 32 768).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<short> UnsignedPair(Vector512<byte> a0, Vector512<byte> a1, sbyte* x) =>
-        PairsUnsigned(a0, Broadcast4(x)) + PairsUnsigned(a1, Broadcast4(x + 4));
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile512<TCodes>(Int8TiledWeights w, int t, Q8Activations a, int j0, int mm, float* y, int ldy, bool accumulate)
         where TCodes : struct, ICodes
     {
-        var absLut = Vector512.Create(Vector256.Create(w.AbsLevels, w.AbsLevels), Vector256.Create(w.AbsLevels, w.AbsLevels));
-        var negLut = Vector512.Create(Vector256.Create(w.NegativeLevels, w.NegativeLevels), Vector256.Create(w.NegativeLevels, w.NegativeLevels));
+        switch (mm)
+        {
+            case 1: Tile512<TCodes, OneRow>(w, t, a, j0, y, ldy, accumulate); break;
+            case 2: Tile512<TCodes, TwoRows>(w, t, a, j0, y, ldy, accumulate); break;
+            case 3: Tile512<TCodes, ThreeRows>(w, t, a, j0, y, ldy, accumulate); break;
+            default: Tile512<TCodes, FourRows>(w, t, a, j0, y, ldy, accumulate); break;
+        }
+    }
+
+    /// <summary>Σ over one step pair for one x row in i32: signed bytes (sign trick) or offset codes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> StepPair<TCodes>(Vector512<byte> w0, Vector512<sbyte> n0, Vector512<byte> w1, Vector512<sbyte> n1, sbyte* x)
+        where TCodes : struct, ICodes =>
+        TCodes.Kind == DotKind.SignedBytes
+            ? DotUnsigned(w0, ApplySign(Broadcast4(x), n0)) + DotUnsigned(w1, ApplySign(Broadcast4(x + 4), n1))
+            : DotUnsigned(w0, Broadcast4(x)) + DotUnsigned(w1, Broadcast4(x + 4));
+
+    /// <summary>… or, for 4-bit zero-point codes, as i16 pair sums (8 of them fit a block without overflow: 8 · 3 810 &lt; 32 768).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> NibblePair(Vector512<byte> w0, Vector512<byte> w1, sbyte* x) =>
+        PairsUnsigned(w0, Broadcast4(x)) + PairsUnsigned(w1, Broadcast4(x + 4));
+
+    /// <summary>The exact int32 block dot of one x row from its step sums: Σ v·x = Σ u·x − offset·Σx (NF4), Σ q·x − z·Σx (INT4).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> BlockDot<TCodes>(Vector512<int> i, Vector512<short> p, Vector512<int> z, int sum)
+        where TCodes : struct, ICodes =>
+        TCodes.Kind switch
+        {
+            DotKind.OffsetCodes => i - Vector512.Create(Int8TiledWeights.Nf4LevelOffset * sum),
+            DotKind.ZeroPointNibbles => WidenPairs(p) - Avx512F.MultiplyLow(z, Vector512.Create(sum)),
+            _ => i,
+        };
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512<TCodes, TRows>(Int8TiledWeights w, int t, Q8Activations a, int j0, float* y, int ldy, bool accumulate)
+        where TCodes : struct, ICodes where TRows : struct, IRowCount
+    {
+        int mm = TRows.Count;
+        var levels = Vector512.Create(Vector256.Create(w.OffsetLevels, w.OffsetLevels), Vector256.Create(w.OffsetLevels, w.OffsetLevels));
         int j1 = Math.Min(mm, 2) - 1 + j0, j2 = Math.Min(mm, 3) - 1 + j0, j3 = mm - 1 + j0;   // unused rows alias valid ones
         sbyte* x0 = a.Row(j0), x1 = a.Row(j1), x2 = a.Row(j2), x3 = a.Row(j3);
         float* d0 = a.RowScales(j0), d1 = a.RowScales(j1), d2 = a.RowScales(j2), d3 = a.RowScales(j3);
         int* s0 = a.RowSums(j0), s1 = a.RowSums(j1), s2 = a.RowSums(j2), s3 = a.RowSums(j3);
-        byte* data = w.Tile(t);
+        byte* block = w.Tile(t);
+        ushort* scales = w.TileScales(t, 0);
+        byte* zeros = TCodes.Kind == DotKind.ZeroPointNibbles ? w.TileZeros(t, 0) : null;
         int blockBytes = w.ActivationBlockBytes, perWeightBlock = w.BlockCols / 32, blocks = a.Blocks, weightBlocks = w.WeightBlocks;
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int wb = 0; wb < weightBlocks; wb++)
+        for (int wb = 0, ab = 0; wb < weightBlocks; wb++)
         {
             Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
-            Vector512<int> z = TCodes.Signed ? default : Vector512.Load(w.TileZeros(t, wb));
+            Vector512<int> z = zeros == null ? default : Avx512F.ConvertToVector512Int32(Vector128.Load(zeros + wb * Lanes));
             int ab1 = Math.Min(blocks, (wb + 1) * perWeightBlock);
-            for (int ab = wb * perWeightBlock; ab < ab1; ab++)
+            for (; ab < ab1; ab++, block += blockBytes)
             {
                 Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
                 Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
-                byte* block = data + (long)ab * blockBytes;
                 int c0 = ab * 32;
                 for (int s = 0; s < 4; s++)
                 {
-                    var (w0, n0, w1, n1) = TCodes.Pair(block, s, absLut, negLut);
+                    var (w0, n0, w1, n1) = TCodes.Pair(block, s, levels);
                     int c = c0 + 8 * s;
-                    if (TCodes.Signed)
+                    if (TCodes.Kind == DotKind.ZeroPointNibbles)
                     {
-                        i0 += SignedPair(w0, n0, w1, n1, x0 + c);
-                        if (mm > 1) i1 += SignedPair(w0, n0, w1, n1, x1 + c);
-                        if (mm > 2) i2 += SignedPair(w0, n0, w1, n1, x2 + c);
-                        if (mm > 3) i3 += SignedPair(w0, n0, w1, n1, x3 + c);
+                        p0 += NibblePair(w0, w1, x0 + c);
+                        if (mm > 1) p1 += NibblePair(w0, w1, x1 + c);
+                        if (mm > 2) p2 += NibblePair(w0, w1, x2 + c);
+                        if (mm > 3) p3 += NibblePair(w0, w1, x3 + c);
                     }
                     else
                     {
-                        p0 += UnsignedPair(w0, w1, x0 + c);
-                        if (mm > 1) p1 += UnsignedPair(w0, w1, x1 + c);
-                        if (mm > 2) p2 += UnsignedPair(w0, w1, x2 + c);
-                        if (mm > 3) p3 += UnsignedPair(w0, w1, x3 + c);
+                        i0 += StepPair<TCodes>(w0, n0, w1, n1, x0 + c);
+                        if (mm > 1) i1 += StepPair<TCodes>(w0, n0, w1, n1, x1 + c);
+                        if (mm > 2) i2 += StepPair<TCodes>(w0, n0, w1, n1, x2 + c);
+                        if (mm > 3) i3 += StepPair<TCodes>(w0, n0, w1, n1, x3 + c);
                     }
                 }
-                if (!TCodes.Signed)
-                {
-                    // Σ (q − z)·x = Σ q·x − z·Σ x, exact in int32.
-                    i0 = WidenPairs(p0) - Avx512F.MultiplyLow(z, Vector512.Create(s0[ab]));
-                    i1 = WidenPairs(p1) - Avx512F.MultiplyLow(z, Vector512.Create(s1[ab]));
-                    i2 = WidenPairs(p2) - Avx512F.MultiplyLow(z, Vector512.Create(s2[ab]));
-                    i3 = WidenPairs(p3) - Avx512F.MultiplyLow(z, Vector512.Create(s3[ab]));
-                }
-                b0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i0), Vector512.Create(d0[ab]), b0);
-                if (mm > 1)
-                {
-                    b1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i1), Vector512.Create(d1[ab]), b1);
-                    b2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i2), Vector512.Create(d2[ab]), b2);
-                    b3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i3), Vector512.Create(d3[ab]), b3);
-                }
+                b0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i0, p0, z, s0[ab])), Vector512.Create(d0[ab]), b0);
+                if (mm > 1) b1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i1, p1, z, s1[ab])), Vector512.Create(d1[ab]), b1);
+                if (mm > 2) b2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i2, p2, z, s2[ab])), Vector512.Create(d2[ab]), b2);
+                if (mm > 3) b3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i3, p3, z, s3[ab])), Vector512.Create(d3[ab]), b3);
             }
-            var sv = Vector512.Load(w.TileScales(t, wb));
+            var sv = HalfToSingle(Vector256.Load(scales + wb * Lanes));
             a0 = Vector512.FusedMultiplyAdd(b0, sv, a0);
-            a1 = Vector512.FusedMultiplyAdd(b1, sv, a1);
-            a2 = Vector512.FusedMultiplyAdd(b2, sv, a2);
-            a3 = Vector512.FusedMultiplyAdd(b3, sv, a3);
+            if (mm > 1) a1 = Vector512.FusedMultiplyAdd(b1, sv, a1);
+            if (mm > 2) a2 = Vector512.FusedMultiplyAdd(b2, sv, a2);
+            if (mm > 3) a3 = Vector512.FusedMultiplyAdd(b3, sv, a3);
         }
         int r0 = t * Lanes;
         TileRowStore.Group(y, ldy, j0, mm, r0, Math.Min(Lanes, w.Rows - r0), a0, a1, a2, a3, accumulate);
@@ -200,7 +235,7 @@ internal static unsafe class Int8TiledMatmul
                         if (w.Codes == TiledCodes.Int4) dot -= z * a.RowSums(j)[ab];
                         blockSum = MathF.FusedMultiplyAdd(dot, a.RowScales(j)[ab], blockSum);
                     }
-                    acc = MathF.FusedMultiplyAdd(blockSum, w.TileScales(t, wb)[lane], acc);
+                    acc = MathF.FusedMultiplyAdd(blockSum, w.Scale(t, wb, lane), acc);
                 }
                 float* dst = y + (long)j * ldy + r0 + lane;
                 *dst = accumulate ? *dst + acc : acc;

@@ -1,7 +1,7 @@
 // Repacking NF4, INT8 and INT4-group weights into Int8TiledWeights (see that file for the layout), on load,
 // multi-threaded over tiles. The files on disk are not touched; a format the tiles cannot express returns null
 // (the caller keeps the exact F32-code kernels): NF4 whose 64-blocks cross row ends, INT4 groups that are not
-// whole 32-column blocks of equal size.
+// whole 32-column blocks of equal size, a scale that F16 cannot hold (not finite, or ≥ 65 520).
 using System.Runtime.Intrinsics;
 
 namespace PureLlama.Kernels.Simd;
@@ -11,38 +11,43 @@ internal static unsafe class Int8TiledRepack
 {
     private const int Lanes = Int8TiledWeights.TileRows;
 
-    /// <summary>INT8 rows: codes copied, s = scb / 127.</summary>
-    public static Int8TiledWeights FromInt8(in Int8Matrix w)
+    /// <summary>INT8 rows: codes copied, s = scb / 127; null when a row scale does not fit F16.</summary>
+    public static Int8TiledWeights? FromInt8(in Int8Matrix w)
     {
         var t = new Int8TiledWeights(TiledCodes.Int8, w.Rows, w.Cols, (w.Cols + 31) / 32 * 32, permuted: false);
         var wc = w;
+        var fits = new ScaleCheck();
         ParallelWork.Rows(t.Tiles, 16L * w.Cols, (t0, t1) =>
         {
             for (int tile = t0; tile < t1; tile++)
             {
                 sbyte* dst = (sbyte*)t.Tile(tile);
-                float* s = t.TileScales(tile, 0);
                 for (int lane = 0; lane < Lanes; lane++)
                 {
                     int r = tile * Lanes + lane;
                     if (r >= wc.Rows) break;
-                    s[lane] = wc.RowScale(r);
+                    fits.Note(t.TrySetScale(tile, 0, lane, wc.RowScale(r)));
                     sbyte* q = wc.Values + (long)r * wc.Cols;
                     for (int c = 0; c < wc.Cols; c++) dst[(c >> 2) * 64 + lane * 4 + (c & 3)] = q[c];
                 }
             }
         });
-        return t;
+        return fits.Keep(t);
     }
 
-    /// <summary>The 16 NF4 levels as int8: round(127 · map[i] / max|map|), and the factor max|map| / 127.</summary>
+    /// <summary>
+    /// The 16 NF4 levels on a 7-bit grid: round(64 · map[i] / max|map|) ∈ [−64, 64], and the factor max|map| / 64.
+    /// Seven bits, not eight, so that the offset codes L + 64 ≤ 128 keep every vpmaddubsw pair under 2^15 without the
+    /// sign trick (docs/kernels/int8-dot.md).
+    /// </summary>
     public static (sbyte[] Levels, float Factor) Nf4Levels(float* map)
     {
+        const int grid = Int8TiledWeights.Nf4LevelOffset;
         float max = 0;
         for (int i = 0; i < 16; i++) max = MathF.Max(max, MathF.Abs(map[i]));
         var levels = new sbyte[16];
-        for (int i = 0; i < 16; i++) levels[i] = max == 0 ? (sbyte)0 : (sbyte)Math.Clamp((int)MathF.Round(127f * map[i] / max), -127, 127);
-        return (levels, max / 127f);
+        for (int i = 0; i < 16; i++) levels[i] = max == 0 ? (sbyte)0 : (sbyte)Math.Clamp((int)MathF.Round(grid * map[i] / max), -grid, grid);
+        return (levels, max / grid);
     }
 
     /// <summary>NF4 with row-aligned blocks that are whole 32-column blocks; null otherwise.</summary>
@@ -52,6 +57,7 @@ internal static unsafe class Int8TiledRepack
         var (levels, factor) = Nf4Levels(w.Map);
         var t = new Int8TiledWeights(TiledCodes.Nf4, w.Rows, w.Cols, w.BlockSize, permuted: false, levels);
         var wc = w;
+        var fits = new ScaleCheck();
         int blocksPerRow = w.Cols / w.BlockSize;
         ParallelWork.Rows(t.Tiles, 16L * w.Cols, (t0, t1) =>
         {
@@ -63,7 +69,7 @@ internal static unsafe class Int8TiledRepack
                     int r = tile * Lanes + lane;
                     if (r >= wc.Rows) break;
                     for (int wb = 0; wb < blocksPerRow; wb++)
-                        t.TileScales(tile, wb)[lane] = wc.BlockAbsmax((long)r * blocksPerRow + wb) * factor;
+                        fits.Note(t.TrySetScale(tile, wb, lane, wc.BlockAbsmax((long)r * blocksPerRow + wb) * factor));
                     long e0 = (long)r * wc.Cols;
                     for (int c = 0; c < wc.Cols; c++)
                     {
@@ -74,7 +80,7 @@ internal static unsafe class Int8TiledRepack
                 }
             }
         });
-        return t;
+        return fits.Keep(t);
     }
 
     /// <summary>INT4 groups (sequential or act-order) of equal size, a multiple of 32 columns; null otherwise.</summary>
@@ -99,6 +105,7 @@ internal static unsafe class Int8TiledRepack
         var t = new Int8TiledWeights(TiledCodes.Int4, rows, cols, size, permuted: !identity);
         if (!identity) order.AsSpan().CopyTo(new Span<int>(t.Permutation, cols));
         var wc = w;
+        var fits = new ScaleCheck();
         ParallelWork.Rows(t.Tiles, 16L * cols, (t0, t1) =>
         {
             for (int tile = t0; tile < t1; tile++)
@@ -110,8 +117,8 @@ internal static unsafe class Int8TiledRepack
                     if (o >= rows) break;
                     for (int g = 0; g < groups; g++)
                     {
-                        t.TileScales(tile, g)[lane] = (float)BitConverter.UInt16BitsToHalf(wc.Scales[(long)g * rows + o]);
-                        t.TileZeros(tile, g)[lane] = (int)(((uint)wc.QZeros[(long)g * (rows / 8) + o / 8] >> (4 * (o % 8))) & 15);
+                        fits.Note(t.TrySetScaleBits(tile, g, lane, wc.Scales[(long)g * rows + o]));
+                        t.TileZeros(tile, g)[lane] = (byte)(((uint)wc.QZeros[(long)g * (rows / 8) + o / 8] >> (4 * (o % 8))) & 15);
                     }
                     for (int c = 0; c < cols; c++)
                     {
@@ -121,7 +128,23 @@ internal static unsafe class Int8TiledRepack
                 }
             }
         });
-        return t;
+        return fits.Keep(t);
+    }
+
+    /// <summary>Whether every scale a repack stored fit F16 (threads only ever clear it).</summary>
+    internal sealed class ScaleCheck
+    {
+        private volatile bool _failed;
+
+        public void Note(bool fits) { if (!fits) _failed = true; }
+
+        /// <summary>The tiles, or null (freed) when a scale did not fit: the caller keeps the exact path.</summary>
+        public Int8TiledWeights? Keep(Int8TiledWeights t)
+        {
+            if (!_failed) return t;
+            t.Dispose();
+            return null;
+        }
     }
 
     /// <summary>Stores 4-bit code v of (lane, column c) in the 4-bit tile layout.</summary>
