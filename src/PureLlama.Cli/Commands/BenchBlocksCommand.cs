@@ -43,7 +43,7 @@ internal static class BenchBlocksCommand
     {
         if (steps < 1) throw new ArgumentException("--steps must be at least 1.");
         Console.WriteLine($"bench-blocks --in-cache: {Environment.ProcessorCount} threads, load average {BenchReport.LoadAverage()}");
-        const int Rows = 256, Calls = 2000;
+        const int Rows = 256, Calls = 2000, Batch = 16;
         GgmlType[] kinds = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
         var rng = new Random(11);
         var bytes = kinds.Select(k => RandomBlocks(rng, k, Rows, Hidden)).ToList();
@@ -57,14 +57,15 @@ internal static class BenchBlocksCommand
         bytes.Add(bytes[0]);
         weights.Add(weights[0]);
         tiles.Add(BlockTileRepack.FromQ8_0(views[0])!);
-        var xs = new float[Hidden];
-        var ys = new float[Rows];
+        var xs = new float[Batch * Hidden];
+        var ys = new float[Batch * Rows];
         var xr = new Random(5);
-        for (int i = 0; i < Hidden; i++) xs[i] = (float)(2 * xr.NextDouble() - 1);
-        using var x = Tensor.FromArray(xs, new Shape(1, Hidden));
+        for (int i = 0; i < xs.Length; i++) xs[i] = (float)(2 * xr.NextDouble() - 1);
+        using var x = Tensor.FromArray(xs[..Hidden], new Shape(1, Hidden));
         var kernel = names.Select(_ => new List<double>()).ToList();
         var kernelCpu = names.Select(_ => new List<double>()).ToList();
         var linear = names.Select(_ => new List<double>()).ToList();
+        var batchCpu = names.Select(_ => new List<double>()).ToList();
         using var process = Process.GetCurrentProcess();
         try
         {
@@ -84,6 +85,14 @@ internal static class BenchBlocksCommand
                         double direct = sw.Elapsed.TotalSeconds / Calls;
                         process.Refresh();
                         double directCpu = (process.TotalProcessorTime - cpu0).TotalSeconds / Calls;
+                        cpu0 = process.TotalProcessorTime;
+                        for (int i = 0; i < Calls / Batch; i++)
+                        {
+                            if (tiles[k] is Int8TiledWeights q8) Int8TiledMatmul.Run(q8, Batch, px, Hidden, py, Rows, false);
+                            else BlockTiledMatmul.Run((BlockTiles)tiles[k], Batch, px, Hidden, py, Rows, false);
+                        }
+                        process.Refresh();
+                        double rowCpu = (process.TotalProcessorTime - cpu0).TotalSeconds / (Calls / Batch * Batch);
                         sw.Restart();
                         bool viaOps = k < kinds.Length;   // the comparison row has no Ops path of its own
                         for (int i = 0; i < (viaOps ? Calls : 0); i++)
@@ -93,14 +102,15 @@ internal static class BenchBlocksCommand
                         if (round == 0) continue;   // round 0 warms up (and repacks)
                         kernel[k].Add(direct);
                         kernelCpu[k].Add(directCpu);
+                        batchCpu[k].Add(rowCpu);
                         if (viaOps) linear[k].Add(sw.Elapsed.TotalSeconds / Calls);
                     }
             // CPU time counts only the time the process ran (robust to other tenants); it includes every thread of the process.
-            Console.WriteLine("type | GGUF KB | kernel µs/product | GGUF GB/s | kernel CPU µs/product | GGUF GB per CPU-s | Ops.QuantLinear µs/product");
+            Console.WriteLine($"type | GGUF KB | kernel µs/product | GGUF GB/s | kernel CPU µs/product | GGUF GB per CPU-s | Ops.QuantLinear µs/product | m = {Batch}: CPU µs per x row");
             for (int k = 0; k < names.Count; k++)
             {
                 double s = Median(kernel[k]), c = Median(kernelCpu[k]);
-                Console.WriteLine($"{names[k]} | {bytes[k].Length / 1e3:F0} | {s * 1e6:F1} | {bytes[k].Length / s / 1e9:F1} | {c * 1e6:F1} | {bytes[k].Length / c / 1e9:F1} | {(linear[k].Count > 0 ? (Median(linear[k]) * 1e6).ToString("F1") : "-")}");
+                Console.WriteLine($"{names[k]} | {bytes[k].Length / 1e3:F0} | {s * 1e6:F1} | {bytes[k].Length / s / 1e9:F1} | {c * 1e6:F1} | {bytes[k].Length / c / 1e9:F1} | {(linear[k].Count > 0 ? (Median(linear[k]) * 1e6).ToString("F1") : "-")} | {Median(batchCpu[k]) * 1e6:F2}");
             }
         }
         finally
