@@ -6,8 +6,7 @@ using static PureLlama.Kernels.Tests.MatmulTestSupport;
 namespace PureLlama.Kernels.Tests;
 
 /// <summary>
-/// The GGUF block formats' int8 dot-product path over 16-row tiles (Q8_0 in Int8TiledMatmul; Q4_0, Q4_K, Q6_K in
-/// BlockTiledMatmul) against float64 on ragged shapes with poisoned outputs: (1) exactly enough on the quantized
+/// The GGUF block formats' int8 dot-product path over 16-row tiles (Q8_0, Q4_0, Q4_K, Q6_K in BlockTiledMatmul) against float64 on ragged shapes with poisoned outputs: (1) exactly enough on the quantized
 /// activations (the integers are exact, only F32 accumulation differs); (2) against the exact Ŵ·x within the bound
 /// the activation rounding implies; (3) SIMD and scalar paths bit for bit; (4) batch invariance: every row of an
 /// m-row product equals, bit for bit, the same row computed alone or in any other batch.
@@ -56,7 +55,7 @@ public sealed unsafe class GgmlBlockTiledKernelTests
         public bool Visit<T>() where T : struct, IBlockFormat { BlockKernels<T>.QuantizeRows(src, rows, cols, dst); return true; }
     }
 
-    private static int Rows(IDisposable t) => t is Int8TiledWeights i ? i.Rows : ((BlockTiles)t).Rows;
+    private static int Rows(IDisposable t) => ((BlockTiles)t).Rows;
 
     /// <summary>Y[m, ldy] with the given ISA; y starts poisoned (or as <paramref name="initial"/> with accumulate).</summary>
     private static float[] Run(IDisposable t, float[] x, int m, int ldx, int ldy, bool accumulate, float[]? initial, GemmSimdLevel level)
@@ -65,8 +64,7 @@ public sealed unsafe class GgmlBlockTiledKernelTests
         using var scope = new IsaScope(level);
         fixed (float* px = x, py = y)
         {
-            if (t is Int8TiledWeights i) Int8TiledMatmul.Run(i, m, px, ldx, py, ldy, accumulate);
-            else BlockTiledMatmul.Run((BlockTiles)t, m, px, ldx, py, ldy, accumulate);
+            BlockTiledMatmul.Run((BlockTiles)t, m, px, ldx, py, ldy, accumulate);
         }
         return y;
     }
@@ -137,23 +135,24 @@ public sealed unsafe class GgmlBlockTiledKernelTests
     public void Repacked_codes_and_scales_give_back_the_dequantized_weight()
     {
         var rng = new Random(77);
-        foreach (var type in new[] { GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K })
+        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K })
         {
-            int rows = 19, cols = 2 * BlockFormats.BlockValues(type) * (type == GgmlType.Q4_0 ? 4 : 1);
+            int rows = 19, cols = 2 * BlockFormats.BlockValues(type) * (BlockFormats.BlockValues(type) == 32 ? 4 : 1);
             using var c = Make(type, rows, cols, rng);
             var t = (BlockTiles)c.Tiles;
             for (int r = 0; r < rows; r++)
                 for (int col = 0; col < cols; col++)
                 {
                     int tile = r / 16, lane = r % 16, sb = col / (32 * t.BlocksPerSuper);
-                    float* s = t.SuperScales(tile, sb);
+                    double d = t.SuperScale(tile, sb, 0, lane);
                     sbyte* sub = t.SubScales(tile, col / 32);
                     int code = t.Code(tile, lane, col);
                     double v = type switch
                     {
-                        GgmlType.Q4_0 => (double)s[lane] * (code - 8),
-                        GgmlType.Q4_K => (double)s[lane] * sub[lane] * code + (double)s[16 + lane] * sub[16 + lane],
-                        _ => (double)s[lane] * sub[(col / 16 & 1) * 16 + lane] * code,
+                        GgmlType.Q8_0 => d * code,
+                        GgmlType.Q4_0 => d * (code - 8),
+                        GgmlType.Q4_K => d * sub[lane] * code + (double)t.SuperScale(tile, sb, 1, lane) * sub[16 + lane],
+                        _ => d * sub[(col / 16 & 1) * 16 + lane] * code,
                     };
                     v.Should().BeApproximately(c.WHat[(long)r * cols + col], 1e-6 * (1 + Math.Abs(v)), $"{type} [{r},{col}]");
                 }

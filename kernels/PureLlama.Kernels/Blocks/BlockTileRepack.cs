@@ -1,8 +1,8 @@
 // GGUF block weights repacked at load into 16-row tiles for the int8 dot-product kernels, from the GGUF bytes
 // (which stay as they are). Each weight row becomes one 32-bit lane; the weight values stay exact:
 //
-//   Q8_0 → Int8TiledWeights, Int8 codes, one weight block per 32 columns:  ŵ = d · q
-//   Q4_0, Q4_K, Q6_K → BlockTiles (nibbles or q − 32 bytes; K-quant sub-block scales kept as integers; see there)
+//   Q8_0, Q4_0, Q4_K, Q6_K → BlockTiles (nibble planes, f16 scales, K-quant sub-block scales kept as integers; see there)
+//   Q8_0 also → Int8TiledWeights (quant-int8's tiles, f16 scale per 32 columns): FromQ8_0, kept for bench-blocks --in-cache
 namespace PureLlama.Kernels.Blocks;
 
 using PureLlama.Kernels.Simd;
@@ -12,15 +12,14 @@ internal static unsafe class BlockTileRepack
 {
     private const int Lanes = Int8TiledWeights.TileRows;
 
-    /// <summary>The tiles of <paramref name="w"/> (an <see cref="Int8TiledWeights"/> or a <see cref="BlockTiles"/>).</summary>
+    /// <summary>The tiles of <paramref name="w"/> (a <see cref="BlockTiles"/>).</summary>
     public static IDisposable? From(GgmlType type, in BlockMatrix w) => type switch
     {
-        GgmlType.Q8_0 => FromQ8_0(w),
-        GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K => BlockTiles.From(type, w),
+        GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K => BlockTiles.From(type, w),
         _ => null,
     };
 
-    /// <summary>Q8_0 rows: codes copied, one scale (the block's f16 d, as it is) per 32 columns; null for a non-finite d.</summary>
+    /// <summary>Q8_0 rows in quant-int8's tiles (comparison only): codes copied, one scale (the block's f16 d) per 32 columns; null for a non-finite d.</summary>
     public static Int8TiledWeights? FromQ8_0(in BlockMatrix w)
     {
         var t = new Int8TiledWeights(TiledCodes.Int8, w.Rows, w.Cols, 32, permuted: false);

@@ -1,20 +1,29 @@
-// Y[m, rows] (=|+=) X[m, cols] · Ŵᵀ for Q4_0 / Q4_K / Q6_K weights in BlockTiles, with int8 dot products. X is
+// Y[m, rows] (=|+=) X[m, cols] · Ŵᵀ for Q8_0 / Q4_0 / Q4_K / Q6_K weights in BlockTiles, with int8 dot products. X is
 // quantized once to Q8 blocks of 32 (Simd/Int8Dot/Q8Activations: x ≈ xd[b]·xq, xs[b] = Σ_b xq). For x row j, weight
-// row r, and each super-block s (blocks b of 32: one for Q4_0, eight for the K-quants), all integers exact in int32
-// and below 2^24 (so exact as F32):
+// row r, and each super-block s (blocks b of 32: one for Q8_0/Q4_0, eight for the K-quants), all integers exact in
+// int32 and below 2^24 (so exact as F32):
 //
-//   Q4_0  u[b] = Σ_c q·xq − 8·xs[b]                                          (i16 pair sums, 8 per block < 2^15)
+//   Q8_0  u[b] = Σ_c q·xq                      (SIMD: 16·Σ (H − 8)·xq + Σ L·xq over u = q + 128's nibbles H, L)
+//   Q4_0  u[b] = Σ_c (q − 8)·xq
 //   Q4_K  u[b] = sc_j·Σ_c q·xq,   n[b] = m_j·xs[b]
-//   Q6_K  u[b] = sc_lo·(Σ_{c<16} q·xq − 32·h_lo) + sc_hi·(Σ_{c≥16} q·xq − 32·h_hi)   (h: Σ xq over each half, made
-//         once per call; q ≤ 63, so two steps' i16 pair sums add below 2^15 before widening)
+//   Q6_K  u[b] = sc_lo·Σ_{c<16} (q − 32)·xq + sc_hi·Σ_{c≥16} (q − 32)·xq
 //   t = fma(u[b], xd[b], t), k = fma(n[b], xd[b], k)    over the blocks of s, in order, from 0
 //   a = fma(t, d, a) (then Q4_K: a = fma(k, −dmin, a))   over the super-blocks, in order, from 0
 //   Y[j, r] = a (or Y + a)
 //
-// Groups of up to 4 x rows share each 64-byte weight load; every (j, r) runs the same float operations whatever m
-// is and whichever group j is in, so a row's result is bitwise the same alone, in a batch or in a prefill, and the
-// scalar path (same integers, same fused multiply-adds in the same order) matches the SIMD path bit for bit.
+// SIMD (AVX-512BW), per 64-byte code vector = 16 rows × 8 columns: vpmaddubsw of the unsigned codes against two broadcast
+// 4-byte activation groups gives i16 pair sums. They are added in i16 across a block (Q8_0, Q4_0, Q4_K: 16 products ≤ 15·127)
+// or a half-block (Q6_K: 8 products of q ≤ 63, the 6-bit codes rebuilt from the nibble and 2-bit planes with shifts and
+// masks); the code offsets (−8, −32) are subtracted there too, as the activations' pair sums × 8 or × 32 made once per
+// call (the i16 adds wrap, but the final sums are below 2^15: 16·8·127 and 8·32·127). One vpmaddwd then widens to i32
+// and applies the sub-block scale (Q4_K, Q6_K: sc in both i16 halves), 16 (Q8_0's H) or 1. The f16 scales are widened by bit
+// placement (exact; BlockMath.LoadF16Fast is the scalar twin).
+//
+// Groups of up to 4 x rows share each weight load (m = 1 runs a one-row kernel); every (j, r) runs the same integer and
+// float operations whatever m is and whichever group j is in, so a row's result is bitwise the same alone, in a batch or
+// in a prefill, and the scalar path (same integers, same fused multiply-adds in the same order) matches bit for bit.
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using PureLlama.Kernels.Simd;
@@ -22,7 +31,7 @@ using static PureLlama.Kernels.Simd.Int8DotProducts;
 
 namespace PureLlama.Kernels.Blocks;
 
-/// <summary>The int8 dot-product matmul over Q4_0 / Q4_K / Q6_K tiles (any m).</summary>
+/// <summary>The int8 dot-product matmul over Q8_0 / Q4_0 / Q4_K / Q6_K tiles (any m).</summary>
 internal static unsafe class BlockTiledMatmul
 {
     private const int Lanes = BlockTiles.TileRows, MaxGroup = 4;
@@ -37,193 +46,358 @@ internal static unsafe class BlockTiledMatmul
         if (ldy < w.Rows) throw new ArgumentOutOfRangeException(nameof(ldy), ldy, $"ldy must be at least rows = {w.Rows}.");
         bool simd = Int8TiledMatmul.Accelerated;
         using var a = Q8Activations.Quantize(x, m, w.Cols, ldx, null, simd);
-        int[]? halves = w.Type == GgmlType.Q6_K && simd ? HalfSums(a, m, w.Blocks) : null;
-        using var pin = halves.AsMemory().Pin();
-        nint yp = (nint)y, hp = (nint)pin.Pointer;
-        ParallelWork.Rows(w.Tiles, 16L * w.Cols * m, (t0, t1) =>
+        int group = w.Type switch { GgmlType.Q8_0 or GgmlType.Q4_0 => 32, GgmlType.Q6_K => 16, _ => 0 };
+        int perRow = simd && group > 0 ? w.Cols / group : 0;
+        int* offsets = perRow > 0 ? (int*)NativeMemory.Alloc((nuint)((long)m * perRow * sizeof(int))) : null;
+        try
         {
-            for (int t = t0; t < t1; t++)
-                for (int j0 = 0; j0 < m; j0 += MaxGroup)
-                {
-                    int mm = Math.Min(MaxGroup, m - j0);
-                    if (!simd) TileScalar(w, t, a, j0, mm, (float*)yp, ldy, accumulate);
-                    else if (w.Type == GgmlType.Q6_K) Tile512<Q6K>(w, t, a, (int*)hp, j0, mm, (float*)yp, ldy, accumulate);
-                    else if (w.Type == GgmlType.Q4_K) Tile512<Q4K>(w, t, a, null, j0, mm, (float*)yp, ldy, accumulate);
-                    else Tile512<Q40>(w, t, a, null, j0, mm, (float*)yp, ldy, accumulate);
-                }
-        });
+            if (offsets != null) PairSums(a, m, group, w.Type == GgmlType.Q6_K ? 32 : 8, offsets);
+            var o = new Operands(w, a, offsets, perRow, y, ldy, accumulate);
+            ParallelWork.Rows(w.Tiles, 16L * w.Cols * m, (t0, t1) =>
+            {
+                for (int t = t0; t < t1; t++)
+                    for (int j0 = 0; j0 < m; j0 += MaxGroup)
+                    {
+                        int mm = Math.Min(MaxGroup, m - j0);
+                        if (!simd) TileScalar(w, t, a, j0, mm, o.Y, ldy, accumulate);
+                        else if (mm == 1) Tile<One>(o, t, j0, 1);
+                        else Tile<Four>(o, t, j0, mm);
+                    }
+            });
+        }
+        finally
+        {
+            NativeMemory.Free(offsets);
+        }
     }
 
-    /// <summary>Σ xq over each 16-column half of every activation block: I32 [m, 2·blocks].</summary>
-    private static int[] HalfSums(Q8Activations a, int m, int blocks)
+    /// <summary>
+    /// The code offsets' activation side: for each group of <paramref name="group"/> columns, factor · Σ xq over the columns
+    /// c with c mod 4 &lt; 2 (low i16) and over the others (high i16), the i16 lanes vpmaddubsw fills. |value| ≤ 32·8·127.
+    /// </summary>
+    private static void PairSums(Q8Activations a, int m, int group, int factor, int* offsets)
     {
-        var h = new int[m * 2 * blocks];
+        int perRow = a.PaddedCols / group;
         for (int j = 0; j < m; j++)
         {
             sbyte* xq = a.Row(j);
-            for (int i = 0; i < 2 * blocks; i++)
+            for (int g = 0; g < perRow; g++)
             {
-                int sum = 0;
-                for (int c = 16 * i; c < 16 * i + 16; c++) sum += xq[c];
-                h[j * 2 * blocks + i] = sum;
+                int low = 0, high = 0;
+                for (int c = g * group; c < g * group + group; c += 4)
+                {
+                    low += xq[c] + xq[c + 1];
+                    high += xq[c + 2] + xq[c + 3];
+                }
+                offsets[(long)j * perRow + g] = (ushort)(short)(factor * low) | (factor * high << 16);
             }
         }
-        return h;
     }
 
-    private interface IKind { static abstract GgmlType Type { get; } }
-    private struct Q40 : IKind { public static GgmlType Type => GgmlType.Q4_0; }
-    private struct Q4K : IKind { public static GgmlType Type => GgmlType.Q4_K; }
-    private struct Q6K : IKind { public static GgmlType Type => GgmlType.Q6_K; }
+    /// <summary>Raw pointers of one call (read into locals at the top of each tile kernel).</summary>
+    private readonly struct Operands(BlockTiles w, Q8Activations a, int* offsets, int offsetsPerRow, float* y, int ldy, bool accumulate)
+    {
+        public readonly GgmlType Type = w.Type;
+        public readonly byte* Codes = w.Data;
+        public readonly long TileBytes = w.TileBytes;
+        public readonly sbyte* Sub = w.Sub;
+        public readonly ushort* Super = w.Super;
+        public readonly int Rows = w.Rows, Blocks = w.Blocks, SuperBlocks = w.SuperBlocks;
+        public readonly sbyte* X = a.Values;
+        public readonly int Ldq = a.PaddedCols;
+        public readonly float* Xd = a.Scales;
+        public readonly int* Xs = a.Sums;
+        public readonly int* Offsets = offsets;
+        public readonly int OffsetsPerRow = offsetsPerRow;
+        public readonly float* Y = y;
+        public readonly int Ldy = ldy;
+        public readonly bool Accumulate = accumulate;
+    }
 
-    /// <summary>Σ q·xq over two 4-column steps of unsigned byte codes (q ≤ 63) for one x row, widened once.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> TwoSteps(Vector512<byte> v0, Vector512<byte> v1, sbyte* x) => WidenPairs(PairsUnsigned(v0, Broadcast4(x)) + PairsUnsigned(v1, Broadcast4(x + 4)));
+    private interface IGroup { static abstract bool IsFour { get; } }
+    private struct One : IGroup { public static bool IsFour => false; }
+    private struct Four : IGroup { public static bool IsFour => true; }
 
-    /// <summary>The half-block's Σ q·xq minus 32·Σ xq, times its sub-scale.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Half(Vector512<int> dot, int xSum, Vector512<int> scale) => Avx512F.MultiplyLow(dot - Vector512.Create(32 * xSum), scale);
+    private static void Tile<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
+    {
+        if (o.Type == GgmlType.Q8_0) TileQ8_0<G>(o, t, j0, mm);
+        else if (o.Type == GgmlType.Q4_0) TileQ4_0<G>(o, t, j0, mm);
+        else if (o.Type == GgmlType.Q4_K) TileQ4K<G>(o, t, j0, mm);
+        else TileQ6K<G>(o, t, j0, mm);
+    }
 
-    /// <summary>Pair sums of one 8-column step of nibble codes for one x row.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<short> NibbleStep(Vector512<byte> lo, Vector512<byte> hi, sbyte* x) => PairsUnsigned(lo, Broadcast4(x)) + PairsUnsigned(hi, Broadcast4(x + 4));
+    /// <summary>Rows j0 … j0 + 3 of a group; rows past mm alias the last valid one (computed, never stored).</summary>
+    private static (int J1, int J2, int J3) Aliases(int j0, int mm) => (j0 + Math.Min(mm, 2) - 1, j0 + Math.Min(mm, 3) - 1, j0 + mm - 1);
 
-    /// <summary>t + float(u)·xd: one block's integer (exact in F32) scaled by the activation block's d.</summary>
+    /// <summary>16 f16 bit patterns widened to F32: sign and magnitude bits placed, × 2^112 (BlockMath.LoadF16Fast per lane).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Block(Vector512<int> u, float xd, Vector512<float> t) =>
-        Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(u), Vector512.Create(xd), t);
+    private static Vector512<float> F16x16(ushort* p)
+    {
+        var e = Avx512F.ConvertToVector512Int32(Vector256.Load((short*)p));
+        var bits = Vector512.ShiftLeft(e, 13) & Vector512.Create(unchecked((int)0x8FFFE000));
+        return bits.AsSingle() * Vector512.Create(5.192296858534828e33f);
+    }
+
+    /// <summary>Low and high nibbles of every byte (<paramref name="low4"/> = 0x0F in every byte).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<byte> Low, Vector512<byte> High) Nibbles(Vector512<byte> v, Vector512<byte> low4) =>
+        (v & low4, Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & low4);
+
+    /// <summary>p + Σ over one 8-column step: low nibbles × x[0…3], high nibbles × x[4…7], as i16 pair sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> Step(Vector512<short> p, Vector512<byte> lo, Vector512<byte> hi, sbyte* x) =>
+        p + PairsUnsigned(lo, Broadcast4(x)) + PairsUnsigned(hi, Broadcast4(x + 4));
+
+    /// <summary>The i16 pair sums minus the activation offset (packed i16 pair), widened with weights w (i16 pairs).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Widen(Vector512<short> p, int* offset, Vector512<short> w) =>
+        Avx512BW.MultiplyAddAdjacent(p - Vector512.Create(*offset).AsInt16(), w);
+
+    /// <summary>t + float(u)·xd.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Scale(Vector512<int> u, float* xd, Vector512<float> t) =>
+        Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(u), Vector512.Create(*xd), t);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512<TKind>(BlockTiles w, int t, Q8Activations a, int* halves, int j0, int mm, float* y, int ldy, bool accumulate)
-        where TKind : struct, IKind
+    private static void TileQ8_0<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
     {
-        int j1 = Math.Min(mm, 2) - 1 + j0, j2 = Math.Min(mm, 3) - 1 + j0, j3 = mm - 1 + j0;   // unused rows alias valid ones
-        sbyte* x0 = a.Row(j0), x1 = a.Row(j1), x2 = a.Row(j2), x3 = a.Row(j3);
-        float* d0 = a.RowScales(j0), d1 = a.RowScales(j1), d2 = a.RowScales(j2), d3 = a.RowScales(j3);
-        int* s0 = a.RowSums(j0), s1 = a.RowSums(j1), s2 = a.RowSums(j2), s3 = a.RowSums(j3);
-        byte* data = w.Tile(t);
-        int blockBytes = w.BlockBytes;
+        var (j1, j2, j3) = Aliases(j0, mm);
+        int ldq = o.Ldq, blocks = o.Blocks, perRow = o.OffsetsPerRow;
+        sbyte* x0 = o.X + (long)j0 * ldq, x1 = o.X + (long)j1 * ldq, x2 = o.X + (long)j2 * ldq, x3 = o.X + (long)j3 * ldq;
+        float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
+        int* f0 = o.Offsets + (long)j0 * perRow, f1 = o.Offsets + (long)j1 * perRow, f2 = o.Offsets + (long)j2 * perRow, f3 = o.Offsets + (long)j3 * perRow;
+        long d1 = x1 - x0, d2 = x2 - x0, d3 = x3 - x0;
+        byte* codes = o.Codes + t * o.TileBytes;
+        ushort* ds = o.Super + (long)t * blocks * Lanes;
+        var ones = Vector512<short>.One;
+        var sixteen = Vector512.Create((short)16);
+        var low4 = Vector512.Create((byte)0x0F);
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        bool q6k = TKind.Type == GgmlType.Q6_K, q4k = TKind.Type == GgmlType.Q4_K;
-        int perSuper = w.BlocksPerSuper;
-        for (int sb = 0; sb < w.SuperBlocks; sb++)
+        for (int b = 0; b < blocks; b++, codes += 512, ds += Lanes)
+        {
+            // L: low nibbles of u = q + 128, H: high nibbles; q = 16·(H − 8) + L. Each i16 sums 16 products ≤ 15·127.
+            Vector512<short> l0 = default, l1 = default, l2 = default, l3 = default;
+            Vector512<short> h0 = default, h1 = default, h2 = default, h3 = default;
+            sbyte* x = x0 + 32 * b;
+            for (byte* v = codes, stop = codes + 512; v < stop; v += 64, x += 4)
+            {
+                var (lo, hi) = Nibbles(Vector512.Load(v), low4);
+                var bx = Broadcast4(x);
+                l0 += PairsUnsigned(lo, bx);
+                h0 += PairsUnsigned(hi, bx);
+                if (G.IsFour)
+                {
+                    bx = Broadcast4(x + d1);
+                    l1 += PairsUnsigned(lo, bx);
+                    h1 += PairsUnsigned(hi, bx);
+                    bx = Broadcast4(x + d2);
+                    l2 += PairsUnsigned(lo, bx);
+                    h2 += PairsUnsigned(hi, bx);
+                    bx = Broadcast4(x + d3);
+                    l3 += PairsUnsigned(lo, bx);
+                    h3 += PairsUnsigned(hi, bx);
+                }
+            }
+            var d = F16x16(ds);
+            a0 = Vector512.FusedMultiplyAdd(Scale(Widen(h0, f0 + b, sixteen) + Avx512BW.MultiplyAddAdjacent(l0, ones), e0 + b, default), d, a0);
+            if (G.IsFour)
+            {
+                a1 = Vector512.FusedMultiplyAdd(Scale(Widen(h1, f1 + b, sixteen) + Avx512BW.MultiplyAddAdjacent(l1, ones), e1 + b, default), d, a1);
+                a2 = Vector512.FusedMultiplyAdd(Scale(Widen(h2, f2 + b, sixteen) + Avx512BW.MultiplyAddAdjacent(l2, ones), e2 + b, default), d, a2);
+                a3 = Vector512.FusedMultiplyAdd(Scale(Widen(h3, f3 + b, sixteen) + Avx512BW.MultiplyAddAdjacent(l3, ones), e3 + b, default), d, a3);
+            }
+        }
+        Store(o, t, j0, mm, a0, a1, a2, a3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TileQ4_0<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
+    {
+        var (j1, j2, j3) = Aliases(j0, mm);
+        int ldq = o.Ldq, blocks = o.Blocks, perRow = o.OffsetsPerRow;
+        sbyte* x0 = o.X + (long)j0 * ldq, x1 = o.X + (long)j1 * ldq, x2 = o.X + (long)j2 * ldq, x3 = o.X + (long)j3 * ldq;
+        float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
+        int* f0 = o.Offsets + (long)j0 * perRow, f1 = o.Offsets + (long)j1 * perRow, f2 = o.Offsets + (long)j2 * perRow, f3 = o.Offsets + (long)j3 * perRow;
+        long d1 = x1 - x0, d2 = x2 - x0, d3 = x3 - x0;
+        byte* codes = o.Codes + t * o.TileBytes;
+        ushort* ds = o.Super + (long)t * blocks * Lanes;
+        var ones = Vector512<short>.One;
+        var low4 = Vector512.Create((byte)0x0F);
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int b = 0; b < blocks; b++, codes += 256, ds += Lanes)
+        {
+            Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
+            sbyte* x = x0 + 32 * b;
+            for (byte* v = codes, stop = codes + 256; v < stop; v += 64, x += 8)
+            {
+                var (lo, hi) = Nibbles(Vector512.Load(v), low4);
+                p0 = Step(p0, lo, hi, x);
+                if (G.IsFour)
+                {
+                    p1 = Step(p1, lo, hi, x + d1);
+                    p2 = Step(p2, lo, hi, x + d2);
+                    p3 = Step(p3, lo, hi, x + d3);
+                }
+            }
+            var d = F16x16(ds);
+            a0 = Vector512.FusedMultiplyAdd(Scale(Widen(p0, f0 + b, ones), e0 + b, default), d, a0);
+            if (G.IsFour)
+            {
+                a1 = Vector512.FusedMultiplyAdd(Scale(Widen(p1, f1 + b, ones), e1 + b, default), d, a1);
+                a2 = Vector512.FusedMultiplyAdd(Scale(Widen(p2, f2 + b, ones), e2 + b, default), d, a2);
+                a3 = Vector512.FusedMultiplyAdd(Scale(Widen(p3, f3 + b, ones), e3 + b, default), d, a3);
+            }
+        }
+        Store(o, t, j0, mm, a0, a1, a2, a3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TileQ4K<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
+    {
+        var (j1, j2, j3) = Aliases(j0, mm);
+        int ldq = o.Ldq, blocks = o.Blocks, supers = o.SuperBlocks;
+        sbyte* x0 = o.X + (long)j0 * ldq, x1 = o.X + (long)j1 * ldq, x2 = o.X + (long)j2 * ldq, x3 = o.X + (long)j3 * ldq;
+        float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
+        int* s0 = o.Xs + (long)j0 * blocks, s1 = o.Xs + (long)j1 * blocks, s2 = o.Xs + (long)j2 * blocks, s3 = o.Xs + (long)j3 * blocks;
+        byte* codes = o.Codes + t * o.TileBytes;
+        sbyte* sub = o.Sub + (long)t * blocks * 2 * Lanes;
+        ushort* ds = o.Super + (long)t * supers * 2 * Lanes;
+        long d1 = x1 - x0, d2 = x2 - x0, d3 = x3 - x0;
+        var low4 = Vector512.Create((byte)0x0F);
+        var duplicate = DuplicateIndices();
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int sb = 0, b = 0; sb < supers; sb++, ds += 2 * Lanes)
         {
             Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default;
             Vector512<float> k0 = default, k1 = default, k2 = default, k3 = default;
-            for (int ab = perSuper * sb; ab < perSuper * sb + perSuper; ab++)
+            for (int end = b + 8; b < end; b++, codes += 256, sub += 2 * Lanes)
             {
-                byte* block = data + (long)ab * blockBytes;
-                Vector512<int> scLo = default, scHi = default;
-                if (TKind.Type != GgmlType.Q4_0)
+                Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
+                sbyte* x = x0 + 32 * b;
+                for (byte* v = codes, stop = codes + 256; v < stop; v += 64, x += 8)
                 {
-                    sbyte* sub = w.SubScales(t, ab);
-                    scLo = Avx512F.ConvertToVector512Int32(Vector128.Load(sub));
-                    scHi = Avx512F.ConvertToVector512Int32(Vector128.Load(sub + Lanes));
-                }
-                int c0 = ab * 32;
-                Vector512<int> u0, u1 = default, u2 = default, u3 = default;
-                if (q6k)
-                {
-                    Vector512<int> l0 = default, l1 = default, l2 = default, l3 = default;
-                    Vector512<int> h0 = default, h1 = default, h2 = default, h3 = default;
-                    for (int s = 0; s < 8; s += 2)
+                    var (lo, hi) = Nibbles(Vector512.Load(v), low4);
+                    p0 = Step(p0, lo, hi, x);
+                    if (G.IsFour)
                     {
-                        var v0 = Vector512.Load(block + 64 * s);
-                        var v1 = Vector512.Load(block + 64 * s + 64);
-                        int c = c0 + 4 * s;
-                        if (s < 4)
-                        {
-                            l0 += TwoSteps(v0, v1, x0 + c);
-                            if (mm > 1) l1 += TwoSteps(v0, v1, x1 + c);
-                            if (mm > 2) l2 += TwoSteps(v0, v1, x2 + c);
-                            if (mm > 3) l3 += TwoSteps(v0, v1, x3 + c);
-                        }
-                        else
-                        {
-                            h0 += TwoSteps(v0, v1, x0 + c);
-                            if (mm > 1) h1 += TwoSteps(v0, v1, x1 + c);
-                            if (mm > 2) h2 += TwoSteps(v0, v1, x2 + c);
-                            if (mm > 3) h3 += TwoSteps(v0, v1, x3 + c);
-                        }
-                    }
-                    int* e0 = halves + (long)j0 * 2 * w.Blocks + 2 * ab, e1 = halves + (long)j1 * 2 * w.Blocks + 2 * ab;
-                    int* e2 = halves + (long)j2 * 2 * w.Blocks + 2 * ab, e3 = halves + (long)j3 * 2 * w.Blocks + 2 * ab;
-                    u0 = Half(l0, e0[0], scLo) + Half(h0, e0[1], scHi);
-                    if (mm > 1)
-                    {
-                        u1 = Half(l1, e1[0], scLo) + Half(h1, e1[1], scHi);
-                        u2 = Half(l2, e2[0], scLo) + Half(h2, e2[1], scHi);
-                        u3 = Half(l3, e3[0], scLo) + Half(h3, e3[1], scHi);
+                        p1 = Step(p1, lo, hi, x + d1);
+                        p2 = Step(p2, lo, hi, x + d2);
+                        p3 = Step(p3, lo, hi, x + d3);
                     }
                 }
-                else
+                var sc = Avx512BW.PermuteVar32x16(Avx512BW.ConvertToVector512Int16(Vector256.Load(sub)), duplicate);
+                var min = Avx512F.ConvertToVector512Int32(Vector128.Load(sub + Lanes));
+                t0 = Scale(Avx512BW.MultiplyAddAdjacent(p0, sc), e0 + b, t0);
+                k0 = Scale(min * Vector512.Create(s0[b]), e0 + b, k0);
+                if (G.IsFour)
                 {
-                    Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
-                    for (int s = 0; s < 4; s++)
-                    {
-                        var (lo, hi) = Nibbles(Vector512.Load(block + 64 * s));
-                        int c = c0 + 8 * s;
-                        p0 += NibbleStep(lo, hi, x0 + c);
-                        if (mm > 1) p1 += NibbleStep(lo, hi, x1 + c);
-                        if (mm > 2) p2 += NibbleStep(lo, hi, x2 + c);
-                        if (mm > 3) p3 += NibbleStep(lo, hi, x3 + c);
-                    }
-                    if (!q4k)
-                    {
-                        u0 = WidenPairs(p0) - Vector512.Create(8 * s0[ab]);
-                        if (mm > 1)
-                        {
-                            u1 = WidenPairs(p1) - Vector512.Create(8 * s1[ab]);
-                            u2 = WidenPairs(p2) - Vector512.Create(8 * s2[ab]);
-                            u3 = WidenPairs(p3) - Vector512.Create(8 * s3[ab]);
-                        }
-                    }
-                    else
-                    {
-                        u0 = Avx512F.MultiplyLow(WidenPairs(p0), scLo);
-                        k0 = Block(Avx512F.MultiplyLow(scHi, Vector512.Create(s0[ab])), d0[ab], k0);
-                        if (mm > 1)
-                        {
-                            u1 = Avx512F.MultiplyLow(WidenPairs(p1), scLo);
-                            u2 = Avx512F.MultiplyLow(WidenPairs(p2), scLo);
-                            u3 = Avx512F.MultiplyLow(WidenPairs(p3), scLo);
-                            k1 = Block(Avx512F.MultiplyLow(scHi, Vector512.Create(s1[ab])), d1[ab], k1);
-                            k2 = Block(Avx512F.MultiplyLow(scHi, Vector512.Create(s2[ab])), d2[ab], k2);
-                            k3 = Block(Avx512F.MultiplyLow(scHi, Vector512.Create(s3[ab])), d3[ab], k3);
-                        }
-                    }
-                }
-                t0 = Block(u0, d0[ab], t0);
-                if (mm > 1)
-                {
-                    t1 = Block(u1, d1[ab], t1);
-                    t2 = Block(u2, d2[ab], t2);
-                    t3 = Block(u3, d3[ab], t3);
+                    t1 = Scale(Avx512BW.MultiplyAddAdjacent(p1, sc), e1 + b, t1);
+                    t2 = Scale(Avx512BW.MultiplyAddAdjacent(p2, sc), e2 + b, t2);
+                    t3 = Scale(Avx512BW.MultiplyAddAdjacent(p3, sc), e3 + b, t3);
+                    k1 = Scale(min * Vector512.Create(s1[b]), e1 + b, k1);
+                    k2 = Scale(min * Vector512.Create(s2[b]), e2 + b, k2);
+                    k3 = Scale(min * Vector512.Create(s3[b]), e3 + b, k3);
                 }
             }
-            float* scales = w.SuperScales(t, sb);
-            var d = Vector512.Load(scales);
+            var d = F16x16(ds);
+            var negMin = F16x16(ds + Lanes);
+            a0 = Vector512.FusedMultiplyAdd(k0, negMin, Vector512.FusedMultiplyAdd(t0, d, a0));
+            if (G.IsFour)
+            {
+                a1 = Vector512.FusedMultiplyAdd(k1, negMin, Vector512.FusedMultiplyAdd(t1, d, a1));
+                a2 = Vector512.FusedMultiplyAdd(k2, negMin, Vector512.FusedMultiplyAdd(t2, d, a2));
+                a3 = Vector512.FusedMultiplyAdd(k3, negMin, Vector512.FusedMultiplyAdd(t3, d, a3));
+            }
+        }
+        Store(o, t, j0, mm, a0, a1, a2, a3);
+    }
+
+    /// <summary>vpermw indices that put i16 k of the low half in both i16 of 32-bit lane k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> DuplicateIndices() => Vector512.ShiftRightLogical(Vector512<short>.Indices, 1);
+
+    /// <summary>Q6_K's 6-bit codes of two 8-column steps: nibbles | top two bits (a 2-bit vector covers two steps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<byte> Lo0, Vector512<byte> Hi0, Vector512<byte> Lo1, Vector512<byte> Hi1) Codes6(byte* nibbles, byte* top, Vector512<byte> low4, Vector512<byte> bits45)
+    {
+        var v0 = Vector512.Load(nibbles);
+        var v1 = Vector512.Load(nibbles + 64);
+        var h = Vector512.Load(top).AsUInt16();
+        return ((v0 & low4) | (Vector512.ShiftLeft(h, 4).AsByte() & bits45),
+            (Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & low4) | (Vector512.ShiftLeft(h, 2).AsByte() & bits45),
+            (v1 & low4) | (h.AsByte() & bits45),
+            (Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & low4) | (Vector512.ShiftRightLogical(h, 2).AsByte() & bits45));
+    }
+
+    /// <summary>Σ over a 16-column half-block of (q − 32)·xq per i16 pair (2 steps, minus the activation offset), × sc.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Half6(Vector512<byte> lo0, Vector512<byte> hi0, Vector512<byte> lo1, Vector512<byte> hi1, sbyte* x, int* offset, Vector512<short> sc) =>
+        Widen(Step(Step(default, lo0, hi0, x), lo1, hi1, x + 8), offset, sc);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TileQ6K<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
+    {
+        var (j1, j2, j3) = Aliases(j0, mm);
+        int ldq = o.Ldq, blocks = o.Blocks, supers = o.SuperBlocks, perRow = o.OffsetsPerRow;
+        sbyte* x0 = o.X + (long)j0 * ldq, x1 = o.X + (long)j1 * ldq, x2 = o.X + (long)j2 * ldq, x3 = o.X + (long)j3 * ldq;
+        float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
+        int* f0 = o.Offsets + (long)j0 * perRow, f1 = o.Offsets + (long)j1 * perRow, f2 = o.Offsets + (long)j2 * perRow, f3 = o.Offsets + (long)j3 * perRow;
+        byte* codes = o.Codes + t * o.TileBytes;
+        sbyte* sub = o.Sub + (long)t * blocks * 2 * Lanes;
+        ushort* ds = o.Super + (long)t * supers * Lanes;
+        var duplicate = DuplicateIndices();
+        var duplicateHigh = duplicate + Vector512.Create((short)Lanes);
+        var low4 = Vector512.Create((byte)0x0F);
+        var bits45 = Vector512.Create((byte)0x30);
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int sb = 0, b = 0; sb < supers; sb++, ds += Lanes)
+        {
+            Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default;
+            for (int end = b + 8; b < end; b++, codes += 384, sub += 2 * Lanes)
+            {
+                var scales = Avx512BW.ConvertToVector512Int16(Vector256.Load(sub));
+                var scLo = Avx512BW.PermuteVar32x16(scales, duplicate);
+                var scHi = Avx512BW.PermuteVar32x16(scales, duplicateHigh);
+                int c = 32 * b;
+                var (l0, h0, l1, h1) = Codes6(codes, codes + 256, low4, bits45);
+                var u0 = Half6(l0, h0, l1, h1, x0 + c, f0 + 2 * b, scLo);
+                Vector512<int> u1 = default, u2 = default, u3 = default;
+                if (G.IsFour)
+                {
+                    u1 = Half6(l0, h0, l1, h1, x1 + c, f1 + 2 * b, scLo);
+                    u2 = Half6(l0, h0, l1, h1, x2 + c, f2 + 2 * b, scLo);
+                    u3 = Half6(l0, h0, l1, h1, x3 + c, f3 + 2 * b, scLo);
+                }
+                (l0, h0, l1, h1) = Codes6(codes + 128, codes + 320, low4, bits45);
+                u0 += Half6(l0, h0, l1, h1, x0 + c + 16, f0 + 2 * b + 1, scHi);
+                t0 = Scale(u0, e0 + b, t0);
+                if (G.IsFour)
+                {
+                    u1 += Half6(l0, h0, l1, h1, x1 + c + 16, f1 + 2 * b + 1, scHi);
+                    u2 += Half6(l0, h0, l1, h1, x2 + c + 16, f2 + 2 * b + 1, scHi);
+                    u3 += Half6(l0, h0, l1, h1, x3 + c + 16, f3 + 2 * b + 1, scHi);
+                    t1 = Scale(u1, e1 + b, t1);
+                    t2 = Scale(u2, e2 + b, t2);
+                    t3 = Scale(u3, e3 + b, t3);
+                }
+            }
+            var d = F16x16(ds);
             a0 = Vector512.FusedMultiplyAdd(t0, d, a0);
-            if (mm > 1)
+            if (G.IsFour)
             {
                 a1 = Vector512.FusedMultiplyAdd(t1, d, a1);
                 a2 = Vector512.FusedMultiplyAdd(t2, d, a2);
                 a3 = Vector512.FusedMultiplyAdd(t3, d, a3);
             }
-            if (q4k)
-            {
-                var negMin = Vector512.Load(scales + Lanes);
-                a0 = Vector512.FusedMultiplyAdd(k0, negMin, a0);
-                if (mm > 1)
-                {
-                    a1 = Vector512.FusedMultiplyAdd(k1, negMin, a1);
-                    a2 = Vector512.FusedMultiplyAdd(k2, negMin, a2);
-                    a3 = Vector512.FusedMultiplyAdd(k3, negMin, a3);
-                }
-            }
         }
+        Store(o, t, j0, mm, a0, a1, a2, a3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(in Operands o, int t, int j0, int mm, Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3)
+    {
         int r0 = t * Lanes;
-        TileRowStore.Group(y, ldy, j0, mm, r0, Math.Min(Lanes, w.Rows - r0), a0, a1, a2, a3, accumulate);
+        TileRowStore.Group(o.Y, o.Ldy, j0, mm, r0, Math.Min(Lanes, o.Rows - r0), a0, a1, a2, a3, o.Accumulate);
     }
 
     /// <summary>The same computation lane by lane (no SIMD): identical integers and fused multiply-adds in the same order.</summary>
@@ -245,7 +419,8 @@ internal static unsafe class BlockTiledMatmul
                         for (int c = 16; c < 32; c++) hi += w.Code(t, lane, 32 * ab + c) * xq[32 * ab + c];
                         float xd = a.RowScales(j)[ab];
                         sbyte* sub = w.SubScales(t, ab);
-                        if (w.Type == GgmlType.Q4_0) tSum = MathF.FusedMultiplyAdd(lo + hi - 8 * a.RowSums(j)[ab], xd, tSum);
+                        if (w.Type == GgmlType.Q8_0) tSum = MathF.FusedMultiplyAdd(lo + hi, xd, tSum);
+                        else if (w.Type == GgmlType.Q4_0) tSum = MathF.FusedMultiplyAdd(lo + hi - 8 * a.RowSums(j)[ab], xd, tSum);
                         else if (w.Type == GgmlType.Q6_K) tSum = MathF.FusedMultiplyAdd(lo * sub[lane] + hi * sub[Lanes + lane], xd, tSum);
                         else
                         {
@@ -253,9 +428,8 @@ internal static unsafe class BlockTiledMatmul
                             tSum = MathF.FusedMultiplyAdd((lo + hi) * sub[lane], xd, tSum);
                         }
                     }
-                    float* scales = w.SuperScales(t, sb);
-                    acc = MathF.FusedMultiplyAdd(tSum, scales[lane], acc);
-                    if (w.Type == GgmlType.Q4_K) acc = MathF.FusedMultiplyAdd(kSum, scales[Lanes + lane], acc);
+                    acc = MathF.FusedMultiplyAdd(tSum, w.SuperScale(t, sb, 0, lane), acc);
+                    if (w.Type == GgmlType.Q4_K) acc = MathF.FusedMultiplyAdd(kSum, w.SuperScale(t, sb, 1, lane), acc);
                 }
                 float* dst = y + (long)j * ldy + r0 + lane;
                 *dst = accumulate ? *dst + acc : acc;

@@ -1,9 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using PureLlama.Cli.Bench;
 using PureLlama.Autograd;
 using PureLlama.Compute;
 using PureLlama.Kernels.Blocks;
+using PureLlama.Kernels.Simd;
 using PureLlama.Tensors;
 
 namespace PureLlama.Cli.Commands;
@@ -14,6 +16,8 @@ namespace PureLlama.Cli.Commands;
 /// makes — Q8_0, Q4_0 (output Q6_K), Q4_K_M (Q4_K; attn_v and ffn_down Q6_K in llama-quantize's layers; output
 /// Q6_K) — on random block bytes, through the int8 dot-product path and the exact dequantizing path, alternated
 /// step by step so machine load hits both alike. Attention, norms and the embedding gather are not included.
+/// <c>--in-cache</c> instead times one small weight per block type (256 × 2048, resident in L2) over and over: the kernels'
+/// compute rate in GGUF bytes per second, to set against the memory bandwidth (a kernel slower than memory is compute-bound).
 /// </summary>
 internal static class BenchBlocksCommand
 {
@@ -25,9 +29,98 @@ internal static class BenchBlocksCommand
         var exact = new Option<bool>("--exact") { Description = "also time the exact dequantizing path (slow)" };
         var bf16 = new Option<bool>("--bf16") { Description = "also time the same products with dense BF16 weights (the baseline of docs/perf.md)" };
         var types = new Option<string[]>("--types") { Description = "q8_0 q4_0 q4_k_m (default: all three)", AllowMultipleArgumentsPerToken = true };
-        var command = new Command("bench-blocks", "Decode-step weight products of a 1B-shaped model in GGUF block formats (int8 dots vs exact).") { steps, types, bf16, exact };
-        command.SetAction(parse => ModelCliOptions.Guard(() => Run(parse.GetValue(steps), parse.GetValue(types) is { Length: > 0 } t ? t : ["q8_0", "q4_0", "q4_k_m"], parse.GetValue(bf16), parse.GetValue(exact))));
+        var inCache = new Option<bool>("--in-cache") { Description = "time one L2-resident 256 × 2048 weight per block type (Q8_0, Q4_0, Q4_K, Q6_K) instead: the kernels' compute rate" };
+        var command = new Command("bench-blocks", "Decode-step weight products of a 1B-shaped model in GGUF block formats (int8 dots vs exact).") { steps, types, bf16, exact, inCache };
+        command.SetAction(parse => ModelCliOptions.Guard(() => parse.GetValue(inCache)
+            ? InCache(parse.GetValue(steps))
+            : Run(parse.GetValue(steps), parse.GetValue(types) is { Length: > 0 } t ? t : ["q8_0", "q4_0", "q4_k_m"], parse.GetValue(bf16), parse.GetValue(exact))));
         return command;
+    }
+
+    // Each block type's product with one x row, 256 × 2048 weight (≤ 0.6 MB of tiles: stays in L2), interleaved by rounds:
+    // the tiled kernel called directly, and the same product through Ops.QuantLinear (output tensor, dispatch, threads).
+    private static unsafe int InCache(int steps)
+    {
+        if (steps < 1) throw new ArgumentException("--steps must be at least 1.");
+        Console.WriteLine($"bench-blocks --in-cache: {Environment.ProcessorCount} threads, load average {BenchReport.LoadAverage()}");
+        const int Rows = 256, Calls = 2000, Batch = 16;
+        GgmlType[] kinds = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
+        var rng = new Random(11);
+        var bytes = kinds.Select(k => RandomBlocks(rng, k, Rows, Hidden)).ToList();
+        var names = kinds.Select(k => k.ToString()).ToList();
+        var weights = kinds.Select((k, i) => new GgmlBlockTensor(k, new Shape(Rows, Hidden), Tensor.FromArray(bytes[i], new Shape(bytes[i].Length)))).ToList();
+        var pins = bytes.Select(b => GCHandle.Alloc(b, GCHandleType.Pinned)).ToList();
+        var views = kinds.Select((k, i) => new BlockMatrix(Rows, Hidden, (byte*)pins[i].AddrOfPinnedObject(), BlockFormats.BlockValues(k), BlockFormats.BlockBytes(k))).ToList();
+        var tiles = kinds.Select((k, i) => BlockTileRepack.From(k, views[i])!).ToList();
+        // Q8_0 in quant-int8's tiles too (Int8TiledMatmul, F32 scales), for comparison.
+        names.Add("Q8_0 (quant-int8 tiles)");
+        bytes.Add(bytes[0]);
+        weights.Add(weights[0]);
+        tiles.Add(BlockTileRepack.FromQ8_0(views[0])!);
+        var xs = new float[Batch * Hidden];
+        var ys = new float[Batch * Rows];
+        var xr = new Random(5);
+        for (int i = 0; i < xs.Length; i++) xs[i] = (float)(2 * xr.NextDouble() - 1);
+        using var x = Tensor.FromArray(xs[..Hidden], new Shape(1, Hidden));
+        var kernel = names.Select(_ => new List<double>()).ToList();
+        var kernelCpu = names.Select(_ => new List<double>()).ToList();
+        var linear = names.Select(_ => new List<double>()).ToList();
+        var batchCpu = names.Select(_ => new List<double>()).ToList();
+        using var process = Process.GetCurrentProcess();
+        try
+        {
+            using var noGrad = GradMode.NoGrad();
+            fixed (float* px = xs, py = ys)
+                for (int round = 0; round <= steps; round++)
+                    for (int k = 0; k < names.Count; k++)
+                    {
+                        process.Refresh();
+                        var cpu0 = process.TotalProcessorTime;
+                        var sw = Stopwatch.StartNew();
+                        for (int i = 0; i < Calls; i++)
+                        {
+                            if (tiles[k] is Int8TiledWeights q8) Int8TiledMatmul.Run(q8, 1, px, Hidden, py, Rows, false);
+                            else BlockTiledMatmul.Run((BlockTiles)tiles[k], 1, px, Hidden, py, Rows, false);
+                        }
+                        double direct = sw.Elapsed.TotalSeconds / Calls;
+                        process.Refresh();
+                        double directCpu = (process.TotalProcessorTime - cpu0).TotalSeconds / Calls;
+                        cpu0 = process.TotalProcessorTime;
+                        for (int i = 0; i < Calls / Batch; i++)
+                        {
+                            if (tiles[k] is Int8TiledWeights q8) Int8TiledMatmul.Run(q8, Batch, px, Hidden, py, Rows, false);
+                            else BlockTiledMatmul.Run((BlockTiles)tiles[k], Batch, px, Hidden, py, Rows, false);
+                        }
+                        process.Refresh();
+                        double rowCpu = (process.TotalProcessorTime - cpu0).TotalSeconds / (Calls / Batch * Batch);
+                        sw.Restart();
+                        bool viaOps = k < kinds.Length;   // the comparison row has no Ops path of its own
+                        for (int i = 0; i < (viaOps ? Calls : 0); i++)
+                        {
+                            using var y = Ops.QuantLinear(x, weights[k]);
+                        }
+                        if (round == 0) continue;   // round 0 warms up (and repacks)
+                        kernel[k].Add(direct);
+                        kernelCpu[k].Add(directCpu);
+                        batchCpu[k].Add(rowCpu);
+                        if (viaOps) linear[k].Add(sw.Elapsed.TotalSeconds / Calls);
+                    }
+            // CPU time counts only the time the process ran (robust to other tenants); it includes every thread of the process.
+            Console.WriteLine($"type | GGUF KB | kernel µs/product | GGUF GB/s | kernel CPU µs/product | GGUF GB per CPU-s | Ops.QuantLinear µs/product | m = {Batch}: CPU µs per x row");
+            for (int k = 0; k < names.Count; k++)
+            {
+                double s = Median(kernel[k]), c = Median(kernelCpu[k]);
+                Console.WriteLine($"{names[k]} | {bytes[k].Length / 1e3:F0} | {s * 1e6:F1} | {bytes[k].Length / s / 1e9:F1} | {c * 1e6:F1} | {bytes[k].Length / c / 1e9:F1} | {(linear[k].Count > 0 ? (Median(linear[k]) * 1e6).ToString("F1") : "-")} | {Median(batchCpu[k]) * 1e6:F2}");
+            }
+        }
+        finally
+        {
+            foreach (var t in tiles) t.Dispose();
+            foreach (var w in weights.Distinct()) w.Dispose();
+            foreach (var p in pins) p.Free();
+        }
+        Console.WriteLine($"load average after: {BenchReport.LoadAverage()}");
+        return 0;
     }
 
     private static int Run(int steps, string[] fileTypes, bool bf16, bool exact)
@@ -151,6 +244,12 @@ internal static class BenchBlocksCommand
     // Random codes with small finite f16 scales (every f16 field of the block set to 0.01).
     private static GgmlBlockTensor Random(Random rng, GgmlType type, int rows, int cols)
     {
+        var bytes = RandomBlocks(rng, type, rows, cols);
+        return new GgmlBlockTensor(type, new Shape(rows, cols), Tensor.FromArray(bytes, new Shape(bytes.Length)));
+    }
+
+    private static byte[] RandomBlocks(Random rng, GgmlType type, int rows, int cols)
+    {
         int bb = BlockFormats.BlockBytes(type);
         var bytes = new byte[rows * BlockFormats.RowBytes(type, cols)];
         rng.NextBytes(bytes);
@@ -158,6 +257,6 @@ internal static class BenchBlocksCommand
         int[] f16Fields = type switch { GgmlType.Q4_K => [0, 2], GgmlType.Q6_K => [208], _ => [0] };
         for (long b = 0; b < bytes.Length; b += bb)
             foreach (int f in f16Fields) { bytes[b + f] = (byte)scale; bytes[b + f + 1] = (byte)(scale >> 8); }
-        return new GgmlBlockTensor(type, new Shape(rows, cols), Tensor.FromArray(bytes, new Shape(bytes.Length)));
+        return bytes;
     }
 }
