@@ -3,9 +3,8 @@ namespace PureLlama.Kernels.Simd;
 /// <summary>
 /// Splitting a kernel's work across threads. Calls below <see cref="MinParallelElements"/> run
 /// serially on the caller's thread (no scheduling overhead on tiny calls); larger ones are cut
-/// into contiguous pieces run by <see cref="Parallel.For(int, int, ParallelOptions, Action{int})"/>
-/// under <see cref="SimdThreading.Options"/>. Pieces never share an output element, so results do
-/// not depend on the thread count.
+/// into contiguous pieces run by <see cref="SpinFork"/> (parked spinning workers; Parallel.For when they
+/// are busy). Pieces never share an output element, so results do not depend on the thread count.
 /// </summary>
 internal static class ParallelWork
 {
@@ -23,7 +22,7 @@ internal static class ParallelWork
         long pieces = Math.Min(threads * 4L, (n + grain - 1) / grain);
         long per = ((n + pieces - 1) / pieces + 63) & ~63L;
         pieces = (n + per - 1) / per;
-        Parallel.For(0, (int)pieces, SimdThreading.Options, k =>
+        SpinFork.Run((int)pieces, k =>
         {
             long s = k * per, e = Math.Min(n, s + per);
             if (s < e) body(s, e);
@@ -39,7 +38,7 @@ internal static class ParallelWork
         long pieces = Math.Min(Math.Min(items, threads * 4L), byWork);
         long per = (items + pieces - 1) / pieces;
         pieces = (items + per - 1) / per;
-        Parallel.For(0, (int)pieces, SimdThreading.Options, k =>
+        SpinFork.Run((int)pieces, k =>
         {
             long s = k * per, e = Math.Min(items, s + per);
             if (s < e) body(s, e);
@@ -56,7 +55,7 @@ internal static class ParallelWork
         int pieces = (int)Math.Min(Math.Min(rows, threads * 4L), byWork);
         int per = (rows + pieces - 1) / pieces;
         pieces = (rows + per - 1) / per;
-        Parallel.For(0, pieces, SimdThreading.Options, k =>
+        SpinFork.Run(pieces, k =>
         {
             int s = k * per, e = Math.Min(rows, s + per);
             if (s < e) body(s, e);
