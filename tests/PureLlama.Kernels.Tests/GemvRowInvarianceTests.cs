@@ -7,7 +7,8 @@ namespace PureLlama.Kernels.Tests;
 /// <summary>
 /// Batch invariance of the GEMV rows path: every row of an m-row product (4-row tiles and the rest) is bitwise the
 /// result of that row alone, at every SIMD level, and inside a RowInvariance scope Gemm takes that path for any m —
-/// including the blocked 3 × 2 tiles of prefill-sized m (several L2 blocks of x rows, leftover rows, an odd weight row).
+/// including GemvTiles' chain-by-chain tiles (up to 8 x rows × 3 weight rows; every tile height 1…8 with its width,
+/// narrower leftover weight rows, several L2 blocks of x rows, 64- and 32-column steps and a scalar tail).
 /// </summary>
 [Collection(MatmulIsaCollection.Name)]
 public sealed unsafe class GemvRowInvarianceTests
@@ -52,6 +53,10 @@ public sealed unsafe class GemvRowInvarianceTests
     [InlineData(23, 37, 8200, true)]
     [InlineData(128, 19, 2050, true)]   // one block of 93 rows then 35; k with a 16-step and a scalar tail
     [InlineData(7, 1030, 515, false)]   // two threads over n
+    [InlineData(17, 29, 700, true)]     // tiles of 8, 8, 1 rows; weight chunks 12, 12, 5 (widths 3 and leftover 1s); k: 32-step and scalar tail
+    [InlineData(17, 29, 700, false)]
+    [InlineData(16, 1030, 2144, true)]  // two threads over n, two full 8-row tiles, k = 33·64 + 32
+    [InlineData(6, 23, 96, true)]       // one 6-row tile (width 4), k = one 64-step and one 32-step
     public void Blocked_gemm_matches_float64_and_each_row_is_bitwise_any_sub_batch(int m, int n, int k, bool bf16)
     {
         var rng = new Random(m * 7919 + n * 31 + k);
@@ -77,7 +82,7 @@ public sealed unsafe class GemvRowInvarianceTests
             TouchedPadding(y, m, n, ldy).Should().Be(0);
 
             // Any sub-batch (its own size, its own offset, so other tiles and blocks) gives each row the same bits.
-            foreach (int size in new[] { 1, 2, 3, 4, 5, 10, m - 1 })
+            foreach (int size in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, m - 1 })
             {
                 if (size < 1 || size > m) continue;
                 int r0 = rng.Next(m - size + 1);

@@ -64,7 +64,7 @@ internal sealed unsafe class BlockTiles : IDisposable
         TileBytes = (long)BlockBytes * Blocks;
         long data = TileBytes * Tiles, sub = BlocksPerSuper == 1 ? 0 : 32L * Tiles * Blocks, super = 32L * ScalesPerSuper * Tiles * SuperBlocks;
         ByteLength = data + sub + super;
-        _memory = NativeMemory.AlignedAlloc((nuint)(ByteLength + 192), 64);
+        _memory = HugePages.Allocate((nuint)(ByteLength + 192));
         NativeMemory.Clear(_memory, (nuint)(ByteLength + 192));
         byte* p = (byte*)_memory;
         Data = p; p += (data + 63) & ~63L;
@@ -217,7 +217,7 @@ internal sealed unsafe class BlockTiles : IDisposable
     public void Dispose()
     {
         if (_memory == null) return;
-        NativeMemory.AlignedFree(_memory);
+        HugePages.Free(_memory);
         _memory = null;
     }
 }

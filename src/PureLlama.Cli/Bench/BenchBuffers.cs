@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using PureLlama.Kernels.Simd;
 
 namespace PureLlama.Cli.Bench;
 
@@ -51,7 +52,7 @@ internal sealed unsafe class BenchBuffers : IDisposable
 
     private void* Alloc(long bytes)
     {
-        void* p = NativeMemory.AlignedAlloc((nuint)Math.Max(64, bytes), 64);
+        void* p = HugePages.Allocate((nuint)Math.Max(64, bytes));
         _blocks.Add((nint)p);
         Bytes += bytes;
         return p;
@@ -59,7 +60,7 @@ internal sealed unsafe class BenchBuffers : IDisposable
 
     public void Dispose()
     {
-        foreach (var b in _blocks) NativeMemory.AlignedFree((void*)b);
+        foreach (var b in _blocks) HugePages.Free((void*)b);
         _blocks.Clear();
         Bytes = 0;
     }

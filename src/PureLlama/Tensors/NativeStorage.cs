@@ -21,7 +21,7 @@ internal sealed unsafe class NativeStorage : HostStorage
         nuint size = (nuint)Math.Max(byteLength, 1);
         try
         {
-            _ptr = (byte*)NativeMemory.AlignedAlloc(size, Alignment);
+            _ptr = (byte*)Kernels.Simd.HugePages.Allocate(size);
         }
         catch (OutOfMemoryException e)
         {
@@ -48,7 +48,7 @@ internal sealed unsafe class NativeStorage : HostStorage
 
     protected override void ReleaseMemory(bool disposing)
     {
-        NativeMemory.AlignedFree(_ptr);
+        Kernels.Simd.HugePages.Free(_ptr);
         if (ByteLength > 0) GC.RemoveMemoryPressure(ByteLength);
         Interlocked.Add(ref s_liveBytes, -ByteLength);
     }

@@ -70,12 +70,18 @@ internal static unsafe class Int8TiledRepack
                     if (r >= wc.Rows) break;
                     for (int wb = 0; wb < blocksPerRow; wb++)
                         fits.Note(t.TrySetScale(tile, wb, lane, wc.BlockAbsmax((long)r * blocksPerRow + wb) * factor));
-                    long e0 = (long)r * wc.Cols;
-                    for (int c = 0; c < wc.Cols; c++)
+                    // Cols is a multiple of 64, so the row starts on a whole byte; per 8 columns the 4 source bytes
+                    // (codes c, c+1 | c+2, c+3 | c+4, c+5 | c+6, c+7, first code in the high nibble) become the lane's
+                    // 4 bytes (low nibble column c+k, high nibble column c+4+k).
+                    byte* src = wc.Packed + ((long)r * wc.Cols >> 1);
+                    for (int c = 0; c < wc.Cols; c += 8, src += 4)
                     {
-                        long e = e0 + c;
-                        int v = wc.Packed[e >> 1];
-                        PutNibble(dst, lane, c, (e & 1) == 0 ? v >> 4 : v & 15);
+                        byte* d = dst + (c >> 3) * 64 + lane * 4;
+                        int b0 = src[0], b1 = src[1], b2 = src[2], b3 = src[3];
+                        d[0] = (byte)((b0 >> 4) | (b2 & 0xF0));
+                        d[1] = (byte)((b0 & 15) | (b2 << 4));
+                        d[2] = (byte)((b1 >> 4) | (b3 & 0xF0));
+                        d[3] = (byte)((b1 & 15) | (b3 << 4));
                     }
                 }
             }
