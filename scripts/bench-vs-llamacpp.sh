@@ -13,7 +13,9 @@
 # Pairs: BF16 vs BF16; NF4 (lm_head too) vs Q4_0; INT4 RTN g128 (GPTQ layout, lm_head INT8 on load as llama.cpp quantizes
 # its head) vs Q4_0; INT8 (lm_head
 # too) vs Q8_0; and both engines on the same GGUF files, llama.cpp's Q4_0, Q8_0 and Q4_K_M (gguf-q4_0, gguf-q8_0,
-# gguf-q4_k_m). --formats picks a subset (default: all seven). llama-bench: -t THREADS -p 128 -n 32 -mmp 0 -r 1; PureLlama: bench-decode --prompt 128 --decode 32.
+# gguf-q4_k_m). --formats picks a subset (default: all seven). llama-bench: -t THREADS -p 128 -n 32 -mmp 0 -r 1 --poll 50,0
+# (the better of its two wait modes); PureLlama: bench-decode --prompt 128 --decode 32 with its defaults (copied weights on
+# transparent huge pages).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${LLAMACPP_CACHE:-$ROOT/.llamacpp}
@@ -84,9 +86,11 @@ pl_run() {  # args: bench-decode options; prints "prefill decode"
     sed -n 's/.*prefill [0-9]* tok: \([0-9.]*\) tok\/s | decode [0-9]* tok: \([0-9.]*\) tok\/s.*/\1 \2/p' | head -1
 }
 lc_run() {  # args: gguf; prints "prefill decode"
-  "$CACHE/build/bin/llama-bench" -m "$1" -t "$THREADS" -p 128 -n 32 -mmp 0 -r 1 -o csv 2>/dev/null |
+  # Both of llama.cpp's wait modes, the better of each kept: --poll 50 (its default: workers spin between ops, fastest
+  # on an idle machine) and --poll 0 (workers sleep: what holds up when other processes share the cores).
+  "$CACHE/build/bin/llama-bench" -m "$1" -t "$THREADS" -p 128 -n 32 -mmp 0 -r 1 --poll 50,0 -o csv 2>/dev/null |
     awk -F, 'NR==1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); c[$i] = i } next }
-             { gsub(/"/, ""); if ($c["n_prompt"] > 0) p = $c["avg_ts"]; else d = $c["avg_ts"] } END { print p, d }'
+             { gsub(/"/, ""); v = $c["avg_ts"] + 0; if ($c["n_prompt"] > 0) { if (v > p) p = v } else if (v > d) d = v } END { print p, d }'
 }
 load() { cut -d' ' -f1 /proc/loadavg; }
 for r in $(seq 1 "$ROUNDS"); do
