@@ -9,9 +9,10 @@
 // needs R·C accumulators instead of 4·R·C: an 8 × 3 tile holds 24, and per 16 columns one weight vector (loaded and
 // widened once) feeds 8 FMAs and one x vector 3 — 11 loads and 3 widenings for 24 FMAs, against 16 loads and 4
 // widenings per 12 FMAs in a 3 × 2 tile of whole Dot512s. Each weight cache line is read by two passes (chains 0, 1 read
-// the first 64 bytes of every 128, chains 2, 3 the second), the second time from L1/L2; the even passes prefetch the
-// same lines of the next tile's weight rows. The x rows of a tile are packed
-// once per call as [16-column group][row][16] (PackX), so a pass reads them at fixed offsets from one pointer.
+// the first 64 bytes of every 128, chains 2, 3 the second), the second time from L1/L2; every pass step prefetches C
+// cache lines of what follows the tile in memory (the next tile's rows), one sequential sweep over the four passes. The x
+// rows of a tile are packed once per call as [16-column group][row][16] (PackX), so a pass reads them at fixed offsets
+// from one pointer.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -40,9 +41,6 @@ internal static unsafe class GemvTiles
 
     /// <summary>Accumulator slots per chain in the stash (MaxRows × 6 weight rows).</summary>
     internal const int StashPerChain = MaxRows * 6;
-
-    /// <summary>Tile width (weight rows) for a tile of <paramref name="rows"/> x rows: as many as keep ≤ 24 accumulators.</summary>
-    internal static int Cols(int rows) => rows switch { >= 7 => 3, >= 5 => 4, _ => 6 };
 
     /// <summary>Floats of the packed x of m rows (k32 columns each).</summary>
     internal static long PackedLength(int m, int k) => (long)m * (k & ~31);
@@ -86,7 +84,8 @@ internal static unsafe class GemvTiles
 
     /// <summary>
     /// Y[r0 + r, i + j] (=|+=) Dot512(W row i + j, x row r0 + r) for the tile of `rows` x rows starting at r0 and the
-    /// weight rows [i, i1): widths Cols(rows) then 1 for the rest. stash: 4·StashPerChain vectors of scratch.
+    /// weight rows [i, i1): tiles as wide as keep ≤ 24 accumulators (8, 7 rows: 3; 6, 5: 4; 4 … 1: 6, the most the
+    /// generated pass has), then 1 wide for the rest. stash: 4·StashPerChain vectors of scratch.
     /// </summary>
     internal static void Run<T, TW>(int rows, int i, int i1, int r0, int k, T* w, int ldw, float* xPacked, float* x, int ldx,
         float* y, int ldy, bool acc, Vector512<float>* stash)
