@@ -11,8 +11,8 @@
 //   a = fma(t, d, a) (then Q4_K: a = fma(k, −dmin, a))   over the super-blocks, in order, from 0
 //   Y[j, r] = a (or Y + a)
 //
-// SIMD (AVX-512BW), per 64-byte code vector = 16 rows × 8 columns: vpmaddubsw of the unsigned codes against two broadcast
-// 4-byte activation groups gives i16 pair sums. They are added in i16 across a block (Q8_0, Q4_0, Q4_K: 16 products ≤ 15·127)
+// SIMD (AVX-512BW), per 64-byte code vector = 16 rows × 8 columns (Q8_0: × 4, both nibbles against one group):
+// vpmaddubsw of the unsigned codes against two broadcast 4-byte activation groups gives i16 pair sums. They are added in i16 across a block (Q8_0, Q4_0, Q4_K: 16 products ≤ 15·127)
 // or a half-block (Q6_K: 8 products of q ≤ 63, the 6-bit codes rebuilt from the nibble and 2-bit planes with shifts and
 // masks); the code offsets (−8, −32) are subtracted there too, as the activations' pair sums × 8 or × 32 made once per
 // call (the i16 adds wrap, but the final sums are below 2^15: 16·8·127 and 8·32·127). One vpmaddwd then widens to i32
