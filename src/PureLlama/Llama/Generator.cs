@@ -73,7 +73,7 @@ public static class Generator
             yield return new GeneratedToken(id, text, index);
 
             clock.Restart();
-            using (var step = model.Forward([[id]], [cache])) row = step.ToFloatArray();      // [1, vocab]
+            using (var step = model.Forward([[id]], [cache])) step.CopyFloatsTo(row);        // [1, vocab], into the same array
             stats.DecodeSeconds += clock.Elapsed.TotalSeconds;
             stats.DecodeSteps++;
             fed?.Add(id);

@@ -13,6 +13,7 @@ public sealed partial class ServingEngine
 {
     private readonly PagedKvCache _cache;
     private readonly BlockPool _pool;
+    private float[] _logits = [];                  // the step's logits, grown as needed (engine thread only)
     private readonly EngineAdapters _adapters;
     private readonly List<EngineSequence> _running = [];                // admission order, scheduler thread only
     private long _promptTokens, _generatedTokens, _prefixHitTokens, _preemptions, _finished;
@@ -181,18 +182,19 @@ public sealed partial class ServingEngine
             else groups.Add((seq.Adapter, row, rows));
             row += rows;
         }
-        float[] logits;
         var model = Runtime.Model;
+        int vocab = model.VocabSize;
+        if (_logits.Length < ordered.Count * vocab) _logits = new float[ordered.Count * vocab];
+        var logits = _logits.AsSpan(0, ordered.Count * vocab);                  // [sequences, vocab], reused: no large-object allocation (and full GC) per step
         using (var layout = new PagedLayout(counts, contexts, tables, _pool.BlockSize, _pool.Total, model.Device))
         using (var result = model.ForwardPaged(ids, starts, counts, _cache.Step(layout), _adapters.ForStep(groups)))
-            logits = result.ToFloatArray();                                     // [sequences, vocab]
-        int vocab = model.VocabSize;
+            result.CopyFloatsTo(logits);
         for (int s = 0; s < ordered.Count; s++)
         {
             var (seq, rows) = ordered[s];
             seq.Computed += rows;
             Register(seq);
-            if (seq.Pending == 0) Emit(seq, logits.AsSpan(s * vocab, vocab));
+            if (seq.Pending == 0) Emit(seq, logits.Slice(s * vocab, vocab));
         }
     }
 

@@ -3,13 +3,18 @@ using System.Runtime.InteropServices;
 namespace PureLlama.Tensors;
 
 /// <summary>
-/// 64-byte aligned native (anonymous) host memory. The GC is told about the allocation so
-/// undisposed tensors still get collected under pressure; <see cref="LiveBytes"/> counts what is held.
+/// 64-byte aligned native (anonymous) host memory. The GC is told about allocations of at least
+/// <see cref="PressureThreshold"/> so undisposed large tensors still get collected under pressure; smaller ones are
+/// not reported: every GC.AddMemoryPressure can induce a full collection, and a decode step's dozens of small
+/// transient tensors (activations, logits) made one gen2 GC per token. <see cref="LiveBytes"/> counts everything held.
 /// </summary>
 internal sealed unsafe class NativeStorage : HostStorage
 {
     /// <summary>Alignment of every allocation: one cache line, one Vector512.</summary>
     public const int Alignment = 64;
+
+    /// <summary>Allocations from this size on are reported to the GC as memory pressure.</summary>
+    public const long PressureThreshold = 16L << 20;
 
     private static long s_liveBytes;
     private static long s_peakBytes;
@@ -28,7 +33,7 @@ internal sealed unsafe class NativeStorage : HostStorage
             throw new OutOfMemoryException($"Could not allocate {byteLength:N0} bytes of host memory for a tensor.", e);
         }
         if (zero) NativeMemory.Clear(_ptr, size);
-        if (byteLength > 0) GC.AddMemoryPressure(byteLength);
+        if (byteLength >= PressureThreshold) GC.AddMemoryPressure(byteLength);
         long live = Interlocked.Add(ref s_liveBytes, byteLength);
         for (long peak = Interlocked.Read(ref s_peakBytes); live > peak; peak = Interlocked.Read(ref s_peakBytes))
             if (Interlocked.CompareExchange(ref s_peakBytes, live, peak) == peak) break;
@@ -49,7 +54,7 @@ internal sealed unsafe class NativeStorage : HostStorage
     protected override void ReleaseMemory(bool disposing)
     {
         Kernels.Simd.HugePages.Free(_ptr);
-        if (ByteLength > 0) GC.RemoveMemoryPressure(ByteLength);
+        if (ByteLength >= PressureThreshold) GC.RemoveMemoryPressure(ByteLength);
         Interlocked.Add(ref s_liveBytes, -ByteLength);
     }
 }

@@ -97,6 +97,19 @@ public sealed unsafe partial class Tensor
         return f.ToArray<float>();
     }
 
+    /// <summary>
+    /// The elements as float32 into <paramref name="destination"/> (length = Numel), with no new array when the tensor is
+    /// contiguous F32: a decode loop reading 128 256 logits per token would otherwise allocate 0.5 MB on the large-object
+    /// heap per step, which cost a full (gen2) GC per token.
+    /// </summary>
+    internal void CopyFloatsTo(Span<float> destination)
+    {
+        ThrowIfDisposed();
+        if (destination.Length != Numel) throw new ArgumentException($"The destination holds {destination.Length} floats; {Describe()} has {Numel}.", nameof(destination));
+        if (DType == DType.F32 && IsContiguous) Backend.CopyToHost(this, MemoryMarshal.AsBytes(destination));
+        else ToFloatArray().CopyTo(destination);
+    }
+
     /// <summary>The value of a one-element tensor as float.</summary>
     public float Item()
     {
