@@ -291,7 +291,8 @@ public sealed unsafe class Int8DotKernelTests
         for (int h0 = 0; h0 < 65536; h0 += 16)
         {
             for (int i = 0; i < 16; i++) bits[i] = (ushort)(h0 + i);
-            var got = Int8DotProducts.HalfToSingle(Vector256.Create(bits));
+            Vector512<float> got;
+            fixed (ushort* pb = bits) got = Int8DotProducts.HalfToSingle(pb);
             for (int i = 0; i < 16; i++)
             {
                 var h = BitConverter.UInt16BitsToHalf(bits[i]);

@@ -129,15 +129,6 @@ internal static unsafe class BlockTiledMatmul
     /// <summary>Rows j0 … j0 + 3 of a group; rows past mm alias the last valid one (computed, never stored).</summary>
     private static (int J1, int J2, int J3) Aliases(int j0, int mm) => (j0 + Math.Min(mm, 2) - 1, j0 + Math.Min(mm, 3) - 1, j0 + mm - 1);
 
-    /// <summary>16 f16 bit patterns widened to F32: sign and magnitude bits placed, × 2^112 (BlockMath.LoadF16Fast per lane).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> F16x16(ushort* p)
-    {
-        var e = Avx512F.ConvertToVector512Int32(Vector256.Load((short*)p));
-        var bits = Vector512.ShiftLeft(e, 13) & Vector512.Create(unchecked((int)0x8FFFE000));
-        return bits.AsSingle() * Vector512.Create(5.192296858534828e33f);
-    }
-
     /// <summary>Low and high nibbles of every byte (<paramref name="low4"/> = 0x0F in every byte).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector512<byte> Low, Vector512<byte> High) Nibbles(Vector512<byte> v, Vector512<byte> low4) =>
@@ -198,7 +189,7 @@ internal static unsafe class BlockTiledMatmul
                     h3 += PairsUnsigned(hi, bx);
                 }
             }
-            var d = F16x16(ds);
+            var d = HalfToSingle(ds);
             a0 = Vector512.FusedMultiplyAdd(Scale(Widen(h0, f0 + b, sixteen) + Avx512BW.MultiplyAddAdjacent(l0, ones), e0 + b, default), d, a0);
             if (G.IsFour)
             {
@@ -239,7 +230,7 @@ internal static unsafe class BlockTiledMatmul
                     p3 = Step(p3, lo, hi, x + d3);
                 }
             }
-            var d = F16x16(ds);
+            var d = HalfToSingle(ds);
             a0 = Vector512.FusedMultiplyAdd(Scale(Widen(p0, f0 + b, ones), e0 + b, default), d, a0);
             if (G.IsFour)
             {
@@ -299,8 +290,8 @@ internal static unsafe class BlockTiledMatmul
                     k3 = Scale(min * Vector512.Create(s3[b]), e3 + b, k3);
                 }
             }
-            var d = F16x16(ds);
-            var negMin = F16x16(ds + Lanes);
+            var d = HalfToSingle(ds);
+            var negMin = HalfToSingle(ds + Lanes);
             a0 = Vector512.FusedMultiplyAdd(k0, negMin, Vector512.FusedMultiplyAdd(t0, d, a0));
             if (G.IsFour)
             {
@@ -381,7 +372,7 @@ internal static unsafe class BlockTiledMatmul
                     t3 = Scale(u3, e3 + b, t3);
                 }
             }
-            var d = F16x16(ds);
+            var d = HalfToSingle(ds);
             a0 = Vector512.FusedMultiplyAdd(t0, d, a0);
             if (G.IsFour)
             {

@@ -51,19 +51,17 @@ internal static unsafe class Int8DotProducts
         return (v & mask, Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask);
     }
 
-    private static readonly Vector512<float> HalfRebias = Vector512.Create(BitConverter.Int32BitsToSingle((127 + 112) << 23));   // 2^112
-
     /// <summary>
-    /// Sixteen F16 values (bits) as F32, exactly, for every finite F16: the magnitude bits shifted into F32 position read
-    /// as a float 2^-112 times too small (normal F16 → normal F32, subnormal F16 → subnormal F32), times 2^112, sign
-    /// restored. .NET 10 has no vcvtph2ps intrinsic.
+    /// Sixteen F16 values (bits) as F32, exactly, for every finite F16: sign-extended to 32 bits and shifted left by 13,
+    /// the sign lands in bit 31 and exponent and mantissa in bits 27…13 (masked), which read as a float 2^-112 times too
+    /// small (normal F16 → normal F32, subnormal → subnormal); times 2^112. .NET 10 has no vcvtph2ps intrinsic.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> HalfToSingle(Vector256<ushort> h)
+    public static Vector512<float> HalfToSingle(ushort* p)
     {
-        var u = Avx512F.ConvertToVector512UInt32(h);
-        var magnitude = ((u & Vector512.Create(0x7FFFu)) << 13).AsSingle() * HalfRebias;
-        return (magnitude.AsUInt32() | ((u & Vector512.Create(0x8000u)) << 16)).AsSingle();
+        var e = Avx512F.ConvertToVector512Int32(Vector256.Load((short*)p));
+        var bits = Vector512.ShiftLeft(e, 13) & Vector512.Create(unchecked((int)0x8FFFE000));
+        return bits.AsSingle() * Vector512.Create(5.192296858534828e33f);   // 2^112
     }
 
     /// <summary>Scalar: Σ_{k&lt;n} a[k]·x[k].</summary>

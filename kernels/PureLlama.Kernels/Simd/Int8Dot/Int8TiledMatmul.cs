@@ -202,7 +202,7 @@ internal static unsafe class Int8TiledMatmul
                 if (mm > 2) b2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i2, p2, z, s2[ab])), Vector512.Create(d2[ab]), b2);
                 if (mm > 3) b3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i3, p3, z, s3[ab])), Vector512.Create(d3[ab]), b3);
             }
-            var sv = HalfToSingle(Vector256.Load(scales + wb * Lanes));
+            var sv = HalfToSingle(scales + wb * Lanes);
             a0 = Vector512.FusedMultiplyAdd(b0, sv, a0);
             if (mm > 1) a1 = Vector512.FusedMultiplyAdd(b1, sv, a1);
             if (mm > 2) a2 = Vector512.FusedMultiplyAdd(b2, sv, a2);
