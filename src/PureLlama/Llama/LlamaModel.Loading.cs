@@ -17,6 +17,7 @@ public sealed partial class LlamaModel
         ArgumentNullException.ThrowIfNull(config);
         config.CheckConsistency(checkpoint.ConfigPath);
         config.Validate(checkpoint);
+        using var weights = Kernels.Simd.HugePages.ForWeights();
         return Build(config, device, (name, shape) => checkpoint.GetTensor(name, shape, DType.F32, DType.BF16, DType.F16));
     }
 

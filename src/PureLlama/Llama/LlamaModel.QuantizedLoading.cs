@@ -28,6 +28,7 @@ public sealed partial class LlamaModel
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(config);
+        using var weights = Kernels.Simd.HugePages.ForWeights();
         if (Int4CheckpointConfig.FromConfigFile(checkpoint.ConfigPath) is { } int4)
         {
             // Its projections stay as stored; a quantization that includes lm_head quantizes the dense head alone.

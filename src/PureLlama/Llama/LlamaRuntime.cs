@@ -46,6 +46,7 @@ public sealed class LlamaRuntime : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         var dev = device ?? Backends.DefaultDevice();
+        using var weights = Kernels.Simd.HugePages.ForWeights();   // what is allocated while loading is the model
         if (File.Exists(directory)) return LoadGguf(directory, dev, loading, contextLength, quantize);
         // Quantizing a dense checkpoint on load maps it and reads one weight at a time (never the whole dense model in memory).
         string configPath = System.IO.Path.Combine(directory, "config.json");

@@ -26,7 +26,7 @@ internal sealed unsafe class NativeStorage : HostStorage
         nuint size = (nuint)Math.Max(byteLength, 1);
         try
         {
-            _ptr = (byte*)Kernels.Simd.HugePages.Allocate(size);
+            _ptr = (byte*)(Kernels.Simd.HugePages.InWeightScope ? Kernels.Simd.HugePages.Allocate(size) : NativeMemory.AlignedAlloc(size, Alignment));   // weights on huge pages
         }
         catch (OutOfMemoryException e)
         {
