@@ -3,18 +3,20 @@ using System.Runtime.InteropServices;
 namespace PureLlama.Tensors;
 
 /// <summary>
-/// 64-byte aligned native (anonymous) host memory. The GC is told about allocations of at least
-/// <see cref="PressureThreshold"/> so undisposed large tensors still get collected under pressure; smaller ones are
-/// not reported: every GC.AddMemoryPressure can induce a full collection, and a decode step's dozens of small
-/// transient tensors (activations, logits) made one gen2 GC per token. <see cref="LiveBytes"/> counts everything held.
+/// 64-byte aligned native (anonymous) host memory. The GC is told how much native memory is live, in steps of
+/// <see cref="PressureStep"/> with hysteresis, so undisposed tensors still get collected when they pile up (training),
+/// while the churn of a decode step — dozens of small tensors allocated and freed, which reported one by one through
+/// GC.AddMemoryPressure induced one gen2 GC per token — reports nothing. <see cref="LiveBytes"/> counts everything held.
 /// </summary>
 internal sealed unsafe class NativeStorage : HostStorage
 {
     /// <summary>Alignment of every allocation: one cache line, one Vector512.</summary>
     public const int Alignment = 64;
 
-    /// <summary>Allocations from this size on are reported to the GC as memory pressure.</summary>
-    public const long PressureThreshold = 16L << 20;
+    /// <summary>Live native bytes are reported to the GC as memory pressure in steps of this size.</summary>
+    public const long PressureStep = 32L << 20;
+
+    private static long s_reportedBytes;
 
     private static long s_liveBytes;
     private static long s_peakBytes;
@@ -33,10 +35,28 @@ internal sealed unsafe class NativeStorage : HostStorage
             throw new OutOfMemoryException($"Could not allocate {byteLength:N0} bytes of host memory for a tensor.", e);
         }
         if (zero) NativeMemory.Clear(_ptr, size);
-        if (byteLength >= PressureThreshold) GC.AddMemoryPressure(byteLength);
         long live = Interlocked.Add(ref s_liveBytes, byteLength);
+        ReportPressure(live);
         for (long peak = Interlocked.Read(ref s_peakBytes); live > peak; peak = Interlocked.Read(ref s_peakBytes))
             if (Interlocked.CompareExchange(ref s_peakBytes, live, peak) == peak) break;
+    }
+
+    // Reported pressure follows live bytes in whole steps: up once live reaches reported + step, down once it falls below
+    // reported − step, so allocations and frees that stay within a step of each other never reach the GC.
+    private static void ReportPressure(long live)
+    {
+        while (true)
+        {
+            long reported = Interlocked.Read(ref s_reportedBytes);
+            long target = live >= reported + PressureStep ? live / PressureStep * PressureStep
+                        : live < reported - PressureStep ? (live / PressureStep + 1) * PressureStep
+                        : reported;
+            if (target == reported) return;
+            if (Interlocked.CompareExchange(ref s_reportedBytes, target, reported) != reported) continue;
+            if (target > reported) GC.AddMemoryPressure(target - reported);
+            else GC.RemoveMemoryPressure(reported - target);
+            return;
+        }
     }
 
     /// <summary>Highest <see cref="LiveBytes"/> since the process started or the last <see cref="ResetPeak"/>.</summary>
@@ -54,7 +74,6 @@ internal sealed unsafe class NativeStorage : HostStorage
     protected override void ReleaseMemory(bool disposing)
     {
         Kernels.Simd.HugePages.Free(_ptr);
-        if (ByteLength >= PressureThreshold) GC.RemoveMemoryPressure(ByteLength);
-        Interlocked.Add(ref s_liveBytes, -ByteLength);
+        ReportPressure(Interlocked.Add(ref s_liveBytes, -ByteLength));
     }
 }
