@@ -5,7 +5,8 @@
 // madvise(MADV_HUGEPAGE) before first touch; the tail under 2 MiB stays on small pages, so nothing is rounded up and
 // no memory is added (a 2.1 MiB tile set would otherwise take 4 MiB). Elsewhere, or if madvise fails, ordinary memory.
 // Only weights ask: the repacked tiles always, tensors while a model loads (ForWeights scope). Transient buffers of
-// training and inference do not — freed huge pages stay in the allocator's heap and raised the demo's RSS 198 → 786 MiB.
+// training and inference do not: they are not streamed per token, and fresh huge pages can be slow to fault in (on VMs
+// that return freed memory to the host, ~6–8 s per GiB).
 using System.Runtime.InteropServices;
 
 namespace PureLlama.Kernels.Simd;
