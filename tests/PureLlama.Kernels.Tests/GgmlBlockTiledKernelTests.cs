@@ -145,14 +145,13 @@ public sealed unsafe class GgmlBlockTiledKernelTests
                 {
                     int tile = r / 16, lane = r % 16, sb = col / (32 * t.BlocksPerSuper);
                     double d = t.SuperScale(tile, sb, 0, lane);
-                    sbyte* sub = t.SubScales(tile, col / 32);
                     int code = t.Code(tile, lane, col);
                     double v = type switch
                     {
                         GgmlType.Q8_0 => d * code,
                         GgmlType.Q4_0 => d * (code - 8),
-                        GgmlType.Q4_K => d * sub[lane] * code + (double)t.SuperScale(tile, sb, 1, lane) * sub[16 + lane],
-                        _ => d * sub[(col / 16 & 1) * 16 + lane] * code,
+                        GgmlType.Q4_K => d * t.SubScale(tile, col / 32, 0, lane) * code + (double)t.SuperScale(tile, sb, 1, lane) * t.SubScale(tile, col / 32, 1, lane),
+                        _ => d * t.SubScale(tile, col / 32, col / 16 & 1, lane) * code,
                     };
                     v.Should().BeApproximately(c.WHat[(long)r * cols + col], 1e-6 * (1 + Math.Abs(v)), $"{type} [{r},{col}]");
                 }
