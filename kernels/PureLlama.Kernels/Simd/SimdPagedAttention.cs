@@ -128,17 +128,18 @@ internal static unsafe class SimdPagedAttention
         nint qp = (nint)q, op = (nint)o;
         long keys = 0;
         for (int s = 0; s < p.Sequences; s++) keys += (long)p.SequenceInfo[3 * s + 1] * p.SequenceInfo[3 * s + 2];
-        if (items == 1 || SimdThreading.MaxThreads == 1 || keys * p.Heads * p.HeadDim < (1 << 15))
+        // Work per item ≈ its share of the keys · group · d (each key: one dot and one axpy per query head of the group).
+        long workPerItem = Math.Max(1, keys * p.Heads * p.HeadDim / Math.Max(1, items));
+        ParallelWork.ForItems(items, workPerItem, (i0, i1) =>
         {
-            using var s = new Scratch(p);
-            for (int i = 0; i < items; i++) Item(i, (float*)qp, k, v, (float*)op, prob, rowSeq, s);
-            return;
-        }
-        Parallel.For(0, items, SimdThreading.Options, () => new Scratch(prob),
-            (i, _, s) => { Item(i, (float*)qp, k, v, (float*)op, prob, rowSeq, s); return s; }, s => s.Dispose());
+            var s = new Scratch(prob);
+            try { for (long i = i0; i < i1; i++) Item((int)i, (float*)qp, k, v, (float*)op, prob, rowSeq, s); }
+            finally { s.Dispose(); }
+        });
     }
 
-    // One (row, KV head): the group's query heads against keys 0..pos of the row's sequence.
+    // One (row, KV head): the group's query heads against keys 0..pos of the row's sequence. F32 pools are read in
+    // place; BF16 and INT8 rows are widened into the tile scratch first.
     private static void Item(int item, float* q, PagedKvPool kPool, PagedKvPool vPool, float* o, in PagedAttentionProblem p, int[] rowSeq, Scratch s)
     {
         int row = item / p.KvHeads, kvh = item % p.KvHeads, d = p.HeadDim, group = p.Heads / p.KvHeads;
@@ -146,6 +147,7 @@ internal static unsafe class SimdPagedAttention
         int first = p.SequenceInfo[3 * seq], rows = p.SequenceInfo[3 * seq + 1], ctx = p.SequenceInfo[3 * seq + 2];
         int pos = AttentionRules.PagedPosition(ctx, rows, row, first);
         int* table = p.BlockTables + (long)seq * p.MaxBlocks;
+        float** kRows = stackalloc float*[KeyTile], vRows = stackalloc float*[KeyTile];
         for (int g = 0; g < group; g++) { s.M[g] = float.NegativeInfinity; s.L[g] = 0f; }
         new Span<float>(s.Acc, group * d).Clear();
         for (int t0 = 0; t0 <= pos; t0 += KeyTile)
@@ -155,8 +157,8 @@ internal static unsafe class SimdPagedAttention
             {
                 int key = t0 + j;
                 long slotRow = ((long)table[key / p.BlockSize] * p.BlockSize + key % p.BlockSize) * p.KvHeads + kvh;
-                LoadRow(kPool, slotRow, d, s.K + (long)j * d);
-                LoadRow(vPool, slotRow, d, s.V + (long)j * d);
+                kRows[j] = RowOf(kPool, slotRow, d, s.K + (long)j * d);
+                vRows[j] = RowOf(vPool, slotRow, d, s.V + (long)j * d);
             }
             for (int g = 0; g < group; g++)
             {
@@ -165,7 +167,7 @@ internal static unsafe class SimdPagedAttention
                 float tileMax = float.NegativeInfinity;
                 for (int j = 0; j < nk; j++)
                 {
-                    float sc = p.Scale * Dot(qi, s.K + (long)j * d, d);
+                    float sc = p.Scale * Dot(qi, kRows[j], d);
                     s.S[j] = sc;
                     tileMax = MathF.Max(tileMax, sc);
                 }
@@ -174,11 +176,12 @@ internal static unsafe class SimdPagedAttention
                 float* acc = s.Acc + (long)g * d;
                 float l = s.L[g] * alpha;
                 Scale(acc, alpha, d);
+                ExpShifted(s.S, nk, mNew);
                 for (int j = 0; j < nk; j++)
                 {
-                    float pj = MathF.Exp(s.S[j] - mNew);
+                    float pj = s.S[j];
                     l += pj;
-                    Axpy(pj, s.V + (long)j * d, acc, d);
+                    Axpy(pj, vRows[j], acc, d);
                 }
                 s.L[g] = l; s.M[g] = mNew;
             }
@@ -187,9 +190,29 @@ internal static unsafe class SimdPagedAttention
         {
             int h = kvh * group + g;
             float* dst = o + ((long)row * p.Heads + h) * d, acc = s.Acc + (long)g * d;
-            float inv = 1f / s.L[g];
-            for (int c = 0; c < d; c++) dst[c] = acc[c] * inv;
+            Scale(acc, 1f / s.L[g], d, dst);
         }
+    }
+
+    // The row's d values as F32: in place for an F32 pool, else widened into dst.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* RowOf(PagedKvPool pool, long row, int d, float* dst)
+    {
+        if (pool.Type == PagedKvType.F32) return (float*)pool.Data + row * d;
+        LoadRow(pool, row, d, dst);
+        return dst;
+    }
+
+    // s[j] = e^(s[j] − m), j < n: 16 lanes at a time (Vector512.Exp, the same lanes whatever n), scalar tail.
+    private static void ExpShifted(float* s, int n, float m)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vm = Vector512.Create(m);
+            for (; j + 16 <= n; j += 16) Vector512.Exp(Vector512.Load(s + j) - vm).Store(s + j);
+        }
+        for (; j < n; j++) s[j] = MathF.Exp(s[j] - m);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -226,9 +249,17 @@ internal static unsafe class SimdPagedAttention
         return sum;
     }
 
-    private static void Scale(float* x, float alpha, int d)
+    // dst = alpha·x (in place when dst is x).
+    private static void Scale(float* x, float alpha, int d, float* dst = null)
     {
-        for (int c = 0; c < d; c++) x[c] *= alpha;
+        if (dst == null) dst = x;
+        int c = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(alpha);
+            for (; c + 8 <= d; c += 8) (Vector256.Load(x + c) * va).Store(dst + c);
+        }
+        for (; c < d; c++) dst[c] = x[c] * alpha;
     }
 
     // y += a·x
