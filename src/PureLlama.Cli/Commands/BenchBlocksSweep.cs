@@ -20,46 +20,50 @@ internal static unsafe class BenchBlocksSweep
     public static int Run(int steps, string[] fileTypes)
     {
         Console.WriteLine($"bench-blocks --sweep: {SimdThreading.MaxThreads} threads, load average {BenchReport.LoadAverage()}");
-        foreach (var fileType in fileTypes) Sweep(steps, fileType.ToLowerInvariant());
+        Sweep(steps, [.. fileTypes.Select(t => t.ToLowerInvariant()).Distinct()]);
         InCacheOneThread(steps);
         Console.WriteLine($"load average after: {BenchReport.LoadAverage()}");
         return 0;
     }
 
-    private static void Sweep(int steps, string fileType)
+    // Every file type's products and bare read take one step in turn, so load changes hit all of them alike.
+    private static void Sweep(int steps, string[] fileTypes)
     {
         var rng = new Random(7);
-        var tiles = new List<BlockTiles>();
+        var tiles = fileTypes.Select(_ => new List<BlockTiles>()).ToList();
         try
         {
-            foreach (var (type, rows, cols) in BenchBlocksCommand.StepShapes(fileType)) tiles.Add(Tiles(rng, type, rows, cols));
-            double gb = tiles.Sum(t => t.ByteLength) / 1e9;
+            for (int f = 0; f < fileTypes.Length; f++)
+                foreach (var (type, rows, cols) in BenchBlocksCommand.StepShapes(fileTypes[f])) tiles[f].Add(Tiles(rng, type, rows, cols));
             var xs = new float[8192];
-            var ys = new float[tiles.Max(t => t.Rows)];
+            var ys = new float[tiles.Max(l => l.Max(t => t.Rows))];
             for (int i = 0; i < xs.Length; i++) xs[i] = (float)(2 * rng.NextDouble() - 1);
-            var variants = new (string Name, Action Step)[]
+            var variants = new List<(string FileType, string Name, double Gb, Action Step)>();
+            foreach (var (fileType, list) in fileTypes.Zip(tiles))
             {
-                ("products", () => { fixed (float* px = xs, py = ys) foreach (var t in tiles) BlockTiledMatmul.Run(t, 1, px, t.Cols, py, t.Rows, false); }),
-                ("bare read", () => { foreach (var t in tiles) Read(t); }),
-            };
+                double gb = list.Sum(t => t.ByteLength) / 1e9;
+                variants.Add((fileType, "products", gb, () => { fixed (float* px = xs, py = ys) foreach (var t in list) BlockTiledMatmul.Run(t, 1, px, t.Cols, py, t.Rows, false); }));
+                variants.Add((fileType, "bare read", gb, () => { foreach (var t in list) Read(t); }));
+            }
             var times = variants.Select(_ => new List<double>()).ToList();
             for (int s = 0; s <= steps; s++)
-                for (int v = 0; v < variants.Length; v++)
+                for (int v = 0; v < variants.Count; v++)
                 {
                     var sw = Stopwatch.StartNew();
                     variants[v].Step();
                     if (s > 0) times[v].Add(sw.Elapsed.TotalMilliseconds);
                 }
-            Console.WriteLine($"{fileType}: {gb:F3} GB of tiles | variant | median ms/step | GB/s | best ms/step | GB/s");
-            for (int v = 0; v < variants.Length; v++)
+            Console.WriteLine("file type | GB of tiles | variant | median ms/step | GB/s | best ms/step | GB/s");
+            for (int v = 0; v < variants.Count; v++)
             {
+                var (fileType, name, gb, _) = variants[v];
                 double ms = Median(times[v]), best = times[v].Min();
-                Console.WriteLine($"{fileType} | {variants[v].Name} | {ms:F2} | {gb / ms * 1e3:F1} | {best:F2} | {gb / best * 1e3:F1}");
+                Console.WriteLine($"{fileType} | {gb:F3} | {name} | {ms:F2} | {gb / ms * 1e3:F1} | {best:F2} | {gb / best * 1e3:F1}");
             }
         }
         finally
         {
-            foreach (var t in tiles) t.Dispose();
+            foreach (var t in tiles.SelectMany(l => l)) t.Dispose();
         }
     }
 
