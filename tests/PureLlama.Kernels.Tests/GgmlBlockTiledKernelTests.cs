@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using PureLlama.Kernels.Blocks;
 using PureLlama.Kernels.Reference;
 using PureLlama.Kernels.Simd;
@@ -215,5 +216,55 @@ public sealed unsafe class GgmlBlockTiledKernelTests
                 for (int v = 0; v < 64; v++) if (seen[kind, j, v]) distinct++;
                 distinct.Should().BeGreaterThanOrEqualTo(48, $"random scale bytes reach most 6-bit values ({(kind == 0 ? "sc" : "m")}, block {j} of a super-block)");
             }
+    }
+
+    /// <summary>
+    /// RunMany (several products under one fork, shared X quantized once): every output equals, bit for bit, the same
+    /// product run alone, with mixed formats, shared and separate inputs, accumulate on and off, m = 1 and m = 6, and the
+    /// padding of every Y untouched.
+    /// </summary>
+    [Fact]
+    public void Products_under_one_fork_equal_each_product_alone_bit_for_bit()
+    {
+        var rng = new Random(123);
+        var specs = new (GgmlType Type, int Rows, int Cols, int Input, bool Accumulate)[]
+        {
+            (GgmlType.Q4_K, 37, 512, 0, false), (GgmlType.Q6_K, 21, 512, 0, true), (GgmlType.Q4_K, 5, 512, 0, false),
+            (GgmlType.Q4_0, 19, 96, 1, false), (GgmlType.Q8_0, 40, 96, 1, true), (GgmlType.Q6_K, 16, 256, 2, false),
+        };
+        var cases = specs.Select(s => Make(s.Type, s.Rows, s.Cols, rng)).ToList();
+        try
+        {
+            foreach (int m in new[] { 1, 6 })
+            {
+                int[] colsOf = [512, 96, 256];
+                var xs = colsOf.Select(c => Random(rng, (long)m * (c + 3))).ToArray();
+                var initial = specs.Select(s => Random(rng, (long)m * (s.Rows + 2))).ToArray();
+                var alone = specs.Select((s, i) => Run(cases[i].Tiles, xs[s.Input], m, colsOf[s.Input] + 3, s.Rows + 2, s.Accumulate, s.Accumulate ? initial[i] : null, GemmIsa.Detected)).ToArray();
+                var together = specs.Select((s, i) => s.Accumulate ? (float[])initial[i].Clone() : Nan((long)m * (s.Rows + 2))).ToArray();
+                var pins = xs.Concat(together).Select(a => GCHandle.Alloc(a, GCHandleType.Pinned)).ToList();
+                try
+                {
+                    var products = specs.Select((s, i) => new TiledProduct((BlockTiles)cases[i].Tiles, (float*)pins[s.Input].AddrOfPinnedObject(), colsOf[s.Input] + 3,
+                        (float*)pins[xs.Length + i].AddrOfPinnedObject(), s.Rows + 2, s.Accumulate)).ToArray();
+                    BlockTiledMatmul.RunMany(products, m);
+                }
+                finally
+                {
+                    foreach (var h in pins) h.Free();
+                }
+                for (int i = 0; i < specs.Length; i++)
+                {
+                    together[i].Should().Equal(alone[i], (a, b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b), $"product {i} ({specs[i].Type}) m={m}");
+                    if (!specs[i].Accumulate)
+                        for (int j = 0; j < m; j++)
+                            float.IsNaN(together[i][(long)j * (specs[i].Rows + 2) + specs[i].Rows]).Should().BeTrue("padding of y is not written");
+                }
+            }
+        }
+        finally
+        {
+            foreach (var c in cases) c.Dispose();
+        }
     }
 }

@@ -34,6 +34,17 @@ using static PureLlama.Kernels.Simd.Int8DotProducts;
 
 namespace PureLlama.Kernels.Blocks;
 
+/// <summary>One product of <see cref="BlockTiledMatmul.RunMany"/>: Y[m, W.Rows] (=|+=) X[m, W.Cols]·Ŵᵀ (ldx ≥ cols, ldy ≥ rows).</summary>
+internal readonly unsafe struct TiledProduct(BlockTiles w, float* x, int ldx, float* y, int ldy, bool accumulate)
+{
+    public BlockTiles W { get; } = w;
+    public float* X { get; } = x;
+    public int Ldx { get; } = ldx;
+    public float* Y { get; } = y;
+    public int Ldy { get; } = ldy;
+    public bool Accumulate { get; } = accumulate;
+}
+
 /// <summary>The int8 dot-product matmul over Q8_0 / Q4_0 / Q4_K / Q6_K tiles (any m).</summary>
 internal static unsafe class BlockTiledMatmul
 {
@@ -50,38 +61,77 @@ internal static unsafe class BlockTiledMatmul
     }
 
     /// <summary>Y[m, rows] (=|+=) X[m, cols]·Ŵᵀ; ldx ≥ cols, ldy ≥ rows.</summary>
-    public static void Run(BlockTiles w, int m, float* x, int ldx, float* y, int ldy, bool accumulate)
+    public static void Run(BlockTiles w, int m, float* x, int ldx, float* y, int ldy, bool accumulate) =>
+        RunMany([new TiledProduct(w, x, ldx, y, ldy, accumulate)], m);
+
+    /// <summary>
+    /// Several products with the same m under one fork: their tiles form one list cut into pieces, so a thread goes on to
+    /// the next product without waiting for the others (one join per call, not per product), and products that read the
+    /// same X (same pointer, stride and columns) quantize it once. Every X is quantized before any Y is written; the
+    /// outputs must not overlap one another. Each Y is bitwise what <see cref="Run"/> gives alone.
+    /// </summary>
+    public static void RunMany(ReadOnlySpan<TiledProduct> products, int m)
     {
-        ArgumentNullException.ThrowIfNull(w);
         ArgumentOutOfRangeException.ThrowIfNegative(m);
-        if (m == 0) return;
-        ArgumentNullException.ThrowIfNull(y);
-        if (ldy < w.Rows) throw new ArgumentOutOfRangeException(nameof(ldy), ldy, $"ldy must be at least rows = {w.Rows}.");
+        foreach (var p in products)
+        {
+            ArgumentNullException.ThrowIfNull(p.W, nameof(products));
+            if (p.Y == null) throw new ArgumentNullException(nameof(products), "A product's y is null.");
+            if (p.Ldy < p.W.Rows) throw new ArgumentOutOfRangeException(nameof(products), p.Ldy, $"ldy must be at least rows = {p.W.Rows}.");
+        }
+        if (m == 0 || products.IsEmpty) return;
         bool simd = Int8TiledMatmul.Accelerated;
-        using var a = Q8Activations.Quantize(x, m, w.Cols, ldx, null, simd);
-        int group = w.Type switch { GgmlType.Q6_K => 16, _ => 32 };
-        int perRow = simd && group > 0 ? w.Cols / group : 0;
-        int* offsets = perRow > 0 ? (int*)NativeMemory.Alloc((nuint)((long)m * perRow * sizeof(int))) : null;
+        var list = products.ToArray();
+        int n = list.Length;
+        var acts = new Q8Activations?[n];
+        var owned = new bool[n];
+        var offsets = new nint[n];
+        var ops = new Operands[n];
+        var first = new int[n + 1];
         try
         {
-            if (offsets != null && w.Type == GgmlType.Q4_K) ScaledSums(a, m, (float*)offsets);
-            else if (offsets != null) PairSums(a, m, group, w.Type == GgmlType.Q6_K ? 32 : 8, offsets);
-            var o = new Operands(w, a, offsets, perRow, y, ldy, accumulate);
-            ParallelWork.Rows(w.Tiles, 16L * w.Cols * m, (t0, t1) =>
+            long work = 0;
+            for (int p = 0; p < n; p++)
             {
-                for (int t = t0; t < t1; t++)
+                var w = list[p].W;
+                int shared = Array.FindIndex(list, 0, p, q => q.X == list[p].X && q.Ldx == list[p].Ldx && q.W.Cols == w.Cols);
+                owned[p] = shared < 0;
+                var a = acts[p] = owned[p] ? Q8Activations.Quantize(list[p].X, m, w.Cols, list[p].Ldx, null, simd) : acts[shared]!;
+                int group = w.Type == GgmlType.Q6_K ? 16 : 32, perRow = simd ? w.Cols / group : 0;
+                int* o = perRow > 0 ? (int*)NativeMemory.Alloc((nuint)((long)m * perRow * sizeof(int))) : null;
+                offsets[p] = (nint)o;
+                if (o != null && w.Type == GgmlType.Q4_K) ScaledSums(a, m, (float*)o);
+                else if (o != null) PairSums(a, m, group, w.Type == GgmlType.Q6_K ? 32 : 8, o);
+                ops[p] = new Operands(w, a, o, perRow, list[p].Y, list[p].Ldy, list[p].Accumulate);
+                first[p + 1] = first[p] + w.Tiles;
+                work += 16L * w.Cols * m * w.Tiles;
+            }
+            int tiles = first[n];
+            ParallelWork.Rows(tiles, work / Math.Max(1, tiles), (g0, g1) =>
+            {
+                int p = Array.BinarySearch(first, g0);
+                p = p >= 0 ? p : ~p - 1;
+                for (int g = g0; g < g1; g++)
+                {
+                    while (g >= first[p + 1]) p++;
+                    int t = g - first[p];
                     for (int j0 = 0; j0 < m; j0 += MaxGroup)
                     {
                         int mm = Math.Min(MaxGroup, m - j0);
-                        if (!simd) TileScalar(w, t, a, j0, mm, o.Y, ldy, accumulate);
-                        else if (mm == 1) Tile<One>(o, t, j0, 1);
-                        else Tile<Four>(o, t, j0, mm);
+                        if (!simd) TileScalar(list[p].W, t, acts[p]!, j0, mm, list[p].Y, list[p].Ldy, list[p].Accumulate);
+                        else if (mm == 1) Tile<One>(ops[p], t, j0, 1);
+                        else Tile<Four>(ops[p], t, j0, mm);
                     }
+                }
             });
         }
         finally
         {
-            NativeMemory.Free(offsets);
+            for (int p = 0; p < n; p++)
+            {
+                if (owned[p]) acts[p]?.Dispose();
+                NativeMemory.Free((void*)offsets[p]);
+            }
         }
     }
 

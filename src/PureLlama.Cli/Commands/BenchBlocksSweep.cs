@@ -37,12 +37,14 @@ internal static unsafe class BenchBlocksSweep
                 foreach (var (type, rows, cols) in BenchBlocksCommand.StepShapes(fileTypes[f])) tiles[f].Add(Tiles(rng, type, rows, cols));
             var xs = new float[8192];
             var ys = new float[tiles.Max(l => l.Max(t => t.Rows))];
+            var ys3 = new float[3 * ys.Length];
             for (int i = 0; i < xs.Length; i++) xs[i] = (float)(2 * rng.NextDouble() - 1);
             var variants = new List<(string FileType, string Name, double Gb, Action Step)>();
             foreach (var (fileType, list) in fileTypes.Zip(tiles))
             {
                 double gb = list.Sum(t => t.ByteLength) / 1e9;
                 variants.Add((fileType, "products", gb, () => { fixed (float* px = xs, py = ys) foreach (var t in list) BlockTiledMatmul.Run(t, 1, px, t.Cols, py, t.Rows, false); }));
+                variants.Add((fileType, "products, q/k/v and gate/up under one fork", gb, () => Grouped(list, xs, ys3)));
                 variants.Add((fileType, "bare read", gb, () => { foreach (var t in list) Read(t); }));
             }
             var times = variants.Select(_ => new List<double>()).ToList();
@@ -65,6 +67,22 @@ internal static unsafe class BenchBlocksSweep
         {
             foreach (var t in tiles.SelectMany(l => l)) t.Dispose();
         }
+    }
+
+    // A layer's products as a model can run them (StepShapes order q, k, v, o, gate, up, down, then the output matrix):
+    // q/k/v and gate/up each under one fork (BlockTiledMatmul.RunMany), the others alone.
+    private static void Grouped(List<BlockTiles> list, float[] xs, float[] ys)
+    {
+        int stride = ys.Length / 3;
+        fixed (float* px = xs, py = ys)
+            for (int i = 0; i < list.Count;)
+            {
+                int size = i == list.Count - 1 ? 1 : (i % 7) switch { 0 => 3, 4 => 2, _ => 1 };
+                var group = new TiledProduct[size];
+                for (int k = 0; k < size; k++) group[k] = new TiledProduct(list[i + k], px, list[i + k].Cols, py + k * stride, list[i + k].Rows, false);
+                BlockTiledMatmul.RunMany(group, 1);
+                i += size;
+            }
     }
 
     private static BlockTiles Tiles(Random rng, GgmlType type, int rows, int cols)
