@@ -29,7 +29,7 @@ internal sealed unsafe class NativeStorage : HostStorage
         try
         {
             _ptr = Kernels.Simd.HugePages.InWeightScope ? (byte*)Kernels.Simd.HugePages.Allocate(size)   // weights on huge pages
-                 : RecycledBuffers.TryTake(size) is var recycled && recycled != null ? recycled
+                 : RecycledBuffers.Shared.TryTake(size) is var recycled && recycled != null ? recycled
                  : (byte*)NativeMemory.AlignedAlloc(size, Alignment);
         }
         catch (OutOfMemoryException e)
@@ -75,7 +75,7 @@ internal sealed unsafe class NativeStorage : HostStorage
 
     protected override void ReleaseMemory(bool disposing)
     {
-        if (!RecycledBuffers.TryKeep(_ptr, (nuint)Math.Max(ByteLength, 1))) Kernels.Simd.HugePages.Free(_ptr);
+        if (!RecycledBuffers.Shared.TryKeep(_ptr, (nuint)Math.Max(ByteLength, 1))) Kernels.Simd.HugePages.Free(_ptr);
         ReportPressure(Interlocked.Add(ref s_liveBytes, -ByteLength));
     }
 }

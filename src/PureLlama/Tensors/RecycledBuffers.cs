@@ -9,8 +9,11 @@ namespace PureLlama.Tensors;
 /// and zeroing ≈ 2.6 % of a 1B decode step). At most <see cref="MaxPerSize"/> buffers per size and
 /// <see cref="MaxBytes"/> in all are kept; anything else goes back to the allocator.
 /// </summary>
-internal static unsafe class RecycledBuffers
+internal sealed unsafe class RecycledBuffers
 {
+    /// <summary>The buffers every <see cref="NativeStorage"/> of the process shares.</summary>
+    public static RecycledBuffers Shared { get; } = new();
+
     /// <summary>Smallest size kept (below it the C heap reuses memory well).</summary>
     public const long MinBytes = 128L << 10;
 
@@ -23,24 +26,24 @@ internal static unsafe class RecycledBuffers
     /// <summary>Buffers kept per size.</summary>
     public const int MaxPerSize = 4;
 
-    private static readonly ConcurrentDictionary<nuint, ConcurrentStack<nint>> s_bySize = new();
-    private static long s_keptBytes;
+    private readonly ConcurrentDictionary<nuint, ConcurrentStack<nint>> _bySize = new();
+    private long _keptBytes;
 
     /// <summary>A kept buffer of exactly <paramref name="size"/> bytes, or null.</summary>
-    public static byte* TryTake(nuint size)
+    public byte* TryTake(nuint size)
     {
-        if ((long)size < MinBytes || (long)size > MaxSize || !s_bySize.TryGetValue(size, out var stack) || !stack.TryPop(out nint p)) return null;
-        Interlocked.Add(ref s_keptBytes, -(long)size);
+        if ((long)size < MinBytes || (long)size > MaxSize || !_bySize.TryGetValue(size, out var stack) || !stack.TryPop(out nint p)) return null;
+        Interlocked.Add(ref _keptBytes, -(long)size);
         return (byte*)p;
     }
 
     /// <summary>Keeps <paramref name="p"/> (allocated with 64-byte alignment) for reuse when there is room; false when the caller must free it.</summary>
-    public static bool TryKeep(byte* p, nuint size)
+    public bool TryKeep(byte* p, nuint size)
     {
         if ((long)size < MinBytes || (long)size > MaxSize) return false;
-        if (Interlocked.Add(ref s_keptBytes, (long)size) > MaxBytes) { Interlocked.Add(ref s_keptBytes, -(long)size); return false; }
-        var stack = s_bySize.GetOrAdd(size, _ => new ConcurrentStack<nint>());
-        if (stack.Count >= MaxPerSize) { Interlocked.Add(ref s_keptBytes, -(long)size); return false; }
+        if (Interlocked.Add(ref _keptBytes, (long)size) > MaxBytes) { Interlocked.Add(ref _keptBytes, -(long)size); return false; }
+        var stack = _bySize.GetOrAdd(size, _ => new ConcurrentStack<nint>());
+        if (stack.Count >= MaxPerSize) { Interlocked.Add(ref _keptBytes, -(long)size); return false; }
         stack.Push((nint)p);
         return true;
     }
