@@ -1,5 +1,5 @@
 using PureLlama.Autograd;
-using PureLlama.Quantization;
+using PureLlama.Kernels.Blocks;
 using PureLlama.Tensors;
 
 namespace PureLlama.Nn;
@@ -54,30 +54,36 @@ public sealed class Embedding : IDisposable
     /// <summary>ids: I32 [..] → [.., dim]; an id outside [0, vocab) is an <see cref="ArgumentException"/>.</summary>
     public Tensor Forward(Tensor ids) => GathersFromBlocks ? GatherBlockRows(_blocks!, ids) : Ops.Embedding(Table, ids);
 
-    // The rows named by ids, each dequantized by the same function as the whole table (the same bits as a gather from it).
+    // The rows named by ids, each dequantized by the block kernels that dequantize the whole table (the same bits).
     private static unsafe Tensor GatherBlockRows(GgmlBlockTensor blocks, Tensor ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (ids.DType != DType.I32) throw new ArgumentException($"Embedding: ids must be I32, got {ids.Describe()}.");
         var host = ids.ToArray<int>();
         int vocab = blocks.Rows, dim = blocks.Columns;
-        long rowBytes = blocks.RowBytes;
-        var values = new float[(long)host.Length * dim];
-        byte* all = blocks.Blocks.Pointer<byte>();
         for (int i = 0; i < host.Length; i++)
-        {
             if (host[i] < 0 || host[i] >= vocab)
                 throw new ArgumentException($"Embedding: id {host[i]} at position {i} is outside the vocabulary [0, {vocab}) of {blocks.Describe()}.");
-            var row = GgmlQuantizer.DequantizeRows(blocks.Type, new ReadOnlySpan<byte>(all + host[i] * rowBytes, checked((int)rowBytes)), dim);
-            row.CopyTo(values.AsSpan(i * dim, dim));
+        var y = Tensor.Empty(new Shape([.. ids.Shape.ToArray(), dim]), DType.F32, Device.Cpu);
+        fixed (int* idp = host)
+            BlockFormats.Visit(blocks.Type, new RowGather(blocks.Blocks.Pointer<byte>(), vocab, dim, idp, host.Length, y.Pointer<float>()));
+        return y;
+    }
+
+    private readonly unsafe struct RowGather(byte* table, int rows, int cols, int* ids, int n, float* dst) : IBlockFormatVisitor<bool>
+    {
+        public bool Visit<T>() where T : struct, IBlockFormat
+        {
+            var w = BlockKernels<T>.View(rows, cols, table);
+            for (int i = 0; i < n; i++) BlockKernels<T>.DequantizeRows(w, ids[i], ids[i] + 1, dst + (long)i * cols);
+            return true;
         }
-        return Tensor.FromArray(values, new Shape([.. ids.Shape.ToArray(), dim]));
     }
 
     private static unsafe Tensor DequantizeAll(GgmlBlockTensor blocks)
     {
-        var values = GgmlQuantizer.DequantizeRows(blocks.Type, new ReadOnlySpan<byte>(blocks.Blocks.Pointer<byte>(), checked((int)blocks.ByteLength)), blocks.Columns);
-        var table = Tensor.FromArray(values, blocks.Shape);
+        using var all = Tensor.FromArray(Enumerable.Range(0, blocks.Rows).ToArray(), new Shape(blocks.Rows));
+        var table = GatherBlockRows(blocks, all);
         table.Name = "model.embed_tokens.weight";
         return table;
     }
