@@ -197,7 +197,7 @@ internal sealed unsafe class BlockTiles : IDisposable
     {
         SuperScales(t, s)[lane] = F16Bits(block);
         SuperScales(t, s)[Lanes + lane] = (ushort)(F16Bits(block + 2) ^ 0x8000);   // −dmin: the sign bit flipped
-        byte* scaleBytes = Sub + t * SubBytesPerTile + (long)s * Q4KSubBytes + lane;
+        byte* scaleBytes = Sub + t * SubBytesPerTile + (long)s * Q4KSubBytes + lane;   // this lane's bytes only; zeroed at allocation
         for (int j = 0; j < 8; j++)
         {
             Q4KBlock.ScaleMin(j, block + 4, out int sc, out int m);
