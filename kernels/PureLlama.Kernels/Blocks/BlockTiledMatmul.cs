@@ -20,7 +20,8 @@
 // placement (exact; BlockMath.LoadF16Fast is the scalar twin). High nibbles take one vgf2p8affineqb (GFNI) where the CPU
 // has it, else a shift and a mask. Q4_K's packed 6-bit sc/m are unpacked once per super-block into a 256-byte stack
 // buffer that each block reads as before. Each block prefetches the code lines 4 KiB ahead: at m = 1 the products then
-// read as fast as a bare streaming read of the same bytes (bench-blocks --sweep), 7–11 % faster than without.
+// read as fast as a bare streaming read of the same bytes (bench-blocks --sweep), 7–14 % faster than without; only the
+// first group of x rows of a tile prefetches (later groups find the tile in cache, and the prefetches cost them ~5 %).
 //
 // Groups of up to 4 x rows share each weight load (m = 1 runs a one-row kernel); every (j, r) runs the same integer and
 // float operations whatever m is and whichever group j is in, so a row's result is bitwise the same alone, in a batch or
@@ -94,7 +95,9 @@ internal static unsafe class BlockTiledMatmul
             for (int p = 0; p < n; p++)
             {
                 var w = list[p].W;
-                int shared = Array.FindIndex(list, 0, p, q => q.X == list[p].X && q.Ldx == list[p].Ldx && q.W.Cols == w.Cols);
+                int shared = -1;
+                for (int q = 0; q < p && shared < 0; q++)
+                    if (list[q].X == list[p].X && list[q].Ldx == list[p].Ldx && list[q].W.Cols == w.Cols) shared = q;
                 owned[p] = shared < 0;
                 var a = acts[p] = owned[p] ? Q8Activations.Quantize(list[p].X, m, w.Cols, list[p].Ldx, null, simd) : acts[shared]!;
                 int group = w.Type == GgmlType.Q6_K ? 16 : 32, perRow = simd ? w.Cols / group : 0;
@@ -200,10 +203,14 @@ internal static unsafe class BlockTiledMatmul
     /// <summary>Rows j0 … j0 + 3 of a group; rows past mm alias the last valid one (computed, never stored).</summary>
     private static (int J1, int J2, int J3) Aliases(int j0, int mm) => (j0 + Math.Min(mm, 2) - 1, j0 + Math.Min(mm, 3) - 1, j0 + mm - 1);
 
-    /// <summary>Low and high nibbles of every byte (<paramref name="low4"/> = 0x0F in every byte).</summary>
+    /// <summary>
+    /// Low and high nibbles of every byte (<paramref name="low4"/> = 0x0F in every byte). The one-row kernels take the
+    /// high nibbles with GFNI (one op for two); the four-row kernels keep the shift and mask, because vgf2p8affineqb
+    /// shares the pipes of their 8 vpmaddubsw per vector (with it Q8_0 at m = 16 ran ~5 % slower).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector512<byte> Low, Vector512<byte> High) Nibbles(Vector512<byte> v, Vector512<byte> low4) =>
-        (v & low4, Gfni.V512.IsSupported ? Gfni.V512.GaloisFieldAffineTransform(v, HighNibbleMatrix(), 0)
+    private static (Vector512<byte> Low, Vector512<byte> High) Nibbles<G>(Vector512<byte> v, Vector512<byte> low4) where G : struct, IGroup =>
+        (v & low4, Gfni.V512.IsSupported && !G.IsFour ? Gfni.V512.GaloisFieldAffineTransform(v, HighNibbleMatrix(), 0)
             : Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & low4);
 
     /// <summary>
@@ -232,6 +239,7 @@ internal static unsafe class BlockTiledMatmul
     private static void TileQ8_0<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
     {
         var (j1, j2, j3) = Aliases(j0, mm);
+        bool fetch = j0 == 0;   // the tile's first pass streams it in; later groups find it in cache
         int ldq = o.Ldq, blocks = o.Blocks, perRow = o.OffsetsPerRow;
         sbyte* x0 = o.X + (long)j0 * ldq, x1 = o.X + (long)j1 * ldq, x2 = o.X + (long)j2 * ldq, x3 = o.X + (long)j3 * ldq;
         float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
@@ -245,14 +253,14 @@ internal static unsafe class BlockTiledMatmul
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int b = 0; b < blocks; b++, codes += 512, ds += Lanes)
         {
-            Prefetch(codes, 512);
+            if (fetch) Prefetch(codes, 512);
             // L: low nibbles of u = q + 128, H: high nibbles; q = 16·(H − 8) + L. Each i16 sums 16 products ≤ 15·127.
             Vector512<short> l0 = default, l1 = default, l2 = default, l3 = default;
             Vector512<short> h0 = default, h1 = default, h2 = default, h3 = default;
             sbyte* x = x0 + 32 * b;
             for (byte* v = codes, stop = codes + 512; v < stop; v += 64, x += 4)
             {
-                var (lo, hi) = Nibbles(Vector512.Load(v), low4);
+                var (lo, hi) = Nibbles<G>(Vector512.Load(v), low4);
                 var bx = Broadcast4(x);
                 l0 += PairsUnsigned(lo, bx);
                 h0 += PairsUnsigned(hi, bx);
@@ -285,6 +293,7 @@ internal static unsafe class BlockTiledMatmul
     private static void TileQ4_0<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
     {
         var (j1, j2, j3) = Aliases(j0, mm);
+        bool fetch = j0 == 0;   // the tile's first pass streams it in; later groups find it in cache
         int ldq = o.Ldq, blocks = o.Blocks, perRow = o.OffsetsPerRow;
         sbyte* x0 = o.X + (long)j0 * ldq, x1 = o.X + (long)j1 * ldq, x2 = o.X + (long)j2 * ldq, x3 = o.X + (long)j3 * ldq;
         float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
@@ -297,12 +306,12 @@ internal static unsafe class BlockTiledMatmul
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int b = 0; b < blocks; b++, codes += 256, ds += Lanes)
         {
-            Prefetch(codes, 256);
+            if (fetch) Prefetch(codes, 256);
             Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
             sbyte* x = x0 + 32 * b;
             for (byte* v = codes, stop = codes + 256; v < stop; v += 64, x += 8)
             {
-                var (lo, hi) = Nibbles(Vector512.Load(v), low4);
+                var (lo, hi) = Nibbles<G>(Vector512.Load(v), low4);
                 p0 = Step(p0, lo, hi, x);
                 if (G.IsFour)
                 {
@@ -327,6 +336,7 @@ internal static unsafe class BlockTiledMatmul
     private static void TileQ4K<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
     {
         var (j1, j2, j3) = Aliases(j0, mm);
+        bool fetch = j0 == 0;   // the tile's first pass streams it in; later groups find it in cache
         int ldq = o.Ldq, blocks = o.Blocks, supers = o.SuperBlocks;
         sbyte* x0 = o.X + (long)j0 * ldq, x1 = o.X + (long)j1 * ldq, x2 = o.X + (long)j2 * ldq, x3 = o.X + (long)j3 * ldq;
         float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
@@ -357,12 +367,12 @@ internal static unsafe class BlockTiledMatmul
             Vector512<float> k0 = default, k1 = default, k2 = default, k3 = default;
             for (byte* u = unpacked, uEnd = unpacked + 128; u < uEnd; u += 16, b++, codes += 256)
             {
-                Prefetch(codes, 256);
+                if (fetch) Prefetch(codes, 256);
                 Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
                 sbyte* x = x0 + 32 * b;
                 for (byte* v = codes, stop = codes + 256; v < stop; v += 64, x += 8)
                 {
-                    var (lo, hi) = Nibbles(Vector512.Load(v), low4);
+                    var (lo, hi) = Nibbles<G>(Vector512.Load(v), low4);
                     p0 = Step(p0, lo, hi, x);
                     if (G.IsFour)
                     {
@@ -425,6 +435,7 @@ internal static unsafe class BlockTiledMatmul
     private static void TileQ6K<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
     {
         var (j1, j2, j3) = Aliases(j0, mm);
+        bool fetch = j0 == 0;   // the tile's first pass streams it in; later groups find it in cache
         int ldq = o.Ldq, blocks = o.Blocks, supers = o.SuperBlocks, perRow = o.OffsetsPerRow;
         sbyte* x0 = o.X + (long)j0 * ldq, x1 = o.X + (long)j1 * ldq, x2 = o.X + (long)j2 * ldq, x3 = o.X + (long)j3 * ldq;
         float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
@@ -442,7 +453,7 @@ internal static unsafe class BlockTiledMatmul
             Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default;
             for (int end = b + 8; b < end; b++, codes += 384, sub += 2 * Lanes)
             {
-                Prefetch(codes, 384);
+                if (fetch) Prefetch(codes, 384);
                 var scales = Avx512BW.ConvertToVector512Int16(Vector256.Load(sub));
                 var scLo = Avx512BW.PermuteVar32x16(scales, duplicate);
                 var scHi = Avx512BW.PermuteVar32x16(scales, duplicateHigh);
