@@ -145,14 +145,36 @@ internal static unsafe class Int8TiledMatmul
     private static Vector512<short> NibblePair(Vector512<byte> w0, Vector512<byte> w1, sbyte* x) =>
         PairsUnsigned(w0, Broadcast4(x)) + PairsUnsigned(w1, Broadcast4(x + 4));
 
-    /// <summary>The exact int32 block dot of one x row from its step sums: Σ v·x = Σ u·x − offset·Σx (NF4), Σ q·x (INT4, z applied per weight block).</summary>
+    /// <summary>
+    /// Step pair s of every x row of the pass (x pointers at the pair's first column): i32 sums, or for 4-bit zero-point codes
+    /// i16 pair sums carried in the same registers (bits reinterpreted). Rows past the pass's count are not computed.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> BlockDot<TCodes>(Vector512<int> i, Vector512<short> p, int sum)
+    private static (Vector512<int>, Vector512<int>, Vector512<int>, Vector512<int>) PairOfRows<TCodes, TRows>(byte* block, int s, Vector512<byte> levels,
+        sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3) where TCodes : struct, ICodes where TRows : struct, IRowCount
+    {
+        int mm = TRows.Count;
+        var (w0, n0, w1, n1) = TCodes.Pair(block, s, levels);
+        if (TCodes.Kind == DotKind.ZeroPointNibbles)
+            return (NibblePair(w0, w1, x0).AsInt32(), mm > 1 ? NibblePair(w0, w1, x1).AsInt32() : default,
+                mm > 2 ? NibblePair(w0, w1, x2).AsInt32() : default, mm > 3 ? NibblePair(w0, w1, x3).AsInt32() : default);
+        return (StepPair<TCodes>(w0, n0, w1, n1, x0), mm > 1 ? StepPair<TCodes>(w0, n0, w1, n1, x1) : default,
+            mm > 2 ? StepPair<TCodes>(w0, n0, w1, n1, x2) : default, mm > 3 ? StepPair<TCodes>(w0, n0, w1, n1, x3) : default);
+    }
+
+    /// <summary>Adds step sums: i32 lanes, or i16 lanes for 4-bit zero-point codes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Add<TCodes>(Vector512<int> a, Vector512<int> b) where TCodes : struct, ICodes =>
+        TCodes.Kind == DotKind.ZeroPointNibbles ? (a.AsInt16() + b.AsInt16()).AsInt32() : a + b;
+
+    /// <summary>The exact int32 block dot of one x row from its step sums: Σ v·x = Σ u·x − offset·Σx (NF4), Σ q·x (INT4: i16 pairs widened; z applied per weight block).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> BlockDot<TCodes>(Vector512<int> i, int sum)
         where TCodes : struct, ICodes =>
         TCodes.Kind switch
         {
             DotKind.OffsetCodes => i - Vector512.Create(Int8TiledWeights.Nf4LevelOffset * sum),
-            DotKind.ZeroPointNibbles => WidenPairs(p),
+            DotKind.ZeroPointNibbles => WidenPairs(i.AsInt16()),
             _ => i,
         };
 
@@ -180,32 +202,22 @@ internal static unsafe class Int8TiledMatmul
             int ab1 = Math.Min(blocks, (wb + 1) * perWeightBlock);
             for (; ab < ab1; ab++, block += blockBytes)
             {
-                Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
-                Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
+                // The block's four step pairs; the first one starts the sums (no add into zero).
                 int c0 = ab * 32;
-                for (int s = 0; s < 4; s++)
+                var (i0, i1, i2, i3) = PairOfRows<TCodes, TRows>(block, 0, levels, x0 + c0, x1 + c0, x2 + c0, x3 + c0);
+                for (int s = 1; s < 4; s++)
                 {
-                    var (w0, n0, w1, n1) = TCodes.Pair(block, s, levels);
                     int c = c0 + 8 * s;
-                    if (TCodes.Kind == DotKind.ZeroPointNibbles)
-                    {
-                        p0 += NibblePair(w0, w1, x0 + c);
-                        if (mm > 1) p1 += NibblePair(w0, w1, x1 + c);
-                        if (mm > 2) p2 += NibblePair(w0, w1, x2 + c);
-                        if (mm > 3) p3 += NibblePair(w0, w1, x3 + c);
-                    }
-                    else
-                    {
-                        i0 += StepPair<TCodes>(w0, n0, w1, n1, x0 + c);
-                        if (mm > 1) i1 += StepPair<TCodes>(w0, n0, w1, n1, x1 + c);
-                        if (mm > 2) i2 += StepPair<TCodes>(w0, n0, w1, n1, x2 + c);
-                        if (mm > 3) i3 += StepPair<TCodes>(w0, n0, w1, n1, x3 + c);
-                    }
+                    var (q0, q1, q2, q3) = PairOfRows<TCodes, TRows>(block, s, levels, x0 + c, x1 + c, x2 + c, x3 + c);
+                    i0 = Add<TCodes>(i0, q0);
+                    if (mm > 1) i1 = Add<TCodes>(i1, q1);
+                    if (mm > 2) i2 = Add<TCodes>(i2, q2);
+                    if (mm > 3) i3 = Add<TCodes>(i3, q3);
                 }
-                b0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i0, p0, s0[ab])), Vector512.Create(d0[ab]), b0);
-                if (mm > 1) b1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i1, p1, s1[ab])), Vector512.Create(d1[ab]), b1);
-                if (mm > 2) b2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i2, p2, s2[ab])), Vector512.Create(d2[ab]), b2);
-                if (mm > 3) b3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i3, p3, s3[ab])), Vector512.Create(d3[ab]), b3);
+                b0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i0, s0[ab])), Vector512.Create(d0[ab]), b0);
+                if (mm > 1) b1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i1, s1[ab])), Vector512.Create(d1[ab]), b1);
+                if (mm > 2) b2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i2, s2[ab])), Vector512.Create(d2[ab]), b2);
+                if (mm > 3) b3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i3, s3[ab])), Vector512.Create(d3[ab]), b3);
             }
             if (zeroPoints)
             {
