@@ -141,8 +141,8 @@ internal static unsafe class GemvKernels
         for (; p < k; p++) dst[p] = x[p];
     }
 
-    // xPacked: x packed for GemvTiles (m ≥ TileMinRows at AVX-512), else null. Threads split the weight rows in units of 4
-    // rows, or of a GemvTiles weight chunk when tiled.
+    // xPacked: x packed for GemvTiles (m ≥ TileMinRows at AVX-512), else null. The weight rows are cut in units of 4
+    // rows, or of a GemvTiles weight chunk when tiled, into up to PiecesPerThread pieces per thread (SpinFork, dynamic).
     private static void Split<T, TW>(int m, int n, int k, T* w, int ldw, float* x, int ldx, float* xPacked, float* y, int ldy, bool accumulate)
         where T : unmanaged where TW : struct, IWeights<T>
     {
@@ -151,10 +151,11 @@ internal static unsafe class GemvKernels
         long work = (long)m * n * k;
         int threads = (int)Math.Min(Math.Min(SimdThreading.MaxThreads, groups), Math.Max(1, work / (1 << 16)));
         if (threads <= 1) { Range<T, TW>(0, n, m, k, w, ldw, x, ldx, xPacked, y, ldy, accumulate); return; }
+        int pieces = (int)Math.Min(groups, (long)threads * ParallelWork.PiecesPerThread);
         nint wp = (nint)w, xp = (nint)x, pp = (nint)xPacked, yp = (nint)y;
-        Parallel.For(0, threads, SimdThreading.Options, t =>
+        SpinFork.Run(pieces, t =>
         {
-            int i0 = (int)((long)groups * t / threads) * unit, i1 = Math.Min(n, (int)((long)groups * (t + 1) / threads) * unit);
+            int i0 = (int)((long)groups * t / pieces) * unit, i1 = Math.Min(n, (int)((long)groups * (t + 1) / pieces) * unit);
             Range<T, TW>(i0, i1, m, k, (T*)wp, ldw, (float*)xp, ldx, (float*)pp, (float*)yp, ldy, accumulate);
         });
     }

@@ -11,6 +11,14 @@ internal static class ParallelWork
     /// <summary>Below this many elements of work a kernel runs serially.</summary>
     internal const long MinParallelElements = 32 * 1024;
 
+    /// <summary>
+    /// Pieces per thread a call is cut into at most: the caller and the workers take them from a shared counter, so a
+    /// thread that the machine slows down (another tenant, an interrupt) leaves at most one small piece for the others to
+    /// wait on. PURELLAMA_PIECES_PER_THREAD overrides it (for measurements).
+    /// </summary>
+    internal static readonly int PiecesPerThread =
+        int.TryParse(Environment.GetEnvironmentVariable("PURELLAMA_PIECES_PER_THREAD"), out int p) && p >= 1 ? p : 4;
+
     /// <summary>Largest span length handed to span-based helpers (spans are int-indexed).</summary>
     internal const int MaxSpan = 1 << 30;
 
@@ -19,7 +27,7 @@ internal static class ParallelWork
     {
         int threads = SimdThreading.MaxThreads;
         if (n < MinParallelElements || threads == 1) { body(0, n); return; }
-        long pieces = Math.Min(threads * 4L, (n + grain - 1) / grain);
+        long pieces = Math.Min(threads * (long)PiecesPerThread, (n + grain - 1) / grain);
         long per = ((n + pieces - 1) / pieces + 63) & ~63L;
         pieces = (n + per - 1) / per;
         SpinFork.Run((int)pieces, k =>
@@ -35,7 +43,7 @@ internal static class ParallelWork
         int threads = SimdThreading.MaxThreads;
         if (items <= 1 || threads == 1 || items * workPerItem < MinParallelElements) { body(0, items); return; }
         long byWork = Math.Max(1, items * workPerItem / (8 * 1024));
-        long pieces = Math.Min(Math.Min(items, threads * 4L), byWork);
+        long pieces = Math.Min(Math.Min(items, threads * (long)PiecesPerThread), byWork);
         long per = (items + pieces - 1) / pieces;
         pieces = (items + per - 1) / per;
         SpinFork.Run((int)pieces, k =>
@@ -52,7 +60,7 @@ internal static class ParallelWork
         if (rows == 1 || threads == 1 || (long)rows * elementsPerRow < MinParallelElements) { body(0, rows); return; }
         // Enough pieces to balance load, but each piece at least ~8K elements of work.
         long byWork = Math.Max(1, (long)rows * elementsPerRow / (8 * 1024));
-        int pieces = (int)Math.Min(Math.Min(rows, threads * 4L), byWork);
+        int pieces = (int)Math.Min(Math.Min(rows, threads * (long)PiecesPerThread), byWork);
         int per = (rows + pieces - 1) / pieces;
         pieces = (rows + per - 1) / per;
         SpinFork.Run(pieces, k =>

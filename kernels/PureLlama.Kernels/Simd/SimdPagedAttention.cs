@@ -15,6 +15,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using PureLlama.Kernels.Numerics;
 
 namespace PureLlama.Kernels.Simd;
@@ -128,17 +129,18 @@ internal static unsafe class SimdPagedAttention
         nint qp = (nint)q, op = (nint)o;
         long keys = 0;
         for (int s = 0; s < p.Sequences; s++) keys += (long)p.SequenceInfo[3 * s + 1] * p.SequenceInfo[3 * s + 2];
-        if (items == 1 || SimdThreading.MaxThreads == 1 || keys * p.Heads * p.HeadDim < (1 << 15))
+        // Work per item ≈ its share of the keys · group · d (each key: one dot and one axpy per query head of the group).
+        long workPerItem = Math.Max(1, keys * p.Heads * p.HeadDim / Math.Max(1, items));
+        ParallelWork.ForItems(items, workPerItem, (i0, i1) =>
         {
-            using var s = new Scratch(p);
-            for (int i = 0; i < items; i++) Item(i, (float*)qp, k, v, (float*)op, prob, rowSeq, s);
-            return;
-        }
-        Parallel.For(0, items, SimdThreading.Options, () => new Scratch(prob),
-            (i, _, s) => { Item(i, (float*)qp, k, v, (float*)op, prob, rowSeq, s); return s; }, s => s.Dispose());
+            var s = new Scratch(prob);
+            try { for (long i = i0; i < i1; i++) Item((int)i, (float*)qp, k, v, (float*)op, prob, rowSeq, s); }
+            finally { s.Dispose(); }
+        });
     }
 
-    // One (row, KV head): the group's query heads against keys 0..pos of the row's sequence.
+    // One (row, KV head): the group's query heads against keys 0..pos of the row's sequence. F32 pools are read in
+    // place; BF16 and INT8 rows are widened into the tile scratch first.
     private static void Item(int item, float* q, PagedKvPool kPool, PagedKvPool vPool, float* o, in PagedAttentionProblem p, int[] rowSeq, Scratch s)
     {
         int row = item / p.KvHeads, kvh = item % p.KvHeads, d = p.HeadDim, group = p.Heads / p.KvHeads;
@@ -146,40 +148,38 @@ internal static unsafe class SimdPagedAttention
         int first = p.SequenceInfo[3 * seq], rows = p.SequenceInfo[3 * seq + 1], ctx = p.SequenceInfo[3 * seq + 2];
         int pos = AttentionRules.PagedPosition(ctx, rows, row, first);
         int* table = p.BlockTables + (long)seq * p.MaxBlocks;
+        float** kRows = stackalloc float*[KeyTile], vRows = stackalloc float*[KeyTile];
         for (int g = 0; g < group; g++) { s.M[g] = float.NegativeInfinity; s.L[g] = 0f; }
         new Span<float>(s.Acc, group * d).Clear();
+        PrefetchTile(kPool, vPool, p, table, kvh, 0, pos);
         for (int t0 = 0; t0 <= pos; t0 += KeyTile)
         {
             int nk = Math.Min(KeyTile, pos + 1 - t0);
+            PrefetchTile(kPool, vPool, p, table, kvh, t0 + KeyTile, pos);
             for (int j = 0; j < nk; j++)
             {
                 int key = t0 + j;
                 long slotRow = ((long)table[key / p.BlockSize] * p.BlockSize + key % p.BlockSize) * p.KvHeads + kvh;
-                LoadRow(kPool, slotRow, d, s.K + (long)j * d);
-                LoadRow(vPool, slotRow, d, s.V + (long)j * d);
+                kRows[j] = RowOf(kPool, slotRow, d, s.K + (long)j * d);
+                vRows[j] = RowOf(vPool, slotRow, d, s.V + (long)j * d);
             }
+            // Scores of the whole group key by key: each key row is read once for the group's heads, whose dot chains
+            // are independent (GQA's reuse; no dependency between consecutive multiply-adds of different heads).
+            float* qRow = q + ((long)row * p.Heads + kvh * group) * d;
+            for (int j = 0; j < nk; j++)
+                for (int g = 0; g < group; g++)
+                    s.S[g * KeyTile + j] = p.Scale * Dot(qRow + (long)g * d, kRows[j], d);
             for (int g = 0; g < group; g++)
             {
-                int h = kvh * group + g;
-                float* qi = q + ((long)row * p.Heads + h) * d;
+                float* sg = s.S + g * KeyTile;
                 float tileMax = float.NegativeInfinity;
-                for (int j = 0; j < nk; j++)
-                {
-                    float sc = p.Scale * Dot(qi, s.K + (long)j * d, d);
-                    s.S[j] = sc;
-                    tileMax = MathF.Max(tileMax, sc);
-                }
+                for (int j = 0; j < nk; j++) tileMax = MathF.Max(tileMax, sg[j]);
                 float mNew = MathF.Max(s.M[g], tileMax);
                 float alpha = MathF.Exp(s.M[g] - mNew);
-                float* acc = s.Acc + (long)g * d;
                 float l = s.L[g] * alpha;
-                Scale(acc, alpha, d);
-                for (int j = 0; j < nk; j++)
-                {
-                    float pj = MathF.Exp(s.S[j] - mNew);
-                    l += pj;
-                    Axpy(pj, s.V + (long)j * d, acc, d);
-                }
+                ExpShifted(sg, nk, mNew);
+                for (int j = 0; j < nk; j++) l += sg[j];
+                AccumulateTile(s.Acc + (long)g * d, alpha, sg, vRows, nk, d);
                 s.L[g] = l; s.M[g] = mNew;
             }
         }
@@ -187,8 +187,91 @@ internal static unsafe class SimdPagedAttention
         {
             int h = kvh * group + g;
             float* dst = o + ((long)row * p.Heads + h) * d, acc = s.Acc + (long)g * d;
-            float inv = 1f / s.L[g];
-            for (int c = 0; c < d; c++) dst[c] = acc[c] * inv;
+            Scale(acc, 1f / s.L[g], d, dst);
+        }
+    }
+
+    // Asks for the K and V rows of the tile at t0 (keys t0 … min(t0 + KeyTile, pos + 1) − 1) ahead of their use: one head's
+    // rows are kvHeads·d elements apart in the pool, a stride the hardware prefetchers do not follow, so without this
+    // the tile's loads wait on memory one window at a time (measured: 16 MB of F32 KV per 1B decode step at ~4 GB/s).
+    private static void PrefetchTile(PagedKvPool kPool, PagedKvPool vPool, in PagedAttentionProblem p, int* table, int kvh, int t0, int pos)
+    {
+        if (!Sse.IsSupported) return;
+        int end = Math.Min(t0 + KeyTile, pos + 1), bytes = p.HeadDim * ElementBytes(kPool.Type);
+        for (int key = t0; key < end; key++)
+        {
+            long slotRow = ((long)table[key / p.BlockSize] * p.BlockSize + key % p.BlockSize) * p.KvHeads + kvh;
+            byte* k = (byte*)kPool.Data + slotRow * bytes, v = (byte*)vPool.Data + slotRow * bytes;
+            for (int b = 0; b < bytes; b += 64) { Sse.Prefetch0(k + b); Sse.Prefetch0(v + b); }
+        }
+    }
+
+    private static int ElementBytes(PagedKvType type) => type switch { PagedKvType.F32 => 4, PagedKvType.Bf16 => 2, _ => 1 };
+
+    // The row's d values as F32: in place for an F32 pool, else widened into dst.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* RowOf(PagedKvPool pool, long row, int d, float* dst)
+    {
+        if (pool.Type == PagedKvType.F32) return (float*)pool.Data + row * d;
+        LoadRow(pool, row, d, dst);
+        return dst;
+    }
+
+    // s[j] = e^(s[j] − m), j < n: 8 lanes at a time (Vector256.Exp; a key's lane depends only on its position), scalar tail.
+    private static void ExpShifted(float* s, int n, float m)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vm = Vector256.Create(m);
+            for (; j + 8 <= n; j += 8) Vector256.Exp(Vector256.Load(s + j) - vm).Store(s + j);
+        }
+        for (; j < n; j++) s[j] = MathF.Exp(s[j] - m);
+    }
+
+    // acc = alpha·acc, then acc += p[j]·v_j for j < n in order: per element the same multiply and fused multiply-adds as
+    // one axpy per key, but 64 columns of acc stay in eight registers across the tile's keys (no store-to-load chain
+    // through memory from one key to the next).
+    private static void AccumulateTile(float* acc, float alpha, float* p, float** v, int n, int d)
+    {
+        int c = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(alpha);
+            for (; c + 64 <= d; c += 64)
+            {
+                float* ac = acc + c;
+                Vector256<float> a0 = Vector256.Load(ac) * va, a1 = Vector256.Load(ac + 8) * va, a2 = Vector256.Load(ac + 16) * va,
+                    a3 = Vector256.Load(ac + 24) * va, a4 = Vector256.Load(ac + 32) * va, a5 = Vector256.Load(ac + 40) * va,
+                    a6 = Vector256.Load(ac + 48) * va, a7 = Vector256.Load(ac + 56) * va;
+                for (int j = 0; j < n; j++)
+                {
+                    var pj = Vector256.Create(p[j]);
+                    float* x = v[j] + c;
+                    a0 = Vector256.FusedMultiplyAdd(pj, Vector256.Load(x), a0);
+                    a1 = Vector256.FusedMultiplyAdd(pj, Vector256.Load(x + 8), a1);
+                    a2 = Vector256.FusedMultiplyAdd(pj, Vector256.Load(x + 16), a2);
+                    a3 = Vector256.FusedMultiplyAdd(pj, Vector256.Load(x + 24), a3);
+                    a4 = Vector256.FusedMultiplyAdd(pj, Vector256.Load(x + 32), a4);
+                    a5 = Vector256.FusedMultiplyAdd(pj, Vector256.Load(x + 40), a5);
+                    a6 = Vector256.FusedMultiplyAdd(pj, Vector256.Load(x + 48), a6);
+                    a7 = Vector256.FusedMultiplyAdd(pj, Vector256.Load(x + 56), a7);
+                }
+                a0.Store(ac); a1.Store(ac + 8); a2.Store(ac + 16); a3.Store(ac + 24);
+                a4.Store(ac + 32); a5.Store(ac + 40); a6.Store(ac + 48); a7.Store(ac + 56);
+            }
+            for (; c + 8 <= d; c += 8)
+            {
+                var a = Vector256.Load(acc + c) * va;
+                for (int j = 0; j < n; j++) a = Vector256.FusedMultiplyAdd(Vector256.Create(p[j]), Vector256.Load(v[j] + c), a);
+                a.Store(acc + c);
+            }
+        }
+        for (; c < d; c++)
+        {
+            float a = acc[c] * alpha;
+            for (int j = 0; j < n; j++) a = MathF.FusedMultiplyAdd(p[j], v[j][c], a);
+            acc[c] = a;
         }
     }
 
@@ -210,7 +293,8 @@ internal static unsafe class SimdPagedAttention
         }
     }
 
-    // Σ_c a[c]·b[c]: 8-lane partial sums in c order, then a fixed horizontal sum; scalar tail.
+    // Σ_c a[c]·b[c]: 8-lane partial sums in c order, then a fixed horizontal sum; scalar tail. (16 lanes measured slower
+    // here: Vector512.Sum's reduction costs more than the four multiply-adds it saves at d = 64.)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Dot(float* a, float* b, int d)
     {
@@ -226,25 +310,20 @@ internal static unsafe class SimdPagedAttention
         return sum;
     }
 
-    private static void Scale(float* x, float alpha, int d)
+    // dst = alpha·x (in place when dst is x).
+    private static void Scale(float* x, float alpha, int d, float* dst = null)
     {
-        for (int c = 0; c < d; c++) x[c] *= alpha;
-    }
-
-    // y += a·x
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Axpy(float a, float* x, float* y, int d)
-    {
+        if (dst == null) dst = x;
         int c = 0;
         if (Vector256.IsHardwareAccelerated)
         {
-            var va = Vector256.Create(a);
-            for (; c + 8 <= d; c += 8) Vector256.FusedMultiplyAdd(va, Vector256.Load(x + c), Vector256.Load(y + c)).Store(y + c);
+            var va = Vector256.Create(alpha);
+            for (; c + 8 <= d; c += 8) (Vector256.Load(x + c) * va).Store(dst + c);
         }
-        for (; c < d; c++) y[c] = MathF.FusedMultiplyAdd(a, x[c], y[c]);
+        for (; c < d; c++) dst[c] = x[c] * alpha;
     }
 
-    // Per-thread tiles: K and V [KeyTile, d], scores [KeyTile], acc [group, d], m and l [group].
+    // Per-thread tiles: K and V [KeyTile, d], scores [group, KeyTile], acc [group, d], m and l [group].
     private sealed class Scratch : IDisposable
     {
         private readonly float* _base;
@@ -253,9 +332,9 @@ internal static unsafe class SimdPagedAttention
         public Scratch(in PagedAttentionProblem p)
         {
             int d = p.HeadDim, group = p.Heads / p.KvHeads;
-            long n = 2L * KeyTile * d + KeyTile + (long)group * d + 2L * group;
+            long n = 2L * KeyTile * d + (long)group * KeyTile + (long)group * d + 2L * group;
             _base = (float*)NativeMemory.AlignedAlloc((nuint)(n * sizeof(float)), 64);
-            K = _base; V = K + (long)KeyTile * d; S = V + (long)KeyTile * d; Acc = S + KeyTile; M = Acc + (long)group * d; L = M + group;
+            K = _base; V = K + (long)KeyTile * d; S = V + (long)KeyTile * d; Acc = S + (long)group * KeyTile; M = Acc + (long)group * d; L = M + group;
         }
 
         public void Dispose() => NativeMemory.AlignedFree(_base);
