@@ -59,6 +59,13 @@ internal static class AttentionRules
     public static bool AllVisible(int pMin, int pMax, int j0, int jMax, int causal, int window) =>
         (causal == 0 | jMax <= pMin) & (window <= 0 | j0 > pMax - window);
 
+    /// <summary>
+    /// Row (of headDim elements) holding KV head <paramref name="kvh"/> of pool slot <paramref name="slot"/> = block ·
+    /// blockSize + offset, in a pool [blocks, kvHeads, blockSize, headDim]: one head's positions of a block are contiguous.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static long PagedRow(long slot, int blockSize, int kvHeads, int kvh) => (slot / blockSize * kvHeads + kvh) * blockSize + slot % blockSize;
+
     /// <summary>Position of paged row <paramref name="row"/> of a sequence whose rows [first, first + rows) end its context.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int PagedPosition(int context, int rows, int row, int first) => context - rows + (row - first);

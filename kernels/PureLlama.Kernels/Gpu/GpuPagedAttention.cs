@@ -79,7 +79,7 @@ internal static class GpuPagedAttention
         float m = float.NegativeInfinity, l = 0f;
         for (int j = 0; j <= pos; j++)
         {
-            long slotRow = ((long)tables[(long)seq * p.MaxBlocks + j / p.BlockSize] * p.BlockSize + j % p.BlockSize) * p.KvHeads + kvh;
+            long slotRow = AttentionRules.PagedRow((long)tables[(long)seq * p.MaxBlocks + j / p.BlockSize] * p.BlockSize + j % p.BlockSize, p.BlockSize, p.KvHeads, kvh);
             long kRow = slotRow * d;
             float part = 0f;
             for (int u = 0; u < per; u++)
@@ -115,7 +115,7 @@ internal static class GpuPagedAttention
         for (long item = (long)Grid.IdxX * Group.DimX + Group.IdxX; item < total; item += stride)
         {
             long i = item / p.KvHeads, h = item % p.KvHeads;
-            long src = item * p.HeadDim, row = (long)slots[i] * p.KvHeads + h;
+            long src = item * p.HeadDim, row = AttentionRules.PagedRow(slots[i], p.BlockSize, p.KvHeads, (int)h);
             StoreRow(k, src, kF, kH, kQ, kS, row, p);
             StoreRow(v, src, vF, vH, vQ, vS, row, p);
         }

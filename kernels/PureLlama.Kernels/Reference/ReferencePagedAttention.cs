@@ -4,7 +4,7 @@ namespace PureLlama.Kernels.Reference;
 /// float64 reference of PagedAttention: each sequence's keys and values are gathered through its block
 /// table into contiguous [ctx, kvHeads, d] arrays, then <see cref="ReferenceAttention.Forward"/> runs with
 /// the sequence's rows at positions [ctx − rows, ctx) (causal). INT8 pools are dequantized first
-/// (code · scale, exact in double). q, o: [rows, heads, d]; pools [blocks, blockSize, kvHeads, d].
+/// (code · scale, exact in double). q, o: [rows, heads, d]; pools [blocks, kvHeads, blockSize, d] (AttentionRules.PagedRow).
 /// </summary>
 internal static class ReferencePagedAttention
 {
@@ -38,15 +38,16 @@ internal static class ReferencePagedAttention
         return x;
     }
 
-    private static float[] Gather(float[] pool, Sequence s, int kvHeads, int d, int blockSize)
+    /// <summary>The sequence's positions 0 … Context − 1 of a pool as a contiguous [Context, kvHeads, d] array.</summary>
+    public static float[] Gather(float[] pool, Sequence s, int kvHeads, int d, int blockSize)
     {
-        int row = kvHeads * d;
-        var dst = new float[(long)s.Context * row];
+        var dst = new float[(long)s.Context * kvHeads * d];
         for (int j = 0; j < s.Context; j++)
-        {
-            long src = ((long)s.Blocks[j / blockSize] * blockSize + j % blockSize) * row;
-            Array.Copy(pool, src, dst, (long)j * row, row);
-        }
+            for (int h = 0; h < kvHeads; h++)
+            {
+                long src = AttentionRules.PagedRow((long)s.Blocks[j / blockSize] * blockSize + j % blockSize, blockSize, kvHeads, h) * d;
+                Array.Copy(pool, src, dst, ((long)j * kvHeads + h) * d, d);
+            }
         return dst;
     }
 }

@@ -1,8 +1,9 @@
 // PagedAttention on the CPU: attention of new query rows of several sequences against keys and values
 // kept in a block pool and found through each sequence's block table (vLLM's layout).
 //
-//   pool K, V: [blocks, blockSize, kvHeads, d] as F32, BF16 or INT8 (INT8: x ≈ code · scale[block, slot, kvHead]);
-//   position j of sequence s lives at block table[s, j / blockSize], slot j mod blockSize.
+//   pool K, V: [blocks, kvHeads, blockSize, d] as F32, BF16 or INT8 (INT8: x ≈ code · scale[block, kvHead, slot]);
+//   position j of sequence s lives at block table[s, j / blockSize], slot j mod blockSize; a block holds each KV head's
+//   blockSize rows together (AttentionRules.PagedRow), so one head's keys are read as contiguous runs.
 //   Sequence s owns query rows [first, first + rows) at positions [ctx − rows, ctx) (ctx = its length after
 //   this step); row i sees keys 0..pos(i) (causal). Query head h reads KV head h / (heads / kvHeads): GQA, no copies.
 //   o_i = Σ_j softmax_j(scale · q_i·k_j) v_j, by the online softmax over key tiles of KeyTile positions:
@@ -31,7 +32,7 @@ internal enum PagedKvType
     Int8,
 }
 
-/// <summary>One pool (K or V): data [blocks, blockSize, kvHeads, d] and, for INT8, scales [blocks, blockSize, kvHeads].</summary>
+/// <summary>One pool (K or V): data [blocks, kvHeads, blockSize, d] and, for INT8, scales [blocks, kvHeads, blockSize].</summary>
 internal readonly unsafe struct PagedKvPool(void* data, float* scales, PagedKvType type)
 {
     /// <summary>Start of the elements.</summary>
@@ -91,12 +92,12 @@ internal static unsafe class SimdPagedAttention
     /// <summary>
     /// Writes new rows k, v [n, kvHeads, d] (F32) into the pools at slots[i] = block·blockSize + offset.
     /// </summary>
-    public static void Store(float* k, float* v, int* slots, int n, int kvHeads, int d, PagedKvPool kPool, PagedKvPool vPool)
+    public static void Store(float* k, float* v, int* slots, int n, int kvHeads, int d, int blockSize, PagedKvPool kPool, PagedKvPool vPool)
     {
         for (int i = 0; i < n; i++)
             for (int h = 0; h < kvHeads; h++)
             {
-                long src = ((long)i * kvHeads + h) * d, row = (long)slots[i] * kvHeads + h;
+                long src = ((long)i * kvHeads + h) * d, row = AttentionRules.PagedRow(slots[i], blockSize, kvHeads, h);
                 StoreRow(k + src, kPool, row, d);
                 StoreRow(v + src, vPool, row, d);
             }
@@ -159,7 +160,7 @@ internal static unsafe class SimdPagedAttention
             for (int j = 0; j < nk; j++)
             {
                 int key = t0 + j;
-                long slotRow = ((long)table[key / p.BlockSize] * p.BlockSize + key % p.BlockSize) * p.KvHeads + kvh;
+                long slotRow = AttentionRules.PagedRow((long)table[key / p.BlockSize] * p.BlockSize + key % p.BlockSize, p.BlockSize, p.KvHeads, kvh);
                 kRows[j] = RowOf(kPool, slotRow, d, s.K + (long)j * d);
                 vRows[j] = RowOf(vPool, slotRow, d, s.V + (long)j * d);
             }
@@ -191,16 +192,15 @@ internal static unsafe class SimdPagedAttention
         }
     }
 
-    // Asks for the K and V rows of the tile at t0 (keys t0 … min(t0 + KeyTile, pos + 1) − 1) ahead of their use: one head's
-    // rows are kvHeads·d elements apart in the pool, a stride the hardware prefetchers do not follow, so without this
-    // the tile's loads wait on memory one window at a time (measured: 16 MB of F32 KV per 1B decode step at ~4 GB/s).
+    // Asks for the K and V rows of the tile at t0 (keys t0 … min(t0 + KeyTile, pos + 1) − 1) ahead of their use: a block
+    // holds blockSize rows of one head together, but the blocks of a sequence lie anywhere in the pool.
     private static void PrefetchTile(PagedKvPool kPool, PagedKvPool vPool, in PagedAttentionProblem p, int* table, int kvh, int t0, int pos)
     {
         if (!Sse.IsSupported) return;
         int end = Math.Min(t0 + KeyTile, pos + 1), bytes = p.HeadDim * ElementBytes(kPool.Type);
         for (int key = t0; key < end; key++)
         {
-            long slotRow = ((long)table[key / p.BlockSize] * p.BlockSize + key % p.BlockSize) * p.KvHeads + kvh;
+            long slotRow = AttentionRules.PagedRow((long)table[key / p.BlockSize] * p.BlockSize + key % p.BlockSize, p.BlockSize, p.KvHeads, kvh);
             byte* k = (byte*)kPool.Data + slotRow * bytes, v = (byte*)vPool.Data + slotRow * bytes;
             for (int b = 0; b < bytes; b += 64) { Sse.Prefetch0(k + b); Sse.Prefetch0(v + b); }
         }

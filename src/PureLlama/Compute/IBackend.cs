@@ -180,8 +180,8 @@ public interface IBackend : IDisposable
 
     /// <summary>
     /// Writes this step's keys and values k, v [layout.Rows, kvHeads, headDim] (F32, contiguous) into the pools
-    /// kPool, vPool [blocks, blockSize, kvHeads, headDim] (F32, BF16 rounded to nearest even, or I8 with scales
-    /// [blocks, blockSize, kvHeads] F32 = max|x| / 127 per row) at the layout's slots.
+    /// kPool, vPool [blocks, kvHeads, blockSize, headDim] (F32, BF16 rounded to nearest even, or I8 with scales
+    /// [blocks, kvHeads, blockSize] F32 = max|x| / 127 per row) at the layout's slots.
     /// </summary>
     void PagedKvStore(Tensor k, Tensor v, PagedLayout layout, Tensor kPool, Tensor vPool, Tensor? kScales, Tensor? vScales);
 

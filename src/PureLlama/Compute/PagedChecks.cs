@@ -15,12 +15,12 @@ internal static class PagedChecks
         {
             Check.OnDevice(be, t, name);
             Check.Contiguous(t, name);
-            if (t.Rank != 4) throw new ArgumentException($"Paged KV: {name} {t.Describe()} must be [blocks, blockSize, kvHeads, headDim].", name);
+            if (t.Rank != 4) throw new ArgumentException($"Paged KV: {name} {t.Describe()} must be [blocks, kvHeads, blockSize, headDim].", name);
             if (t.DType is not (DType.F32 or DType.BF16 or DType.I8)) throw new ArgumentException($"Paged KV: {name} {t.Describe()} must be F32, BF16 or I8.", name);
         }
         Check.SameShape(kPool, vPool, nameof(kPool), nameof(vPool));
         if (kPool.DType != vPool.DType) throw new ArgumentException($"Paged KV: kPool {kPool.Describe()} and vPool {vPool.Describe()} must have the same dtype.", nameof(vPool));
-        var sizes = new PoolSizes(kPool.Shape[0], kPool.Shape[1], kPool.Shape[2], kPool.Shape[3], kPool.DType);
+        var sizes = new PoolSizes(kPool.Shape[0], kPool.Shape[2], kPool.Shape[1], kPool.Shape[3], kPool.DType);
         if (sizes.BlockSize != layout.BlockSize) throw new ArgumentException($"Paged KV: the pool's blocks hold {sizes.BlockSize} positions; the layout's {layout.BlockSize}.", nameof(layout));
         if (sizes.Blocks != layout.PoolBlocks) throw new ArgumentException($"Paged KV: the pool has {sizes.Blocks} blocks; the layout was built for {layout.PoolBlocks}.", nameof(layout));
         bool int8 = sizes.DType == DType.I8;
@@ -31,9 +31,9 @@ internal static class PagedChecks
                 if (t is not null) throw new ArgumentException($"Paged KV: {name} is only for I8 pools.", name);
                 continue;
             }
-            if (t is null) throw new ArgumentException($"Paged KV: an I8 pool needs {name} [blocks, blockSize, kvHeads] F32.", name);
+            if (t is null) throw new ArgumentException($"Paged KV: an I8 pool needs {name} [blocks, kvHeads, blockSize] F32.", name);
             Check.F32(be, t, name);
-            Check.Shape(t, new Shape(sizes.Blocks, sizes.BlockSize, sizes.KvHeads), name);
+            Check.Shape(t, new Shape(sizes.Blocks, sizes.KvHeads, sizes.BlockSize), name);
         }
         return sizes;
     }

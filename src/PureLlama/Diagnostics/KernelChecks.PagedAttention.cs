@@ -59,10 +59,10 @@ internal static partial class KernelChecks
         int totalCtx = c.Contexts.Sum();
         var k = Random(rng, totalCtx * row, -2, 2);
         var v = Random(rng, totalCtx * row);
-        using var kPool = Tensor.Empty(new Shape(blocks, bs, kvh, d), c.Kv, be.Device);
-        using var vPool = Tensor.Empty(new Shape(blocks, bs, kvh, d), c.Kv, be.Device);
-        using var kScales = c.Kv == DType.I8 ? Tensor.Empty(new Shape(blocks, bs, kvh), DType.F32, be.Device) : null;
-        using var vScales = c.Kv == DType.I8 ? Tensor.Empty(new Shape(blocks, bs, kvh), DType.F32, be.Device) : null;
+        using var kPool = Tensor.Empty(new Shape(blocks, kvh, bs, d), c.Kv, be.Device);
+        using var vPool = Tensor.Empty(new Shape(blocks, kvh, bs, d), c.Kv, be.Device);
+        using var kScales = c.Kv == DType.I8 ? Tensor.Empty(new Shape(blocks, kvh, bs), DType.F32, be.Device) : null;
+        using var vScales = c.Kv == DType.I8 ? Tensor.Empty(new Shape(blocks, kvh, bs), DType.F32, be.Device) : null;
         if (c.Kv == DType.F32) { be.Fill(kPool, float.NaN); be.Fill(vPool, float.NaN); }
         using (var storeLayout = new PagedLayout(c.Contexts, c.Contexts, tables, bs, blocks, be.Device))
         using (var tk = Upload(be, k, totalCtx, kvh, d))
@@ -73,12 +73,12 @@ internal static partial class KernelChecks
         var vHeld = Held(vPool, vScales, d);
         var gathered = new float[2 * totalCtx * row];
         for (int s = 0, at = 0; s < seqs; s++)
-            for (int j = 0; j < c.Contexts[s]; j++, at++)
-            {
-                long src = ((long)tables[s][j / bs] * bs + j % bs) * row;
-                Array.Copy(kHeld, src, gathered, (long)at * row, row);
-                Array.Copy(vHeld, src, gathered, (long)(totalCtx + at) * row, row);
-            }
+        {
+            var seq = new ReferencePagedAttention.Sequence(0, 0, c.Contexts[s], [.. tables[s]]);
+            ReferencePagedAttention.Gather(kHeld, seq, kvh, d, bs).CopyTo(gathered, (long)at * row);
+            ReferencePagedAttention.Gather(vHeld, seq, kvh, d, bs).CopyTo(gathered, (long)(totalCtx + at) * row);
+            at += c.Contexts[s];
+        }
         double storeTol = c.Kv switch { DType.F32 => 0, DType.BF16 => 4e-3, _ => 1e-2 };
         var store = Compare("paged kv store", c.ToString(), gathered, ToDouble([.. k, .. v]), storeTol);
 

@@ -42,31 +42,40 @@ internal static class GgufModelLoader
 
     /// <summary>
     /// Builds the model. Projections stored in a block format (Q8_0, Q4_0, Q4_K, Q6_K) stay in it
-    /// (<see cref="GgmlBlockTensor"/> layers), and so does a tied lm_head over a block-format token_embd (the
-    /// embedding gather gets a dequantized F32 copy); <paramref name="quantize"/> quantizes the other projections
+    /// (<see cref="GgmlBlockTensor"/> layers), and so does a block-format token_embd (on the CPU the embedding
+    /// gather dequantizes only the rows it reads) and a tied lm_head over it; <paramref name="quantize"/> quantizes the other projections
     /// while loading (NF4/INT8), or null.
     /// </summary>
     public static LlamaModel Build(GgufFile file, LlamaConfig config, Device device, QuantizationConfig? quantize)
     {
         Validate(file, config);
         quantize?.Validate();
-        return LlamaModel.Build(config, device, (name, shape) => ReadWeight(file, config, name, shape), (module, shape) =>
+        return LlamaModel.Build(config, device, (name, shape) => ReadWeight(file, config, name, shape), Linear, Embedding);
+
+        // A block-format token_embd on the CPU stays in its blocks: the gather dequantizes the rows it reads (no F32 copy
+        // of the whole table: 1 GB for Llama 3.2 1B's, 2 GB for 8B's).
+        Embedding? Embedding(Shape shape)
+        {
+            const string source = "model.embed_tokens.weight";
+            var info = file.Header.Tensor(GgufTensorNames.ToGguf(source)!);
+            if (device != Device.Cpu || !BlockFormats.IsBlockFormat(info.Type)) return null;
+            return new Embedding(BlockTensor(file, config, source, info, shape, source));
+        }
+
+        ILinear? Linear(string module, Shape shape)
         {
             string source = module == "lm_head" && config.TieWordEmbeddings ? "model.embed_tokens.weight" : module + ".weight";
             var info = file.Header.Tensor(GgufTensorNames.ToGguf(source)!);
             if (BlockFormats.IsBlockFormat(info.Type))
             {
-                var blocks = StoredBytes(file, config, source, info);
-                GgmlBlockTensor q;
-                try { q = new GgmlBlockTensor(info.Type, shape, blocks) { Name = module + ".weight" }; }
-                catch { blocks.Dispose(); throw; }
+                var q = BlockTensor(file, config, source, info, shape, module + ".weight");
                 if (device == Device.Cpu) return new QuantLinear(q);
                 using (q) return new QuantLinear(q.To(device));
             }
             if (quantize is null || quantize.Skips(module)) return null;
             using var dense = ReadWeight(file, config, source, shape);
             return new QuantLinear(quantize.Quantize(dense, device));
-        });
+        }
     }
 
     /// <summary>
@@ -85,6 +94,14 @@ internal static class GgufModelLoader
             var values = GgmlQuantizer.DequantizeRows(info.Type, new ReadOnlySpan<byte>(bytes.Pointer<byte>(), checked((int)info.ByteLength)), checked((int)info.RowLength));
             return Tensor.FromArray(values, shape).Named(hfName);
         }
+    }
+
+    // A block-format tensor over its stored bytes (which it then owns).
+    private static GgmlBlockTensor BlockTensor(GgufFile file, LlamaConfig config, string hfName, GgufTensorInfo info, Shape shape, string name)
+    {
+        var blocks = StoredBytes(file, config, hfName, info);
+        try { return new GgmlBlockTensor(info.Type, shape, blocks) { Name = name }; }
+        catch { blocks.Dispose(); throw; }
     }
 
     // The stored bytes as U8 [n]: q_proj/k_proj rows permuted back to Hugging Face order (a copy), others as GgufFile gives them.

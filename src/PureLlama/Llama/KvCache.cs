@@ -4,15 +4,15 @@ namespace PureLlama.Llama;
 
 /// <summary>
 /// The keys and values of one sequence, preallocated for <see cref="Capacity"/> positions:
-/// per layer k, v: [capacity, nKvHeads, headDim] F32, or BF16 to halve the memory (post-RoPE keys;
+/// per layer k, v: [nKvHeads, capacity, headDim] F32, or BF16 to halve the memory (post-RoPE keys;
 /// attention widens BF16 inside its kernel). Positions [0, <see cref="Length"/>)
 /// are filled; a forward over T new tokens writes rows [Length, Length + T) and attends to
 /// [0, Length + T). GQA is served without duplicating heads. Owns its memory: dispose it.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
-    private readonly Tensor[] _keys;   // per layer [capacity, nKvHeads, headDim]
-    private readonly Tensor[] _values; // per layer [capacity, nKvHeads, headDim]
+    private readonly Tensor[] _keys;   // per layer [nKvHeads, capacity, headDim]: a paged pool of one block (AttentionRules.PagedRow)
+    private readonly Tensor[] _values; // per layer [nKvHeads, capacity, headDim]
     private bool _disposed;
 
     /// <summary>Allocates the cache (zeroed) on <paramref name="device"/>, storing F32 (default) or BF16.</summary>
@@ -26,7 +26,7 @@ public sealed class KvCache : IDisposable
         Layers = layers; KvHeads = kvHeads; HeadDim = headDim; Capacity = capacity; Device = device;
         _keys = new Tensor[layers];
         _values = new Tensor[layers];
-        var shape = new Shape(capacity, kvHeads, headDim);
+        var shape = new Shape(kvHeads, capacity, headDim);
         try
         {
             for (int l = 0; l < layers; l++)
@@ -90,17 +90,11 @@ public sealed class KvCache : IDisposable
                 $"{tokens} new token(s) do not fit in the KV cache: {Length} of {Capacity} positions are used. Start a new sequence or load with a longer context.");
     }
 
-    /// <summary>k rows [start, start + count) of a layer: a view [count, nKvHeads, headDim] (dispose it).</summary>
-    internal Tensor Keys(int layer, int start, int count) => _keys[layer].SliceView(0, start, count);
+    /// <summary>The keys of a layer as a paged pool of one block of <see cref="Capacity"/> positions: [1, nKvHeads, capacity, headDim] (dispose it).</summary>
+    internal Tensor KeyPool(int layer) => _keys[layer].Reshape(1, KvHeads, Capacity, HeadDim);
 
-    /// <summary>v rows [start, start + count) of a layer: a view [count, nKvHeads, headDim] (dispose it).</summary>
-    internal Tensor Values(int layer, int start, int count) => _values[layer].SliceView(0, start, count);
-
-    /// <summary>The keys of a layer as a paged pool of one block of <see cref="Capacity"/> positions: [1, capacity, nKvHeads, headDim] (dispose it).</summary>
-    internal Tensor KeyPool(int layer) => _keys[layer].Reshape(1, Capacity, KvHeads, HeadDim);
-
-    /// <summary>The values of a layer as a paged pool of one block: [1, capacity, nKvHeads, headDim] (dispose it).</summary>
-    internal Tensor ValuePool(int layer) => _values[layer].Reshape(1, Capacity, KvHeads, HeadDim);
+    /// <summary>The values of a layer as a paged pool of one block: [1, nKvHeads, capacity, headDim] (dispose it).</summary>
+    internal Tensor ValuePool(int layer) => _values[layer].Reshape(1, KvHeads, Capacity, HeadDim);
 
     /// <summary>Marks <paramref name="tokens"/> more positions as filled (after every layer wrote them).</summary>
     internal void Advance(int tokens)

@@ -96,7 +96,7 @@ public sealed class LlamaAttention : IDisposable
         var settings = new AttentionSettings(Scale, Causal: true, QueryOffset: seq.Start);
         if (seq.Cache is not { } cache) return Ops.Attention(q, k, v, settings, ctx.Segments, ctx.Segments);
         var layout = ctx.CacheLayouts![index];
-        using var kPool = cache.KeyPool(layer);     // [1, capacity, nKv, d]
+        using var kPool = cache.KeyPool(layer);     // [1, nKv, capacity, d]
         using var vPool = cache.ValuePool(layer);
         using var kc = k.IsContiguous ? null : k.ContiguousCopy();
         using var vc = v.IsContiguous ? null : v.ContiguousCopy();

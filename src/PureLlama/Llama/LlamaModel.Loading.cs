@@ -36,6 +36,14 @@ public sealed partial class LlamaModel
     /// a tied lm_head is always the embedding table.
     /// </summary>
     public static LlamaModel Build(LlamaConfig config, Device device, Func<string, Shape, Tensor> weight, Func<string, Shape, ILinear?>? linear)
+        => Build(config, device, weight, linear, null);
+
+    /// <summary>
+    /// As above, with the token embedding made by <paramref name="embedding"/>(shape [vocab, hidden]) where it returns
+    /// one (e.g. a GGUF file's block-format token_embd gathered row by row), else a dense table from <paramref name="weight"/>.
+    /// </summary>
+    internal static LlamaModel Build(LlamaConfig config, Device device, Func<string, Shape, Tensor> weight, Func<string, Shape, ILinear?>? linear,
+        Func<Shape, Embedding?>? embedding)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weight);
@@ -60,7 +68,16 @@ public sealed partial class LlamaModel
         }
         try
         {
-            var embed = new Embedding(Get("model.embed_tokens.weight", new Shape(config.VocabSize, c)));
+            var embedShape = new Shape(config.VocabSize, c);
+            Embedding embed;
+            if (embedding?.Invoke(embedShape) is { } madeEmbed)
+            {
+                owned.Add(madeEmbed);
+                if (madeEmbed.VocabSize != embedShape[0] || madeEmbed.Dim != embedShape[1])
+                    throw new InvalidDataException($"The token embedding was built as [{madeEmbed.VocabSize}, {madeEmbed.Dim}]; {embedShape} was expected.");
+                embed = madeEmbed;
+            }
+            else embed = new Embedding(Get("model.embed_tokens.weight", embedShape));
             var layers = new List<LlamaLayer>(config.NumHiddenLayers);
             for (int i = 0; i < config.NumHiddenLayers; i++)
             {

@@ -4,8 +4,8 @@ using PureLlama.Tensors;
 namespace PureLlama.Serving;
 
 /// <summary>
-/// The engine's block pool on the model's device: per layer K and V [blocks, blockSize, kvHeads, headDim]
-/// (F32, BF16 or I8) and, for INT8, scales [blocks, blockSize, kvHeads] F32. As many blocks as
+/// The engine's block pool on the model's device: per layer K and V [blocks, kvHeads, blockSize, headDim]
+/// (F32, BF16 or I8) and, for INT8, scales [blocks, kvHeads, blockSize] F32. As many blocks as
 /// <see cref="ServingOptions.KvMemoryBytes"/> holds. Which block belongs to whom is the <see cref="BlockPool"/>'s business.
 /// </summary>
 internal sealed class PagedKvCache : IDisposable
@@ -32,12 +32,12 @@ internal sealed class PagedKvCache : IDisposable
         {
             for (int l = 0; l < layers; l++)
             {
-                _k[l] = Tensor.Empty(new Shape(Blocks, bs, kvh, d), dtype, model.Device);
-                _v[l] = Tensor.Empty(new Shape(Blocks, bs, kvh, d), dtype, model.Device);
+                _k[l] = Tensor.Empty(new Shape(Blocks, kvh, bs, d), dtype, model.Device);
+                _v[l] = Tensor.Empty(new Shape(Blocks, kvh, bs, d), dtype, model.Device);
                 if (int8)
                 {
-                    _ks![l] = Tensor.Empty(new Shape(Blocks, bs, kvh), DType.F32, model.Device);
-                    _vs![l] = Tensor.Empty(new Shape(Blocks, bs, kvh), DType.F32, model.Device);
+                    _ks![l] = Tensor.Empty(new Shape(Blocks, kvh, bs), DType.F32, model.Device);
+                    _vs![l] = Tensor.Empty(new Shape(Blocks, kvh, bs), DType.F32, model.Device);
                 }
             }
         }

@@ -28,7 +28,9 @@ internal sealed unsafe class NativeStorage : HostStorage
         nuint size = (nuint)Math.Max(byteLength, 1);
         try
         {
-            _ptr = (byte*)(Kernels.Simd.HugePages.InWeightScope ? Kernels.Simd.HugePages.Allocate(size) : NativeMemory.AlignedAlloc(size, Alignment));   // weights on huge pages
+            _ptr = Kernels.Simd.HugePages.InWeightScope ? (byte*)Kernels.Simd.HugePages.Allocate(size)   // weights on huge pages
+                 : RecycledBuffers.Shared.TryTake(size) is var recycled && recycled != null ? recycled
+                 : (byte*)NativeMemory.AlignedAlloc(size, Alignment);
         }
         catch (OutOfMemoryException e)
         {
@@ -73,7 +75,7 @@ internal sealed unsafe class NativeStorage : HostStorage
 
     protected override void ReleaseMemory(bool disposing)
     {
-        Kernels.Simd.HugePages.Free(_ptr);
+        if (!RecycledBuffers.Shared.TryKeep(_ptr, (nuint)Math.Max(ByteLength, 1))) Kernels.Simd.HugePages.Free(_ptr);
         ReportPressure(Interlocked.Add(ref s_liveBytes, -ByteLength));
     }
 }

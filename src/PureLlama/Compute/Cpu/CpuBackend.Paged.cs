@@ -9,7 +9,7 @@ public sealed unsafe partial class CpuBackend
     public void PagedKvStore(Tensor k, Tensor v, PagedLayout layout, Tensor kPool, Tensor vPool, Tensor? kScales, Tensor? vScales)
     {
         var n = PagedChecks.Store(this, k, v, layout, kPool, vPool, kScales, vScales);
-        Kernels.Simd.SimdPagedAttention.Store(k.Pointer<float>(), v.Pointer<float>(), layout.SlotsTensor.Pointer<int>(), layout.Rows, n.KvHeads, n.HeadDim,
+        Kernels.Simd.SimdPagedAttention.Store(k.Pointer<float>(), v.Pointer<float>(), layout.SlotsTensor.Pointer<int>(), layout.Rows, n.KvHeads, n.HeadDim, n.BlockSize,
             Pool(kPool, kScales), Pool(vPool, vScales));
     }
 
