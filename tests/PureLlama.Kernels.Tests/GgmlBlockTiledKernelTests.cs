@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using PureLlama.Kernels.Blocks;
 using PureLlama.Kernels.Reference;
 using PureLlama.Kernels.Simd;
@@ -145,17 +146,125 @@ public sealed unsafe class GgmlBlockTiledKernelTests
                 {
                     int tile = r / 16, lane = r % 16, sb = col / (32 * t.BlocksPerSuper);
                     double d = t.SuperScale(tile, sb, 0, lane);
-                    sbyte* sub = t.SubScales(tile, col / 32);
                     int code = t.Code(tile, lane, col);
                     double v = type switch
                     {
                         GgmlType.Q8_0 => d * code,
                         GgmlType.Q4_0 => d * (code - 8),
-                        GgmlType.Q4_K => d * sub[lane] * code + (double)t.SuperScale(tile, sb, 1, lane) * sub[16 + lane],
-                        _ => d * sub[(col / 16 & 1) * 16 + lane] * code,
+                        GgmlType.Q4_K => d * t.SubScale(tile, col / 32, 0, lane) * code + (double)t.SuperScale(tile, sb, 1, lane) * t.SubScale(tile, col / 32, 1, lane),
+                        _ => d * t.SubScale(tile, col / 32, col / 16 & 1, lane) * code,
                     };
                     v.Should().BeApproximately(c.WHat[(long)r * cols + col], 1e-6 * (1 + Math.Abs(v)), $"{type} [{r},{col}]");
                 }
+        }
+    }
+
+    /// <summary>
+    /// Q4_K tiles pack sc and m in 6 bits (m of blocks 4–7 spread over three bytes' top bits): raw blocks with random
+    /// scale bytes (every 6-bit value in every position, which quantizing real weights rarely reaches) come back exactly,
+    /// and the SIMD product still matches the scalar one bit for bit and the float64 product of the dequantized weight.
+    /// </summary>
+    [Fact]
+    public void Q4K_packed_sub_scales_hold_every_6_bit_value()
+    {
+        const int rows = 37, cols = 2048;
+        var rng = new Random(91);
+        var blocks = GC.AllocateArray<byte>(rows * (int)BlockFormats.RowBytes(GgmlType.Q4_K, cols), pinned: true);
+        rng.NextBytes(blocks);
+        ushort d = BitConverter.HalfToUInt16Bits((Half)0.01f), dmin = BitConverter.HalfToUInt16Bits((Half)0.003f);
+        for (int b = 0; b < blocks.Length; b += 144)
+        {
+            blocks[b] = (byte)d; blocks[b + 1] = (byte)(d >> 8);
+            blocks[b + 2] = (byte)dmin; blocks[b + 3] = (byte)(dmin >> 8);
+        }
+        var seen = new bool[2, 8, 64];
+        fixed (byte* pb = blocks)
+        {
+            using var tiles = BlockTiles.From(GgmlType.Q4_K, new BlockMatrix(rows, cols, pb, 256, 144));
+            for (int r = 0; r < rows; r++)
+                for (int b = 0; b < cols / 32; b++)
+                {
+                    Q4KBlock.ScaleMin(b & 7, pb + (long)r * (cols / 256 * 144) + 144 * (b >> 3) + 4, out int sc, out int m);
+                    tiles.SubScale(r / 16, b, 0, r % 16).Should().Be(sc, $"sc of row {r}, block {b}");
+                    tiles.SubScale(r / 16, b, 1, r % 16).Should().Be(m, $"m of row {r}, block {b}");
+                    seen[0, b & 7, sc] = seen[1, b & 7, m] = true;
+                }
+            var wHat = ReferenceGgmlBlocks.Dequantize((int)GgmlType.Q4_K, blocks, rows, cols);
+            foreach (int m in new[] { 1, 5 })
+            {
+                var x = Random(rng, (long)m * cols);
+                var y = Run(tiles, x, m, cols, rows, false, null, GemmSimdLevel.Vector512);
+                var scalar = Run(tiles, x, m, cols, rows, false, null, GemmSimdLevel.Scalar);
+                y.Should().Equal(scalar, (a, b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b), $"SIMD and scalar agree bit for bit (m={m})");
+                for (int j = 0; j < m; j++)
+                    for (int r = 0; r < rows; r++)
+                    {
+                        double exact = 0, size = 0;
+                        for (int k = 0; k < cols; k++)
+                        {
+                            exact += wHat[(long)r * cols + k] * x[(long)j * cols + k];
+                            size += Math.Abs(wHat[(long)r * cols + k] * x[(long)j * cols + k]);
+                        }
+                        Math.Abs(y[(long)j * rows + r] - exact).Should().BeLessThanOrEqualTo(0.02 * size, $"row {r} of x {j}: near the exact product (int8 activations)");
+                    }
+            }
+        }
+        for (int kind = 0; kind < 2; kind++)
+            for (int j = 0; j < 8; j++)
+            {
+                int distinct = 0;
+                for (int v = 0; v < 64; v++) if (seen[kind, j, v]) distinct++;
+                distinct.Should().BeGreaterThanOrEqualTo(48, $"random scale bytes reach most 6-bit values ({(kind == 0 ? "sc" : "m")}, block {j} of a super-block)");
+            }
+    }
+
+    /// <summary>
+    /// RunMany (several products under one fork, shared X quantized once): every output equals, bit for bit, the same
+    /// product run alone, with mixed formats, shared and separate inputs, accumulate on and off, m = 1 and m = 6, and the
+    /// padding of every Y untouched.
+    /// </summary>
+    [Fact]
+    public void Products_under_one_fork_equal_each_product_alone_bit_for_bit()
+    {
+        var rng = new Random(123);
+        var specs = new (GgmlType Type, int Rows, int Cols, int Input, bool Accumulate)[]
+        {
+            (GgmlType.Q4_K, 37, 512, 0, false), (GgmlType.Q6_K, 21, 512, 0, true), (GgmlType.Q4_K, 5, 512, 0, false),
+            (GgmlType.Q4_0, 19, 96, 1, false), (GgmlType.Q8_0, 40, 96, 1, true), (GgmlType.Q6_K, 16, 256, 2, false),
+        };
+        var cases = specs.Select(s => Make(s.Type, s.Rows, s.Cols, rng)).ToList();
+        try
+        {
+            foreach (int m in new[] { 1, 6 })
+            {
+                int[] colsOf = [512, 96, 256];
+                var xs = colsOf.Select(c => Random(rng, (long)m * (c + 3))).ToArray();
+                var initial = specs.Select(s => Random(rng, (long)m * (s.Rows + 2))).ToArray();
+                var alone = specs.Select((s, i) => Run(cases[i].Tiles, xs[s.Input], m, colsOf[s.Input] + 3, s.Rows + 2, s.Accumulate, s.Accumulate ? initial[i] : null, GemmIsa.Detected)).ToArray();
+                var together = specs.Select((s, i) => s.Accumulate ? (float[])initial[i].Clone() : Nan((long)m * (s.Rows + 2))).ToArray();
+                var pins = xs.Concat(together).Select(a => GCHandle.Alloc(a, GCHandleType.Pinned)).ToList();
+                try
+                {
+                    var products = specs.Select((s, i) => new TiledProduct((BlockTiles)cases[i].Tiles, (float*)pins[s.Input].AddrOfPinnedObject(), colsOf[s.Input] + 3,
+                        (float*)pins[xs.Length + i].AddrOfPinnedObject(), s.Rows + 2, s.Accumulate)).ToArray();
+                    BlockTiledMatmul.RunMany(products, m);
+                }
+                finally
+                {
+                    foreach (var h in pins) h.Free();
+                }
+                for (int i = 0; i < specs.Length; i++)
+                {
+                    together[i].Should().Equal(alone[i], (a, b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b), $"product {i} ({specs[i].Type}) m={m}");
+                    if (!specs[i].Accumulate)
+                        for (int j = 0; j < m; j++)
+                            float.IsNaN(together[i][(long)j * (specs[i].Rows + 2) + specs[i].Rows]).Should().BeTrue("padding of y is not written");
+                }
+            }
+        }
+        finally
+        {
+            foreach (var c in cases) c.Dispose();
         }
     }
 }

@@ -5,9 +5,9 @@
 //
 //   Q8_0  u[b] = Σ_c q·xq                      (SIMD: 16·Σ (H − 8)·xq + Σ L·xq over u = q + 128's nibbles H, L)
 //   Q4_0  u[b] = Σ_c (q − 8)·xq
-//   Q4_K  u[b] = sc_j·Σ_c q·xq,   n[b] = m_j·xs[b]
+//   Q4_K  u[b] = sc_j·Σ_c q·xq,   k = fma(m_j, xs[b]·xd[b], k)   (xs[b]·xd[b] rounded to F32 once per call)
 //   Q6_K  u[b] = sc_lo·Σ_{c<16} (q − 32)·xq + sc_hi·Σ_{c≥16} (q − 32)·xq
-//   t = fma(u[b], xd[b], t), k = fma(n[b], xd[b], k)    over the blocks of s, in order, from 0
+//   t = fma(u[b], xd[b], t)                             over the blocks of s, in order, from 0
 //   a = fma(t, d, a) (then Q4_K: a = fma(k, −dmin, a))   over the super-blocks, in order, from 0
 //   Y[j, r] = a (or Y + a)
 //
@@ -17,7 +17,11 @@
 // masks); the code offsets (−8, −32) are subtracted there too, as the activations' pair sums × 8 or × 32 made once per
 // call (the i16 adds wrap, but the final sums are below 2^15: 16·8·127 and 8·32·127). One vpmaddwd then widens to i32
 // and applies the sub-block scale (Q4_K, Q6_K: sc in both i16 halves), 16 (Q8_0's H) or 1. The f16 scales are widened by bit
-// placement (exact; BlockMath.LoadF16Fast is the scalar twin).
+// placement (exact; BlockMath.LoadF16Fast is the scalar twin). High nibbles take one vgf2p8affineqb (GFNI) where the CPU
+// has it, else a shift and a mask. Q4_K's packed 6-bit sc/m are unpacked once per super-block into a 256-byte stack
+// buffer that each block reads as before. Each block prefetches the code lines 4 KiB ahead: at m = 1 the products then
+// read as fast as a bare streaming read of the same bytes (bench-blocks --sweep), 7–14 % faster than without; only the
+// first group of x rows of a tile prefetches (later groups find the tile in cache, and the prefetches cost them ~5 %).
 //
 // Groups of up to 4 x rows share each weight load (m = 1 runs a one-row kernel); every (j, r) runs the same integer and
 // float operations whatever m is and whichever group j is in, so a row's result is bitwise the same alone, in a batch or
@@ -31,43 +35,106 @@ using static PureLlama.Kernels.Simd.Int8DotProducts;
 
 namespace PureLlama.Kernels.Blocks;
 
+/// <summary>One product of <see cref="BlockTiledMatmul.RunMany"/>: Y[m, W.Rows] (=|+=) X[m, W.Cols]·Ŵᵀ (ldx ≥ cols, ldy ≥ rows).</summary>
+internal readonly unsafe struct TiledProduct(BlockTiles w, float* x, int ldx, float* y, int ldy, bool accumulate)
+{
+    public BlockTiles W { get; } = w;
+    public float* X { get; } = x;
+    public int Ldx { get; } = ldx;
+    public float* Y { get; } = y;
+    public int Ldy { get; } = ldy;
+    public bool Accumulate { get; } = accumulate;
+}
+
 /// <summary>The int8 dot-product matmul over Q8_0 / Q4_0 / Q4_K / Q6_K tiles (any m).</summary>
 internal static unsafe class BlockTiledMatmul
 {
     private const int Lanes = BlockTiles.TileRows, MaxGroup = 4;
 
-    /// <summary>Y[m, rows] (=|+=) X[m, cols]·Ŵᵀ; ldx ≥ cols, ldy ≥ rows.</summary>
-    public static void Run(BlockTiles w, int m, float* x, int ldx, float* y, int ldy, bool accumulate)
+    /// <summary>How far ahead in a tile's code stream each block prefetches (measured best of 1–8 KiB at m = 1, 2 threads).</summary>
+    private const int PrefetchAhead = 4096;
+
+    /// <summary>Prefetches the code lines <see cref="PrefetchAhead"/> bytes past a block (past the end is harmless: no fault).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* codes, int bytes)
     {
-        ArgumentNullException.ThrowIfNull(w);
+        for (int i = 0; i < bytes; i += 64) Sse.Prefetch0(codes + PrefetchAhead + i);
+    }
+
+    /// <summary>Y[m, rows] (=|+=) X[m, cols]·Ŵᵀ; ldx ≥ cols, ldy ≥ rows.</summary>
+    public static void Run(BlockTiles w, int m, float* x, int ldx, float* y, int ldy, bool accumulate) =>
+        RunMany([new TiledProduct(w, x, ldx, y, ldy, accumulate)], m);
+
+    /// <summary>
+    /// Several products with the same m under one fork: their tiles form one list cut into pieces, so a thread goes on to
+    /// the next product without waiting for the others (one join per call, not per product), and products that read the
+    /// same X (same pointer, stride and columns) quantize it once. Every X is quantized before any Y is written; the
+    /// outputs must not overlap one another. Each Y is bitwise what <see cref="Run"/> gives alone.
+    /// </summary>
+    public static void RunMany(ReadOnlySpan<TiledProduct> products, int m)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
-        if (m == 0) return;
-        ArgumentNullException.ThrowIfNull(y);
-        if (ldy < w.Rows) throw new ArgumentOutOfRangeException(nameof(ldy), ldy, $"ldy must be at least rows = {w.Rows}.");
+        foreach (var p in products)
+        {
+            ArgumentNullException.ThrowIfNull(p.W, nameof(products));
+            if (p.Y == null) throw new ArgumentNullException(nameof(products), "A product's y is null.");
+            if (p.Ldy < p.W.Rows) throw new ArgumentOutOfRangeException(nameof(products), p.Ldy, $"ldy must be at least rows = {p.W.Rows}.");
+        }
+        if (m == 0 || products.IsEmpty) return;
         bool simd = Int8TiledMatmul.Accelerated;
-        using var a = Q8Activations.Quantize(x, m, w.Cols, ldx, null, simd);
-        int group = w.Type switch { GgmlType.Q8_0 or GgmlType.Q4_0 => 32, GgmlType.Q6_K => 16, _ => 0 };
-        int perRow = simd && group > 0 ? w.Cols / group : 0;
-        int* offsets = perRow > 0 ? (int*)NativeMemory.Alloc((nuint)((long)m * perRow * sizeof(int))) : null;
+        var list = products.ToArray();
+        int n = list.Length;
+        var acts = new Q8Activations?[n];
+        var owned = new bool[n];
+        var offsets = new nint[n];
+        var ops = new Operands[n];
+        var first = new int[n + 1];
         try
         {
-            if (offsets != null) PairSums(a, m, group, w.Type == GgmlType.Q6_K ? 32 : 8, offsets);
-            var o = new Operands(w, a, offsets, perRow, y, ldy, accumulate);
-            ParallelWork.Rows(w.Tiles, 16L * w.Cols * m, (t0, t1) =>
+            long work = 0;
+            for (int p = 0; p < n; p++)
             {
-                for (int t = t0; t < t1; t++)
+                var w = list[p].W;
+                int shared = -1;
+                for (int q = 0; q < p && shared < 0; q++)
+                    if (list[q].X == list[p].X && list[q].Ldx == list[p].Ldx && list[q].W.Cols == w.Cols) shared = q;
+                owned[p] = shared < 0;
+                var a = acts[p] = owned[p] ? Q8Activations.Quantize(list[p].X, m, w.Cols, list[p].Ldx, null, simd) : acts[shared]!;
+                int group = w.Type == GgmlType.Q6_K ? 16 : 32, perRow = simd ? w.Cols / group : 0;
+                int* o = perRow > 0 ? (int*)NativeMemory.Alloc((nuint)((long)m * perRow * sizeof(int))) : null;
+                offsets[p] = (nint)o;
+                if (o != null && w.Type == GgmlType.Q4_K) ScaledSums(a, m, (float*)o);
+                else if (o != null) PairSums(a, m, group, w.Type == GgmlType.Q6_K ? 32 : 8, o);
+                ops[p] = new Operands(w, a, o, perRow, list[p].Y, list[p].Ldy, list[p].Accumulate);
+                first[p + 1] = first[p] + w.Tiles;
+                work += 16L * w.Cols * m * w.Tiles;
+            }
+            int tiles = first[n];
+            ParallelWork.Rows(tiles, work / Math.Max(1, tiles), (g0, g1) =>
+            {
+                int p = Array.BinarySearch(first, g0);
+                p = p >= 0 ? p : ~p - 1;
+                for (int g = g0; g < g1; g++)
+                {
+                    while (g >= first[p + 1]) p++;
+                    int t = g - first[p];
                     for (int j0 = 0; j0 < m; j0 += MaxGroup)
                     {
                         int mm = Math.Min(MaxGroup, m - j0);
-                        if (!simd) TileScalar(w, t, a, j0, mm, o.Y, ldy, accumulate);
-                        else if (mm == 1) Tile<One>(o, t, j0, 1);
-                        else Tile<Four>(o, t, j0, mm);
+                        if (!simd) TileScalar(list[p].W, t, acts[p]!, j0, mm, list[p].Y, list[p].Ldy, list[p].Accumulate);
+                        else if (mm == 1) Tile<One>(ops[p], t, j0, 1);
+                        else Tile<Four>(ops[p], t, j0, mm);
                     }
+                }
             });
         }
         finally
         {
-            NativeMemory.Free(offsets);
+            for (int p = 0; p < n; p++)
+            {
+                if (owned[p]) acts[p]?.Dispose();
+                NativeMemory.Free((void*)offsets[p]);
+            }
         }
     }
 
@@ -94,19 +161,26 @@ internal static unsafe class BlockTiledMatmul
         }
     }
 
+    /// <summary>Q4_K's min side: xs[b]·xd[b] per block (one F32 rounding; the scalar path forms the same product).</summary>
+    private static void ScaledSums(Q8Activations a, int m, float* sums)
+    {
+        for (int j = 0; j < m; j++)
+            for (int b = 0; b < a.Blocks; b++) sums[(long)j * a.Blocks + b] = a.RowSums(j)[b] * a.RowScales(j)[b];
+    }
+
     /// <summary>Raw pointers of one call (read into locals at the top of each tile kernel).</summary>
     private readonly struct Operands(BlockTiles w, Q8Activations a, int* offsets, int offsetsPerRow, float* y, int ldy, bool accumulate)
     {
         public readonly GgmlType Type = w.Type;
         public readonly byte* Codes = w.Data;
         public readonly long TileBytes = w.TileBytes;
-        public readonly sbyte* Sub = w.Sub;
+        public readonly byte* Sub = w.Sub;
+        public readonly long SubBytesPerTile = w.SubBytesPerTile;
         public readonly ushort* Super = w.Super;
         public readonly int Rows = w.Rows, Blocks = w.Blocks, SuperBlocks = w.SuperBlocks;
         public readonly sbyte* X = a.Values;
         public readonly int Ldq = a.PaddedCols;
         public readonly float* Xd = a.Scales;
-        public readonly int* Xs = a.Sums;
         public readonly int* Offsets = offsets;
         public readonly int OffsetsPerRow = offsetsPerRow;
         public readonly float* Y = y;
@@ -129,10 +203,22 @@ internal static unsafe class BlockTiledMatmul
     /// <summary>Rows j0 … j0 + 3 of a group; rows past mm alias the last valid one (computed, never stored).</summary>
     private static (int J1, int J2, int J3) Aliases(int j0, int mm) => (j0 + Math.Min(mm, 2) - 1, j0 + Math.Min(mm, 3) - 1, j0 + mm - 1);
 
-    /// <summary>Low and high nibbles of every byte (<paramref name="low4"/> = 0x0F in every byte).</summary>
+    /// <summary>
+    /// Low and high nibbles of every byte (<paramref name="low4"/> = 0x0F in every byte). The one-row kernels take the
+    /// high nibbles with GFNI (one op for two); the four-row kernels keep the shift and mask, because vgf2p8affineqb
+    /// shares the pipes of their 8 vpmaddubsw per vector (with it Q8_0 at m = 16 ran ~5 % slower).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector512<byte> Low, Vector512<byte> High) Nibbles(Vector512<byte> v, Vector512<byte> low4) =>
-        (v & low4, Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & low4);
+    private static (Vector512<byte> Low, Vector512<byte> High) Nibbles<G>(Vector512<byte> v, Vector512<byte> low4) where G : struct, IGroup =>
+        (v & low4, Gfni.V512.IsSupported && !G.IsFour ? Gfni.V512.GaloisFieldAffineTransform(v, HighNibbleMatrix(), 0)
+            : Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & low4);
+
+    /// <summary>
+    /// vgf2p8affineqb's bit matrix for x >> 4 in every byte (one instruction instead of a shift and a mask): result bit i
+    /// is the parity of (matrix byte 7 − i) AND x, so bytes 7, 6, 5, 4 select x's bits 4, 5, 6, 7 and bytes 3…0 are zero.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> HighNibbleMatrix() => Vector512.Create(0x1020408000000000UL).AsByte();
 
     /// <summary>p + Σ over one 8-column step: low nibbles × x[0…3], high nibbles × x[4…7], as i16 pair sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -153,6 +239,7 @@ internal static unsafe class BlockTiledMatmul
     private static void TileQ8_0<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
     {
         var (j1, j2, j3) = Aliases(j0, mm);
+        bool fetch = j0 == 0;   // the tile's first pass streams it in; later groups find it in cache
         int ldq = o.Ldq, blocks = o.Blocks, perRow = o.OffsetsPerRow;
         sbyte* x0 = o.X + (long)j0 * ldq, x1 = o.X + (long)j1 * ldq, x2 = o.X + (long)j2 * ldq, x3 = o.X + (long)j3 * ldq;
         float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
@@ -166,13 +253,14 @@ internal static unsafe class BlockTiledMatmul
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int b = 0; b < blocks; b++, codes += 512, ds += Lanes)
         {
+            if (fetch) Prefetch(codes, 512);
             // L: low nibbles of u = q + 128, H: high nibbles; q = 16·(H − 8) + L. Each i16 sums 16 products ≤ 15·127.
             Vector512<short> l0 = default, l1 = default, l2 = default, l3 = default;
             Vector512<short> h0 = default, h1 = default, h2 = default, h3 = default;
             sbyte* x = x0 + 32 * b;
             for (byte* v = codes, stop = codes + 512; v < stop; v += 64, x += 4)
             {
-                var (lo, hi) = Nibbles(Vector512.Load(v), low4);
+                var (lo, hi) = Nibbles<G>(Vector512.Load(v), low4);
                 var bx = Broadcast4(x);
                 l0 += PairsUnsigned(lo, bx);
                 h0 += PairsUnsigned(hi, bx);
@@ -205,6 +293,7 @@ internal static unsafe class BlockTiledMatmul
     private static void TileQ4_0<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
     {
         var (j1, j2, j3) = Aliases(j0, mm);
+        bool fetch = j0 == 0;   // the tile's first pass streams it in; later groups find it in cache
         int ldq = o.Ldq, blocks = o.Blocks, perRow = o.OffsetsPerRow;
         sbyte* x0 = o.X + (long)j0 * ldq, x1 = o.X + (long)j1 * ldq, x2 = o.X + (long)j2 * ldq, x3 = o.X + (long)j3 * ldq;
         float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
@@ -217,11 +306,12 @@ internal static unsafe class BlockTiledMatmul
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int b = 0; b < blocks; b++, codes += 256, ds += Lanes)
         {
+            if (fetch) Prefetch(codes, 256);
             Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
             sbyte* x = x0 + 32 * b;
             for (byte* v = codes, stop = codes + 256; v < stop; v += 64, x += 8)
             {
-                var (lo, hi) = Nibbles(Vector512.Load(v), low4);
+                var (lo, hi) = Nibbles<G>(Vector512.Load(v), low4);
                 p0 = Step(p0, lo, hi, x);
                 if (G.IsFour)
                 {
@@ -246,28 +336,43 @@ internal static unsafe class BlockTiledMatmul
     private static void TileQ4K<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
     {
         var (j1, j2, j3) = Aliases(j0, mm);
+        bool fetch = j0 == 0;   // the tile's first pass streams it in; later groups find it in cache
         int ldq = o.Ldq, blocks = o.Blocks, supers = o.SuperBlocks;
         sbyte* x0 = o.X + (long)j0 * ldq, x1 = o.X + (long)j1 * ldq, x2 = o.X + (long)j2 * ldq, x3 = o.X + (long)j3 * ldq;
         float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
-        int* s0 = o.Xs + (long)j0 * blocks, s1 = o.Xs + (long)j1 * blocks, s2 = o.Xs + (long)j2 * blocks, s3 = o.Xs + (long)j3 * blocks;
+        float* s0 = (float*)o.Offsets + (long)j0 * blocks, s1 = (float*)o.Offsets + (long)j1 * blocks, s2 = (float*)o.Offsets + (long)j2 * blocks, s3 = (float*)o.Offsets + (long)j3 * blocks;
         byte* codes = o.Codes + t * o.TileBytes;
-        sbyte* sub = o.Sub + (long)t * blocks * 2 * Lanes;
+        byte* sub = o.Sub + t * o.SubBytesPerTile;
         ushort* ds = o.Super + (long)t * supers * 2 * Lanes;
         long d1 = x1 - x0, d2 = x2 - x0, d3 = x3 - x0;
         var low4 = Vector512.Create((byte)0x0F);
+        var six = Vector512.Create((byte)0x3F);
         var duplicate = DuplicateIndices();
+        byte* unpacked = stackalloc byte[256];
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int sb = 0, b = 0; sb < supers; sb++, ds += 2 * Lanes)
+        for (int sb = 0, b = 0; sb < supers; sb++, ds += 2 * Lanes, sub += BlockTiles.Q4KSubBytes)
         {
+            // sc_j, m_j of the super-block, unpacked (BlockTiles): byte 16·(j mod 4) + lane of S0/S1 (sc), M0/M1 (m).
+            var v0 = Vector512.Load(sub);
+            var v1 = Vector512.Load(sub + 64);
+            var v2 = Vector512.Load(sub + 128);
+            var m1 = (Vector512.ShiftRightLogical(v0.AsUInt16(), 6).AsByte() & Vector512.Create((byte)0x03))
+                | (Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & Vector512.Create((byte)0x0C))
+                | (Vector512.ShiftRightLogical(v2.AsUInt16(), 2).AsByte() & Vector512.Create((byte)0x30));
+            (v0 & six).Store(unpacked);
+            (v1 & six).Store(unpacked + 64);
+            (v2 & six).Store(unpacked + 128);
+            m1.Store(unpacked + 192);
             Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default;
             Vector512<float> k0 = default, k1 = default, k2 = default, k3 = default;
-            for (int end = b + 8; b < end; b++, codes += 256, sub += 2 * Lanes)
+            for (byte* u = unpacked, uEnd = unpacked + 128; u < uEnd; u += 16, b++, codes += 256)
             {
+                if (fetch) Prefetch(codes, 256);
                 Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
                 sbyte* x = x0 + 32 * b;
                 for (byte* v = codes, stop = codes + 256; v < stop; v += 64, x += 8)
                 {
-                    var (lo, hi) = Nibbles(Vector512.Load(v), low4);
+                    var (lo, hi) = Nibbles<G>(Vector512.Load(v), low4);
                     p0 = Step(p0, lo, hi, x);
                     if (G.IsFour)
                     {
@@ -276,18 +381,19 @@ internal static unsafe class BlockTiledMatmul
                         p3 = Step(p3, lo, hi, x + d3);
                     }
                 }
-                var sc = Avx512BW.PermuteVar32x16(Avx512BW.ConvertToVector512Int16(Vector256.Load(sub)), duplicate);
-                var min = Avx512F.ConvertToVector512Int32(Vector128.Load(sub + Lanes));
+                // sc_j of each lane in both i16 of its 32-bit lane, m_j as its i32.
+                var sc = Avx512BW.PermuteVar32x16(Avx512BW.ConvertToVector512Int16(Vector256.Load(u)), duplicate);
+                var min = Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(Vector128.Load(u + 128)));
                 t0 = Scale(Avx512BW.MultiplyAddAdjacent(p0, sc), e0 + b, t0);
-                k0 = Scale(min * Vector512.Create(s0[b]), e0 + b, k0);
+                k0 = Vector512.FusedMultiplyAdd(min, Vector512.Create(s0[b]), k0);
                 if (G.IsFour)
                 {
                     t1 = Scale(Avx512BW.MultiplyAddAdjacent(p1, sc), e1 + b, t1);
                     t2 = Scale(Avx512BW.MultiplyAddAdjacent(p2, sc), e2 + b, t2);
                     t3 = Scale(Avx512BW.MultiplyAddAdjacent(p3, sc), e3 + b, t3);
-                    k1 = Scale(min * Vector512.Create(s1[b]), e1 + b, k1);
-                    k2 = Scale(min * Vector512.Create(s2[b]), e2 + b, k2);
-                    k3 = Scale(min * Vector512.Create(s3[b]), e3 + b, k3);
+                    k1 = Vector512.FusedMultiplyAdd(min, Vector512.Create(s1[b]), k1);
+                    k2 = Vector512.FusedMultiplyAdd(min, Vector512.Create(s2[b]), k2);
+                    k3 = Vector512.FusedMultiplyAdd(min, Vector512.Create(s3[b]), k3);
                 }
             }
             var d = HalfToSingle(ds);
@@ -329,12 +435,13 @@ internal static unsafe class BlockTiledMatmul
     private static void TileQ6K<G>(in Operands o, int t, int j0, int mm) where G : struct, IGroup
     {
         var (j1, j2, j3) = Aliases(j0, mm);
+        bool fetch = j0 == 0;   // the tile's first pass streams it in; later groups find it in cache
         int ldq = o.Ldq, blocks = o.Blocks, supers = o.SuperBlocks, perRow = o.OffsetsPerRow;
         sbyte* x0 = o.X + (long)j0 * ldq, x1 = o.X + (long)j1 * ldq, x2 = o.X + (long)j2 * ldq, x3 = o.X + (long)j3 * ldq;
         float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
         int* f0 = o.Offsets + (long)j0 * perRow, f1 = o.Offsets + (long)j1 * perRow, f2 = o.Offsets + (long)j2 * perRow, f3 = o.Offsets + (long)j3 * perRow;
         byte* codes = o.Codes + t * o.TileBytes;
-        sbyte* sub = o.Sub + (long)t * blocks * 2 * Lanes;
+        sbyte* sub = (sbyte*)o.Sub + (long)t * blocks * 2 * Lanes;
         ushort* ds = o.Super + (long)t * supers * Lanes;
         var duplicate = DuplicateIndices();
         var duplicateHigh = duplicate + Vector512.Create((short)Lanes);
@@ -346,6 +453,7 @@ internal static unsafe class BlockTiledMatmul
             Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default;
             for (int end = b + 8; b < end; b++, codes += 384, sub += 2 * Lanes)
             {
+                if (fetch) Prefetch(codes, 384);
                 var scales = Avx512BW.ConvertToVector512Int16(Vector256.Load(sub));
                 var scLo = Avx512BW.PermuteVar32x16(scales, duplicate);
                 var scHi = Avx512BW.PermuteVar32x16(scales, duplicateHigh);
@@ -409,14 +517,13 @@ internal static unsafe class BlockTiledMatmul
                         for (int c = 0; c < 16; c++) lo += w.Code(t, lane, 32 * ab + c) * xq[32 * ab + c];
                         for (int c = 16; c < 32; c++) hi += w.Code(t, lane, 32 * ab + c) * xq[32 * ab + c];
                         float xd = a.RowScales(j)[ab];
-                        sbyte* sub = w.SubScales(t, ab);
                         if (w.Type == GgmlType.Q8_0) tSum = MathF.FusedMultiplyAdd(lo + hi, xd, tSum);
                         else if (w.Type == GgmlType.Q4_0) tSum = MathF.FusedMultiplyAdd(lo + hi - 8 * a.RowSums(j)[ab], xd, tSum);
-                        else if (w.Type == GgmlType.Q6_K) tSum = MathF.FusedMultiplyAdd(lo * sub[lane] + hi * sub[Lanes + lane], xd, tSum);
+                        else if (w.Type == GgmlType.Q6_K) tSum = MathF.FusedMultiplyAdd(lo * w.SubScale(t, ab, 0, lane) + hi * w.SubScale(t, ab, 1, lane), xd, tSum);
                         else
                         {
-                            kSum = MathF.FusedMultiplyAdd(sub[Lanes + lane] * a.RowSums(j)[ab], xd, kSum);
-                            tSum = MathF.FusedMultiplyAdd((lo + hi) * sub[lane], xd, tSum);
+                            kSum = MathF.FusedMultiplyAdd(w.SubScale(t, ab, 1, lane), a.RowSums(j)[ab] * xd, kSum);
+                            tSum = MathF.FusedMultiplyAdd((lo + hi) * w.SubScale(t, ab, 0, lane), xd, tSum);
                         }
                     }
                     acc = MathF.FusedMultiplyAdd(tSum, w.SuperScale(t, sb, 0, lane), acc);

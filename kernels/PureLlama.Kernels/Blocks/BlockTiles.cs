@@ -1,6 +1,6 @@
 // Q8_0, Q4_0, Q4_K and Q6_K weights repacked at load for the int8 dot-product kernel BlockTiledMatmul: rows in tiles of
 // 16, each weight row one 32-bit lane, so one 64-byte load feeds 16 output rows. The weight values stay exact, and the
-// bytes per weight stay those of the GGUF file (Q8_0 1.0625, Q4_0 0.5625, Q4_K 0.578 vs 0.5625, Q6_K 0.8203):
+// bytes per weight stay those of the GGUF file (Q8_0 1.0625, Q4_0 0.5625, Q4_K 0.5625, Q6_K 0.8203):
 //
 //   Q8_0  ŵ[c] = d·q[c]                        q ∈ [−128, 127]; stored as u = q + 128 (q xor 0x80), whose nibbles are
 //                                              H = (q >> 4) + 8 and L = q & 15: q = 16·(H − 8) + L
@@ -14,8 +14,11 @@
 //   nibbles, 4 steps × 64 bytes: low nibble column 8s + i, high nibble column 8s + 4 + i (i < 4)
 //   Q6_K then 2 × 64 bytes of q's top two bits: vector g holds steps 2g, 2g + 1; in byte 4·lane + i, bits 0–1 column
 //   8(2g) + i, bits 2–3 column 8(2g) + 4 + i, bits 4–5 column 8(2g+1) + i, bits 6–7 column 8(2g+1) + 4 + i
-// K-quants' sub-scales as int8 [block, 2, 16 lanes] (Q6_K: sc of the block's two halves; Q4_K: sc_j, m_j); per
-// super-block f16 [16 lanes] d (Q4_K: then 16 lanes of −dmin), widened in the kernel. Padding rows hold zeros.
+// Q6_K's sub-scales as int8 [block, 2, 16 lanes] (sc of the block's two halves). Q4_K's sc_j, m_j (6 bits each) as the
+// file packs them, 12 bytes per row and super-block: 192 bytes [3, 64] per tile and super-block. Byte i = 16·(j mod 4) +
+// lane of vectors S0 (sc, j < 4), S1 (sc, j ≥ 4), M0 (m, j < 4), M1 (m, j ≥ 4); stored P0 = S0 | M1[0:1] << 6,
+// P1 = S1 | M1[2:3] << 6, P2 = M0 | M1[4:5] << 6 (unpacked once per super-block with masks and shifts).
+// Per super-block f16 [16 lanes] d (Q4_K: then 16 lanes of −dmin), widened in the kernel. Padding rows hold zeros.
 using System.Runtime.InteropServices;
 using PureLlama.Kernels.Simd;
 
@@ -44,8 +47,12 @@ internal sealed unsafe class BlockTiles : IDisposable
     public int BlockBytes { get; }
     public long TileBytes { get; }
     public byte* Data { get; }
-    /// <summary>I8 [tiles, blocks, 2, 16] (K-quants only).</summary>
-    public sbyte* Sub { get; }
+    /// <summary>Sub-scales (K-quants only): Q6_K I8 [tiles, blocks, 2, 16]; Q4_K packed [tiles, super-blocks, 192 bytes].</summary>
+    public byte* Sub { get; }
+    /// <summary>Sub-scale bytes of one tile (0, Q6_K 32 per block, Q4_K 192 per super-block).</summary>
+    public long SubBytesPerTile { get; }
+    /// <summary>Bytes of Q4_K's packed sc/m per tile and super-block.</summary>
+    public const int Q4KSubBytes = 192;
     /// <summary>f16 bits [tiles, super-blocks, ScalesPerSuper, 16].</summary>
     public ushort* Super { get; }
     /// <summary>All bytes held.</summary>
@@ -62,21 +69,30 @@ internal sealed unsafe class BlockTiles : IDisposable
         ScalesPerSuper = type == GgmlType.Q4_K ? 2 : 1;
         BlockBytes = type switch { GgmlType.Q8_0 => 512, GgmlType.Q6_K => NibbleBytes + 128, _ => NibbleBytes };
         TileBytes = (long)BlockBytes * Blocks;
-        long data = TileBytes * Tiles, sub = BlocksPerSuper == 1 ? 0 : 32L * Tiles * Blocks, super = 32L * ScalesPerSuper * Tiles * SuperBlocks;
+        SubBytesPerTile = type switch { GgmlType.Q6_K => 32L * Blocks, GgmlType.Q4_K => (long)Q4KSubBytes * SuperBlocks, _ => 0 };
+        long data = TileBytes * Tiles, sub = SubBytesPerTile * Tiles, super = 32L * ScalesPerSuper * Tiles * SuperBlocks;
         ByteLength = data + sub + super;
         _memory = HugePages.Allocate((nuint)(ByteLength + 192));
         NativeMemory.Clear(_memory, (nuint)(ByteLength + 192));
         byte* p = (byte*)_memory;
         Data = p; p += (data + 63) & ~63L;
-        Sub = (sbyte*)p; p += (sub + 63) & ~63L;
+        Sub = p; p += (sub + 63) & ~63L;
         Super = (ushort*)p;
     }
 
     /// <summary>Code bytes of tile t.</summary>
     public byte* Tile(int t) => Data + t * TileBytes;
 
-    /// <summary>The 2 × 16 sub-scales of tile t, block b (K-quants).</summary>
-    public sbyte* SubScales(int t, int b) => Sub + ((long)t * Blocks + b) * 2 * Lanes;
+    /// <summary>Sub-scale k of (tile t, block b, lane): Q6_K sc of half k; Q4_K sc_j (k = 0) or m_j (k = 1).</summary>
+    public int SubScale(int t, int b, int k, int lane)
+    {
+        if (Type == GgmlType.Q6_K) return (sbyte)Sub[((long)t * Blocks + b) * 2 * Lanes + k * Lanes + lane];
+        byte* p = Sub + t * SubBytesPerTile + (long)(b >> 3) * Q4KSubBytes + 16 * (b & 3) + lane;
+        int j = b & 7;
+        if (k == 0) return p[j < 4 ? 0 : 64] & 63;
+        if (j < 4) return p[128] & 63;
+        return (p[0] >> 6) | (p[64] >> 6 << 2) | (p[128] >> 6 << 4);
+    }
 
     /// <summary>d (16 lanes), then for Q4_K −dmin (16 lanes), of tile t, super-block s, as f16 bits.</summary>
     public ushort* SuperScales(int t, int s) => Super + ((long)t * SuperBlocks + s) * ScalesPerSuper * Lanes;
@@ -181,12 +197,23 @@ internal sealed unsafe class BlockTiles : IDisposable
     {
         SuperScales(t, s)[lane] = F16Bits(block);
         SuperScales(t, s)[Lanes + lane] = (ushort)(F16Bits(block + 2) ^ 0x8000);   // −dmin: the sign bit flipped
+        byte* scaleBytes = Sub + t * SubBytesPerTile + (long)s * Q4KSubBytes + lane;   // this lane's bytes only; zeroed at allocation
         for (int j = 0; j < 8; j++)
         {
             Q4KBlock.ScaleMin(j, block + 4, out int sc, out int m);
-            sbyte* sub = SubScales(t, 8 * s + j);
-            sub[lane] = (sbyte)sc;
-            sub[Lanes + lane] = (sbyte)m;
+            byte* p = scaleBytes + 16 * (j & 3);
+            if (j < 4)
+            {
+                p[0] |= (byte)sc;
+                p[128] |= (byte)m;
+            }
+            else
+            {
+                p[64] |= (byte)sc;
+                p[0] |= (byte)((m & 3) << 6);
+                p[64] |= (byte)((m >> 2 & 3) << 6);
+                p[128] |= (byte)((m >> 4) << 6);
+            }
         }
         byte* qs = block + 16;
         for (int i = 0; i < 256; i++)
@@ -209,7 +236,7 @@ internal sealed unsafe class BlockTiles : IDisposable
             int b = 8 * s + (i >> 5);
             PutNibble(CodeBlock(t, b), lane, i & 31, low);
             PutTop2(CodeBlock(t, b), lane, i & 31, high);
-            if ((i & 15) == 0) SubScales(t, b)[((i >> 4) & 1) * Lanes + lane] = scales[i >> 4];
+            if ((i & 15) == 0) Sub[((long)t * Blocks + b) * 2 * Lanes + ((i >> 4) & 1) * Lanes + lane] = (byte)scales[i >> 4];
         }
     }
 

@@ -164,12 +164,16 @@ internal static unsafe class SimdPagedAttention
                 kRows[j] = RowOf(kPool, slotRow, d, s.K + (long)j * d);
                 vRows[j] = RowOf(vPool, slotRow, d, s.V + (long)j * d);
             }
-            // Scores of the whole group key by key: each key row is read once for the group's heads, whose dot chains
-            // are independent (GQA's reuse; no dependency between consecutive multiply-adds of different heads).
+            // Scores: eight keys at a time per head (eight independent chains, one horizontal reduction for all eight),
+            // the tile's last nk mod 8 keys one by one.
             float* qRow = q + ((long)row * p.Heads + kvh * group) * d;
-            for (int j = 0; j < nk; j++)
-                for (int g = 0; g < group; g++)
-                    s.S[g * KeyTile + j] = p.Scale * Dot(qRow + (long)g * d, kRows[j], d);
+            int j8 = Avx.IsSupported && d % 8 == 0 ? nk / 8 * 8 : 0;
+            for (int g = 0; g < group; g++)
+            {
+                float* qg = qRow + (long)g * d, sg = s.S + g * KeyTile;
+                for (int j = 0; j < j8; j += 8) (Dot8Keys(qg, kRows + j, d) * p.Scale).Store(sg + j);
+                for (int j = j8; j < nk; j++) sg[j] = p.Scale * Dot(qg, kRows[j], d);
+            }
             for (int g = 0; g < group; g++)
             {
                 float* sg = s.S + g * KeyTile;
@@ -308,6 +312,30 @@ internal static unsafe class SimdPagedAttention
         }
         for (; c < d; c++) sum = MathF.FusedMultiplyAdd(a[c], b[c], sum);
         return sum;
+    }
+
+    // (q·k_0, …, q·k_7) for d a multiple of 8: eight 8-lane chains in c order, then one tree of horizontal adds that
+    // leaves key i's sum in lane i.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Dot8Keys(float* q, float** k, int d)
+    {
+        float* k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6], k7 = k[7];
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int c = 0; c < d; c += 8)
+        {
+            var x = Vector256.Load(q + c);
+            a0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k0 + c), a0);
+            a1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k1 + c), a1);
+            a2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k2 + c), a2);
+            a3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k3 + c), a3);
+            a4 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k4 + c), a4);
+            a5 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k5 + c), a5);
+            a6 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k6 + c), a6);
+            a7 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k7 + c), a7);
+        }
+        var u0 = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));   // [0123 of a0..a3 | 4567 of a0..a3]
+        var u1 = Avx.HorizontalAdd(Avx.HorizontalAdd(a4, a5), Avx.HorizontalAdd(a6, a7));
+        return Avx.Permute2x128(u0, u1, 0x20) + Avx.Permute2x128(u0, u1, 0x31);
     }
 
     // dst = alpha·x (in place when dst is x).

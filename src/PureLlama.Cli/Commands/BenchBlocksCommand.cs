@@ -30,10 +30,15 @@ internal static class BenchBlocksCommand
         var bf16 = new Option<bool>("--bf16") { Description = "also time the same products with dense BF16 weights (the baseline of docs/perf.md)" };
         var types = new Option<string[]>("--types") { Description = "q8_0 q4_0 q4_k_m (default: all three)", AllowMultipleArgumentsPerToken = true };
         var inCache = new Option<bool>("--in-cache") { Description = "time one L2-resident 256 × 2048 weight per block type (Q8_0, Q4_0, Q4_K, Q6_K) instead: the kernels' compute rate" };
-        var command = new Command("bench-blocks", "Decode-step weight products of a 1B-shaped model in GGUF block formats (int8 dots vs exact).") { steps, types, bf16, exact, inCache };
-        command.SetAction(parse => ModelCliOptions.Guard(() => parse.GetValue(inCache)
-            ? InCache(parse.GetValue(steps))
-            : Run(parse.GetValue(steps), parse.GetValue(types) is { Length: > 0 } t ? t : ["q8_0", "q4_0", "q4_k_m"], parse.GetValue(bf16), parse.GetValue(exact))));
+        var sweep = new Option<bool>("--sweep") { Description = "time the step's m = 1 products straight over the tiles against a bare read of the same bytes, then each type's one-thread in-cache rate" };
+        var command = new Command("bench-blocks", "Decode-step weight products of a 1B-shaped model in GGUF block formats (int8 dots vs exact).") { steps, types, bf16, exact, inCache, sweep };
+        command.SetAction(parse => ModelCliOptions.Guard(() =>
+        {
+            var fileTypes = parse.GetValue(types) is { Length: > 0 } t ? t : ["q8_0", "q4_0", "q4_k_m"];
+            if (parse.GetValue(steps) < 1) throw new ArgumentException("--steps must be at least 1.");
+            if (parse.GetValue(sweep)) return BenchBlocksSweep.Run(parse.GetValue(steps), fileTypes);
+            return parse.GetValue(inCache) ? InCache(parse.GetValue(steps)) : Run(parse.GetValue(steps), fileTypes, parse.GetValue(bf16), parse.GetValue(exact));
+        }));
         return command;
     }
 
@@ -223,8 +228,14 @@ internal static class BenchBlocksCommand
     // The projections of one decode step as llama-quantize types them (docs/perf.md, fixtures/gguf/README.md).
     private static List<GgmlBlockTensor> Weights(string fileType)
     {
-        var list = new List<GgmlBlockTensor>();
         var rng = new Random(7);
+        return [.. StepShapes(fileType).Select(w => Random(rng, w.Type, w.Rows, w.Cols))];
+    }
+
+    /// <summary>(type, rows, cols) of each weight product of one decode step of a file type, in the model's order.</summary>
+    internal static List<(GgmlType Type, int Rows, int Cols)> StepShapes(string fileType)
+    {
+        var list = new List<(GgmlType, int, int)>();
         for (int i = 0; i < Layers; i++)
         {
             var (baseType, vType, downType) = fileType switch
@@ -234,15 +245,10 @@ internal static class BenchBlocksCommand
                 "q4_k_m" => (GgmlType.Q4_K, MoreBits(i) ? GgmlType.Q6_K : GgmlType.Q4_K, MoreBits(i) ? GgmlType.Q6_K : GgmlType.Q4_K),
                 _ => throw new ArgumentException($"--types takes q8_0, q4_0 and q4_k_m, not '{fileType}'."),
             };
-            list.Add(Random(rng, baseType, Hidden, Hidden));
-            list.Add(Random(rng, baseType, Kv, Hidden));
-            list.Add(Random(rng, vType, Kv, Hidden));
-            list.Add(Random(rng, baseType, Hidden, Hidden));
-            list.Add(Random(rng, baseType, Ffn, Hidden));
-            list.Add(Random(rng, baseType, Ffn, Hidden));
-            list.Add(Random(rng, downType, Hidden, Ffn));
+            list.AddRange([(baseType, Hidden, Hidden), (baseType, Kv, Hidden), (vType, Kv, Hidden), (baseType, Hidden, Hidden),
+                (baseType, Ffn, Hidden), (baseType, Ffn, Hidden), (downType, Hidden, Ffn)]);
         }
-        list.Add(Random(rng, fileType == "q8_0" ? GgmlType.Q8_0 : GgmlType.Q6_K, Vocab, Hidden));
+        list.Add((fileType == "q8_0" ? GgmlType.Q8_0 : GgmlType.Q6_K, Vocab, Hidden));
         return list;
     }
 
@@ -256,7 +262,7 @@ internal static class BenchBlocksCommand
         return new GgmlBlockTensor(type, new Shape(rows, cols), Tensor.FromArray(bytes, new Shape(bytes.Length)));
     }
 
-    private static byte[] RandomBlocks(Random rng, GgmlType type, int rows, int cols)
+    internal static byte[] RandomBlocks(Random rng, GgmlType type, int rows, int cols)
     {
         int bb = BlockFormats.BlockBytes(type);
         var bytes = new byte[rows * BlockFormats.RowBytes(type, cols)];

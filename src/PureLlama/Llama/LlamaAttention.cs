@@ -42,9 +42,10 @@ public sealed class LlamaAttention : IDisposable
     {
         using var tmp = new Temporaries();
         int n = ctx.Tokens;
-        var q = tmp.Add(QProj.Forward(h));                            // [N, nHeads·d]
-        var k = tmp.Add(KProj.Forward(h));                            // [N, nKv·d]
-        var v = tmp.Add(VProj.Forward(h));                            // [N, nKv·d]
+        var qkv = LinearGroup.Forward(h, QProj, KProj, VProj);
+        var q = tmp.Add(qkv[0]);                                      // [N, nHeads·d]
+        var k = tmp.Add(qkv[1]);                                      // [N, nKv·d]
+        var v = tmp.Add(qkv[2]);                                      // [N, nKv·d]
         ctx.Lora?.Apply(layer, LoraModule.Q, h, q);
         ctx.Lora?.Apply(layer, LoraModule.K, h, k);
         ctx.Lora?.Apply(layer, LoraModule.V, h, v);

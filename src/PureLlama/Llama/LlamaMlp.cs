@@ -32,9 +32,10 @@ public sealed class LlamaMlp : IDisposable
     internal Tensor Forward(Tensor h, IRowLora? lora, int layer)
     {
         using var tmp = new Temporaries();
-        var g = tmp.Add(GateProj.Forward(h));     // [N, I]
+        var gateUp = LinearGroup.Forward(h, GateProj, UpProj);
+        var g = tmp.Add(gateUp[0]);               // [N, I]
+        var u = tmp.Add(gateUp[1]);               // [N, I]
         lora?.Apply(layer, LoraModule.Gate, h, g);
-        var u = tmp.Add(UpProj.Forward(h));       // [N, I]
         lora?.Apply(layer, LoraModule.Up, h, u);
         var a = tmp.Add(Ops.Gated(Activation, g, u)); // [N, I]
         var y = DownProj.Forward(a);              // [N, C]

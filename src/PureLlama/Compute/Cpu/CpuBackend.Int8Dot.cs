@@ -24,6 +24,28 @@ public sealed unsafe partial class CpuBackend
         return true;
     }
 
+    /// <summary>
+    /// y_i = x·Ŵ_iᵀ for several block-format weights that read the same x, under one fork with x quantized once
+    /// (<see cref="Kernels.Blocks.BlockTiledMatmul.RunMany"/>; each y_i bitwise what <see cref="TryInt8DotMatMul"/> gives
+    /// alone). False, with nothing written, unless every Ŵ_i has block tiles here and the fast path is on.
+    /// </summary>
+    internal bool TryInt8DotMatMulMany(Tensor x, IReadOnlyList<QuantizedTensor> ws, IReadOnlyList<Tensor> ys)
+    {
+        if (QuantizedInference.ExactDequant || ws.Count != ys.Count || ws.Count == 0) return false;
+        var products = new Kernels.Blocks.TiledProduct[ws.Count];
+        int m = -1;
+        for (int i = 0; i < ws.Count; i++)
+        {
+            if (ws[i] is not GgmlBlockTensor || Packed(ws[i]) is not Kernels.Blocks.BlockTiles tiles) return false;
+            int mi = QuantizedShapes.Validate(this, x, ws[i], ys[i], transposeWeight: false).M;
+            if (m >= 0 && mi != m) return false;
+            m = mi;
+            products[i] = new Kernels.Blocks.TiledProduct(tiles, x.Pointer<float>(), ws[i].Columns, ys[i].Pointer<float>(), ws[i].Rows, accumulate: false);
+        }
+        Kernels.Blocks.BlockTiledMatmul.RunMany(products, m);
+        return true;
+    }
+
     /// <summary>Repacks Ŵ for the int8 dot-product kernels now (at load) rather than on its first product.</summary>
     internal void Prepack(QuantizedTensor w)
     {
