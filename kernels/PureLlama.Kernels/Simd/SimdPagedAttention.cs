@@ -285,14 +285,17 @@ internal static unsafe class SimdPagedAttention
         switch (pool.Type)
         {
             case PagedKvType.F32: new ReadOnlySpan<float>((float*)pool.Data + row * d, d).CopyTo(new Span<float>(dst, d)); break;
-            case PagedKvType.Bf16:
-                ushort* b = (ushort*)pool.Data + row * d;
-                for (int c = 0; c < d; c++) dst[c] = Bf16.ToFloat(b[c]);
-                break;
+            case PagedKvType.Bf16: SimdFloatConvert.Bf16ToF32Run((ushort*)pool.Data + row * d, dst, d); break;
             default:
                 sbyte* codes = (sbyte*)pool.Data + row * d;
                 float scale = pool.Scales[row];
-                for (int c = 0; c < d; c++) dst[c] = codes[c] * scale;
+                int c = 0;
+                if (Avx2.IsSupported)
+                {
+                    var vs = Vector256.Create(scale);
+                    for (; c + 8 <= d; c += 8) (Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(codes + c)) * vs).Store(dst + c);
+                }
+                for (; c < d; c++) dst[c] = codes[c] * scale;
                 break;
         }
     }
