@@ -10,8 +10,8 @@
 # LLAMACPP_CACHE moves it). The model: bench-decode's random BF16 checkpoint (16 layers, hidden 2048), exported
 # to GGUF BF16 by `purellama export-gguf`, then Q4_0 and Q8_0 made by llama.cpp's own llama-quantize.
 #
-# Pairs: BF16 vs BF16; NF4 (lm_head too) vs Q4_0; INT4 RTN g128 (GPTQ layout, lm_head INT8 on load as llama.cpp quantizes
-# its head) vs Q4_0; INT8 (lm_head
+# Pairs: BF16 vs BF16; NF4 (lm_head too) vs Q4_0; INT4 RTN g128 (GPTQ layout, lm_head Q6_K on load: the format llama.cpp
+# gives the head of its Q4_0 file) vs Q4_0; INT8 (lm_head
 # too) vs Q8_0; and both engines on the same GGUF files, llama.cpp's Q4_0, Q8_0 and Q4_K_M (gguf-q4_0, gguf-q8_0,
 # gguf-q4_k_m). --formats picks a subset (default: all seven). llama-bench: -t THREADS -p 128 -n 32 -mmp 0 -r 1 --poll 50,0
 # (the better of its two wait modes); PureLlama: bench-decode --prompt 128 --decode 32 with its defaults (copied weights on
@@ -98,7 +98,7 @@ for r in $(seq 1 "$ROUNDS"); do
     case $f in
       bf16) pl=(--dir "$DENSE"); gguf=$CACHE/1b-bf16.gguf ;;
       nf4) pl=(--dir "$DENSE" --quantize nf4 --quantize-lm-head); gguf=$CACHE/1b-Q4_0.gguf ;;
-      int4) pl=(--model "$RTN" --quantize int8 --quantize-lm-head); gguf=$CACHE/1b-Q4_0.gguf ;;
+      int4) pl=(--model "$RTN" --quantize int8 --lm-head-format q6_k); gguf=$CACHE/1b-Q4_0.gguf ;;
       int8) pl=(--dir "$DENSE" --quantize int8 --quantize-lm-head); gguf=$CACHE/1b-Q8_0.gguf ;;
       gguf-q4_0) gguf=$CACHE/1b-Q4_0.gguf; pl=(--model "$gguf") ;;
       gguf-q8_0) gguf=$CACHE/1b-Q8_0.gguf; pl=(--model "$gguf") ;;
@@ -123,7 +123,7 @@ for f in $FORMATS; do
     $2 == f && $3 == "purellama" { pp[++n1] = $4; pd[n1] = $5 }
     $2 == f && $3 == "llama.cpp" { lp[++n2] = $4; ld[n2] = $5 }
     END {
-      name["bf16"] = "BF16 vs BF16"; name["nf4"] = "NF4 (lm_head NF4) vs Q4_0"; name["int4"] = "INT4 RTN g128 (lm_head INT8) vs Q4_0"; name["int8"] = "INT8 (lm_head INT8) vs Q8_0"
+      name["bf16"] = "BF16 vs BF16"; name["nf4"] = "NF4 (lm_head NF4) vs Q4_0"; name["int4"] = "INT4 RTN g128 (lm_head Q6_K) vs Q4_0"; name["int8"] = "INT8 (lm_head INT8) vs Q8_0"
       name["gguf-q4_0"] = "the Q4_0 GGUF file, both engines"; name["gguf-q8_0"] = "the Q8_0 GGUF file, both engines"; name["gguf-q4_k_m"] = "the Q4_K_M GGUF file, both engines"
       a = median(pd, n1); b = median(ld, n2); c = median(pp, n1); d = median(lp, n2)
       printf "| %s | %.1f / %.1f | %.2f× | %.1f / %.1f | %.2f× |\n", name[f], a, b, (b > 0 ? a / b : 0), c, d, (d > 0 ? c / d : 0)

@@ -148,6 +148,7 @@ public sealed unsafe class Int8DotKernelTests
                 y.Should().Equal(scalar, (a, b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b), $"SIMD and scalar agree bit for bit ({f} m={m})");
 
                 var wFast = FastWeights(c.Tiles);
+                var wSpan = Int4Magnitudes(c.Tiles);   // INT4: s·(q + z), the size of the two F32 terms the zero point is folded from
                 var inverse = InversePermutation(c.Tiles);
                 using var q = QuantizeActivations(x, m, cols, ldx, c.Tiles);
                 for (int j = 0; j < m; j++)
@@ -162,7 +163,7 @@ public sealed unsafe class Int8DotKernelTests
                             double wf = wFast[(long)r * c.Tiles.PaddedCols + kp], we = c.WHat[(long)r * cols + k];
                             exact += we * xv;
                             onCodes += wf * xq;
-                            scale += Math.Abs(wf * xq);
+                            scale += Math.Abs((wSpan?[(long)r * c.Tiles.PaddedCols + kp] ?? wf) * xq);
                             // activation rounding (≤ d/2 per element) + the weight's level rounding (NF4)
                             bound += Math.Abs(wf) * q.RowScales(j)[kp / 32] * 0.5 + Math.Abs(wf - we) * Math.Abs(xv);
                         }
@@ -331,6 +332,52 @@ public sealed unsafe class Int8DotKernelTests
         fixed (byte* pp = packed)
         fixed (float* pa = absmax, pm = map)
             Int8TiledRepack.FromNf4(new Nf4Matrix(5, 96, 64, pp, pm, pa)).Should().BeNull();
+    }
+
+    /// <summary>
+    /// INT4 only (else null): s · (q + z) per weight, [rows, padded cols]. The kernel sums Σ d·Σ q·x and z·Σ d·Σx in F32 and
+    /// subtracts (the zero point once per weight block), so its rounding scales with these, not with s · (q − z).
+    /// </summary>
+    private static double[]? Int4Magnitudes(Int8TiledWeights t)
+    {
+        if (t.Codes != TiledCodes.Int4) return null;
+        var w = new double[(long)t.Rows * t.PaddedCols];
+        for (int r = 0; r < t.Rows; r++)
+            for (int c = 0; c < t.PaddedCols; c++)
+            {
+                int tile = r / 16, lane = r % 16, wb = c / t.BlockCols;
+                int q = Int8TiledMatmul.CodeValue(t, t.Tile(tile), lane, c), z = t.TileZeros(tile, wb)[lane];
+                w[(long)r * t.PaddedCols + c] = Math.Abs((double)t.Scale(tile, wb, lane)) * (q + z);
+            }
+        return w;
+    }
+
+    [Fact]
+    public void Int4_rows_whose_codes_equal_their_zero_point_give_zero_up_to_f32_rounding()
+    {
+        const int rows = 16, cols = 256, size = 128, groups = cols / size;
+        var qw = Pinned<int>(cols / 8 * rows);
+        var qz = Pinned<int>(groups * rows / 8);
+        var sc = Pinned<ushort>(groups * rows);
+        var gi = Pinned<int>(cols);
+        Array.Fill(qw, unchecked((int)0x99999999));                         // every code 9
+        Array.Fill(qz, unchecked((int)0x99999999));                         // every zero point 9: Ŵ = 0
+        for (int i = 0; i < sc.Length; i++) sc[i] = BitConverter.HalfToUInt16Bits((Half)0.05f);
+        for (int i = 0; i < cols; i++) gi[i] = i / size;
+        using var tiles = Int8TiledRepack.FromInt4(new Int4GroupWeights(Pin(qw), Pin(qz), Pin(sc), Pin(gi), rows, cols, groups))!;
+        var rng = new Random(77);
+        var x = Random(rng, 3L * cols);
+        foreach (var level in new[] { GemmSimdLevel.Vector512, GemmSimdLevel.Scalar })
+        {
+            var y = RunFast(tiles, x, 3, cols, rows, false, null, level);
+            for (int j = 0; j < 3; j++)
+            {
+                double span = 0;
+                for (int k = 0; k < cols; k++) span += 0.05 * 18 * Math.Abs(x[j * cols + k]);
+                for (int r = 0; r < rows; r++)
+                    ((double)Math.Abs(y[j * rows + r])).Should().BeLessThanOrEqualTo(1e-6 * span, $"{level}: Ŵ = 0 leaves only the rounding of the two folded sums");
+            }
+        }
     }
 
     /// <summary>The weight values the fast path multiplies: s · v (INT4: s · (q − z)), [rows, padded cols], in packed column order.</summary>

@@ -55,6 +55,7 @@ internal static unsafe class BenchWork
             }),
         .. BenchWorkQuant.Items(),
         .. BenchWorkInt8Dot.Items(),
+        .. BenchWorkLmHead.Items(),
         .. BenchWorkRows.Items(),
     ];
 

@@ -30,12 +30,13 @@ internal static class BenchDecodeCommand
         var model = new Option<string?>("--model") { Description = "time this model folder (e.g. one written by purellama quantize) instead of the random 1B-shaped one" };
         var quantize = new Option<string?>("--quantize") { Description = "quantize the projections while loading: nf4 | int8 (default: BF16 as stored)" };
         var quantizeLmHead = new Option<bool>("--quantize-lm-head") { Description = "with --quantize: quantize lm_head too (its own copy when tied)" };
+        var lmHeadFormat = ModelCliOptions.CreateLmHeadFormat();
         var exact = new Option<bool>("--exact-dequant") { Description = "multiply quantized weights as exact F32 codes instead of the int8 dot-product kernels" };
         var versus = new Option<string[]>("--versus") { Description = "also time these folders, alternating decode steps with --model (or the random BF16 one) in one process (ratios robust to machine load)", AllowMultipleArgumentsPerToken = true };
         var device = DeviceOption.Create();
         var command = new Command("bench-decode", "Prefill/decode speed of a random Llama-3.2-1B-shaped BF16 model against the bandwidth roofline.")
         {
-            dir, prompt, decode, loading, bandwidth, layers, model, quantize, quantizeLmHead, versus, device, exact,
+            dir, prompt, decode, loading, bandwidth, layers, model, quantize, quantizeLmHead, lmHeadFormat, versus, device, exact,
         };
         command.SetAction(parse => ModelCliOptions.Guard(() =>
         {
@@ -44,7 +45,7 @@ internal static class BenchDecodeCommand
             return parse.GetValue(versus) is { Length: > 0 } others
                 ? Versus([parse.GetValue(model) ?? EnsureRandom(parse.GetValue(dir)!, parse.GetValue(layers)), .. others], parse.GetValue(prompt), parse.GetValue(decode), DeviceOption.Resolve(parse.GetValue(device)))
                 : Run(parse.GetValue(model) ?? parse.GetValue(dir)!, parse.GetValue(model) is null, parse.GetValue(prompt), parse.GetValue(decode),
-                    parse.GetValue(loading)!, parse.GetValue(bandwidth), parse.GetValue(layers), ModelCliOptions.QuantizeOption(parse.GetValue(quantize), parse.GetValue(quantizeLmHead)),
+                    parse.GetValue(loading)!, parse.GetValue(bandwidth), parse.GetValue(layers), ModelCliOptions.QuantizeOption(parse.GetValue(quantize), parse.GetValue(quantizeLmHead), parse.GetValue(lmHeadFormat)),
                     DeviceOption.Resolve(parse.GetValue(device)));
         }));
         return command;

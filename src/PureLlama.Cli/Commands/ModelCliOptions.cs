@@ -14,13 +14,14 @@ internal sealed class ModelCliOptions
     public Option<string?> Adapter { get; } = new("--adapter") { Description = "PEFT LoRA adapter folder to apply (adapter_config.json, adapter_model.safetensors)" };
     public Option<string> KvCache { get; } = new("--kv-cache") { Description = "KV cache storage: f32 (default, exact) | bf16 (half the memory)", DefaultValueFactory = _ => "f32" };
     public Option<bool> QuantizeLmHead { get; } = new("--quantize-lm-head") { Description = "with --quantize: quantize lm_head too (a tied lm_head gets its own quantized copy of the embedding table); it is a quarter of a 1B model's decode reads in BF16" };
+    public Option<string?> LmHeadFormat { get; } = CreateLmHeadFormat();
     public Option<bool> ExactDequant { get; } = new("--exact-dequant") { Description = "CPU: multiply quantized weights as exact F32 codes (the fidelity path) instead of int8 dot products on int8-quantized activations (the fast default; docs/kernels/int8-dot.md)" };
     public Option<string?> Quantize { get; } = new("--quantize") { Description = "quantize the projections while loading: nf4 | int8 (a folder written by purellama quantize loads quantized without it)" };
 
     public void AddTo(Command command)
     {
         command.Options.Add(Model); command.Options.Add(Device); command.Options.Add(Loading); command.Options.Add(Context); command.Options.Add(KvCache);
-        command.Options.Add(Quantize); command.Options.Add(QuantizeLmHead); command.Options.Add(Adapter);
+        command.Options.Add(Quantize); command.Options.Add(QuantizeLmHead); command.Options.Add(LmHeadFormat); command.Options.Add(Adapter);
         command.Options.Add(ExactDequant);
     }
 
@@ -58,21 +59,30 @@ internal sealed class ModelCliOptions
         };
         var device = DeviceOption.Resolve(parse.GetValue(Device));
         if (parse.GetValue(ExactDequant)) Compute.QuantizedInference.ExactDequant = true;   // only ever turned on: in-process callers (tests) keep their choice
-        return LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context), QuantizeOption(parse.GetValue(Quantize), parse.GetValue(QuantizeLmHead)));
+        return LlamaRuntime.Load(parse.GetValue(Model)!, device, loading, parse.GetValue(Context), QuantizeOption(parse.GetValue(Quantize), parse.GetValue(QuantizeLmHead), parse.GetValue(LmHeadFormat)));
     }
+
+    /// <summary>The --lm-head-format option (shared by the commands that load a model and bench-decode).</summary>
+    public static Option<string?> CreateLmHeadFormat() => new("--lm-head-format")
+    {
+        Description = "with --quantize: quantize lm_head (implies --quantize-lm-head) to q6_k (6.56 bits/weight, what llama.cpp gives the head of its 4-bit files) | q8_0 | q4_k | q4_0 | int8 | nf4 (default: the --quantize format)",
+    };
 
     /// <summary>The config of a --quantize value (null when absent): nf4 (QLoRA defaults) or int8.</summary>
     /// <param name="value">The --quantize value.</param>
     /// <param name="lmHead">Quantize lm_head too (--quantize-lm-head; bitsandbytes leaves it dense by default).</param>
-    public static Quantization.QuantizationConfig? QuantizeOption(string? value, bool lmHead = false)
+    /// <param name="lmHeadFormat">The --lm-head-format value: lm_head quantized to this format (implies <paramref name="lmHead"/>).</param>
+    public static Quantization.QuantizationConfig? QuantizeOption(string? value, bool lmHead = false, string? lmHeadFormat = null)
     {
         if (value is null)
         {
-            if (lmHead) throw new ArgumentException("--quantize-lm-head needs --quantize nf4|int8.");
+            if (lmHead || lmHeadFormat is not null)
+                throw new ArgumentException($"{(lmHeadFormat is not null ? "--lm-head-format" : "--quantize-lm-head")} needs --quantize nf4|int8 (for a GPTQ/AWQ checkpoint, whose projections stay as stored, it names the format of nothing but the head).");
             return null;
         }
         var config = Quantization.QuantizationConfig.ParseFormat(value, "--quantize") == Tensors.QuantFormat.Nf4
             ? Quantization.QuantizationConfig.Nf4() : Quantization.QuantizationConfig.Int8();
+        if (lmHeadFormat is not null) return config with { SkipModules = [], LmHeadFormat = Quantization.QuantizationConfig.ParseLmHeadFormat(lmHeadFormat) };
         return lmHead ? config with { SkipModules = [] } : config;
     }
 

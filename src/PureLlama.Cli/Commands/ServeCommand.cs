@@ -26,7 +26,7 @@ internal static class ServeCommand
         var maxTokens = new Option<int?>("--max-tokens") { Description = "largest max_tokens a request may ask for, and the default (default: what the context leaves)" };
         var maxBody = new Option<string>("--max-body") { Description = "largest request body (default 4MiB; larger: 413)", DefaultValueFactory = _ => "4MiB" };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (continuous batching, paged KV cache, prefix caching, LoRA per request).");
-        foreach (var o in new Option[] { model.Model, model.Device, model.Loading, model.Context, model.Quantize, model.QuantizeLmHead,
+        foreach (var o in new Option[] { model.Model, model.Device, model.Loading, model.Context, model.Quantize, model.QuantizeLmHead, model.LmHeadFormat,
                      host, port, apiKey, name, lora, kvMemory, kvCache, blockSize, maxBatchTokens, maxRunning, maxWaiting, noPrefixCache,
                      maxConcurrent, maxTokens, maxBody })
             command.Options.Add(o);

@@ -53,6 +53,8 @@ public static class CheckpointQuantizer
         ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
+        if (config.LmHeadFormat is { } head && head != config.Format)
+            throw new ArgumentException($"A bitsandbytes checkpoint stores lm_head as {config.Format} or dense, not {head}; quantize the head to {head} when loading instead (--lm-head-format).", nameof(config));
         var clock = Stopwatch.StartNew();
         string outDir = Path.GetFullPath(outputDirectory);
         using var checkpoint = HfCheckpoint.Open(sourceDirectory, WeightLoading.Mapped);

@@ -58,7 +58,7 @@ public sealed partial class LlamaModel
             // A tied lm_head (quantized only when not skipped) is quantized from the embedding table.
             string source = module == "lm_head" && config.TieWordEmbeddings ? "model.embed_tokens.weight" : module + ".weight";
             using var dense = checkpoint.ReadCopy(source, shape, s_denseTypes);
-            return new QuantLinear(quantize.Quantize(dense, device));
+            return new QuantLinear(module == "lm_head" ? quantize.QuantizeLmHead(dense, device) : quantize.Quantize(dense, device));
         });
         // The quantizer's F32 staging arrays (4 bytes per weight of the largest matrix) are large-object
         // garbage now: return their pages to the OS instead of keeping them in the process peak.

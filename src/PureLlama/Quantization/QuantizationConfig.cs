@@ -32,6 +32,14 @@ public sealed record QuantizationConfig
     /// <summary>Linear modules left dense (llm_int8_skip_modules); a module is skipped when its dotted name equals an entry or contains it as whole dotted components.</summary>
     public IReadOnlyList<string> SkipModules { get; init; } = ["lm_head"];
 
+    /// <summary>
+    /// The format lm_head gets when it is quantized (not in <see cref="SkipModules"/>); null: <see cref="Format"/>.
+    /// Nf4, Int8, or a ggml block format: Q6_K (6.56 bits per weight, what llama.cpp gives the head of its 4-bit files),
+    /// Q8_0, Q4_K, Q4_0. Applied when loading (a tied head: its own copy of the embedding table); a bitsandbytes
+    /// checkpoint cannot store a ggml head, so <see cref="Llama.CheckpointQuantizer"/> refuses one that differs from Format.
+    /// </summary>
+    public QuantFormat? LmHeadFormat { get; init; }
+
     /// <summary>NF4 with double quantization and blocks of 64 (QLoRA's defaults).</summary>
     public static QuantizationConfig Nf4(bool doubleQuant = true, int blockSize = 64) =>
         new() { Format = QuantFormat.Nf4, DoubleQuant = doubleQuant, BlockSize = blockSize };
@@ -48,13 +56,28 @@ public sealed record QuantizationConfig
         _ => throw new ArgumentException($"{what} must be one of nf4, int8; got '{name}'."),
     };
 
+    /// <summary>Parses an lm_head format name: nf4, int8, q8_0, q6_k, q4_k or q4_0 (case-insensitive); the message names the choices otherwise.</summary>
+    /// <exception cref="ArgumentException">Unknown name.</exception>
+    public static QuantFormat ParseLmHeadFormat(string name, string what = "--lm-head-format") => name?.Trim().ToLowerInvariant() switch
+    {
+        "nf4" => QuantFormat.Nf4,
+        "int8" => QuantFormat.Int8,
+        "q8_0" => QuantFormat.Q8_0,
+        "q6_k" => QuantFormat.Q6_K,
+        "q4_k" => QuantFormat.Q4_K,
+        "q4_0" => QuantFormat.Q4_0,
+        _ => throw new ArgumentException($"{what} must be one of nf4, int8, q8_0, q6_k, q4_k, q4_0; got '{name}'."),
+    };
+
     /// <summary>Checks the values (block size positive and even).</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()
     {
         if (Format == QuantFormat.Nf4 && (BlockSize <= 0 || BlockSize % 2 != 0 || BlockSize > 4096))
             throw new ArgumentException($"NF4 block size must be a positive even number up to 4096, got {BlockSize}.");
-        if (!Enum.IsDefined(Format)) throw new ArgumentException($"Unknown quantization format {Format}.");
+        if (Format is not (QuantFormat.Nf4 or QuantFormat.Int8)) throw new ArgumentException($"Quantization format {Format} is not one of NF4, INT8.");
+        if (LmHeadFormat is { } head && head is not (QuantFormat.Nf4 or QuantFormat.Int8 or QuantFormat.Q8_0 or QuantFormat.Q6_K or QuantFormat.Q4_K or QuantFormat.Q4_0))
+            throw new ArgumentException($"lm_head format {head} is not one of NF4, INT8, Q8_0, Q6_K, Q4_K, Q4_0.");
     }
 
     /// <summary>True when the linear module <paramref name="moduleName"/> (e.g. lm_head, model.layers.0.mlp.up_proj) stays dense.</summary>
@@ -74,10 +97,37 @@ public sealed record QuantizationConfig
             : Int8Quantizer.Quantize(weight, device);
     }
 
-    /// <summary>"NF4 (double-quantized absmax, blocks of 64)" or "INT8 (row-wise)".</summary>
-    public string Describe() => Format == QuantFormat.Nf4
+    /// <summary>Quantizes the lm_head weight [vocab, hidden] (the embedding table when tied) to <see cref="LmHeadFormat"/> (default <see cref="Format"/>).</summary>
+    public QuantizedTensor QuantizeLmHead(Tensor weight, Device? device = null)
+    {
+        Validate();
+        return LmHeadFormat switch
+        {
+            null => Quantize(weight, device),
+            QuantFormat.Nf4 => Nf4Quantizer.Quantize(weight, device, BlockSize, DoubleQuant),
+            QuantFormat.Int8 => Int8Quantizer.Quantize(weight, device),
+            var block => QuantizeBlocks(weight, block.Value switch
+            {
+                QuantFormat.Q8_0 => Kernels.Blocks.GgmlType.Q8_0,
+                QuantFormat.Q6_K => Kernels.Blocks.GgmlType.Q6_K,
+                QuantFormat.Q4_K => Kernels.Blocks.GgmlType.Q4_K,
+                _ => Kernels.Blocks.GgmlType.Q4_0,
+            }, device),
+        };
+    }
+
+    private static GgmlBlockTensor QuantizeBlocks(Tensor weight, Kernels.Blocks.GgmlType type, Device? device)
+    {
+        int values = Kernels.Blocks.BlockFormats.BlockValues(type);
+        if (weight.Shape.Rank == 2 && weight.Shape[1] % values != 0)
+            throw new ArgumentException($"lm_head {weight.Shape} cannot be {type}: its rows of {weight.Shape[1]} values are not whole blocks of {values} (choose q8_0, q4_0, int8 or nf4).", nameof(weight));
+        return GgmlQuantizer.Quantize(weight, type, device);
+    }
+
+    /// <summary>"NF4 (double-quantized absmax, blocks of 64)" or "INT8 (row-wise)", with ", lm_head Q6_K" when the head has a format of its own.</summary>
+    public string Describe() => (Format == QuantFormat.Nf4
         ? $"NF4 ({(DoubleQuant ? "double-quantized" : "F32")} absmax, blocks of {BlockSize})"
-        : "INT8 (row-wise absmax)";
+        : "INT8 (row-wise absmax)") + (LmHeadFormat is { } head && !Skips("lm_head") ? $", lm_head {head}" : "");
 
     /// <summary>This record as transformers' BitsAndBytesConfig.to_dict() writes it.</summary>
     public JsonObject ToJson()

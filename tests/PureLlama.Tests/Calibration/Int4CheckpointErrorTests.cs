@@ -79,5 +79,13 @@ public sealed class Int4CheckpointErrorTests
         double err = 0, norm = 0;
         for (int i = 0; i < expected.Length; i++) { err = Math.Max(err, Math.Abs(actual[i] - expected[i])); norm = Math.Max(norm, Math.Abs(expected[i])); }
         err.Should().BeGreaterThan(0, "the head is INT8 now").And.BeLessThan(0.05 * norm, "INT8 row-wise absmax keeps the logits close");
+
+        // --lm-head-format: the head in a ggml block format of its own (Q8_0: the fixture's hidden 64 is two blocks).
+        using var headQ8 = LlamaRuntime.Load(folder, Device.Cpu, quantize: QuantizationConfig.Int8() with { SkipModules = [], LmHeadFormat = QuantFormat.Q8_0 });
+        headQ8.Model.LmHead.Should().BeOfType<QuantLinear>().Which.Weight.Should().BeOfType<GgmlBlockTensor>().Which.Format.Should().Be(QuantFormat.Q8_0);
+        actual = headQ8.Logits(prompt);
+        err = 0;
+        for (int i = 0; i < expected.Length; i++) err = Math.Max(err, Math.Abs(actual[i] - expected[i]));
+        err.Should().BeGreaterThan(0, "the head is Q8_0 now").And.BeLessThan(0.05 * norm, "Q8_0 keeps the logits close");
     }
 }

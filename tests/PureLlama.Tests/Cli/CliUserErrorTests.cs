@@ -161,6 +161,8 @@ public sealed partial class CliUserErrorTests(ITestOutputHelper output)
         yield return ["generate", "-m", d, "-p", "hi", "--kv-cache", "f8"];
         yield return ["generate", "-m", d, "-p", "hi", "--quantize", "q3"];
         yield return ["generate", "-m", d, "-p", "hi", "--quantize-lm-head"];
+        yield return ["generate", "-m", d, "-p", "hi", "--lm-head-format", "q6_k"];
+        yield return ["generate", "-m", d, "-p", "hi", "--quantize", "int8", "--lm-head-format", "q5_1"];
         yield return ["generate", "-m", d, "-p", "hi", "--context", "0"];
         yield return ["generate", "-m", d, "-p", "hi", "--context", "100000"];
         yield return ["generate", "-m", d, "-p", "hi", "--adapter", f.Empty];

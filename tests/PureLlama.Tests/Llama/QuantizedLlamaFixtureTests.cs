@@ -94,6 +94,22 @@ public sealed class QuantizedLlamaFixtureTests(ITestOutputHelper output)
         }
     }
 
+    // The fixture's f32 folder, or (tied) a copy with tie_word_embeddings: lm_head is the embedding table, not stored.
+    private static string Source(string tiny, TempDir dir, bool tied)
+    {
+        string source = Path.Combine(tiny, "f32");
+        if (!tied) return source;
+        source = dir.File("tied");
+        Directory.CreateDirectory(source);
+        string json = File.ReadAllText(Path.Combine(tiny, "f32", "config.json")).Replace("\"tie_word_embeddings\": false", "\"tie_word_embeddings\": true");
+        File.WriteAllText(Path.Combine(source, "config.json"), json);
+        using var file = SafeTensorsFile.Open(Path.Combine(tiny, "f32", "model.safetensors"));
+        var list = file.Tensors.Where(t => t.Name != "lm_head.weight").Select(t => (t.Name, file.GetTensor(t.Name))).ToList();
+        SafeTensorsWriter.Write(Path.Combine(source, "model.safetensors"), list);
+        foreach (var (_, t) in list) t.Dispose();
+        return source;
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -101,19 +117,7 @@ public sealed class QuantizedLlamaFixtureTests(ITestOutputHelper output)
     {
         if (LlamaFixtures.FindTiny() is not { } tiny) return;
         using var dir = new TempDir();
-        string source = Path.Combine(tiny, "f32");
-        if (tied)
-        {
-            // The fixture with tie_word_embeddings: lm_head is the embedding table, not stored.
-            source = dir.File("tied");
-            Directory.CreateDirectory(source);
-            string json = File.ReadAllText(Path.Combine(tiny, "f32", "config.json")).Replace("\"tie_word_embeddings\": false", "\"tie_word_embeddings\": true");
-            File.WriteAllText(Path.Combine(source, "config.json"), json);
-            using var file = SafeTensorsFile.Open(Path.Combine(tiny, "f32", "model.safetensors"));
-            var list = file.Tensors.Where(t => t.Name != "lm_head.weight").Select(t => (t.Name, file.GetTensor(t.Name))).ToList();
-            SafeTensorsWriter.Write(Path.Combine(source, "model.safetensors"), list);
-            foreach (var (_, t) in list) t.Dispose();
-        }
+        string source = Source(tiny, dir, tied);
         using var dense = LlamaRuntime.Load(source, Cpu);
         using var quantized = LlamaRuntime.Load(source, Cpu, WeightLoading.Copied, quantize: QuantizationConfig.Nf4() with { SkipModules = [] });
         var head = quantized.Model.LmHead.Should().BeOfType<QuantLinear>().Subject;
@@ -125,6 +129,55 @@ public sealed class QuantizedLlamaFixtureTests(ITestOutputHelper output)
         double rel = RelativeError(quantized.Logits(LlamaFixtures.Prompt), dense.Logits(LlamaFixtures.Prompt));
         output.WriteLine($"tied={tied}: NF4 everything incl. lm_head, logits relative error vs dense {rel:E3}");
         rel.Should().BeInRange(1e-6, 0.25);
+    }
+
+    [Theory]
+    [InlineData("q8_0", false)]
+    [InlineData("q4_0", true)]
+    [InlineData("int8", true)]
+    public void FixtureLmHeadFormatGivesTheHeadItsOwnFormat(string format, bool tied)
+    {
+        if (LlamaFixtures.FindTiny() is not { } tiny) return;
+        using var dir = new TempDir();
+        string source = Source(tiny, dir, tied);
+        var headFormat = QuantizationConfig.ParseLmHeadFormat(format);
+        var config = QuantizationConfig.Nf4() with { SkipModules = [], LmHeadFormat = headFormat };
+        config.Describe().Should().EndWith($", lm_head {headFormat}");
+        using var dense = LlamaRuntime.Load(source, Cpu);
+        using var quantized = LlamaRuntime.Load(source, Cpu, WeightLoading.Copied, quantize: config);
+        quantized.Model.Layers[0].Mlp.UpProj.Should().BeOfType<QuantLinear>().Which.Weight.Format.Should().Be(QuantFormat.Nf4, "the projections keep --quantize's format");
+        var head = quantized.Model.LmHead.Should().BeOfType<QuantLinear>().Subject;
+        head.Weight.Format.Should().Be(headFormat);
+        quantized.Model.EmbedTokens.Table.DType.Should().Be(DType.F32, "the embedding gather keeps the dense table");
+
+        // The head is the quantization of the (tied or stored) dense head, bit for bit.
+        using var expected = config.QuantizeLmHead(dense.Model.LmHead.DenseWeight());
+        head.Weight.Components.Should().HaveSameCount(expected.Components);
+        for (int i = 0; i < expected.Components.Count; i++)
+            RawBytes(head.Weight.Components[i]).Should().Equal(RawBytes(expected.Components[i]));
+        double rel = RelativeError(quantized.Logits(LlamaFixtures.Prompt), dense.Logits(LlamaFixtures.Prompt));
+        output.WriteLine($"tied={tied}: NF4 projections, lm_head {format}, logits relative error vs dense {rel:E3}");
+        rel.Should().BeInRange(1e-6, 0.25);
+    }
+
+    private static byte[] RawBytes(Tensor t) => t.DType.SizeOf() switch
+    {
+        1 => t.ToArray<byte>(),
+        2 => System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.ToArray<ushort>().AsSpan()).ToArray(),
+        _ => System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.ToArray<int>().AsSpan()).ToArray(),
+    };
+
+    [Fact]
+    public void LmHeadFormatIsRefusedWhereItCannotHold()
+    {
+        using var weight = Tensor.FromArray(new float[8 * 64], new Shape(8, 64), Cpu);
+        FluentActions.Invoking(() => (QuantizationConfig.Int8() with { LmHeadFormat = QuantFormat.Q6_K }).QuantizeLmHead(weight))
+            .Should().Throw<ArgumentException>().WithMessage("*lm_head*Q6_K*64*256*");
+        FluentActions.Invoking(() => QuantizationConfig.ParseLmHeadFormat("q5_1")).Should().Throw<ArgumentException>().WithMessage("*q6_k*q5_1*");
+        FluentActions.Invoking(() => (QuantizationConfig.Int8() with { LmHeadFormat = QuantFormat.Int4Group }).Validate()).Should().Throw<ArgumentException>();
+        using var dir = new TempDir();
+        FluentActions.Invoking(() => CheckpointQuantizer.Quantize(dir.File("src"), dir.File("out"), QuantizationConfig.Nf4() with { SkipModules = [], LmHeadFormat = QuantFormat.Q6_K }))
+            .Should().Throw<ArgumentException>().WithMessage("*bitsandbytes*Q6_K*");
     }
 
     [Fact]

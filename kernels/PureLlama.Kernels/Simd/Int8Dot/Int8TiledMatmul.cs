@@ -1,9 +1,11 @@
 // Y[m, rows] (=|+=) X[m, cols] · Ŵᵀ with int8 dot products on an Int8TiledWeights (docs/kernels/int8-dot.md):
 //
 //   X is quantized to Q8 blocks (d[j, b], q[j, ·], sum[j, b]); for x row j and weight row r (one lane):
-//     i[j, r, b] = Σ_{c∈b} v[r, c] · q[j, c]                         exact in int32 (Int4: Σ q·x − z·sum[j, b];
+//     i[j, r, b] = Σ_{c∈b} v[r, c] · q[j, c]                         exact in int32 (Int4: Σ q·x, the codes without z;
 //                                                                     Nf4: Σ u·x − 64·sum[j, b], u = v + 64 ≤ 128)
 //     t[j, r, w] = fma(i[j, r, b], d[j, b], t)   over the blocks b of weight block w, in order, from 0
+//                  Int4 then t = fma(z[r, w], e[j, w], t), e[j, w] = −Σ_{b∈w} d[j, b]·sum[j, b] (Q8Activations): the zero
+//                  point once per weight block (one FMA per row) instead of z·sum in int32 per block (vpmulld, sub)
 //     a[j, r]    = fma(t[j, r, w], s[r, w], a)    over the weight blocks w, in order, from 0
 //     Y[j, r]    = a[j, r]  (or Y + a)
 //
@@ -36,6 +38,7 @@ internal static unsafe class Int8TiledMatmul
         if (ldy < w.Rows) throw new ArgumentOutOfRangeException(nameof(ldy), ldy, $"ldy must be at least rows = {w.Rows}.");
         bool simd = Accelerated;
         using var a = Q8Activations.Quantize(x, m, w.Cols, ldx, w.Permutation, simd);
+        if (w.Codes == TiledCodes.Int4) a.PrepareZeroPointSums(w.BlockCols / Q8Activations.BlockSize);
         nint yp = (nint)y;
         ParallelWork.Rows(w.Tiles, 16L * w.PaddedCols * m, (t0, t1) =>
         {
@@ -58,7 +61,7 @@ internal static unsafe class Int8TiledMatmul
         SignedBytes,
         /// <summary>Unsigned codes u = v + offset ≤ 128 (NF4 levels): widened to i32 per step, offset · Σx subtracted per block.</summary>
         OffsetCodes,
-        /// <summary>Unsigned 4-bit codes with a zero point: eight steps summed in i16, z · Σx subtracted per block.</summary>
+        /// <summary>Unsigned 4-bit codes with a zero point: eight steps summed in i16; z · Σ d·Σx subtracted per weight block, in F32.</summary>
         ZeroPointNibbles,
     }
 
@@ -142,16 +145,48 @@ internal static unsafe class Int8TiledMatmul
     private static Vector512<short> NibblePair(Vector512<byte> w0, Vector512<byte> w1, sbyte* x) =>
         PairsUnsigned(w0, Broadcast4(x)) + PairsUnsigned(w1, Broadcast4(x + 4));
 
-    /// <summary>The exact int32 block dot of one x row from its step sums: Σ v·x = Σ u·x − offset·Σx (NF4), Σ q·x − z·Σx (INT4).</summary>
+    /// <summary>
+    /// Step pair s of every x row of the pass (x pointers at the pair's first column): i32 sums, or for 4-bit zero-point codes
+    /// i16 pair sums carried in the same registers (bits reinterpreted). Rows past the pass's count are not computed.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> BlockDot<TCodes>(Vector512<int> i, Vector512<short> p, Vector512<int> z, int sum)
+    private static (Vector512<int>, Vector512<int>, Vector512<int>, Vector512<int>) PairOfRows<TCodes, TRows>(byte* block, int s, Vector512<byte> levels,
+        sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3) where TCodes : struct, ICodes where TRows : struct, IRowCount
+    {
+        int mm = TRows.Count;
+        var (w0, n0, w1, n1) = TCodes.Pair(block, s, levels);
+        if (TCodes.Kind == DotKind.ZeroPointNibbles)
+            return (NibblePair(w0, w1, x0).AsInt32(), mm > 1 ? NibblePair(w0, w1, x1).AsInt32() : default,
+                mm > 2 ? NibblePair(w0, w1, x2).AsInt32() : default, mm > 3 ? NibblePair(w0, w1, x3).AsInt32() : default);
+        return (StepPair<TCodes>(w0, n0, w1, n1, x0), mm > 1 ? StepPair<TCodes>(w0, n0, w1, n1, x1) : default,
+            mm > 2 ? StepPair<TCodes>(w0, n0, w1, n1, x2) : default, mm > 3 ? StepPair<TCodes>(w0, n0, w1, n1, x3) : default);
+    }
+
+    /// <summary>Adds step sums: i32 lanes, or i16 lanes for 4-bit zero-point codes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Add<TCodes>(Vector512<int> a, Vector512<int> b) where TCodes : struct, ICodes =>
+        TCodes.Kind == DotKind.ZeroPointNibbles ? (a.AsInt16() + b.AsInt16()).AsInt32() : a + b;
+
+    /// <summary>The exact int32 block dot of one x row from its step sums: Σ v·x = Σ u·x − offset·Σx (NF4), Σ q·x (INT4: i16 pairs widened; z applied per weight block).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> BlockDot<TCodes>(Vector512<int> i, int sum)
         where TCodes : struct, ICodes =>
         TCodes.Kind switch
         {
             DotKind.OffsetCodes => i - Vector512.Create(Int8TiledWeights.Nf4LevelOffset * sum),
-            DotKind.ZeroPointNibbles => WidenPairs(p) - Avx512F.MultiplyLow(z, Vector512.Create(sum)),
+            DotKind.ZeroPointNibbles => WidenPairs(i.AsInt16()),
             _ => i,
         };
+
+    /// <summary>Software prefetch distance in a tile's code stream (the hardware prefetchers leave m = 1 under a bare read; docs/kernels/gguf-blocks.md).</summary>
+    private const int PrefetchAhead = 4096;
+
+    /// <summary>Prefetches the code lines <see cref="PrefetchAhead"/> bytes past a block (past the end is harmless: no fault).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* codes, int bytes)
+    {
+        for (int i = 0; i < bytes; i += 64) Sse.Prefetch0(codes + PrefetchAhead + i);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile512<TCodes, TRows>(Int8TiledWeights w, int t, Q8Activations a, int j0, float* y, int ldy, bool accumulate)
@@ -163,44 +198,46 @@ internal static unsafe class Int8TiledMatmul
         sbyte* x0 = a.Row(j0), x1 = a.Row(j1), x2 = a.Row(j2), x3 = a.Row(j3);
         float* d0 = a.RowScales(j0), d1 = a.RowScales(j1), d2 = a.RowScales(j2), d3 = a.RowScales(j3);
         int* s0 = a.RowSums(j0), s1 = a.RowSums(j1), s2 = a.RowSums(j2), s3 = a.RowSums(j3);
+        bool zeroPoints = TCodes.Kind == DotKind.ZeroPointNibbles;
+        float* e0 = zeroPoints ? a.RowZeroPointSums(j0) : null, e1 = zeroPoints ? a.RowZeroPointSums(j1) : null;
+        float* e2 = zeroPoints ? a.RowZeroPointSums(j2) : null, e3 = zeroPoints ? a.RowZeroPointSums(j3) : null;
         byte* block = w.Tile(t);
+        bool fetch = j0 == 0;   // the tile's first pass streams it in; later groups find it in cache
         ushort* scales = w.TileScales(t, 0);
-        byte* zeros = TCodes.Kind == DotKind.ZeroPointNibbles ? w.TileZeros(t, 0) : null;
+        byte* zeros = zeroPoints ? w.TileZeros(t, 0) : null;
         int blockBytes = w.ActivationBlockBytes, perWeightBlock = w.BlockCols / 32, blocks = a.Blocks, weightBlocks = w.WeightBlocks;
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int wb = 0, ab = 0; wb < weightBlocks; wb++)
         {
             Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
-            Vector512<int> z = zeros == null ? default : Avx512F.ConvertToVector512Int32(Vector128.Load(zeros + wb * Lanes));
             int ab1 = Math.Min(blocks, (wb + 1) * perWeightBlock);
             for (; ab < ab1; ab++, block += blockBytes)
             {
-                Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
-                Vector512<short> p0 = default, p1 = default, p2 = default, p3 = default;
+                if (fetch) Prefetch(block, blockBytes);
+                // The block's four step pairs; the first one starts the sums (no add into zero).
                 int c0 = ab * 32;
-                for (int s = 0; s < 4; s++)
+                var (i0, i1, i2, i3) = PairOfRows<TCodes, TRows>(block, 0, levels, x0 + c0, x1 + c0, x2 + c0, x3 + c0);
+                for (int s = 1; s < 4; s++)
                 {
-                    var (w0, n0, w1, n1) = TCodes.Pair(block, s, levels);
                     int c = c0 + 8 * s;
-                    if (TCodes.Kind == DotKind.ZeroPointNibbles)
-                    {
-                        p0 += NibblePair(w0, w1, x0 + c);
-                        if (mm > 1) p1 += NibblePair(w0, w1, x1 + c);
-                        if (mm > 2) p2 += NibblePair(w0, w1, x2 + c);
-                        if (mm > 3) p3 += NibblePair(w0, w1, x3 + c);
-                    }
-                    else
-                    {
-                        i0 += StepPair<TCodes>(w0, n0, w1, n1, x0 + c);
-                        if (mm > 1) i1 += StepPair<TCodes>(w0, n0, w1, n1, x1 + c);
-                        if (mm > 2) i2 += StepPair<TCodes>(w0, n0, w1, n1, x2 + c);
-                        if (mm > 3) i3 += StepPair<TCodes>(w0, n0, w1, n1, x3 + c);
-                    }
+                    var (q0, q1, q2, q3) = PairOfRows<TCodes, TRows>(block, s, levels, x0 + c, x1 + c, x2 + c, x3 + c);
+                    i0 = Add<TCodes>(i0, q0);
+                    if (mm > 1) i1 = Add<TCodes>(i1, q1);
+                    if (mm > 2) i2 = Add<TCodes>(i2, q2);
+                    if (mm > 3) i3 = Add<TCodes>(i3, q3);
                 }
-                b0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i0, p0, z, s0[ab])), Vector512.Create(d0[ab]), b0);
-                if (mm > 1) b1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i1, p1, z, s1[ab])), Vector512.Create(d1[ab]), b1);
-                if (mm > 2) b2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i2, p2, z, s2[ab])), Vector512.Create(d2[ab]), b2);
-                if (mm > 3) b3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i3, p3, z, s3[ab])), Vector512.Create(d3[ab]), b3);
+                b0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i0, s0[ab])), Vector512.Create(d0[ab]), b0);
+                if (mm > 1) b1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i1, s1[ab])), Vector512.Create(d1[ab]), b1);
+                if (mm > 2) b2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i2, s2[ab])), Vector512.Create(d2[ab]), b2);
+                if (mm > 3) b3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i3, s3[ab])), Vector512.Create(d3[ab]), b3);
+            }
+            if (zeroPoints)
+            {
+                var z = Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(Vector128.Load(zeros + wb * Lanes)));
+                b0 = Vector512.FusedMultiplyAdd(z, Vector512.Create(e0[wb]), b0);
+                if (mm > 1) b1 = Vector512.FusedMultiplyAdd(z, Vector512.Create(e1[wb]), b1);
+                if (mm > 2) b2 = Vector512.FusedMultiplyAdd(z, Vector512.Create(e2[wb]), b2);
+                if (mm > 3) b3 = Vector512.FusedMultiplyAdd(z, Vector512.Create(e3[wb]), b3);
             }
             var sv = HalfToSingle(scales + wb * Lanes);
             a0 = Vector512.FusedMultiplyAdd(b0, sv, a0);
@@ -232,9 +269,9 @@ internal static unsafe class Int8TiledMatmul
                         int dot = 0;
                         for (int c = ab * 32; c < ab * 32 + 32; c++)
                             dot += CodeValue(w, data, lane, c) * xq[c];
-                        if (w.Codes == TiledCodes.Int4) dot -= z * a.RowSums(j)[ab];
                         blockSum = MathF.FusedMultiplyAdd(dot, a.RowScales(j)[ab], blockSum);
                     }
+                    if (w.Codes == TiledCodes.Int4) blockSum = MathF.FusedMultiplyAdd(z, a.RowZeroPointSums(j)[wb], blockSum);
                     acc = MathF.FusedMultiplyAdd(blockSum, w.Scale(t, wb, lane), acc);
                 }
                 float* dst = y + (long)j * ldy + r0 + lane;

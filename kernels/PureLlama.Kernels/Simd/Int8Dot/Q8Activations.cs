@@ -4,6 +4,9 @@
 //                      s[j, b] = Σ_{c∈b} q[j, c]                          (the block sum, for zero points and offsets)
 //   x[j, c] ≈ d[j, b] · q[j, c]
 //
+// For weights with a zero point per group of blocks (INT4): e[j, g] = −Σ_{b∈g} d[j, b] · s[j, b] (F32 fused multiply-adds
+// over the blocks in order, from 0), so a kernel subtracts z · Σ_b d·s once per group as one FMA (PrepareZeroPointSums).
+//
 // The columns may be gathered through a permutation first (act-order INT4: x'[c] = x[perm[c]]); the last
 // block is padded with zeros. The SIMD and scalar paths give bit-identical blocks (same F32 multiply, the
 // same round-half-even conversion), so every later integer dot product is identical too.
@@ -21,6 +24,8 @@ internal sealed unsafe class Q8Activations : IDisposable
     public const int BlockSize = 32;
 
     private void* _memory;
+    private float* _zeroPointSums;
+    private int _groups;
 
     /// <summary>Rows, logical columns, columns rounded up to a whole block, blocks per row.</summary>
     public int Rows { get; }
@@ -56,6 +61,29 @@ internal sealed unsafe class Q8Activations : IDisposable
 
     /// <summary>Block sums of row j.</summary>
     public int* RowSums(int j) => Sums + (long)j * Blocks;
+
+    /// <summary>F32 [rows, groups] after <see cref="PrepareZeroPointSums"/>: e[j, g] = −Σ_{b∈g} d[j, b]·s[j, b]; row j's.</summary>
+    public float* RowZeroPointSums(int j) => _zeroPointSums + (long)j * _groups;
+
+    /// <summary>Computes e[j, g] = −Σ_{b∈g} d[j, b]·s[j, b] over groups of <paramref name="blocksPerGroup"/> blocks (the last may be short).</summary>
+    public void PrepareZeroPointSums(int blocksPerGroup)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blocksPerGroup);
+        if (_zeroPointSums != null) NativeMemory.AlignedFree(_zeroPointSums);
+        _groups = (Blocks + blocksPerGroup - 1) / blocksPerGroup;
+        _zeroPointSums = (float*)NativeMemory.AlignedAlloc((nuint)((long)Rows * _groups * sizeof(float)), 64);
+        for (int j = 0; j < Rows; j++)
+        {
+            float* d = RowScales(j), e = RowZeroPointSums(j);
+            int* s = RowSums(j);
+            for (int g = 0; g < _groups; g++)
+            {
+                float acc = 0;
+                for (int b = g * blocksPerGroup, end = Math.Min(Blocks, b + blocksPerGroup); b < end; b++) acc = MathF.FusedMultiplyAdd(d[b], s[b], acc);
+                e[g] = -acc;
+            }
+        }
+    }
 
     /// <summary>
     /// Quantizes X[rows, cols] (row stride ldx ≥ cols). With <paramref name="permutation"/> (I32 [cols]) row j's
@@ -143,6 +171,8 @@ internal sealed unsafe class Q8Activations : IDisposable
     /// <summary>Frees the buffers.</summary>
     public void Dispose()
     {
+        if (_zeroPointSums != null) NativeMemory.AlignedFree(_zeroPointSums);
+        _zeroPointSums = null;
         if (_memory == null) return;
         NativeMemory.AlignedFree(_memory);
         _memory = null;
