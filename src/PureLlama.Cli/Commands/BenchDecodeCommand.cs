@@ -90,10 +90,12 @@ internal static class BenchDecodeCommand
             double loadSeconds = load.Elapsed.TotalSeconds;
             long loadPeak = PeakRss.Bytes();
             long bytes = llama.Model.WeightBytes;
-            // warm-up: JIT, page faults of mapped weights, thread pool (a short prompt is its own warm-up prompt). 40 decode
-            // steps, because methods called once per token reach tier-1 code after 30 calls, and their recompilation on a
-            // background thread otherwise lands in the timed steps (100+ ms spikes at 2 cores); llama-bench warms up too.
-            foreach (var _ in llama.Generate(prompt[..Math.Min(8, prompt.Length)], options with { MaxNewTokens = 40 })) { }
+            // warm-up: JIT, page faults of mapped weights, thread pool. Twice the timed run itself (its prompt length takes
+            // the prefill's own code paths) with 40 decode steps: methods reach tier-1 code after 30 calls, and their
+            // recompilation on a background thread otherwise lands in the timed steps (100+ ms spikes at 2 cores: one
+            // pass left the timed decode of the Q4_0 file at 39–52 tok/s against steps of 17.4 ms); llama-bench warms up too.
+            for (int w = 0; w < 2; w++)
+                foreach (var _ in llama.Generate(prompt, options with { MaxNewTokens = Math.Max(40, decodeTokens + 1) })) { }
             foreach (var _ in llama.Generate(prompt, options)) { }
             var s = llama.LastStats!;
             var (stepMs, sweepMs) = InterleavedStepVsSweep(llama, prompt, 12);
