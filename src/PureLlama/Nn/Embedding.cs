@@ -61,9 +61,7 @@ public sealed class Embedding : IDisposable
         if (ids.DType != DType.I32) throw new ArgumentException($"Embedding: ids must be I32, got {ids.Describe()}.");
         var host = ids.ToArray<int>();
         int vocab = blocks.Rows, dim = blocks.Columns;
-        for (int i = 0; i < host.Length; i++)
-            if (host[i] < 0 || host[i] >= vocab)
-                throw new ArgumentException($"Embedding: id {host[i]} at position {i} is outside the vocabulary [0, {vocab}) of {blocks.Describe()}.");
+        Autograd.Functions.EmbeddingFunction.CheckIds(host, vocab, blocks.Describe());
         var y = Tensor.Empty(new Shape([.. ids.Shape.ToArray(), dim]), DType.F32, Device.Cpu);
         fixed (int* idp = host)
             BlockFormats.Visit(blocks.Type, new RowGather(blocks.Blocks.Pointer<byte>(), vocab, dim, idp, host.Length, y.Pointer<float>()));

@@ -1,4 +1,5 @@
 using PureLlama.Autograd;
+using PureLlama.Autograd.Functions;
 using PureLlama.Compute;
 using PureLlama.Tensors;
 
@@ -14,19 +15,12 @@ internal static class LinearGroup
     /// <summary>layers[i].Forward(x) for every i (the caller disposes the outputs).</summary>
     public static Tensor[] Forward(Tensor x, params ILinear[] layers)
     {
-        if (!GradMode.IsEnabled && x.Backend is CpuBackend cpu && x.IsContiguous && x.DType == DType.F32 && x.Rank >= 1
-            && layers.All(l => l is QuantLinear { Weight: GgmlBlockTensor } q && q.InFeatures == x.Shape[-1]))
+        if (BlockWeights(x, layers) is { } weights && x.Backend is CpuBackend cpu)
         {
-            var weights = layers.Select(l => ((QuantLinear)l).Weight).ToArray();
             var outputs = new Tensor[layers.Length];
             try
             {
-                for (int i = 0; i < layers.Length; i++)
-                {
-                    var dims = x.Shape.ToArray();
-                    dims[^1] = weights[i].Rows;
-                    outputs[i] = Tensor.Empty(new Shape(dims), DType.F32, x.Device);
-                }
+                for (int i = 0; i < layers.Length; i++) outputs[i] = QuantLinearFunction.Output(x, weights[i]);
                 if (cpu.TryInt8DotMatMulMany(x, weights, outputs)) return outputs;
             }
             catch { foreach (var o in outputs) o?.Dispose(); throw; }
@@ -36,5 +30,19 @@ internal static class LinearGroup
         try { for (int i = 0; i < layers.Length; i++) each[i] = layers[i].Forward(x); }
         catch { foreach (var o in each) o?.Dispose(); throw; }
         return each;
+    }
+
+    // The layers' block-format weights when the group can run together (inference, contiguous F32 x on the CPU, every
+    // layer a QuantLinear over ggml blocks reading x's width), else null.
+    private static QuantizedTensor[]? BlockWeights(Tensor x, ILinear[] layers)
+    {
+        if (GradMode.IsEnabled || x.Device != Device.Cpu || !x.IsContiguous || x.DType != DType.F32 || x.Rank < 1) return null;
+        var weights = new QuantizedTensor[layers.Length];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            if (layers[i] is not QuantLinear { Weight: GgmlBlockTensor w } || w.Columns != x.Shape[-1]) return null;
+            weights[i] = w;
+        }
+        return weights;
     }
 }

@@ -13,8 +13,7 @@ internal sealed class EmbeddingFunction : Function
         if (ids.DType != DType.I32) throw new ArgumentException($"Embedding: ids must be I32, got {ids.Describe()}.");
         int vocab = table.Shape[0], dim = table.Shape[1];
         var host = ids.ToArray<int>();
-        for (int i = 0; i < host.Length; i++)
-            if (host[i] < 0 || host[i] >= vocab) throw new ArgumentException($"Embedding: id {host[i]} at position {i} is outside the vocabulary [0, {vocab}) of {table.Describe()}.");
+        CheckIds(host, vocab, table.Describe());
         var flatIds = ids.IsContiguous ? ids : ids.ContiguousCopy();
         using var ids1 = flatIds.ViewWith(new Shape(host.Length), [1], flatIds.Offset);
         var dims = ids.Shape.ToArray().Append(dim).ToArray();
@@ -22,6 +21,13 @@ internal sealed class EmbeddingFunction : Function
         using var y2 = y.ViewWith(new Shape(host.Length, dim), [dim, 1], 0);
         table.Backend.EmbeddingGather(table, ids1, y2);
         return Tape.Record(new EmbeddingFunction { _ids = flatIds }, y, table);
+    }
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first id outside [0, vocab) of the table described.</summary>
+    internal static void CheckIds(ReadOnlySpan<int> ids, int vocab, string table)
+    {
+        for (int i = 0; i < ids.Length; i++)
+            if (ids[i] < 0 || ids[i] >= vocab) throw new ArgumentException($"Embedding: id {ids[i]} at position {i} is outside the vocabulary [0, {vocab}) of {table}.");
     }
 
     protected internal override Tensor?[] Backward(Tensor g)

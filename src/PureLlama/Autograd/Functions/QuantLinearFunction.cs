@@ -19,9 +19,7 @@ internal sealed class QuantLinearFunction : Function
             throw new ArgumentException($"QuantLinear{(w.Name is null ? "" : " " + w.Name)}: input {x.Describe()} must end in {w.Columns} for weight {w.Describe()}.", nameof(x));
         using var dense = x.IsContiguous ? null : x.ContiguousCopy();
         var input = dense ?? x;
-        var dims = x.Shape.ToArray();
-        dims[^1] = w.Rows;
-        var y = Tensor.Empty(new Shape(dims), DType.F32, x.Device);   // [.., out]
+        var y = Output(x, w);   // [.., out]
         try
         {
             // Inference (no autograd) on the CPU takes the int8 dot-product kernels unless QuantizedInference.ExactDequant.
@@ -30,6 +28,14 @@ internal sealed class QuantLinearFunction : Function
         }
         catch { y.Dispose(); throw; }
         return Tape.Record(new QuantLinearFunction { _w = w }, y, x);
+    }
+
+    /// <summary>An empty F32 y [.., w.Rows] for x [.., w.Columns], on x's device.</summary>
+    internal static Tensor Output(Tensor x, QuantizedTensor w)
+    {
+        var dims = x.Shape.ToArray();
+        dims[^1] = w.Rows;
+        return Tensor.Empty(new Shape(dims), DType.F32, x.Device);
     }
 
     protected internal override Tensor?[] Backward(Tensor dy)
