@@ -5,14 +5,63 @@
 //   Σ w·(scale·L + min − x)². Start from scale = (max − min)/nmax; then for each trial
 //   iscale = (rmin + rdelta·is + nmax)/(max − min), is = 0..nstep, round L, solve the weighted
 //   least squares for (scale, min) in closed form, keep the best. Returns scale; outMin = −min.
+//   A trial that is kept replaces min, and the later trials start from it: the trials of one group
+//   depend on each other, so the groups (a Q4_K block's 8 sub-blocks) run side by side, one per lane.
 // Symmetric (make_qx_quants, rmse_type 1, weights x²): fit x ≈ scale·(L − nmax), L ∈ [0, 2·nmax),
 //   trial iscales −(nmax + 0.1·is)/max for is = −9..9, scale = Σwxl / Σwl² of the best.
+//   Its trials are independent until the pick, so they run side by side, one trial per lane.
+//
+// Every lane sums over the elements in ggml's order, so its sums are bit-identical to the scalar loop's;
+// the picks use ggml's comparisons in ggml's order, and codes are rounded once, for the trial kept.
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
 namespace PureLlama.Kernels.Blocks;
 
+[SkipLocalsInit]   // every stack buffer is written before it is read
 internal static unsafe class KQuantSearch
 {
-    public static float ScaleMin(int n, int nmax, float* x, float* weights, byte* codes, out float outMin, byte* aux,
+    /// <summary>
+    /// make_qkx2_quants on <paramref name="groups"/> groups of <paramref name="n"/> values (group g at x + g·n, its
+    /// weights at weights + g·n, its codes to codes + g·n); scales[g] = scale, mins[g] = −min.
+    /// </summary>
+    public static void ScaleMin(int groups, int n, int nmax, float* x, float* weights, byte* codes, float* scales, float* mins,
         float rmin, float rdelta, int nstep)
+    {
+        int lanes = Vector<float>.Count;
+        var xt = stackalloc float[n * lanes];     // xt[i·lanes + k] = element i of lane k's group
+        var wt = stackalloc float[n * lanes];
+        var ls = stackalloc float[n * lanes];     // the codes of the trial in progress, as floats
+        var lane = stackalloc float[6 * lanes];   // per lane: min, max, Σw, Σw·x, best error, active
+        var picked = stackalloc float[3 * lanes]; // per lane: iscale of the trial kept (NaN: none), the min it rounded with, the scale
+        for (int g0 = 0; g0 < groups; g0 += lanes)
+        {
+            for (int k = 0; k < lanes; k++)
+            {
+                int g = Math.Min(g0 + k, groups - 1);   // spare lanes repeat the last group; their results are dropped
+                for (int i = 0; i < n; i++) { xt[i * lanes + k] = x[g * n + i]; wt[i * lanes + k] = weights[g * n + i]; }
+                Start(n, nmax, x + g * n, weights + g * n, codes + g * n, lane, lanes, k);
+                picked[k] = float.NaN;
+                picked[lanes + k] = 0f;
+                picked[2 * lanes + k] = 1 / (nmax / (lane[lanes + k] - lane[k]));
+            }
+            Trials(n, nmax, xt, wt, ls, lane, picked, rmin, rdelta, nstep);
+            for (int k = 0; k < lanes && g0 + k < groups; k++)
+            {
+                int g = g0 + k;
+                bool active = lane[5 * lanes + k] != 0;
+                float iscale = picked[k], usedMin = picked[lanes + k];
+                if (active && !float.IsNaN(iscale))
+                    for (int i = 0; i < n; i++)
+                        codes[g * n + i] = (byte)Math.Max(0, Math.Min(nmax, BlockMath.NearestInt(iscale * (x[g * n + i] - usedMin))));
+                scales[g] = active ? picked[2 * lanes + k] : 0f;
+                mins[g] = -lane[k];
+            }
+        }
+    }
+
+    /// <summary>One group's start: min (≤ 0), max, Σw, Σw·x, and the codes and error of scale (max − min)/nmax.</summary>
+    private static void Start(int n, int nmax, float* x, float* weights, byte* codes, float* lane, int lanes, int k)
     {
         float min = x[0], max = x[0];
         float sumW = weights[0];
@@ -26,63 +75,82 @@ internal static unsafe class KQuantSearch
             sumX += w * x[i];
         }
         if (min > 0) min = 0;
-        if (max == min)
-        {
-            for (int i = 0; i < n; i++) codes[i] = 0;
-            outMin = -min;
-            return 0f;
-        }
-        float iscale = nmax / (max - min);
-        float scale = 1 / iscale;
         float bestError = 0;
-        for (int i = 0; i < n; i++)
+        bool active = max != min;
+        if (!active)
+            for (int i = 0; i < n; i++) codes[i] = 0;
+        else
         {
-            int l = BlockMath.NearestInt(iscale * (x[i] - min));
-            codes[i] = (byte)Math.Max(0, Math.Min(nmax, l));
-            float diff = scale * codes[i] + min - x[i];
-            bestError += weights[i] * (diff * diff);
-        }
-        for (int step = 0; step <= nstep; step++)
-        {
-            iscale = (rmin + rdelta * step + nmax) / (max - min);
-            float sumL = 0, sumL2 = 0, sumXL = 0;
+            float iscale = nmax / (max - min);
+            float scale = 1 / iscale;
             for (int i = 0; i < n; i++)
             {
                 int l = BlockMath.NearestInt(iscale * (x[i] - min));
-                l = Math.Max(0, Math.Min(nmax, l));
-                aux[i] = (byte)l;
-                float w = weights[i];
-                sumL += w * l;
-                sumL2 += w * l * l;
-                sumXL += w * l * x[i];
-            }
-            float det = sumW * sumL2 - sumL * sumL;
-            if (det > 0)
-            {
-                float thisScale = (sumW * sumXL - sumX * sumL) / det;
-                float thisMin = (sumL2 * sumX - sumL * sumXL) / det;
-                if (thisMin > 0)
-                {
-                    thisMin = 0;
-                    thisScale = sumXL / sumL2;
-                }
-                float error = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    float diff = thisScale * aux[i] + thisMin - x[i];
-                    error += weights[i] * (diff * diff);
-                }
-                if (error < bestError)
-                {
-                    for (int i = 0; i < n; i++) codes[i] = aux[i];
-                    bestError = error;
-                    scale = thisScale;
-                    min = thisMin;
-                }
+                codes[i] = (byte)Math.Max(0, Math.Min(nmax, l));
+                float diff = scale * codes[i] + min - x[i];
+                bestError += weights[i] * (diff * diff);
             }
         }
-        outMin = -min;
-        return scale;
+        lane[k] = min; lane[lanes + k] = max; lane[2 * lanes + k] = sumW; lane[3 * lanes + k] = sumX;
+        lane[4 * lanes + k] = bestError; lane[5 * lanes + k] = active ? 1 : 0;
+    }
+
+    /// <summary>
+    /// The trials is = 0..nstep, each lane its own group in ggml's order: a trial that lowers the error replaces
+    /// scale and min, and that lane's later trials start from the new min.
+    /// </summary>
+    private static void Trials(int n, int nmax, float* xt, float* wt, float* ls, float* lane, float* picked,
+        float rmin, float rdelta, int nstep)
+    {
+        int lanes = Vector<float>.Count;
+        var min = Vector.Load(lane);
+        var max = Vector.Load(lane + lanes);
+        var sumW = Vector.Load(lane + 2 * lanes);
+        var sumX = Vector.Load(lane + 3 * lanes);
+        var bestError = Vector.Load(lane + 4 * lanes);
+        var active = Vector.GreaterThan(Vector.Load(lane + 5 * lanes), Vector<float>.Zero);
+        var pickedIscale = Vector.Load(picked);
+        var pickedMin = Vector.Load(picked + lanes);
+        var scale = Vector.Load(picked + 2 * lanes);
+        var top = new Vector<int>(nmax);
+        for (int step = 0; step <= nstep; step++)
+        {
+            var iscale = new Vector<float>(rmin + rdelta * step + nmax) / (max - min);
+            Vector<float> sumL = default, sumL2 = default, sumXL = default;
+            for (int i = 0; i < n; i++)
+            {
+                var xi = Vector.Load(xt + i * lanes);
+                var l = Codes(iscale * (xi - min), Vector<int>.Zero, top);
+                l.Store(ls + i * lanes);
+                var wl = Vector.Load(wt + i * lanes) * l;
+                sumL += wl;
+                sumL2 += wl * l;
+                sumXL += wl * xi;
+            }
+            var det = sumW * sumL2 - sumL * sumL;
+            var thisScale = (sumW * sumXL - sumX * sumL) / det;
+            var thisMin = (sumL2 * sumX - sumL * sumXL) / det;
+            var positive = Vector.GreaterThan(thisMin, Vector<float>.Zero);
+            thisMin = Vector.ConditionalSelect(positive, Vector<float>.Zero, thisMin);
+            thisScale = Vector.ConditionalSelect(positive, sumXL / sumL2, thisScale);
+            Vector<float> error = default;
+            for (int i = 0; i < n; i++)
+            {
+                var diff = thisScale * Vector.Load(ls + i * lanes) + thisMin - Vector.Load(xt + i * lanes);
+                error += Vector.Load(wt + i * lanes) * (diff * diff);
+            }
+            var better = active & Vector.GreaterThan(det, Vector<float>.Zero) & Vector.LessThan(error, bestError);
+            if (better == Vector<int>.Zero) continue;
+            bestError = Vector.ConditionalSelect(better, error, bestError);
+            pickedIscale = Vector.ConditionalSelect(better, iscale, pickedIscale);
+            pickedMin = Vector.ConditionalSelect(better, min, pickedMin);
+            scale = Vector.ConditionalSelect(better, thisScale, scale);
+            min = Vector.ConditionalSelect(better, thisMin, min);
+        }
+        min.Store(lane);
+        pickedIscale.Store(picked);
+        pickedMin.Store(picked + lanes);
+        scale.Store(picked + 2 * lanes);
     }
 
     /// <summary>Codes stored as L + nmax ∈ [0, 2·nmax); returns the scale (0 for an all-zero group).</summary>
@@ -99,38 +167,54 @@ internal static unsafe class KQuantSearch
             for (int i = 0; i < n; i++) codes[i] = 0;
             return 0f;
         }
-        float iscale = -nmax / max;
-        float sumLX = 0, sumL2 = 0;
-        for (int i = 0; i < n; i++)
+        // Trial t ↔ ggml's is = t − 9; t = 9 is the start (iscale −nmax/max, the same float as −(nmax + 0.1·0)/max).
+        const int Trials = 19, Start = 9;
+        int lanes = Vector<float>.Count, groups = (Trials + lanes - 1) / lanes;
+        var iscales = stackalloc float[groups * lanes];
+        for (int t = 0; t < groups * lanes; t++) iscales[t] = -(nmax + 0.1f * (t - Start));
+        for (int g = 0; g < groups; g++) (Vector.Load(iscales + g * lanes) / new Vector<float>(max)).Store(iscales + g * lanes);
+        var sumsLX = stackalloc float[groups * lanes];
+        var sumsL2 = stackalloc float[groups * lanes];
+        var low = new Vector<int>(-nmax);
+        var high = new Vector<int>(nmax - 1);
+        for (int g = 0; g < groups; g++)
         {
-            int l = Math.Max(-nmax, Math.Min(nmax - 1, BlockMath.NearestInt(iscale * x[i])));
-            codes[i] = (sbyte)(l + nmax);
-            float w = x[i] * x[i];
-            sumLX += w * x[i] * l;
-            sumL2 += w * l * l;
-        }
-        float scale = sumL2 != 0 ? sumLX / sumL2 : 0f;
-        float best = scale * sumLX;
-        for (int step = -9; step <= 9; step++)
-        {
-            if (step == 0) continue;
-            iscale = -(nmax + 0.1f * step) / max;
-            sumLX = sumL2 = 0;
+            var iscale = Vector.Load(iscales + g * lanes);
+            Vector<float> sumLX = default, sumL2 = default;
             for (int i = 0; i < n; i++)
             {
-                int l = Math.Max(-nmax, Math.Min(nmax - 1, BlockMath.NearestInt(iscale * x[i])));
-                float w = x[i] * x[i];
-                sumLX += w * x[i] * l;
+                var xi = new Vector<float>(x[i]);
+                var l = Codes(iscale * xi, low, high);
+                var w = xi * xi;
+                sumLX += w * xi * l;
                 sumL2 += w * l * l;
             }
-            if (sumL2 > 0 && sumLX * sumLX > best * sumL2)
+            sumLX.Store(sumsLX + g * lanes);
+            sumL2.Store(sumsL2 + g * lanes);
+        }
+        int best = Start;
+        float scale = sumsL2[Start] != 0 ? sumsLX[Start] / sumsL2[Start] : 0f;
+        float bestValue = scale * sumsLX[Start];
+        for (int t = 0; t < Trials; t++)
+        {
+            if (t == Start) continue;
+            if (sumsL2[t] > 0 && sumsLX[t] * sumsLX[t] > bestValue * sumsL2[t])
             {
-                for (int i = 0; i < n; i++)
-                    codes[i] = (sbyte)(nmax + Math.Max(-nmax, Math.Min(nmax - 1, BlockMath.NearestInt(iscale * x[i]))));
-                scale = sumLX / sumL2;
-                best = scale * sumLX;
+                best = t;
+                scale = sumsLX[t] / sumsL2[t];
+                bestValue = scale * sumsLX[t];
             }
         }
+        for (int i = 0; i < n; i++)
+            codes[i] = (sbyte)(nmax + Math.Max(-nmax, Math.Min(nmax - 1, BlockMath.NearestInt(iscales[best] * x[i]))));
         return scale;
+    }
+
+    /// <summary>Lane-wise nearest_int(v) clamped to [low, high], as floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> Codes(Vector<float> v, Vector<int> low, Vector<int> high)
+    {
+        var rounded = (Vector.AsVectorInt32(v + new Vector<float>(12582912f)) & new Vector<int>(0x007FFFFF)) - new Vector<int>(0x00400000);
+        return Vector.ConvertToSingle(Vector.Max(low, Vector.Min(high, rounded)));
     }
 }

@@ -86,19 +86,21 @@ internal readonly unsafe struct Q4KBlock : IBlockFormat
     public static void Quantize(float* values, byte* block)
     {
         var codes = stackalloc byte[256];
-        var aux = stackalloc byte[32];
-        var weights = stackalloc float[32];
+        var weights = stackalloc float[256];
         var scales = stackalloc float[8];
         var mins = stackalloc float[8];
-        float maxScale = 0f, maxMin = 0f;
         for (int j = 0; j < 8; j++)
         {
             float* x = values + 32 * j;
             float sumX2 = 0f;
             for (int l = 0; l < 32; l++) sumX2 += x[l] * x[l];
             float av = MathF.Sqrt(sumX2 / 32);
-            for (int l = 0; l < 32; l++) weights[l] = av + MathF.Abs(x[l]);
-            scales[j] = KQuantSearch.ScaleMin(32, 15, x, weights, codes + 32 * j, out mins[j], aux, -1f, 0.1f, 20);
+            for (int l = 0; l < 32; l++) weights[32 * j + l] = av + MathF.Abs(x[l]);
+        }
+        KQuantSearch.ScaleMin(8, 32, 15, values, weights, codes, scales, mins, -1f, 0.1f, 20);
+        float maxScale = 0f, maxMin = 0f;
+        for (int j = 0; j < 8; j++)
+        {
             if (scales[j] > maxScale) maxScale = scales[j];
             if (mins[j] > maxMin) maxMin = mins[j];
         }
