@@ -77,7 +77,7 @@ internal sealed class ModelCliOptions
         if (value is null)
         {
             if (lmHead || lmHeadFormat is not null)
-                throw new ArgumentException($"{(lmHeadFormat is not null ? "--lm-head-format" : "--quantize-lm-head")} needs --quantize nf4|int8 (for a GPTQ/AWQ checkpoint, whose projections stay as stored, it names the format of nothing but the head).");
+                throw new ArgumentException($"{(lmHeadFormat is not null ? "--lm-head-format" : "--quantize-lm-head")} needs --quantize nf4|int8 (for a folder stored in NF4/INT8, its own format; for a GPTQ/AWQ checkpoint, whose projections stay as stored, it names the format of nothing but the head).");
             return null;
         }
         var config = Quantization.QuantizationConfig.ParseFormat(value, "--quantize") == Tensors.QuantFormat.Nf4

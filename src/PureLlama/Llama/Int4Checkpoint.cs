@@ -168,8 +168,7 @@ public static class Int4Checkpoint
         {
             if (checkpoint.Contains(module + ".qweight")) return new QuantLinear(ReadNamed(checkpoint, module, shape, quant, device));
             if (module != "lm_head" || head is null) return null;
-            using var dense = checkpoint.ReadCopy(config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight", shape, s_dense);
-            return new QuantLinear(head.QuantizeLmHead(dense, device));
+            return LlamaModel.QuantizeDenseHead(checkpoint, config, shape, head, device);
         });
     }
 

@@ -21,7 +21,7 @@ public sealed partial class LlamaModel
     /// <param name="checkpoint">The model folder.</param>
     /// <param name="config">Its architecture.</param>
     /// <param name="device">Where to compute.</param>
-    /// <param name="quantize">Quantize a dense checkpoint on load (ignored for a checkpoint already stored in that format; an error for another format; for a GPTQ/AWQ checkpoint, when it includes lm_head, the dense head alone). Null: load as stored.</param>
+    /// <param name="quantize">Quantize a dense checkpoint on load. For a checkpoint stored quantized: an error for another format; otherwise its projections load as stored and, when it includes lm_head, the dense head (the embedding table when tied) is quantized on load to its lm_head format (a head stored quantized in another format is an error). Null: load as stored.</param>
     /// <param name="copyKeptWeights">When the checkpoint is memory-mapped, copy the weights kept as stored (embeddings, norms…) into memory of their own rather than viewing the mapping.</param>
     /// <exception cref="InvalidDataException">A tensor is missing, unexpected, mis-shaped or corrupt (the message names it and its file), or the formats disagree.</exception>
     public static LlamaModel Load(HfCheckpoint checkpoint, LlamaConfig config, Device device, QuantizationConfig? quantize, bool copyKeptWeights = false)
@@ -47,23 +47,51 @@ public sealed partial class LlamaModel
             if (quantize is not null && quantize.Format != stored.Format)
                 throw new InvalidDataException($"'{checkpoint.Directory}' is stored as {stored.Describe()}; it cannot be re-quantized to {quantize.Format} (quantize the dense model instead).");
             var formats = ValidateQuantized(checkpoint, config, stored);
-            return Build(config, device, Kept, (module, shape) =>
-                formats.ContainsKey(module) ? new QuantLinear(OnDevice(BitsAndBytesFormat.Read(checkpoint, module, shape), device)) : null);
+            var head = StoredHeadQuantization(checkpoint, stored, formats.ContainsKey("lm_head"), quantize);
+            var storedModel = Build(config, device, Kept, (module, shape) =>
+                module == "lm_head" && head is not null ? QuantizeDenseHead(checkpoint, config, shape, head, device)
+                : formats.ContainsKey(module) ? new QuantLinear(OnDevice(BitsAndBytesFormat.Read(checkpoint, module, shape), device)) : null);
+            if (head is not null) ReleaseStaging();
+            return storedModel;
         }
         quantize!.Validate();
         config.Validate(checkpoint);
         var model = Build(config, device, Kept, (module, shape) =>
         {
             if (quantize.Skips(module)) return null;
-            // A tied lm_head (quantized only when not skipped) is quantized from the embedding table.
-            string source = module == "lm_head" && config.TieWordEmbeddings ? "model.embed_tokens.weight" : module + ".weight";
-            using var dense = checkpoint.ReadCopy(source, shape, s_denseTypes);
-            return new QuantLinear(module == "lm_head" ? quantize.QuantizeLmHead(dense, device) : quantize.Quantize(dense, device));
+            if (module == "lm_head") return QuantizeDenseHead(checkpoint, config, shape, quantize, device);
+            using var dense = checkpoint.ReadCopy(module + ".weight", shape, s_denseTypes);
+            return new QuantLinear(quantize.Quantize(dense, device));
         });
-        // The quantizer's F32 staging arrays (4 bytes per weight of the largest matrix) are large-object
-        // garbage now: return their pages to the OS instead of keeping them in the process peak.
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        ReleaseStaging();
         return model;
+    }
+
+    // The quantizer's F32 staging arrays (4 bytes per weight of the largest matrix) are large-object
+    // garbage after a quantization on load: return their pages to the OS instead of keeping them in the process peak.
+    private static void ReleaseStaging() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+
+    /// <summary>lm_head (the embedding table when tied) read dense and quantized by <paramref name="head"/>'s <see cref="QuantizationConfig.QuantizeLmHead"/>.</summary>
+    internal static QuantLinear QuantizeDenseHead(HfCheckpoint checkpoint, LlamaConfig config, Shape shape, QuantizationConfig head, Device device)
+    {
+        using var dense = checkpoint.ReadCopy(config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight", shape, s_denseTypes);
+        return new QuantLinear(head.QuantizeLmHead(dense, device));
+    }
+
+    /// <summary>
+    /// What the lm_head options of <paramref name="quantize"/> (--quantize-lm-head, --lm-head-format) do to a bitsandbytes
+    /// checkpoint: null where the head loads as stored (no option, or a head stored quantized in the format asked for);
+    /// else the stored format's config (its block size and double quantization) with the head's format, to quantize the
+    /// dense head (or tied embedding table) on load. A head stored quantized in another format is refused.
+    /// </summary>
+    private static QuantizationConfig? StoredHeadQuantization(HfCheckpoint checkpoint, QuantizationConfig stored, bool headStoredQuantized, QuantizationConfig? quantize)
+    {
+        if (quantize is null || quantize.Skips("lm_head")) return null;
+        var format = quantize.LmHeadFormat ?? stored.Format;
+        if (headStoredQuantized)
+            return format == stored.Format ? null
+                : throw new InvalidDataException($"'{checkpoint.Directory}' stores lm_head quantized as {stored.Format}; --lm-head-format {format} cannot re-quantize it (quantize the dense model with --quantize and --lm-head-format instead).");
+        return stored with { SkipModules = [], LmHeadFormat = format };
     }
 
     private static QuantizedTensor OnDevice(QuantizedTensor q, Device device)

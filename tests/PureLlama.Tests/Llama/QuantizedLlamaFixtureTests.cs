@@ -95,7 +95,7 @@ public sealed class QuantizedLlamaFixtureTests(ITestOutputHelper output)
     }
 
     // The fixture's f32 folder, or (tied) a copy with tie_word_embeddings: lm_head is the embedding table, not stored.
-    private static string Source(string tiny, TempDir dir, bool tied)
+    internal static string Source(string tiny, TempDir dir, bool tied)
     {
         string source = Path.Combine(tiny, "f32");
         if (!tied) return source;
@@ -160,7 +160,7 @@ public sealed class QuantizedLlamaFixtureTests(ITestOutputHelper output)
         rel.Should().BeInRange(1e-6, 0.25);
     }
 
-    private static byte[] RawBytes(Tensor t) => t.DType.SizeOf() switch
+    internal static byte[] RawBytes(Tensor t) => t.DType.SizeOf() switch
     {
         1 => t.ToArray<byte>(),
         2 => System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.ToArray<ushort>().AsSpan()).ToArray(),
