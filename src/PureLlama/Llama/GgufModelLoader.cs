@@ -1,3 +1,4 @@
+using PureLlama.Compute;
 using PureLlama.Kernels.Blocks;
 using PureLlama.IO;
 using PureLlama.IO.Gguf;
@@ -59,7 +60,7 @@ internal static class GgufModelLoader
             const string source = "model.embed_tokens.weight";
             var info = file.Header.Tensor(GgufTensorNames.ToGguf(source)!);
             if (device != Device.Cpu || !BlockFormats.IsBlockFormat(info.Type)) return null;
-            return new Embedding(BlockTensor(file, config, source, info, shape, source));
+            return new Embedding(BlockTensor(file, config, source, info, shape, source, view: true));   // rows read on demand
         }
 
         ILinear? Linear(string module, Shape shape)
@@ -68,9 +69,19 @@ internal static class GgufModelLoader
             var info = file.Header.Tensor(GgufTensorNames.ToGguf(source)!);
             if (BlockFormats.IsBlockFormat(info.Type))
             {
-                var q = BlockTensor(file, config, source, info, shape, module + ".weight");
-                if (device == Device.Cpu) return new QuantLinear(q);
-                using (q) return new QuantLinear(q.To(device));
+                // Blocks that feed only the tiles (CPU fast path) or an upload stay in the file: a view of the mapping whose
+                // pages leave the resident set once read, faulted back in when the exact path, LoRA or export reads them.
+                bool fromTiles = device == Device.Cpu && CpuBackend.MultipliesGgmlBlocksFromTiles;
+                var q = BlockTensor(file, config, source, info, shape, module + ".weight", view: fromTiles || device != Device.Cpu);
+                QuantLinear layer;
+                if (device == Device.Cpu)
+                {
+                    layer = new QuantLinear(q);
+                    if (fromTiles) LlamaModel.Prepack(layer);
+                }
+                else using (q) layer = new QuantLinear(q.To(device));
+                if (fromTiles || device != Device.Cpu || file.Loading == WeightLoading.Copied) file.DropResident(info);   // read into tiles, device memory or a copy
+                return layer;
             }
             if (quantize is null || quantize.Skips(module)) return null;
             using var dense = ReadWeight(file, config, source, shape);
@@ -96,18 +107,19 @@ internal static class GgufModelLoader
         }
     }
 
-    // A block-format tensor over its stored bytes (which it then owns).
-    private static GgmlBlockTensor BlockTensor(GgufFile file, LlamaConfig config, string hfName, GgufTensorInfo info, Shape shape, string name)
+    // A block-format tensor over its stored bytes (which it then owns; a view of the mapping when asked, q/k rows aside).
+    private static GgmlBlockTensor BlockTensor(GgufFile file, LlamaConfig config, string hfName, GgufTensorInfo info, Shape shape, string name, bool view = false)
     {
-        var blocks = StoredBytes(file, config, hfName, info);
+        var blocks = StoredBytes(file, config, hfName, info, view);
         try { return new GgmlBlockTensor(info.Type, shape, blocks) { Name = name }; }
         catch { blocks.Dispose(); throw; }
     }
 
-    // The stored bytes as U8 [n]: q_proj/k_proj rows permuted back to Hugging Face order (a copy), others as GgufFile gives them.
-    private static Tensor StoredBytes(GgufFile file, LlamaConfig config, string hfName, GgufTensorInfo info)
+    // The stored bytes as U8 [n]: q_proj/k_proj rows permuted back to Hugging Face order (a copy), others as GgufFile gives
+    // them (view: always a view of the mapping).
+    private static Tensor StoredBytes(GgufFile file, LlamaConfig config, string hfName, GgufTensorInfo info, bool view = false)
     {
-        if (!GgufTensorNames.IsRopePermuted(hfName, out bool isKey)) return file.GetRaw(info.Name);
+        if (!GgufTensorNames.IsRopePermuted(hfName, out bool isKey)) return view ? file.GetRawView(info.Name) : file.GetRaw(info.Name);
         var storage = new NativeStorage(info.ByteLength, zero: false);
         var t = new Tensor(storage, new Shape(checked((int)info.ByteLength)), [1L], 0, DType.U8) { Name = info.Name };
         unsafe

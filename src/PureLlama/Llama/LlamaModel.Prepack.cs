@@ -10,7 +10,7 @@ public sealed partial class LlamaModel
     /// docs/kernels/int8-dot.md), so the first product does not pay for it. Nothing happens on other devices
     /// or with <see cref="QuantizedInference.ExactDequant"/>.
     /// </summary>
-    private static void Prepack(ILinear layer)
+    internal static void Prepack(ILinear layer)
     {
         if (layer is QuantLinear q && !QuantizedInference.ExactDequant && Backends.Get(q.Weight.Device) is CpuBackend cpu)
             cpu.Prepack(q.Weight);

@@ -49,6 +49,13 @@ internal sealed unsafe class MappedStorage : HostStorage
         }
     }
 
+    /// <summary>Takes the pages of bytes [offset, offset + length) out of the process's resident set; reads fault them back in.</summary>
+    public void DropResident(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset + length > ByteLength) throw new ArgumentOutOfRangeException(nameof(offset), $"[{offset}, {offset + length}) is outside the {ByteLength} mapped bytes.");
+        ResidentPages.DropFileBacked(Pointer + offset, length);
+    }
+
     /// <inheritdoc/>
     public override byte* Pointer => IsReleased ? throw new ObjectDisposedException(nameof(MappedStorage)) : _base;
 

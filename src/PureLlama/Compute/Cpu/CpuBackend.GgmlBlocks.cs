@@ -43,6 +43,12 @@ public sealed unsafe partial class CpuBackend
             ? BlockTileRepack.From(w.Type, new BlockMatrix(w.Rows, w.Columns, w.Blocks.Pointer<byte>(), BlockFormats.BlockValues(w.Type), BlockFormats.BlockBytes(w.Type)))
             : null;
 
+    /// <summary>
+    /// Whether block-format weights on the CPU are multiplied over their tiles now (the fast path on, tiles available): the
+    /// stored blocks then serve only the exact path, LoRA's transposed product, export and embedding rows, not the decode sweep.
+    /// </summary>
+    internal static bool MultipliesGgmlBlocksFromTiles => Int8TiledMatmul.Accelerated && !QuantizedInference.ExactDequant;
+
     /// <summary>Ŵ of a ggml block-format weight into F32 [out, in].</summary>
     private void GgmlBlockDequantize(GgmlBlockTensor w, Tensor destination)
     {

@@ -79,12 +79,30 @@ internal sealed unsafe class GgufFile : IDisposable
         return View(t, new Shape(checked((int)t.ByteLength)), DType.U8);
     }
 
-    // A view of the mapping (mapped loading, element-aligned) or a copy in native memory.
-    private Tensor View(GgufTensorInfo t, Shape shape, DType dtype)
+    /// <summary>
+    /// A new U8 tensor [ByteLength] viewing a tensor's stored bytes in the mapping whatever <see cref="Loading"/> says (for
+    /// blocks that only feed a repack or an upload, or are read a few rows at a time). It keeps the mapping alive: the
+    /// file must not be truncated or rewritten in place while the view lives. The caller disposes it.
+    /// </summary>
+    public Tensor GetRawView(string name)
+    {
+        var t = Header.Tensor(name);
+        return View(t, new Shape(checked((int)t.ByteLength)), DType.U8, mapped: true);
+    }
+
+    /// <summary>Takes a tensor's pages of the mapping out of the process's resident set (they are read back on demand).</summary>
+    public void DropResident(GgufTensorInfo t)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _mapped?.DropResident(t.Offset, t.ByteLength);
+    }
+
+    // A view of the mapping (mapped loading or asked for, element-aligned) or a copy in native memory.
+    private Tensor View(GgufTensorInfo t, Shape shape, DType dtype, bool mapped = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (t.ByteLength == 0 || _mapped is null) return Tensor.Empty(shape, dtype).Named(t.Name);
-        if (Loading == WeightLoading.Mapped && t.Offset % dtype.SizeOf() == 0)
+        if ((mapped || Loading == WeightLoading.Mapped) && t.Offset % dtype.SizeOf() == 0)
             return new Tensor(_mapped, shape, shape.ContiguousStrides(), t.Offset / dtype.SizeOf(), dtype) { Name = t.Name };
         var copy = new NativeStorage(t.ByteLength, zero: false);
         Buffer.MemoryCopy(_mapped.Pointer + t.Offset, copy.Pointer, t.ByteLength, t.ByteLength);
