@@ -79,7 +79,7 @@ for q in Q4_0 Q8_0 Q4_K_M; do
   [ -f "$CACHE/1b-$q.gguf" ] || "$CACHE/build/bin/llama-quantize" "$CACHE/1b-bf16.gguf" "$CACHE/1b-$q.gguf" "$q" "$THREADS" >"$CACHE/quantize-$q.log" 2>&1
 done
 
-# 4. Interleaved rounds. Each line of $RESULTS: round format engine prefill_tok_s decode_tok_s load.
+# 4. Interleaved rounds. Each line of $RESULTS: round format engine prefill_tok_s decode_tok_s load read_gbs_2mib read_gbs_4kib.
 RESULTS=$CACHE/results-$(date -u +%Y%m%dT%H%M%S).tsv
 pl_run() {  # args: bench-decode options; prints "prefill decode"
   "${PL[@]}" bench-decode --loading copied --prompt 128 --decode 32 --bandwidth-gbs 60 "$@" |
@@ -93,6 +93,9 @@ lc_run() {  # args: gguf; prints "prefill decode"
              { gsub(/"/, ""); v = $c["avg_ts"] + 0; if ($c["n_prompt"] > 0) { if (v > p) p = v } else if (v > d) d = v } END { print p, d }'
 }
 load() { cut -d' ' -f1 /proc/loadavg; }
+probe() {  # the host's read bandwidth now, GB/s: "on 2 MiB pages  on 4 KiB pages" (PureLlama's weights get the former)
+  "${PL[@]}" bench --roofline-only --bandwidth-mib 512 | sed -n 's/.* read \([0-9.]*\) GB\/s (4 KiB pages: \([0-9.]*\)).*/\1 \2/p'
+}
 for r in $(seq 1 "$ROUNDS"); do
   for f in $FORMATS; do
     case $f in
@@ -106,8 +109,8 @@ for r in $(seq 1 "$ROUNDS"); do
       *) echo "unknown format $f" >&2; exit 2 ;;
     esac
     log "round $r $f"
-    echo "$r $f purellama $(pl_run "${pl[@]}") $(load)" >>"$RESULTS"
-    echo "$r $f llama.cpp $(lc_run "$gguf") $(load)" >>"$RESULTS"
+    echo "$r $f purellama $(pl_run "${pl[@]}") $(load) $(probe)" >>"$RESULTS"
+    echo "$r $f llama.cpp $(lc_run "$gguf") $(load) $(probe)" >>"$RESULTS"
   done
 done
 
@@ -129,5 +132,8 @@ for f in $FORMATS; do
       printf "| %s | %.1f / %.1f | %.2f× | %.1f / %.1f | %.2f× |\n", name[f], a, b, (b > 0 ? a / b : 0), c, d, (d > 0 ? c / d : 0)
     }' "$RESULTS"
 done
+echo
+echo "host read bandwidth probed after each run (GB/s, 512 MiB, 2 threads): 2 MiB pages $(awk '{print $7}' "$RESULTS" | sort -n | sed -n '1p;$p' | paste -sd-), 4 KiB pages $(awk '{print $8}' "$RESULTS" | sort -n | sed -n '1p;$p' | paste -sd-)"
+echo "(PureLlama's weights sit on 2 MiB pages; llama.cpp's on 4 KiB pages unless THP is 'always': $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null))"
 echo
 echo "raw rounds: $RESULTS"
