@@ -107,7 +107,8 @@ internal static class BenchDecodeCommand
                               $"{roofline:F1} tok/s ({bytes / 1e9:F2} GB/token, {s.DecodeTokensPerSecond * bytes / 1e9:F1} GB/s) | peak RSS {s.PeakWorkingSetBytes / 1048576.0:F0} MiB");
             Console.WriteLine($"        peak RSS {(peakReset ? "" : "(since process start) ")}while loading {loadPeak / 1048576.0:F0} MiB, after generating {PeakRss.Bytes() / 1048576.0:F0} MiB; weights {bytes / 1048576.0:F0} MiB");
             Console.WriteLine($"        interleaved medians: decode step {stepMs:F1} ms vs GEMV sweep over the same weights {sweepMs:F1} ms " +
-                              $"(step = {stepMs / sweepMs:P0} of the bare weight stream; the rest is norms, RoPE, attention, sampling, allocation)");
+                              $"(step = {stepMs / sweepMs:P0} of the bare weight stream; the rest is norms, RoPE, attention, sampling, allocation); " +
+                              $"sweep {bytes / sweepMs / 1e6:F1} GB/s = {bytes / sweepMs / 1e6 / gbs:P0} of the read bandwidth");
         }
         Console.WriteLine($"load average after: {LoadAverage()}");
         return 0;
