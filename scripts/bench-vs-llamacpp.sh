@@ -117,23 +117,7 @@ done
 # 5. The table: medians over the rounds, ratio PureLlama / llama.cpp.
 echo "llama.cpp $VERSION (node-llama-cpp@3.21.1 bundle), $THREADS threads, $ROUNDS interleaved rounds, $(date -u +%Y-%m-%d); load during runs: $(awk '{print $6}' "$RESULTS" | sort -n | sed -n '1p;$p' | paste -sd-)"
 echo
-echo "| PureLlama weights vs llama.cpp | decode tok/s PureLlama / llama.cpp | ratio | prefill pp128 tok/s PureLlama / llama.cpp | ratio |"
-echo "| --- | --- | ---: | --- | ---: |"
-for f in $FORMATS; do
-  awk -v f="$f" '
-    function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-                                       return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-    $2 == f && $3 == "purellama" { pp[++n1] = $4; pd[n1] = $5 }
-    $2 == f && $3 == "llama.cpp" { lp[++n2] = $4; ld[n2] = $5 }
-    END {
-      name["bf16"] = "BF16 vs BF16"; name["nf4"] = "NF4 (lm_head NF4) vs Q4_0"; name["int4"] = "INT4 RTN g128 (lm_head Q6_K) vs Q4_0"; name["int8"] = "INT8 (lm_head INT8) vs Q8_0"
-      name["gguf-q4_0"] = "the Q4_0 GGUF file, both engines"; name["gguf-q8_0"] = "the Q8_0 GGUF file, both engines"; name["gguf-q4_k_m"] = "the Q4_K_M GGUF file, both engines"
-      a = median(pd, n1); b = median(ld, n2); c = median(pp, n1); d = median(lp, n2)
-      printf "| %s | %.1f / %.1f | %.2f× | %.1f / %.1f | %.2f× |\n", name[f], a, b, (b > 0 ? a / b : 0), c, d, (d > 0 ? c / d : 0)
-    }' "$RESULTS"
-done
-echo
-echo "host read bandwidth probed after each run (GB/s, 512 MiB, 2 threads): 2 MiB pages $(awk '{print $7}' "$RESULTS" | sort -n | sed -n '1p;$p' | paste -sd-), 4 KiB pages $(awk '{print $8}' "$RESULTS" | sort -n | sed -n '1p;$p' | paste -sd-)"
+"${PL[@]}" versus-report --results "$RESULTS" --png "${RESULTS%.tsv}.png"
 echo "(PureLlama's weights sit on 2 MiB pages; llama.cpp's on 4 KiB pages unless THP is 'always': $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null))"
 echo
 echo "raw rounds: $RESULTS"
