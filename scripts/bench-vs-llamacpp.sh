@@ -81,8 +81,8 @@ done
 
 # 4. Interleaved rounds. Each line of $RESULTS: round format engine prefill_tok_s decode_tok_s load read_gbs_2mib read_gbs_4kib.
 RESULTS=$CACHE/results-$(date -u +%Y%m%dT%H%M%S).tsv
-pl_run() {  # args: bench-decode options; prints "prefill decode"
-  "${PL[@]}" bench-decode --loading copied --prompt 128 --decode 32 --bandwidth-gbs 60 "$@" |
+pl_run() {  # args: bench-decode options; prints "prefill decode"; bench-decode's whole report goes to $RESULTS.log
+  "${PL[@]}" bench-decode --loading copied --prompt 128 --decode 32 "$@" | tee -a "${RESULTS%.tsv}.log" |
     sed -n 's/.*prefill [0-9]* tok: \([0-9.]*\) tok\/s | decode [0-9]* tok: \([0-9.]*\) tok\/s.*/\1 \2/p' | head -1
 }
 lc_run() {  # args: gguf; prints "prefill decode"
@@ -120,4 +120,4 @@ echo
 "${PL[@]}" versus-report --results "$RESULTS" --png "${RESULTS%.tsv}.png"
 echo "(PureLlama's weights sit on 2 MiB pages; llama.cpp's on 4 KiB pages unless THP is 'always': $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null))"
 echo
-echo "raw rounds: $RESULTS"
+echo "raw rounds: $RESULTS; PureLlama's reports (step vs sweep, sweep vs the read bandwidth): ${RESULTS%.tsv}.log"
