@@ -13,9 +13,11 @@
 # Pairs: BF16 vs BF16; NF4 (lm_head too) vs Q4_0; INT4 RTN g128 (GPTQ layout, lm_head Q6_K on load: the format llama.cpp
 # gives the head of its Q4_0 file) vs Q4_0; INT8 (lm_head
 # too) vs Q8_0; and both engines on the same GGUF files, llama.cpp's Q4_0, Q8_0 and Q4_K_M (gguf-q4_0, gguf-q8_0,
-# gguf-q4_k_m). --formats picks a subset (default: all seven). llama-bench: -t THREADS -p 128 -n 32 -mmp 0 -r 1 --poll 50,0
-# (the better of its two wait modes); PureLlama: bench-decode --prompt 128 --decode 32 with its defaults (copied weights on
-# transparent huge pages).
+# gguf-q4_k_m). --formats picks a subset (default: all seven). Both engines do the same work: a 128-token prefill from an
+# empty cache, and 32 decode steps after 128 tokens of context. llama-bench: -t THREADS -mmp 0 -r 1 --poll 50,0 (the better
+# of its two wait modes), once -p 128 -n 0 and once -p 0 -n 32 -d 128 (its tg test at depth 128; before 2026-12-06 10:00 the
+# script ran llama.cpp's decode from an empty cache, i.e. with less attention work than ours); PureLlama: bench-decode
+# --prompt 128 --decode 32 with its defaults (copied weights on transparent huge pages).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${LLAMACPP_CACHE:-$ROOT/.llamacpp}
@@ -88,8 +90,10 @@ pl_run() {  # args: bench-decode options; prints "prefill decode"; bench-decode'
 lc_run() {  # args: gguf; prints "prefill decode"
   # Both of llama.cpp's wait modes, the better of each kept: --poll 50 (its default: workers spin between ops, fastest
   # on an idle machine) and --poll 0 (workers sleep: what holds up when other processes share the cores).
-  "$CACHE/build/bin/llama-bench" -m "$1" -t "$THREADS" -p 128 -n 32 -mmp 0 -r 1 --poll 50,0 -o csv 2>/dev/null |
-    awk -F, 'NR==1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); c[$i] = i } next }
+  # Prefill from an empty cache, decode at depth 128 (as bench-decode: 32 steps after a 128-token prompt).
+  { "$CACHE/build/bin/llama-bench" -m "$1" -t "$THREADS" -p 128 -n 0 -mmp 0 -r 1 --poll 50,0 -o csv 2>/dev/null
+    "$CACHE/build/bin/llama-bench" -m "$1" -t "$THREADS" -p 0 -n 32 -d 128 -mmp 0 -r 1 --poll 50,0 -o csv 2>/dev/null; } |
+    awk -F, '/n_prompt/ { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); c[$i] = i } next }
              { gsub(/"/, ""); v = $c["avg_ts"] + 0; if ($c["n_prompt"] > 0) { if (v > p) p = v } else if (v > d) d = v } END { print p, d }'
 }
 load() { cut -d' ' -f1 /proc/loadavg; }
