@@ -18,10 +18,15 @@ public static unsafe class GgmlQuantizer
         if (!BlockFormats.IsBlockFormat(type))
             throw new ArgumentException($"{type} is not a block format (Q8_0, Q4_0, Q4_K, Q6_K).", nameof(type));
         int rows = weight.Shape[0], cols = weight.Shape[1];
-        var values = weight.ToFloatArray();
-        foreach (float v in values)
-            if (!float.IsFinite(v)) throw new ArgumentException($"Cannot quantize {weight.Describe()} to {type}: it holds a non-finite value.", nameof(weight));
-        var bytes = QuantizeRows(type, values, cols);
+        long rowBytes = BlockFormats.RowBytes(type, cols);
+        var bytes = new byte[rows * rowBytes];
+        QuantizerRows.ForChunks(weight, (r0, n, p) =>
+        {
+            foreach (float v in new ReadOnlySpan<float>((float*)p, n * cols))
+                if (!float.IsFinite(v)) throw new ArgumentException($"Cannot quantize {weight.Describe()} to {type}: it holds a non-finite value.", nameof(weight));
+            fixed (byte* dst = bytes)
+                BlockFormats.Visit(type, new RowQuantizer((float*)p, n, cols, dst + r0 * rowBytes));
+        });
         var blocks = Tensor.FromArray(bytes, new Shape(bytes.Length), device ?? weight.Device);
         try { return new GgmlBlockTensor(type, new Shape(rows, cols), blocks) { Name = weight.Name }; }
         catch { blocks.Dispose(); throw; }

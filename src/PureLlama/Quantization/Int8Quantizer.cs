@@ -7,7 +7,7 @@ namespace PureLlama.Quantization;
 /// q[r, c] = round(127·w[r, c] / SCB[r]) with round-half-to-even (as torch.round), so q ∈ [−127, 127];
 /// a row of zeros gets SCB = 0 and q = 0. Dequantized ŵ = q·SCB/127, so |w − ŵ| ≤ SCB/254.
 /// </summary>
-public static class Int8Quantizer
+public static unsafe class Int8Quantizer
 {
     /// <summary>Quantizes an F32/BF16/F16 weight [out, in] (any device) to INT8 on <paramref name="device"/> (default: the weight's device).</summary>
     public static Int8Tensor Quantize(Tensor weight, Device? device = null)
@@ -15,21 +15,21 @@ public static class Int8Quantizer
         QuantizerInput.Check(weight, "INT8");
         var target = device ?? weight.Device;
         int rows = weight.Shape[0], cols = weight.Shape[1];
-        float[] w = weight.ToFloatArray();                  // [rows, cols]
-        var q = new sbyte[w.Length];
+        var q = new sbyte[(long)rows * cols];
         var scb = new float[rows];
         long firstBad = long.MaxValue;
-        Parallel.For(0, rows, new ParallelOptions { MaxDegreeOfParallelism = Kernels.Simd.SimdThreading.MaxThreads }, r =>
+        QuantizerRows.ForChunks(weight, (r0, n, values) => Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = Kernels.Simd.SimdThreading.MaxThreads }, i =>
         {
-            var row = w.AsSpan(r * cols, cols);
+            int r = r0 + i;
+            var row = new ReadOnlySpan<float>((float*)values + (long)i * cols, cols);
             float a = 0f;
             foreach (float v in row) a = MathF.Max(a, MathF.Abs(v));
             if (float.IsNaN(a) || float.IsInfinity(a)) { Nf4Quantizer.InterlockedMin(ref firstBad, r); return; }
             scb[r] = a;
             if (a == 0f) return;
             float s = 127f / a;
-            for (int c = 0; c < cols; c++) q[r * cols + c] = (sbyte)Math.Clamp(MathF.Round(row[c] * s, MidpointRounding.ToEven), -127f, 127f);
-        });
+            for (int c = 0; c < cols; c++) q[(long)r * cols + c] = (sbyte)Math.Clamp(MathF.Round(row[c] * s, MidpointRounding.ToEven), -127f, 127f);
+        }));
         if (firstBad != long.MaxValue)
             throw new ArgumentException($"Cannot quantize {weight.Describe()}: row {firstBad} holds a non-finite value.", nameof(weight));
         Tensor? values = null;

@@ -22,8 +22,7 @@ public static class Nf4Quantizer
         if (blockSize <= 0 || blockSize % 2 != 0)
             throw new ArgumentException($"NF4 block size must be a positive even number, got {blockSize}.", nameof(blockSize));
         var target = device ?? weight.Device;
-        float[] w = weight.ToFloatArray();                  // [out·in] row-major
-        var (packed, absmax) = QuantizeBlocks(w, blockSize);
+        var (packed, absmax) = QuantizeWeight(weight, blockSize);
 
         var tensors = new List<Tensor>();
         try
@@ -49,47 +48,72 @@ public static class Nf4Quantizer
         }
     }
 
+    // The weight's blocks, read in row chunks (QuantizerRows) when no block crosses a row, else staged whole.
+    private static unsafe (byte[] Packed, float[] Absmax) QuantizeWeight(Tensor weight, int blockSize)
+    {
+        int cols = weight.Shape[1];
+        if (cols % blockSize != 0) return QuantizeBlocks(weight.ToFloatArray(), blockSize);
+        long n = weight.Numel;
+        var packed = new byte[(n + 1) / 2];
+        var absmax = new float[n / blockSize];
+        QuantizerRows.ForChunks(weight, (r0, rows, values) =>
+            QuantizeBlocksInto(new ReadOnlySpan<float>((float*)values, rows * cols), blockSize, packed, absmax, (long)r0 * cols));
+        return (packed, absmax);
+    }
+
     /// <summary>Packs <paramref name="w"/> (flattened) into NF4 nibbles with one F32 absmax per block of <paramref name="blockSize"/>.</summary>
-    public static unsafe (byte[] Packed, float[] Absmax) QuantizeBlocks(ReadOnlySpan<float> w, int blockSize)
+    public static (byte[] Packed, float[] Absmax) QuantizeBlocks(ReadOnlySpan<float> w, int blockSize)
     {
         long n = w.Length;
         var packed = new byte[(n + 1) / 2];
         var absmax = new float[(n + blockSize - 1) / blockSize];
+        QuantizeBlocksInto(w, blockSize, packed, absmax, 0);
+        return (packed, absmax);
+    }
+
+    /// <summary>
+    /// As <see cref="QuantizeBlocks"/> for the part of a weight that starts at element <paramref name="first"/> (a multiple of
+    /// <paramref name="blockSize"/>, even unless it is 0), into that weight's <paramref name="packed"/> and <paramref name="absmax"/>.
+    /// </summary>
+    internal static unsafe void QuantizeBlocksInto(ReadOnlySpan<float> w, int blockSize, byte[] packed, float[] absmax, long first)
+    {
+        long n = w.Length;
+        long blocks = (n + blockSize - 1) / blockSize, firstBlock = first / blockSize;
         // Chunks of blocks on all cores (quantize-on-load of a 1B model). An even block size starts every chunk
         // on a whole byte, so chunks never share a packed byte; an odd one runs in one chunk.
         const int BlocksPerChunk = 1024;
-        int chunks = blockSize % 2 == 0 ? (absmax.Length + BlocksPerChunk - 1) / BlocksPerChunk : 1;
-        int per = blockSize % 2 == 0 ? BlocksPerChunk : absmax.Length;
+        int chunks = blockSize % 2 == 0 ? (int)((blocks + BlocksPerChunk - 1) / BlocksPerChunk) : 1;
+        long per = blockSize % 2 == 0 ? BlocksPerChunk : blocks;
         long firstBad = long.MaxValue;
         fixed (float* pw = w)
         {
             float* wp = pw;
             Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Kernels.Simd.SimdThreading.MaxThreads }, chunk =>
             {
-                int b1 = (int)Math.Min(absmax.Length, (long)(chunk + 1) * per);
-                for (int b = chunk * per; b < b1; b++)
+                long b1 = Math.Min(blocks, (chunk + 1) * per);
+                for (long b = chunk * per; b < b1; b++)
                 {
-                    long s = (long)b * blockSize, e = Math.Min(n, s + blockSize);
+                    long s = b * blockSize, e = Math.Min(n, s + blockSize);
                     float a = 0f;
                     for (long i = s; i < e; i++) a = MathF.Max(a, MathF.Abs(wp[i]));
                     if (float.IsNaN(a) || float.IsInfinity(a)) { InterlockedMin(ref firstBad, b); return; }
-                    absmax[b] = a;
+                    absmax[firstBlock + b] = a;
                     long i0 = s;
-                    if (a != 0f && (s & 1) == 0) i0 = EncodeVectors(wp, s, e, a, packed);
+                    if (a != 0f && ((first + s) & 1) == 0) i0 = EncodeVectors(wp, s, e, a, packed, first);
                     for (long i = i0; i < e; i++)
                     {
                         int code = a == 0f ? 7 : Nf4Codebook.Encode(Math.Clamp(wp[i] / a, -1f, 1f));
-                        packed[i >> 1] |= (byte)((i & 1) == 0 ? code << 4 : code);
+                        long at = first + i;
+                        packed[at >> 1] |= (byte)((at & 1) == 0 ? code << 4 : code);
                     }
                 }
             });
         }
         if (firstBad != long.MaxValue)
         {
-            long s = firstBad * blockSize;
-            throw new ArgumentException($"Cannot quantize: the weight holds a non-finite value in elements [{s}, {Math.Min(n, s + blockSize)}).");
+            long s = first + firstBad * blockSize;
+            throw new ArgumentException($"Cannot quantize: the weight holds a non-finite value in elements [{s}, {Math.Min(first + n, s + blockSize)}).");
         }
-        return (packed, absmax);
     }
 
     /// <summary>
@@ -97,7 +121,7 @@ public static class Nf4Quantizer
     /// scalar loop: x = w / a (IEEE division), clamped to [−1, 1], code = number of thresholds below x. Writes whole
     /// packed bytes; returns where the scalar loop goes on.
     /// </summary>
-    private static unsafe long EncodeVectors(float* w, long s, long e, float a, byte[] packed)
+    private static unsafe long EncodeVectors(float* w, long s, long e, float a, byte[] packed, long first)
     {
         if (!Avx512F.IsSupported) return s;
         var thresholds = Nf4Codebook.Thresholds;
@@ -114,7 +138,7 @@ public static class Nf4Quantizer
                 // Lanes 2k (high nibble) and 2k+1 (low nibble) of one 64-bit pair → one byte.
                 var pairs = code.AsInt64();
                 var bytes = ((pairs & Vector512.Create(0xFL)) << 4) | Vector512.ShiftRightLogical(pairs, 32);
-                *(ulong*)(pp + (i >> 1)) = Avx512F.ConvertToVector128Byte(bytes.AsUInt64()).AsUInt64().GetElement(0);
+                *(ulong*)(pp + ((first + i) >> 1)) = Avx512F.ConvertToVector128Byte(bytes.AsUInt64()).AsUInt64().GetElement(0);
             }
         return i;
     }
