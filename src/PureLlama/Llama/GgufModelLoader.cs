@@ -77,7 +77,8 @@ internal static class GgufModelLoader
                 if (device == Device.Cpu)
                 {
                     layer = new QuantLinear(q);
-                    if (fromTiles) LlamaModel.Prepack(layer);
+                    try { if (fromTiles) LlamaModel.Prepack(layer); }
+                    catch { layer.Dispose(); throw; }
                 }
                 else using (q) layer = new QuantLinear(q.To(device));
                 if (fromTiles || device != Device.Cpu || file.Loading == WeightLoading.Copied) file.DropResident(info);   // read into tiles, device memory or a copy
