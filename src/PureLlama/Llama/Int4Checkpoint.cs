@@ -166,7 +166,10 @@ public static class Int4Checkpoint
         head?.Validate();
         return LlamaModel.Build(config, device, (name, shape) => checkpoint.GetTensor(name, shape, s_dense), (module, shape) =>
         {
-            if (checkpoint.Contains(module + ".qweight")) return new QuantLinear(ReadNamed(checkpoint, module, shape, quant, device));
+            if (checkpoint.Contains(module + ".qweight"))
+                return module == "lm_head" && head is not null
+                    ? throw new InvalidDataException($"'{checkpoint.Directory}' stores lm_head quantized ({quant.Describe()}); --quantize-lm-head / --lm-head-format cannot re-quantize it (leave them out to use the stored head).")
+                    : new QuantLinear(ReadNamed(checkpoint, module, shape, quant, device));
             if (module != "lm_head" || head is null) return null;
             return LlamaModel.QuantizeDenseHead(checkpoint, config, shape, head, device);
         });

@@ -88,4 +88,23 @@ public sealed class Int4CheckpointErrorTests
         for (int i = 0; i < expected.Length; i++) err = Math.Max(err, Math.Abs(actual[i] - expected[i]));
         err.Should().BeGreaterThan(0, "the head is Q8_0 now").And.BeLessThan(0.05 * norm, "Q8_0 keeps the logits close");
     }
+
+    [Fact]
+    public void Fixture_lm_head_options_on_a_folder_whose_head_is_stored_int4_are_refused_not_ignored()
+    {
+        string tiny = LlamaFixtures.FindTiny();
+        using var dir = new TempDir();
+        using var model = LlamaFixtures.LoadModel(tiny, "f32", Device.Cpu);
+        LayerwiseQuantizer.Quantize(model, [], new LayerwiseOptions(GroupMethod.Rtn, new GroupQuantOptions(4, 32, false)));
+        var dense = model.LmHead.DenseWeight().ToFloatArray();
+        var head = Rtn.Quantize(dense, model.Config.VocabSize, model.Config.HiddenSize, new GroupQuantOptions(4, 32, false));
+        model.ReplaceLinear("lm_head", new QuantLinear(head.ToTensor())).Dispose();
+        string folder = dir.File("q");
+        Int4Checkpoint.Write(model, Path.Combine(tiny, "f32"), folder, new Int4CheckpointConfig { Method = "gptq", GroupSize = 32 });
+
+        using (var asStored = LlamaRuntime.Load(folder, Device.Cpu))
+            asStored.Model.LmHead.Should().BeOfType<QuantLinear>().Which.Weight.Should().BeOfType<Int4GroupTensor>();
+        FluentActions.Invoking(() => LlamaRuntime.Load(folder, Device.Cpu, quantize: QuantizationConfig.Int8() with { SkipModules = [], LmHeadFormat = QuantFormat.Q8_0 }))
+            .Should().Throw<InvalidDataException>().WithMessage($"*{folder}*lm_head*--lm-head-format*");
+    }
 }
