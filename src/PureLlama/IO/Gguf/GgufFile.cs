@@ -106,6 +106,7 @@ internal sealed unsafe class GgufFile : IDisposable
             return new Tensor(_mapped, shape, shape.ContiguousStrides(), t.Offset / dtype.SizeOf(), dtype) { Name = t.Name };
         var copy = new NativeStorage(t.ByteLength, zero: false);
         Buffer.MemoryCopy(_mapped.Pointer + t.Offset, copy.Pointer, t.ByteLength, t.ByteLength);
+        _mapped.DropResident(t.Offset, t.ByteLength);   // the copy holds them now: the file's pages need not stay resident too
         return new Tensor(copy, shape, shape.ContiguousStrides(), 0, dtype) { Name = t.Name };
     }
 
