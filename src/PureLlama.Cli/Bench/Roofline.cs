@@ -102,6 +102,40 @@ internal static unsafe class Roofline
         }
     }
 
+    /// <summary>
+    /// A buffer on the weights' pages that can be read again and again, each read timed: the bandwidth at this moment,
+    /// for interleaving with the work it is the ceiling of (the host's bandwidth moves within seconds).
+    /// </summary>
+    internal sealed class ReadProbe : IDisposable
+    {
+        private readonly float* _buffer;
+        private readonly long _floats;
+        private readonly int _threads;
+
+        public ReadProbe(long bytes, int threads)
+        {
+            _threads = threads;
+            _floats = bytes / sizeof(float) / (64 * threads) * (64 * threads);
+            _buffer = (float*)HugePages.AllocateZeroed((nuint)(_floats * sizeof(float)));
+            Bytes = _floats * sizeof(float);
+        }
+
+        /// <summary>Bytes one read streams.</summary>
+        public long Bytes { get; }
+
+        /// <summary>Reads the whole buffer once on all threads; GB/s.</summary>
+        public double ReadGBps()
+        {
+            float* buf = _buffer;
+            long floats = _floats;
+            int threads = _threads;
+            double sec = RunParallel(threads, t => { var (s, e) = Part(floats, threads, t); Sink(SumRange(buf + s, e - s)); });
+            return Bytes / sec / 1e9;
+        }
+
+        public void Dispose() => HugePages.Free(_buffer);
+    }
+
     private static (long Start, long End) Part(long n, int parts, int i)
     {
         long per = n / parts / 64 * 64;

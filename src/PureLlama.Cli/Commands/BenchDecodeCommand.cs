@@ -100,7 +100,7 @@ internal static class BenchDecodeCommand
                 foreach (var _ in llama.Generate(prompt, options with { MaxNewTokens = Math.Max(40, decodeTokens + 1) })) { }
             foreach (var _ in llama.Generate(prompt, options)) { }
             var s = llama.LastStats!;
-            var (stepMs, sweepMs) = InterleavedStepVsSweep(llama, prompt, 12);
+            var (stepMs, sweepMs, sweepShare) = InterleavedStepVsSweep(llama, prompt, 12);
             double roofline = gbs * 1e9 / bytes;
             Console.WriteLine($"{mode,-7} load {loadSeconds:F1} s | prefill {s.PromptTokens} tok: {s.PrefillTokensPerSecond:F1} tok/s | " +
                               $"decode {s.DecodeSteps} tok: {s.DecodeTokensPerSecond:F2} tok/s = {s.DecodeTokensPerSecond / roofline:P0} of roofline " +
@@ -108,7 +108,8 @@ internal static class BenchDecodeCommand
             Console.WriteLine($"        peak RSS {(peakReset ? "" : "(since process start) ")}while loading {loadPeak / 1048576.0:F0} MiB, after generating {PeakRss.Bytes() / 1048576.0:F0} MiB; weights {bytes / 1048576.0:F0} MiB");
             Console.WriteLine($"        interleaved medians: decode step {stepMs:F1} ms vs GEMV sweep over the same weights {sweepMs:F1} ms " +
                               $"(step = {stepMs / sweepMs:P0} of the bare weight stream; the rest is norms, RoPE, attention, sampling, allocation); " +
-                              $"sweep {bytes / sweepMs / 1e6:F1} GB/s = {bytes / sweepMs / 1e6 / gbs:P0} of the read bandwidth");
+                              $"sweep {bytes / sweepMs / 1e6:F1} GB/s = {bytes / sweepMs / 1e6 / gbs:P0} of the read bandwidth" +
+                              (double.IsNaN(sweepShare) ? "" : $", {sweepShare:P0} of a bare huge-page read interleaved with it (median of rounds)"));
         }
         Console.WriteLine($"load average after: {LoadAverage()}");
         return 0;
@@ -118,8 +119,12 @@ internal static class BenchDecodeCommand
     // bandwidth floor of a step: MatMul for dense weights, QuantizedMatMul for packed ones, through the
     // model's backend, so it measures the same kernels on any device), so machine load hits both alike;
     // returns the medians in ms.
-    private static (double StepMs, double SweepMs) InterleavedStepVsSweep(LlamaRuntime llama, int[] prompt, int rounds)
+    private static (double StepMs, double SweepMs, double SweepShareOfRead) InterleavedStepVsSweep(LlamaRuntime llama, int[] prompt, int rounds)
     {
+        // On the CPU each round also reads 512 MiB of huge-page memory: the sweep's GB/s over that read's GB/s, per round
+        // (milliseconds apart, so the host's bandwidth swings hit both), is the sweep's share of the bandwidth it could have.
+        using var probe = llama.Model.Device == Device.Cpu ? new Roofline.ReadProbe(512L << 20, SimdThreading.MaxThreads) : null;
+        var shares = new List<double>();
         var model = llama.Model;
         var linears = model.NamedLinears().Select(l => l.Linear).ToList();
         var backend = Compute.Backends.Get(model.Device);
@@ -145,10 +150,11 @@ internal static class BenchDecodeCommand
             }
             backend.Synchronize();
             sweeps.Add(clock.Elapsed.TotalMilliseconds);
+            if (probe != null) shares.Add(model.WeightBytes / (sweeps[^1] * 1e6) / probe.ReadGBps());
         }
         foreach (var (x, y) in rows.Values) { x.Dispose(); y.Dispose(); }
-        steps.Sort(); sweeps.Sort();
-        return (steps[rounds / 2], sweeps[rounds / 2]);
+        steps.Sort(); sweeps.Sort(); shares.Sort();
+        return (steps[rounds / 2], sweeps[rounds / 2], shares.Count > 0 ? shares[shares.Count / 2] : double.NaN);
     }
 
     internal static string LoadAverage()
