@@ -1,0 +1,49 @@
+using ILGPU;
+using PureLlama.Kernels.Gpu;
+using PureLlama.Tensors;
+
+namespace PureLlama.Compute;
+
+public sealed partial class IlgpuBackend
+{
+    /// <summary>
+    /// y (=|+=) x·Ŵᵀ through the dp4a GEMVs (x quantized to int8 blocks of 32; docs/kernels/int8-dot.md, "GPU") for INT8
+    /// and INT4 group weights at m ≤ 4 (decode). False, with nothing written, when the exact F32-code path is selected
+    /// (<see cref="QuantizedInference.ExactDequant"/>), m is larger, the format has no dp4a kernel, an INT4 weight's groups
+    /// straddle 32-column blocks, or the warp is not 32 lanes: the caller then takes <see cref="QuantizedMatMul"/>.
+    /// </summary>
+    internal bool TryInt8DotMatMul(Tensor x, QuantizedTensor w, Tensor y, bool accumulate)
+    {
+        if (QuantizedInference.ExactDequant || Accelerator.WarpSize != GpuQ8Activations.BlockSize) return false;
+        int m = w switch
+        {
+            Int8Tensor => QuantizedShapes.Validate(this, x, w, y, transposeWeight: false).M,
+            Int4GroupTensor g => Int4GroupShapes.Validate(this, x, g, y, transposeWeight: false),
+            _ => -1,
+        };
+        if (m < 0 || m > GpuInt8DotMatmul.MaxRows) return false;
+        var plan = w is Int4GroupTensor ? w.HostPacked(q => Int4DotPlan.Create((Int4GroupTensor)q)) : null;
+        if (w is Int4GroupTensor && plan is null) return false;
+        if (m == 0) return true;
+        long bytes = GpuInt8DotMatmul.ScratchBytes(m, w.Columns);
+        var scratch = _pool.Rent(bytes);
+        try
+        {
+            var view = ((ArrayView<byte>)scratch.View).SubView(0, bytes);
+            if (w is Int8Tensor int8) GpuInt8DotMatmul.Int8(Stream, DeviceWeight(int8), F(x), F(y), m, accumulate, view);
+            else GpuInt8DotMatmul.Int4(Stream, DotWeight((Int4GroupTensor)w, plan!), F(x), F(y), m, accumulate, view);
+        }
+        finally
+        {
+            _pool.Return(scratch);   // safe: every later use of the buffer is queued behind this on the same stream
+        }
+        return true;
+    }
+
+    private static Int4DotDeviceWeight DotWeight(Int4GroupTensor w, Int4DotPlan plan)
+    {
+        var (blockGroups, permutation, qweight) = plan.Tensors;
+        return new(w.Rows, w.Columns, w.Groups, I32(qweight ?? w.QWeight), I32(w.QZeros), U16(w.Scales), I32(blockGroups),
+            permutation is null ? default : I32(permutation));
+    }
+}

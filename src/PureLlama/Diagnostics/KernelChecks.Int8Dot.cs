@@ -1,0 +1,71 @@
+using PureLlama.Compute;
+using PureLlama.Kernels.Reference;
+using PureLlama.Tensors;
+using static PureLlama.Diagnostics.CheckIo;
+
+namespace PureLlama.Diagnostics;
+
+internal static partial class KernelChecks
+{
+    /// <summary>
+    /// The inference fast path of INT8 and INT4 group weights (activations quantized to int8 blocks of 32, integer dot
+    /// products: the CPU's tiles, the GPU's dp4a GEMVs at m ≤ 4) against float64 Ŵ·x, on ragged shapes: rows not a
+    /// multiple of 32, INT8 rows not a multiple of the block, INT4 per-channel over 200 columns, g64 and act-order g32.
+    /// The error is the activations' int8 rounding (≤ d/2 per element, ≈ 0.3 % per product), so the tolerance is 1e-2
+    /// relative. Skipped where the backend has no such path for the weight (the exact path serves it).
+    /// </summary>
+    private static IEnumerable<KernelCheck> Int8DotChecks(bool small)
+    {
+        var int8 = small ? new[] { (37, 100) } : new[] { (37, 100), (5, 70), (130, 64) };
+        foreach (var (rows, cols) in int8)
+            foreach (int m in new[] { 1, 3, 4 })
+                yield return Int8Dot("int8", (be, rng) => QuantizedWeight(be, QuantKind.Int8, rng, rows, cols), m, rows, cols, accumulate: m == 3);
+        var int4 = small ? new[] { (40, 200, -1, false), (16, 192, 32, true) } : new[] { (40, 200, -1, false), (24, 256, 64, false), (16, 192, 32, true), (264, 160, 64, false) };
+        foreach (var (rows, cols, group, actOrder) in int4)
+            foreach (int m in new[] { 1, 4 })
+                yield return Int8Dot($"int4 g{group}{(actOrder ? " act-order" : "")}", (be, rng) => Int4Weight(be, rng, rows, cols, group, actOrder), m, rows, cols, accumulate: m == 4);
+    }
+
+    private static KernelCheck Int8Dot(string format, Func<IBackend, Rng, (QuantizedTensor W, double[] WHat)> weight, int m, int rows, int cols, bool accumulate)
+    {
+        string name = $"qmatmul int8-dot {format}", shape = $"x[{m},{cols}]·Wᵀ W[{rows},{cols}]{(accumulate ? " acc" : "")}";
+        return new(name, shape, be => Guard(name, shape, () =>
+        {
+            var rng = new Rng((ulong)Seed(name, m, rows, cols));
+            var (w, wHat) = weight(be, rng);
+            using var _ = w;
+            var x = Random(rng, m * cols);
+            var expected = ReferenceQuant.MatmulWeightT(ToDouble(x), m, wHat, rows, cols);
+            using var tx = Upload(be, x, [m, cols]);
+            Tensor ty;
+            if (accumulate)
+            {
+                var y0 = Random(rng, m * rows);
+                for (int i = 0; i < expected.Length; i++) expected[i] += y0[i];
+                ty = Upload(be, y0, [m, rows]);
+            }
+            else ty = Poisoned(be, [m, rows]);
+            using (ty)
+            using (QuantizedInference.Scope(exactDequant: false))
+            {
+                bool ran = be switch
+                {
+                    CpuBackend cpu => cpu.TryInt8DotMatMul(tx, w, ty, accumulate),
+                    IlgpuBackend gpu => gpu.TryInt8DotMatMul(tx, w, ty, accumulate),
+                    _ => false,
+                };
+                if (!ran) return new(name, shape, double.NaN, double.NaN, Int8DotTol, null) { Skipped = $"{be.Name} has no int8 dot path for this weight" };
+                return Compare(name, shape, ty, expected, Int8DotTol);
+            }
+        }));
+    }
+
+    private static (QuantizedTensor W, double[] WHat) Int4Weight(IBackend be, Rng rng, int rows, int cols, int group, bool actOrder)
+    {
+        var (qweight, qzeros, scales, gIdx, groups) = RandomInt4Group(rng, rows, cols, group, actOrder);
+        var w = new Int4GroupTensor(new Shape(rows, cols), group, groups, false,
+            Tensor.FromArray(qweight, new Shape(cols / 8, rows), be.Device), Tensor.FromArray(qzeros, new Shape(groups, rows / 8), be.Device),
+            Tensor.FromSpan<ushort>(scales, new Shape(groups, rows), DType.F16, be.Device), Tensor.FromArray(gIdx, new Shape(cols), be.Device));
+        return (w, ReferenceInt4Group.Dequantize(rows, cols, qweight, qzeros, scales, gIdx));
+    }
+}
