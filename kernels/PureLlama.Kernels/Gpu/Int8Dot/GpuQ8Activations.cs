@@ -5,12 +5,16 @@
 //   x[j, c] ≈ d[j, b] · a[j, c];  columns past `cols` are 0 (the last block is padded);
 //   with a permutation, column c of row j is x[j, perm[c]] (act-order INT4).
 //
+// Both divisions are IEEE round-to-nearest (div.rn.f32 through inline PTX: the kernels compile in fast-math mode, where
+// `/` is div.approx), so the codes, scales and sums are the CPU quantizer's bit for bit.
 // A block with a NaN or ±∞ gets d = NaN and codes 0, so the product it feeds is NaN (never a silent finite value).
 // One warp of 32 lanes per (row, block): lane c holds column 32b + c; the maximum and the sum are butterfly shuffles
 // (exact: max and integer adds do not depend on the order), lane 0 writes d and S.
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 
 namespace PureLlama.Kernels.Gpu;
 
@@ -86,13 +90,22 @@ internal static class GpuQ8Activations
         float amax = XMath.IsNaN(v) ? float.PositiveInfinity : XMath.Abs(v);
         for (int offset = BlockSize / 2; offset > 0; offset /= 2) amax = XMath.Max(amax, Warp.ShuffleXor(amax, offset));
         bool finite = amax < float.PositiveInfinity;
-        float inv = finite && amax > 0f ? 127f / amax : 0f;
+        float inv = finite && amax > 0f ? Divide(127f, amax) : 0f;
         int q = finite ? (int)XMath.Clamp(XMath.RoundToEven(v * inv), -127f, 127f) : 0;
         a.Values[j * a.Padded + c] = (sbyte)q;
         int sum = q;
         for (int offset = BlockSize / 2; offset > 0; offset /= 2) sum += Warp.ShuffleXor(sum, offset);
         if (Warp.LaneIdx != 0) return;
-        a.Scales[item] = finite ? amax / 127f : float.NaN;
+        a.Scales[item] = finite ? Divide(amax, 127f) : float.NaN;
         a.Sums[item] = sum;
+    }
+
+    /// <summary>a / b rounded to nearest (IEEE), on CUDA too.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Divide(float a, float b)
+    {
+        if (!CudaAsm.IsSupported) return a / b;
+        CudaAsm.Emit("div.rn.f32 %0, %1, %2;", out float q, a, b);
+        return q;
     }
 }
