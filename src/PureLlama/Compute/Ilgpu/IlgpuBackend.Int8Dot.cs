@@ -22,7 +22,7 @@ public sealed partial class IlgpuBackend
             _ => -1,
         };
         if (m < 0 || m > GpuInt8DotMatmul.MaxRows) return false;
-        var plan = w is Int4GroupTensor ? w.HostPacked(q => Int4DotPlan.Create((Int4GroupTensor)q)) : null;
+        var plan = w is Int4GroupTensor int4 ? Plan(int4) : null;
         if (w is Int4GroupTensor && plan is null) return false;
         if (m == 0) return true;
         long bytes = GpuInt8DotMatmul.ScratchBytes(m, w.Columns);
@@ -39,6 +39,14 @@ public sealed partial class IlgpuBackend
         }
         return true;
     }
+
+    /// <summary>Builds an INT4 group weight's dp4a layout now (at load) rather than at its first product.</summary>
+    internal void Prepack(QuantizedTensor w)
+    {
+        if (w is Int4GroupTensor int4 && w.Device == Device) Plan(int4);
+    }
+
+    private static Int4DotPlan? Plan(Int4GroupTensor w) => w.HostPacked(q => Int4DotPlan.Create((Int4GroupTensor)q));
 
     private static Int4DotDeviceWeight DotWeight(Int4GroupTensor w, Int4DotPlan plan)
     {
