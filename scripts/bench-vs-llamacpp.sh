@@ -13,9 +13,11 @@
 # Pairs: BF16 vs BF16; NF4 (lm_head too) vs Q4_0; INT4 RTN g128 (GPTQ layout, lm_head Q6_K on load: the format llama.cpp
 # gives the head of its Q4_0 file) vs Q4_0; INT8 (lm_head
 # too) vs Q8_0; and both engines on the same GGUF files, llama.cpp's Q4_0, Q8_0 and Q4_K_M (gguf-q4_0, gguf-q8_0,
-# gguf-q4_k_m). --formats picks a subset (default: all seven). llama-bench: -t THREADS -p 128 -n 32 -mmp 0 -r 1 --poll 50,0
-# (the better of its two wait modes); PureLlama: bench-decode --prompt 128 --decode 32 with its defaults (copied weights on
-# transparent huge pages).
+# gguf-q4_k_m). --formats picks a subset (default: all seven). Both engines do the same work: a 128-token prefill from an
+# empty cache, and 32 decode steps after 128 tokens of context. llama-bench: -t THREADS -mmp 0 -r 1 --poll 50,0 (the better
+# of its two wait modes), once -p 128 -n 0 and once -p 0 -n 32 -d 128 (its tg test at depth 128; before 2026-12-06 10:00 the
+# script ran llama.cpp's decode from an empty cache, i.e. with less attention work than ours); PureLlama: bench-decode
+# --prompt 128 --decode 32 with its defaults (copied weights on transparent huge pages).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${LLAMACPP_CACHE:-$ROOT/.llamacpp}
@@ -79,20 +81,25 @@ for q in Q4_0 Q8_0 Q4_K_M; do
   [ -f "$CACHE/1b-$q.gguf" ] || "$CACHE/build/bin/llama-quantize" "$CACHE/1b-bf16.gguf" "$CACHE/1b-$q.gguf" "$q" "$THREADS" >"$CACHE/quantize-$q.log" 2>&1
 done
 
-# 4. Interleaved rounds. Each line of $RESULTS: round format engine prefill_tok_s decode_tok_s load.
+# 4. Interleaved rounds. Each line of $RESULTS: round format engine prefill_tok_s decode_tok_s load read_gbs_2mib read_gbs_4kib.
 RESULTS=$CACHE/results-$(date -u +%Y%m%dT%H%M%S).tsv
-pl_run() {  # args: bench-decode options; prints "prefill decode"
-  "${PL[@]}" bench-decode --loading copied --prompt 128 --decode 32 --bandwidth-gbs 60 "$@" |
+pl_run() {  # args: bench-decode options; prints "prefill decode"; bench-decode's whole report goes to $RESULTS.log
+  "${PL[@]}" bench-decode --loading copied --prompt 128 --decode 32 "$@" | tee -a "${RESULTS%.tsv}.log" |
     sed -n 's/.*prefill [0-9]* tok: \([0-9.]*\) tok\/s | decode [0-9]* tok: \([0-9.]*\) tok\/s.*/\1 \2/p' | head -1
 }
 lc_run() {  # args: gguf; prints "prefill decode"
   # Both of llama.cpp's wait modes, the better of each kept: --poll 50 (its default: workers spin between ops, fastest
   # on an idle machine) and --poll 0 (workers sleep: what holds up when other processes share the cores).
-  "$CACHE/build/bin/llama-bench" -m "$1" -t "$THREADS" -p 128 -n 32 -mmp 0 -r 1 --poll 50,0 -o csv 2>/dev/null |
-    awk -F, 'NR==1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); c[$i] = i } next }
+  # Prefill from an empty cache, decode at depth 128 (as bench-decode: 32 steps after a 128-token prompt).
+  { "$CACHE/build/bin/llama-bench" -m "$1" -t "$THREADS" -p 128 -n 0 -mmp 0 -r 1 --poll 50,0 -o csv 2>/dev/null
+    "$CACHE/build/bin/llama-bench" -m "$1" -t "$THREADS" -p 0 -n 32 -d 128 -mmp 0 -r 1 --poll 50,0 -o csv 2>/dev/null; } |
+    awk -F, '/n_prompt/ { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); c[$i] = i } next }
              { gsub(/"/, ""); v = $c["avg_ts"] + 0; if ($c["n_prompt"] > 0) { if (v > p) p = v } else if (v > d) d = v } END { print p, d }'
 }
 load() { cut -d' ' -f1 /proc/loadavg; }
+probe() {  # the host's read bandwidth now, GB/s: "on 2 MiB pages  on 4 KiB pages" (PureLlama's weights get the former)
+  "${PL[@]}" bench --roofline-only --bandwidth-mib 512 | sed -n 's/.* read \([0-9.]*\) GB\/s (4 KiB pages: \([0-9.]*\)).*/\1 \2/p'
+}
 for r in $(seq 1 "$ROUNDS"); do
   for f in $FORMATS; do
     case $f in
@@ -106,28 +113,15 @@ for r in $(seq 1 "$ROUNDS"); do
       *) echo "unknown format $f" >&2; exit 2 ;;
     esac
     log "round $r $f"
-    echo "$r $f purellama $(pl_run "${pl[@]}") $(load)" >>"$RESULTS"
-    echo "$r $f llama.cpp $(lc_run "$gguf") $(load)" >>"$RESULTS"
+    echo "$r $f purellama $(pl_run "${pl[@]}") $(load) $(probe)" >>"$RESULTS"
+    echo "$r $f llama.cpp $(lc_run "$gguf") $(load) $(probe)" >>"$RESULTS"
   done
 done
 
 # 5. The table: medians over the rounds, ratio PureLlama / llama.cpp.
 echo "llama.cpp $VERSION (node-llama-cpp@3.21.1 bundle), $THREADS threads, $ROUNDS interleaved rounds, $(date -u +%Y-%m-%d); load during runs: $(awk '{print $6}' "$RESULTS" | sort -n | sed -n '1p;$p' | paste -sd-)"
 echo
-echo "| PureLlama weights vs llama.cpp | decode tok/s PureLlama / llama.cpp | ratio | prefill pp128 tok/s PureLlama / llama.cpp | ratio |"
-echo "| --- | --- | ---: | --- | ---: |"
-for f in $FORMATS; do
-  awk -v f="$f" '
-    function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-                                       return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-    $2 == f && $3 == "purellama" { pp[++n1] = $4; pd[n1] = $5 }
-    $2 == f && $3 == "llama.cpp" { lp[++n2] = $4; ld[n2] = $5 }
-    END {
-      name["bf16"] = "BF16 vs BF16"; name["nf4"] = "NF4 (lm_head NF4) vs Q4_0"; name["int4"] = "INT4 RTN g128 (lm_head Q6_K) vs Q4_0"; name["int8"] = "INT8 (lm_head INT8) vs Q8_0"
-      name["gguf-q4_0"] = "the Q4_0 GGUF file, both engines"; name["gguf-q8_0"] = "the Q8_0 GGUF file, both engines"; name["gguf-q4_k_m"] = "the Q4_K_M GGUF file, both engines"
-      a = median(pd, n1); b = median(ld, n2); c = median(pp, n1); d = median(lp, n2)
-      printf "| %s | %.1f / %.1f | %.2f× | %.1f / %.1f | %.2f× |\n", name[f], a, b, (b > 0 ? a / b : 0), c, d, (d > 0 ? c / d : 0)
-    }' "$RESULTS"
-done
+"${PL[@]}" versus-report --results "$RESULTS" --png "${RESULTS%.tsv}.png"
+echo "(PureLlama's weights sit on 2 MiB pages; llama.cpp's on 4 KiB pages unless THP is 'always': $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null))"
 echo
-echo "raw rounds: $RESULTS"
+echo "raw rounds: $RESULTS; PureLlama's reports (step vs sweep, sweep vs the read bandwidth): ${RESULTS%.tsv}.log"

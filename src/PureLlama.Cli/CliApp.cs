@@ -26,6 +26,7 @@ internal static class CliApp
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(BenchDecodeCommand.Create());
         root.Subcommands.Add(BenchBlocksCommand.Create());
+        root.Subcommands.Add(VersusReportCommand.Create());
         root.Subcommands.Add(BenchServeCommand.Create());
         root.Subcommands.Add(PtxCommand.Create());
         root.Subcommands.Add(FinetuneCommand.Create());

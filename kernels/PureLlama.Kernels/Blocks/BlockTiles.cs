@@ -72,8 +72,7 @@ internal sealed unsafe class BlockTiles : IDisposable
         SubBytesPerTile = type switch { GgmlType.Q6_K => 32L * Blocks, GgmlType.Q4_K => (long)Q4KSubBytes * SuperBlocks, _ => 0 };
         long data = TileBytes * Tiles, sub = SubBytesPerTile * Tiles, super = 32L * ScalesPerSuper * Tiles * SuperBlocks;
         ByteLength = data + sub + super;
-        _memory = HugePages.Allocate((nuint)(ByteLength + 192));
-        NativeMemory.Clear(_memory, (nuint)(ByteLength + 192));
+        _memory = HugePages.AllocateZeroed((nuint)(ByteLength + 192));
         byte* p = (byte*)_memory;
         Data = p; p += (data + 63) & ~63L;
         Sub = p; p += (sub + 63) & ~63L;

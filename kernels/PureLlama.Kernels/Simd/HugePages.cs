@@ -50,6 +50,24 @@ internal static unsafe partial class HugePages
         return p;
     }
 
+    /// <summary>
+    /// <paramref name="bytes"/> of zeroed memory as <see cref="Allocate"/> gives it. Large buffers are zeroed by all
+    /// threads in 2 MiB pieces: zeroing is what first touches the pages, and the page faults (the kernel clearing each
+    /// page, on a VM the host backing it) run about twice as fast on two threads as on one.
+    /// </summary>
+    public static void* AllocateZeroed(nuint bytes)
+    {
+        byte* p = (byte*)Allocate(bytes);
+        long pieces = (long)((bytes + PageSize - 1) / PageSize);
+        if (pieces < 4) NativeMemory.Clear(p, bytes);
+        else Parallel.For(0L, pieces, i =>
+        {
+            nuint start = (nuint)i * PageSize;
+            NativeMemory.Clear(p + start, Math.Min(PageSize, bytes - start));
+        });
+        return p;
+    }
+
     /// <summary>Frees a buffer from <see cref="Allocate"/>.</summary>
     public static void Free(void* p) => NativeMemory.AlignedFree(p);
 

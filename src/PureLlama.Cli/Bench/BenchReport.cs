@@ -51,7 +51,7 @@ internal static class BenchReport
 
     public static string RooflineLine(RooflineFigures roof) =>
         $"roofline ({roof.Threads} threads): FMA F32 {F(roof.FmaGflops, 1)} GFLOP/s (Vector{roof.VectorBits}), " +
-        $"read {F(roof.ReadGBps, 1)} GB/s, copy {F(roof.CopyGBps, 1)} GB/s (read+written, {roof.BufferBytes >> 20} MiB buffer)";
+        $"read {F(roof.ReadGBps, 1)} GB/s (4 KiB pages: {F(roof.ReadSmallPagesGBps, 1)}), copy {F(roof.CopyGBps, 1)} GB/s (read+written, {roof.BufferBytes >> 20} MiB buffer)";
 
     public static void WriteJson(string path, string command, int threads, string loadBefore, RooflineFigures? roof,
         IReadOnlyList<BenchRow> rows, PyTorchRun? torch)
@@ -72,6 +72,7 @@ internal static class BenchReport
             w.WriteNumber("vector_bits", roof.VectorBits);
             w.WriteNumber("fma_gflops", roof.FmaGflops);
             w.WriteNumber("read_gbps", roof.ReadGBps);
+            w.WriteNumber("read_small_pages_gbps", roof.ReadSmallPagesGBps);
             w.WriteNumber("copy_gbps", roof.CopyGBps);
             w.WriteNumber("buffer_bytes", roof.BufferBytes);
             w.WriteEndObject();

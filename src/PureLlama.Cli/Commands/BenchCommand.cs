@@ -22,6 +22,7 @@ public static class BenchCommand
         var cpuTime = new Option<bool>("--cpu-time") { Description = "Time by the process's CPU time, not wall time (with --threads 1 on a loaded machine)." };
         var list = new Option<bool>("--list") { Description = "List the item ids and exit." };
         var noRoofline = new Option<bool>("--no-roofline") { Description = "Skip the roofline probe (no % of roofline column)." };
+        var rooflineOnly = new Option<bool>("--roofline-only") { Description = "Print only the roofline probe (FMA peak, read on huge and 4 KiB pages, copy) and exit." };
         var bandwidthMiB = new Option<int>("--bandwidth-mib") { Description = "Buffer size of the bandwidth probe, MiB.", DefaultValueFactory = _ => 1024 };
         var python = new Option<string>("--python") { Description = "Python with torch installed.", DefaultValueFactory = _ => "/usr/bin/python3" };
         var script = new Option<string?>("--pytorch-script") { Description = "Path of benchmarks/pytorch/kernels.py (found from the working directory by default)." };
@@ -30,13 +31,20 @@ public static class BenchCommand
         var keepEnv = new Option<bool>("--keep-openblas-env") { Description = "Keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for PyTorch (by default they are unset: they hold OpenBLAS to AVX2)." };
 
         var command = new Command("bench", "Benchmark the SIMD kernels against the measured roofline (and PyTorch with --vs-pytorch).");
-        foreach (var o in new Option[] { vsPyTorch, json, repeats, threads, only, cpuTime, list, noRoofline, bandwidthMiB, python, script, keepEnv, device })
+        foreach (var o in new Option[] { vsPyTorch, json, repeats, threads, only, cpuTime, list, noRoofline, rooflineOnly, bandwidthMiB, python, script, keepEnv, device })
             command.Options.Add(o);
 
         command.SetAction(parse =>
         {
             if (parse.GetValue(device) is { } deviceName)
                 return DeviceBench.Run(DeviceOption.Resolve(deviceName), Math.Max(1, parse.GetValue(repeats)), parse.GetValue(only));
+            if (parse.GetValue(rooflineOnly))
+            {
+                int n = parse.GetValue(threads);
+                if (n < 1) { Console.Error.WriteLine("--threads must be at least 1"); return 2; }
+                Console.WriteLine(BenchReport.RooflineLine(Roofline.Measure(n, (long)Math.Max(64, parse.GetValue(bandwidthMiB)) << 20)));
+                return 0;
+            }
             if (parse.GetValue(list))
             {
                 foreach (var item in BenchWork.All) Console.WriteLine($"{item.Id,-34} {item.Work}, {item.Shape}");

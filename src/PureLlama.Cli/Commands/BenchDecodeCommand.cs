@@ -1,7 +1,7 @@
 using PureLlama.Autograd;
 using System.CommandLine;
 using System.Diagnostics;
-using System.Runtime.Intrinsics;
+using PureLlama.Kernels.Simd;
 using PureLlama.Cli.Bench;
 using PureLlama.IO;
 using PureLlama.Llama;
@@ -74,8 +74,10 @@ internal static class BenchDecodeCommand
             _ => throw new ArgumentException($"--loading must be copied, mapped or both, not '{loading}'."),
         };
         if (random) RandomCheckpoint.EnsureWritten(dir, layers);
-        double gbs = bandwidthGbs ?? MeasureReadBandwidth();
-        Console.WriteLine($"machine: {Environment.ProcessorCount} threads, load average {LoadAverage()}, read bandwidth {gbs:F1} GB/s{(bandwidthGbs is null ? " (measured)" : "")}");
+        double smallPagesGbs = 0;
+        double gbs = bandwidthGbs ?? MeasureReadBandwidth(out smallPagesGbs);
+        Console.WriteLine($"machine: {Environment.ProcessorCount} threads, load average {LoadAverage()}, read bandwidth {gbs:F1} GB/s" +
+                          (bandwidthGbs is null ? $" (measured on the weights' pages; 4 KiB pages: {smallPagesGbs:F1})" : ""));
         Console.WriteLine($"model: {dir}; {(quantize is null ? "weights as stored" : quantize.Describe() + ", quantized while loading")}; " +
                           $"quantized products: {(Compute.QuantizedInference.ExactDequant ? "exact F32 codes" : "int8 dot products")}");
         var rng = new Rng(1);
@@ -105,7 +107,8 @@ internal static class BenchDecodeCommand
                               $"{roofline:F1} tok/s ({bytes / 1e9:F2} GB/token, {s.DecodeTokensPerSecond * bytes / 1e9:F1} GB/s) | peak RSS {s.PeakWorkingSetBytes / 1048576.0:F0} MiB");
             Console.WriteLine($"        peak RSS {(peakReset ? "" : "(since process start) ")}while loading {loadPeak / 1048576.0:F0} MiB, after generating {PeakRss.Bytes() / 1048576.0:F0} MiB; weights {bytes / 1048576.0:F0} MiB");
             Console.WriteLine($"        interleaved medians: decode step {stepMs:F1} ms vs GEMV sweep over the same weights {sweepMs:F1} ms " +
-                              $"(step = {stepMs / sweepMs:P0} of the bare weight stream; the rest is norms, RoPE, attention, sampling, allocation)");
+                              $"(step = {stepMs / sweepMs:P0} of the bare weight stream; the rest is norms, RoPE, attention, sampling, allocation); " +
+                              $"sweep {bytes / sweepMs / 1e6:F1} GB/s = {bytes / sweepMs / 1e6 / gbs:P0} of the read bandwidth");
         }
         Console.WriteLine($"load average after: {LoadAverage()}");
         return 0;
@@ -154,32 +157,13 @@ internal static class BenchDecodeCommand
         catch (IOException) { return "?"; }
     }
 
-    // Sums a 2 GiB buffer with all threads (Vector256 loads), best of three passes: an estimate of the
-    // read bandwidth decode can use.
-    private static unsafe double MeasureReadBandwidth()
+
+    // A 1 GiB read with all threads, best of three passes, on the pages the weights get (huge pages) and on 4 KiB pages:
+    // the read bandwidth decode can use, and what a process without huge pages gets.
+    private static double MeasureReadBandwidth(out double smallPagesGbs)
     {
-        const long bytes = 2L << 30;
-        using var buffer = Tensor.Empty(new Shape((int)(bytes / 4)), DType.F32);
-        float* p = buffer.Pointer<float>();
-        long n = bytes / 4;
-        int threads = Environment.ProcessorCount;
-        double best = 0;
-        for (int pass = 0; pass < 3; pass++)
-        {
-            var clock = Stopwatch.StartNew();
-            Parallel.For(0, threads, t =>
-            {
-                long start = n * t / threads / 8 * 8, end = n * (t + 1) / threads / 8 * 8;
-                var acc0 = Vector256<float>.Zero; var acc1 = Vector256<float>.Zero;
-                for (long i = start; i < end; i += 16)
-                {
-                    acc0 += Vector256.Load(p + i);
-                    acc1 += Vector256.Load(p + i + 8);
-                }
-                if (float.IsNaN(Vector256.Sum(acc0 + acc1))) Console.Write("");
-            });
-            best = Math.Max(best, bytes / clock.Elapsed.TotalSeconds / 1e9);
-        }
-        return best;
+        int threads = SimdThreading.MaxThreads;
+        smallPagesGbs = Roofline.MeasureBandwidth(threads, 1L << 30, passes: 3, hugePages: false, copy: false).ReadGBps;
+        return Roofline.MeasureBandwidth(threads, 1L << 30, passes: 3, copy: false).ReadGBps;
     }
 }

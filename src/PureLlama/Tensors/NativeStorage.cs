@@ -28,15 +28,19 @@ internal sealed unsafe class NativeStorage : HostStorage
         nuint size = (nuint)Math.Max(byteLength, 1);
         try
         {
-            _ptr = Kernels.Simd.HugePages.InWeightScope ? (byte*)Kernels.Simd.HugePages.Allocate(size)   // weights on huge pages
-                 : RecycledBuffers.Shared.TryTake(size) is var recycled && recycled != null ? recycled
-                 : (byte*)NativeMemory.AlignedAlloc(size, Alignment);
+            if (Kernels.Simd.HugePages.InWeightScope)   // weights on huge pages
+                _ptr = (byte*)(zero ? Kernels.Simd.HugePages.AllocateZeroed(size) : Kernels.Simd.HugePages.Allocate(size));
+            else
+            {
+                _ptr = RecycledBuffers.Shared.TryTake(size) is var recycled && recycled != null ? recycled
+                     : (byte*)NativeMemory.AlignedAlloc(size, Alignment);
+                if (zero) NativeMemory.Clear(_ptr, size);
+            }
         }
         catch (OutOfMemoryException e)
         {
             throw new OutOfMemoryException($"Could not allocate {byteLength:N0} bytes of host memory for a tensor.", e);
         }
-        if (zero) NativeMemory.Clear(_ptr, size);
         long live = Interlocked.Add(ref s_liveBytes, byteLength);
         ReportPressure(live);
         for (long peak = Interlocked.Read(ref s_peakBytes); live > peak; peak = Interlocked.Read(ref s_peakBytes))

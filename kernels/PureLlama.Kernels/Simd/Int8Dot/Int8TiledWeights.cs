@@ -79,8 +79,7 @@ internal sealed unsafe class Int8TiledWeights : IDisposable
         long data = TileBytes * Tiles, scales = 2L * Tiles * WeightBlocks * TileRows;
         long zeros = codes == TiledCodes.Int4 ? scales / 2 : 0, perm = permuted ? 4L * cols : 0;
         ByteLength = data + scales + zeros + perm;
-        _memory = HugePages.Allocate((nuint)(ByteLength + 256));
-        NativeMemory.Clear(_memory, (nuint)(ByteLength + 256));
+        _memory = HugePages.AllocateZeroed((nuint)(ByteLength + 256));
         byte* p = (byte*)_memory;
         Data = p; p += (data + 63) & ~63L;
         Scales = (ushort*)p; p += (scales + 63) & ~63L;
