@@ -17,6 +17,7 @@ internal static partial class KernelChecks
     /// </summary>
     private static IEnumerable<KernelCheck> Int8DotChecks(bool small)
     {
+        yield return Dp4aAgainstEmulation(small ? 4096 : 1 << 16);
         var int8 = small ? new[] { (37, 100) } : new[] { (37, 100), (5, 70), (130, 64) };
         foreach (var (rows, cols) in int8)
             foreach (int m in new[] { 1, 3, 4 })
@@ -51,6 +52,37 @@ internal static partial class KernelChecks
     }
 
     /// <summary>y (=|+=) x·Ŵᵀ through the backend's int8 dot-product path (CPU tiles, GPU dp4a) against float64.</summary>
+    /// <summary>
+    /// The device's dp4a.s32.s32 and prmt.b32 (inline PTX on CUDA) against their integer emulation, bit for bit, on
+    /// random words and the extremes (bytes −128, 127, 0): what makes the simulator tests of the dp4a GEMVs stand for CUDA.
+    /// </summary>
+    private static KernelCheck Dp4aAgainstEmulation(int n) => new("dp4a prmt vs emulation", $"{n} words", be => Guard("dp4a prmt vs emulation", $"{n} words", () =>
+    {
+        string name = "dp4a prmt vs emulation", shape = $"{n} words";
+        if (be is not IlgpuBackend gpu) return new(name, shape, double.NaN, double.NaN, 0, null) { Skipped = "dp4a runs on the ILGPU backend only" };
+        var rng = new Rng((ulong)Seed(name, n));
+        int[] extremes = [0, -1, int.MinValue, int.MaxValue, unchecked((int)0x80808080), 0x7F7F7F7F, 0x01FF807F];
+        var a = new int[n];
+        var b = new int[n];
+        var c = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            a[i] = i < 49 ? extremes[i % 7] : (int)rng.NextUInt64();
+            b[i] = i < 49 ? extremes[i / 7] : (int)rng.NextUInt64();
+            c[i] = (int)(rng.NextUInt64() % (1u << 25)) - (1 << 24);
+        }
+        var got = gpu.Dp4aProbe(a, b, c);
+        for (int i = 0; i < n; i++)
+        {
+            int[] want = [Kernels.Gpu.GpuDp4a.Dot4Emulated(a[i], b[i], c[i]), Kernels.Gpu.GpuDp4a.PermuteEmulated(a[i], b[i], 0x6420), Kernels.Gpu.GpuDp4a.PermuteEmulated(a[i], b[i], 0x7531)];
+            for (int k = 0; k < 3; k++)
+                if (got[3 * i + k] != want[k])
+                    return new(name, shape, double.PositiveInfinity, double.PositiveInfinity, 0,
+                        $"{(k == 0 ? "dp4a" : k == 1 ? "prmt 0x6420" : "prmt 0x7531")} of a = 0x{a[i]:X8}, b = 0x{b[i]:X8}, c = {c[i]}: device {got[3 * i + k]}, emulation {want[k]}");
+        }
+        return new(name, shape, 0, 0, 0, null);
+    }));
+
     private static KernelCheck Int8Dot(string format, int formatTag, Func<IBackend, Rng, (QuantizedTensor W, double[] WHat)> weight, int m, int rows, int cols, bool accumulate)
     {
         string name = $"qmatmul int8-dot {format}", shape = $"x[{m},{cols}]·Wᵀ W[{rows},{cols}]{(accumulate ? " acc" : "")}";

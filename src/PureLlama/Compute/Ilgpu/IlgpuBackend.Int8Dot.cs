@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Runtime;
 using PureLlama.Kernels.Gpu;
 using PureLlama.Tensors;
 
@@ -38,6 +39,22 @@ public sealed partial class IlgpuBackend
             _pool.Return(scratch);   // safe: every later use of the buffer is queued behind this on the same stream
         }
         return true;
+    }
+
+    /// <summary>
+    /// The device's dp4a and byte permutes on the given words (<see cref="GpuDp4aProbe"/>): r[3i] = Dot4(a, b, c),
+    /// r[3i+1], r[3i+2] = Permute(a, b, 0x6420 / 0x7531), for the self-test against the integer emulation.
+    /// </summary>
+    internal int[] Dp4aProbe(int[] a, int[] b, int[] c)
+    {
+        Enter();
+        using var da = Accelerator.Allocate1D(a);
+        using var db = Accelerator.Allocate1D(b);
+        using var dc = Accelerator.Allocate1D(c);
+        using var dr = Accelerator.Allocate1D<int>(3L * a.Length);
+        GpuDp4aProbe.Run(Stream, da.View, db.View, dc.View, dr.View);
+        Stream.Synchronize();
+        return dr.GetAsArray1D();
     }
 
     /// <summary>Builds an INT4 group weight's dp4a layout now (at load) rather than at its first product.</summary>
