@@ -37,13 +37,6 @@ public sealed class GpuInt8DotFixtureTests(ITestOutputHelper output)
         return rt;
     }
 
-    private static double RelativeError(float[] got, float[] reference)
-    {
-        double num = 0, den = 0;
-        for (int i = 0; i < got.Length; i++) { double d = got[i] - (double)reference[i]; num += d * d; den += (double)reference[i] * reference[i]; }
-        return Math.Sqrt(num / den);
-    }
-
     [Theory]
     [InlineData("int8")]
     [InlineData("int4-rtn")]
@@ -56,7 +49,7 @@ public sealed class GpuInt8DotFixtureTests(ITestOutputHelper output)
         float[] exact, fast;
         using (QuantizedInference.Scope(true)) exact = rt.Logits(ids);
         using (QuantizedInference.Scope(false)) fast = rt.Logits(ids);
-        double error = RelativeError(fast, exact);
+        double error = Int8DotFixtureTests.RelativeError(fast, exact);
         output.WriteLine($"{format} on {Dev}: logits of {ids.Length} tokens, relative error dp4a vs exact {error:E3}");
         error.Should().BeGreaterThan(0, "the switch selects a different path");
         error.Should().BeLessThan(0.02, "int8 activations (≤ 0.4 % per element) move the logits by well under 1 %");
