@@ -39,6 +39,8 @@ case "$mode" in
       python3 "$dir/check_llama_fixture.py" "$fx" "$out/logits-f32.npy" "$out/logits-bf16.npy" "$out/greedy-f32.txt" "$out/greedy-bf16.txt" \
         2>&1 | tee "$out/llama-fixture-cuda.txt"
     fi
+    # Device benchmarks, the decode GEMVs included (bf16; nf4, int8, int4group exact; int8 and int4group dp4a), then
+    # PyTorch's matmul and its bf16/f16 GEMV of the same decode shape (torch_matmul.py) for the ratios.
     "$dir/PureLlama.Cli" bench --device cuda --repeats 9 2>&1 | tee "$out/bench-cuda.txt"
     "$dir/PureLlama.Cli" bench-decode --device cuda --loading copied --decode 64 2>&1 | tee "$out/bench-decode-cuda.txt"
     python3 "$dir/torch_matmul.py" 4096 20 2>&1 | tee "$out/torch-matmul.txt"

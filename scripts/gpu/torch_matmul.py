@@ -2,7 +2,9 @@
 """Times torch.matmul (cuBLAS) at n^3 for f32 and bf16 on the first CUDA device; prints JSON.
 
 Same work as PureLlama's GpuMatmul benchmark: C[n,n] = A[n,n] @ B[n,n]^T with random data,
-warm-up first, median of repeats, CUDA events. Usage: torch_matmul.py [n] [reps]
+warm-up first, median of repeats, CUDA events. Also the decode GEMV of `purellama bench` (1 x 4096
+times [14336 x 4096]^T, bf16 and f16 weights, GB/s of weight read): the bandwidth reference for the
+quantized "gemv ... (decode)" items (exact and dp4a). Usage: torch_matmul.py [n] [reps]
 """
 import json
 import sys
@@ -39,6 +41,11 @@ def main():
         sec = time_matmul(a, b, reps)
         out[name] = {"ms": sec * 1e3, "tflops": flops / sec / 1e12}
     torch.backends.cuda.matmul.allow_tf32 = False
+    for name, dtype in (("gemv_bf16", torch.bfloat16), ("gemv_f16", torch.float16)):
+        x = torch.rand(1, 4096, device="cuda", dtype=dtype) * 2 - 1
+        w = torch.rand(14336, 4096, device="cuda", dtype=dtype) * 2 - 1
+        sec = time_matmul(x, w, reps)
+        out[name] = {"shape": "1x4096 @ [14336x4096]^T", "ms": sec * 1e3, "weight_gbs": w.numel() * w.element_size() / sec / 1e9}
     print(json.dumps(out))
 
 

@@ -21,16 +21,16 @@ internal static class DeviceBench
     {
         var be = Backends.Get(device);
         Console.WriteLine($"device bench on {be.Name}, median of {repeats} samples (synchronized)");
-        Console.WriteLine($"{"item",-26} {"shape",-30} {"ms",10} {"rate",12}");
+        Console.WriteLine($"{"item",-30} {"shape",-30} {"ms",10} {"rate",12}");
         foreach (var make in Items(be))
         {
             using var item = make();
             if (only is not null && !only.Split(',').Any(o => item.Id.Contains(o.Trim(), StringComparison.OrdinalIgnoreCase))) continue;
             Timing t;
             try { t = BenchTimer.Measure(item.Call, repeats, warmupMs: 300, minWarmupCalls: 3, minSampleMs: 20); }
-            catch (NotSupportedException ex) { Console.WriteLine($"{item.Id,-26} {item.Shape,-30} not supported: {ex.Message}"); continue; }
+            catch (NotSupportedException ex) { Console.WriteLine($"{item.Id,-30} {item.Shape,-30} not supported: {ex.Message}"); continue; }
             double rate = item.Work / (t.MedianMs * 1e-3) / (item.Unit == "TFLOP/s" ? 1e12 : 1e9);
-            Console.WriteLine($"{item.Id,-26} {item.Shape,-30} {t.MedianMs,10:F3} {rate,8:F1} {item.Unit}");
+            Console.WriteLine($"{item.Id,-30} {item.Shape,-30} {t.MedianMs,10:F3} {rate,8:F1} {item.Unit}");
         }
         return 0;
     }
@@ -43,25 +43,46 @@ internal static class DeviceBench
     }
 
     /// <summary>
-    /// Dequant-matmul: decode GEMV 1×4096 · [14336×4096]ᵀ (GB/s of packed weight read), or the
-    /// prefill GEMM 2048×4096 · [4096×4096]ᵀ followed by the input-gradient product (TFLOP/s).
+    /// Dequant-matmul: decode GEMV 1×4096 · [14336×4096]ᵀ (GB/s of packed weight read) through the exact F32-code
+    /// kernel, or with <paramref name="int8Dot"/> through the inference default (x quantized to int8 blocks, the dp4a
+    /// GEMVs on ILGPU, the int8 tiles on the CPU); or the prefill GEMM 2048×4096 · [4096×4096]ᵀ followed by the
+    /// input-gradient product (TFLOP/s). INT4 groups are RTN g128.
     /// </summary>
-    private static Item Quantized(IBackend be, QuantFormat format, bool decode)
+    private static Item Quantized(IBackend be, QuantFormat format, bool decode, bool int8Dot = false)
     {
         int outF = decode ? 14336 : 4096, inF = 4096, m = decode ? 1 : 2048;
-        string id = decode ? $"gemv {format} (decode)".ToLowerInvariant() : $"matmul {format} fwd+dX".ToLowerInvariant();
+        string id = decode ? $"gemv {format}{(int8Dot ? " dp4a" : "")} (decode)".ToLowerInvariant() : $"matmul {format} fwd+dX".ToLowerInvariant();
         var item = new Item(id, $"{m}x{inF} · [{outF}x{inF}]ᵀ", decode ? "GB/s" : "TFLOP/s", 0, () => { });
         var w = Rand(be, item, DType.F32, outF, inF);
-        QuantizedTensor q = format == QuantFormat.Nf4 ? Quantization.Nf4Quantizer.Quantize(w, be.Device) : Quantization.Int8Quantizer.Quantize(w, be.Device);
+        QuantizedTensor q = format switch
+        {
+            QuantFormat.Nf4 => Quantization.Nf4Quantizer.Quantize(w, be.Device),
+            QuantFormat.Int4Group => Quantization.Rtn.Quantize(w.ToArray<float>(), outF, inF, new Quantization.GroupQuantOptions(4, 128)).ToTensor(be.Device),
+            _ => Quantization.Int8Quantizer.Quantize(w, be.Device),
+        };
         item.Owned.AddRange(q.Components);
         var x = Rand(be, item, DType.F32, m, inF);
         var y = Rand(be, item, DType.F32, m, outF);
+        if (decode && int8Dot) return item with { Work = q.ByteLength, Call = () => { Int8Dot(be, x, q, y); be.Synchronize(); } };
         if (decode) return item with { Work = q.ByteLength, Call = () => { be.QuantizedMatMul(x, q, y, false, false); be.Synchronize(); } };
         return item with
         {
             Work = 2 * 2.0 * m * outF * inF,
             Call = () => { be.QuantizedMatMul(x, q, y, false, false); be.QuantizedMatMul(y, q, x, true, false); be.Synchronize(); },
         };
+    }
+
+    /// <summary>y = x·Ŵᵀ through the backend's int8 dot-product path; NotSupportedException where it does not serve Ŵ.</summary>
+    private static void Int8Dot(IBackend be, Tensor x, QuantizedTensor q, Tensor y)
+    {
+        using var fast = QuantizedInference.Scope(exactDequant: false);
+        bool ran = be switch
+        {
+            IlgpuBackend gpu => gpu.TryInt8DotMatMul(x, q, y, accumulate: false),
+            CpuBackend cpu => cpu.TryInt8DotMatMul(x, q, y, accumulate: false),
+            _ => false,
+        };
+        if (!ran) throw new NotSupportedException($"{be.Name} has no int8 dot path for {q.Describe()}");
     }
 
     private static IEnumerable<Func<Item>> Items(IBackend be)
@@ -87,8 +108,10 @@ internal static class DeviceBench
             var y = Rand(be, item, DType.F32, 1, n);
             return item with { Call = () => { be.MatMul(x, w, y, false, true, false); be.Synchronize(); } };
         };
-        foreach (var (format, decode) in new[] { (QuantFormat.Nf4, true), (QuantFormat.Int8, true), (QuantFormat.Nf4, false) })
+        foreach (var (format, decode) in new[] { (QuantFormat.Nf4, true), (QuantFormat.Int8, true), (QuantFormat.Int4Group, true), (QuantFormat.Nf4, false) })
             yield return () => Quantized(be, format, decode);
+        foreach (var format in new[] { QuantFormat.Int8, QuantFormat.Int4Group })
+            yield return () => Quantized(be, format, decode: true, int8Dot: true);
         yield return () =>
         {
             const int rows = 4096, dim = 4096;

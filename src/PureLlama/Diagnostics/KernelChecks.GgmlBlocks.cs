@@ -33,48 +33,10 @@ internal static partial class KernelChecks
                 yield return QuantMatMul(format, (int)type, weight, gemmRows, rows, cols, transposeWeight: true, accumulate: true);
                 yield return Dequantize(format, (int)type, weight, rows, cols);
                 foreach (int m in new[] { 1, 5, gemmRows })
-                    yield return GgmlBlockInt8Dot(format, type, weight, m, rows, cols, accumulate: m == 5);
+                    yield return Int8Dot(format, (int)type, weight, m, rows, cols, accumulate: m == 5);
             }
         }
     }
-
-    /// <summary>
-    /// The CPU inference path (x quantized to Q8 blocks, integer dots over the weight's 16-row tiles, or row-direct
-    /// without AVX-512BW) against float64 Ŵ·x: its error is the activations' int8 rounding (≈ 0.3 % per product),
-    /// so the tolerance is 1e-2 relative; skipped on backends without int8 dots (GPU, ILGPU's CPU accelerator).
-    /// </summary>
-    private static KernelCheck GgmlBlockInt8Dot(string format, GgmlType type, Func<IBackend, Rng, (QuantizedTensor W, double[] WHat)> weight,
-        int m, int rows, int cols, bool accumulate)
-    {
-        string name = $"qmatmul int8-dot {format}", shape = $"x[{m},{cols}]·Wᵀ W[{rows},{cols}]{(accumulate ? " acc" : "")}";
-        return new(name, shape, be => Guard(name, shape, () =>
-        {
-            if (be is not CpuBackend cpu) return new(name, shape, double.NaN, double.NaN, Int8DotTol, null) { Skipped = "int8 dot products run on the SIMD CPU backend only" };
-            var rng = new Rng((ulong)Seed(name, (int)type, m, rows, cols));
-            var (w, wHat) = weight(be, rng);
-            using var _ = w;
-            var x = Random(rng, m * cols);
-            var expected = ReferenceQuant.MatmulWeightT(ToDouble(x), m, wHat, rows, cols);
-            using var tx = Upload(be, x, [m, cols]);
-            Tensor ty;
-            if (accumulate)
-            {
-                var y0 = Random(rng, m * rows);
-                for (int i = 0; i < expected.Length; i++) expected[i] += y0[i];
-                ty = Upload(be, y0, [m, rows]);
-            }
-            else ty = Poisoned(be, [m, rows]);
-            using (ty)
-            using (QuantizedInference.Scope(exactDequant: false))
-            {
-                if (!cpu.TryInt8DotMatMul(tx, w, ty, accumulate))
-                    return new(name, shape, double.NaN, double.NaN, Int8DotTol, null) { Skipped = "this CPU has no int8 dot path (AVX2)" };
-                return Compare(name, shape, ty, expected, Int8DotTol);
-            }
-        }));
-    }
-
-    private const double Int8DotTol = 1e-2;
 
     // Random values (one all-zero block, one block with a single large outlier) quantized on the host with
     // the llama.cpp-compatible quantizer, moved to the backend; and the float64 dequantization of the bytes.

@@ -57,6 +57,7 @@ internal static partial class KernelChecks
         list.AddRange(QuantizedChecks(small));
         list.AddRange(Int4GroupChecks(small));
         list.AddRange(GgmlBlockChecks(small));
+        list.AddRange(Int8DotChecks(small));
         return list;
     }
 

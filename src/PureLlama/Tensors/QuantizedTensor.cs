@@ -79,7 +79,7 @@ public abstract class QuantizedTensor : IDisposable
     }
 
     /// <summary>
-    /// The weight repacked for a CPU kernel (built once by <paramref name="create"/>, which may return null when the
+    /// The weight repacked for a kernel (CPU tiles, the GPU's dp4a layout; built once by <paramref name="create"/>, which may return null when the
     /// layout cannot express this weight; disposed with the tensor). The files and components are not changed.
     /// </summary>
     internal T? HostPacked<T>(Func<QuantizedTensor, T?> create) where T : class, IDisposable

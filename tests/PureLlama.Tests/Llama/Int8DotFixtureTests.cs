@@ -40,7 +40,7 @@ public sealed class Int8DotFixtureTests(ITestOutputHelper output)
             return LlamaRuntime.Load(f32, Device.Cpu, WeightLoading.Copied, quantize: config with { SkipModules = [] });
     }
 
-    private static double RelativeError(float[] got, float[] reference)
+    internal static double RelativeError(float[] got, float[] reference)
     {
         double num = 0, den = 0;
         for (int i = 0; i < got.Length; i++) { double d = got[i] - (double)reference[i]; num += d * d; den += (double)reference[i] * reference[i]; }

@@ -128,7 +128,7 @@ internal static class GpuQuantizedMatmul
         };
     }
 
-    private static void CheckProduct(ArrayView<float> x, ArrayView<float> y, int m, int rows, int cols, bool transposeWeight)
+    internal static void CheckProduct(ArrayView<float> x, ArrayView<float> y, int m, int rows, int cols, bool transposeWeight)
     {
         if (m < 1) throw new ArgumentException($"quantized matmul needs at least one row of x, got m = {m}.", nameof(m));
         int xCols = transposeWeight ? rows : cols, yCols = transposeWeight ? cols : rows;
@@ -141,7 +141,7 @@ internal static class GpuQuantizedMatmul
             throw new ArgumentException($"quantized matmul {form} with Ŵ [{rows}, {cols}]: y must hold [{m}, {yCols}] = {(long)m * yCols} elements, has {y.Length}.", nameof(y));
     }
 
-    private static void CheckMatrix(string format, int rows, int cols)
+    internal static void CheckMatrix(string format, int rows, int cols)
     {
         if (rows < 1 || cols < 1) throw new ArgumentException($"{format} weight must be [out, in] with both ≥ 1, got [{rows}, {cols}].");
         if ((long)rows * cols > int.MaxValue - IndexHeadroom)
@@ -187,7 +187,7 @@ internal static class GpuQuantizedMatmul
         };
     }
 
-    private static Int8Operand Operand(in Int8DeviceWeight w)
+    internal static Int8Operand Operand(in Int8DeviceWeight w)
     {
         CheckMatrix("INT8", w.Out, w.In);
         Need("INT8 values", w.Values.Length, (long)w.Out * w.In);
@@ -199,7 +199,7 @@ internal static class GpuQuantizedMatmul
         };
     }
 
-    private static void Need(string what, long actual, long expected)
+    internal static void Need(string what, long actual, long expected)
     {
         if (actual != expected) throw new ArgumentException($"{what} must have {expected} elements, the view has {actual}.");
     }

@@ -22,8 +22,13 @@ internal sealed class QuantLinearFunction : Function
         var y = Output(x, w);   // [.., out]
         try
         {
-            // Inference (no autograd) on the CPU takes the int8 dot-product kernels unless QuantizedInference.ExactDequant.
-            bool fast = !GradMode.IsEnabled && input.Backend is CpuBackend cpu && cpu.TryInt8DotMatMul(input, w, y, accumulate: false);
+            // Inference (no autograd) takes the int8 dot-product kernels (CPU; dp4a GEMVs on ILGPU) unless QuantizedInference.ExactDequant.
+            bool fast = !GradMode.IsEnabled && input.Backend switch
+            {
+                CpuBackend cpu => cpu.TryInt8DotMatMul(input, w, y, accumulate: false),
+                IlgpuBackend gpu => gpu.TryInt8DotMatMul(input, w, y, accumulate: false),
+                _ => false,
+            };
             if (!fast) x.Backend.QuantizedMatMul(input, w, y, transposeWeight: false, accumulate: false);
         }
         catch { y.Dispose(); throw; }
