@@ -46,7 +46,9 @@ public sealed class VersusReportTests : IDisposable
         double.IsNaN(rows[0].TheirsDecode).Should().BeTrue();
         double.IsNaN(rows[0].DecodeRatio).Should().BeTrue();
         VersusReportCommand.HostLine(runs).Should().Contain("2 MiB pages 32–55").And.Contain("4 KiB pages 27.5–30.1").And.Contain("load after the runs 1.1–2.1");
-        VersusReportCommand.Table(rows).Should().Contain("| NF4 (lm_head NF4) vs Q4_0 | 50.0 / 35.0 | 1.43× |");
+        nf4.OursBestDecode.Should().Be(60);
+        nf4.TheirsBestDecode.Should().Be(40);
+        VersusReportCommand.Table(rows).Should().Contain("| NF4 (lm_head NF4) vs Q4_0 | 50.0 / 35.0 | 1.43× | 60.0 / 40.0 | 1.50× | 160.0 / 130.0 | 1.23× |");
     }
 
     [Fact]
