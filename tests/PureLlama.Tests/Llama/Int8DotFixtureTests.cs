@@ -73,4 +73,47 @@ public sealed class Int8DotFixtureTests(ITestOutputHelper output)
         RelativeError(fast, reference).Should().BeLessThan(2 * Math.Max(exactVsF32, 0.01), "activation quantization adds at most about the weight quantization's own error");
 
     }
+
+    /// <summary>
+    /// q/k/v and gate/up under one fork (<see cref="LinearGroup"/> → <see cref="Int8TiledMatmul.RunMany"/>): each output
+    /// bitwise what the layer's own Forward gives, for every int8-tile format, one row and several.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void FixtureGroupedProductsEqualTheLayersAlone(string format)
+    {
+        if (LlamaFixtures.FindTiny() is not { } tiny) return;
+        using var rt = Load(tiny, format);
+        var layer = rt.Model.Layers[0];
+        var groups = new[]
+        {
+            new[] { layer.Attention.QProj, layer.Attention.KProj, layer.Attention.VProj },
+            new[] { layer.Mlp.GateProj, layer.Mlp.UpProj },
+        };
+        using var _ = PureLlama.Autograd.GradMode.NoGrad();
+        using var fast = QuantizedInference.Scope(exactDequant: false);
+        foreach (int rows in new[] { 1, 5 })
+            foreach (var group in groups)
+            {
+                using var x = Tensor.RandN(new Shape(rows, rt.Model.Config.HiddenSize), new Rng((ulong)(rows * 17 + format.Length)));
+                var weights = group.Select(l => ((QuantLinear)l).Weight).ToArray();
+                var direct = weights.Select(w => Tensor.Empty(new Shape(rows, w.Rows), DType.F32, Device.Cpu)).ToArray();
+                var together = LinearGroup.Forward(x, group);
+                try
+                {
+                    ((CpuBackend)x.Backend).TryInt8DotMatMulMany(x, weights, direct).Should().BeTrue($"every {format} weight has int8 tiles");
+                    for (int i = 0; i < group.Length; i++)
+                    {
+                        using var alone = group[i].Forward(x);
+                        var a = alone.ToFloatArray();
+                        foreach (var (t, what) in new[] { (together[i], "LinearGroup"), (direct[i], "TryInt8DotMatMulMany") })
+                        {
+                            var b = t.ToFloatArray();
+                            b.Should().Equal(a, (p, q) => BitConverter.SingleToInt32Bits(p) == BitConverter.SingleToInt32Bits(q), $"{what}, output {i}, {rows} rows");
+                        }
+                    }
+                }
+                finally { foreach (var t in together.Concat(direct)) t.Dispose(); }
+            }
+    }
 }

@@ -20,6 +20,17 @@ using static PureLlama.Kernels.Simd.Int8DotProducts;
 
 namespace PureLlama.Kernels.Simd;
 
+/// <summary>One product of <see cref="Int8TiledMatmul.RunMany"/>: Y[m, W.Rows] (=|+=) X[m, W.Cols]·Ŵᵀ.</summary>
+internal readonly unsafe struct Int8TiledProduct(Int8TiledWeights w, float* x, int ldx, float* y, int ldy, bool accumulate)
+{
+    public Int8TiledWeights W { get; } = w;
+    public float* X { get; } = x;
+    public int Ldx { get; } = ldx;
+    public float* Y { get; } = y;
+    public int Ldy { get; } = ldy;
+    public bool Accumulate { get; } = accumulate;
+}
+
 /// <summary>The int8 dot-product matmul over repacked weights (any m).</summary>
 internal static unsafe class Int8TiledMatmul
 {
@@ -29,30 +40,88 @@ internal static unsafe class Int8TiledMatmul
     public static bool Accelerated => Avx512BW.IsSupported && GemmIsa.Current == GemmSimdLevel.Vector512;
 
     /// <summary>Y[m, rows] (=|+=) X[m, cols]·Ŵᵀ; ldx ≥ cols, ldy ≥ rows.</summary>
-    public static void Run(Int8TiledWeights w, int m, float* x, int ldx, float* y, int ldy, bool accumulate)
+    public static void Run(Int8TiledWeights w, int m, float* x, int ldx, float* y, int ldy, bool accumulate) =>
+        RunMany([new Int8TiledProduct(w, x, ldx, y, ldy, accumulate)], m);
+
+    /// <summary>
+    /// Several products with the same m under one fork: their tiles form one list cut into pieces, so a thread goes on to
+    /// the next product without waiting for the others (one join per call, not per product), and products that read the
+    /// same X (same pointer, stride and columns, no column permutation, and for INT4 the same weight block) quantize it
+    /// once. Every X is quantized before any Y is written; the outputs must not overlap one another. Each Y is bitwise what
+    /// <see cref="Run"/> gives alone.
+    /// </summary>
+    public static void RunMany(ReadOnlySpan<Int8TiledProduct> products, int m)
     {
-        ArgumentNullException.ThrowIfNull(w);
         ArgumentOutOfRangeException.ThrowIfNegative(m);
-        if (m == 0) return;
-        ArgumentNullException.ThrowIfNull(y);
-        if (ldy < w.Rows) throw new ArgumentOutOfRangeException(nameof(ldy), ldy, $"ldy must be at least rows = {w.Rows}.");
-        bool simd = Accelerated;
-        using var a = Q8Activations.Quantize(x, m, w.Cols, ldx, w.Permutation, simd);
-        if (w.Codes == TiledCodes.Int4) a.PrepareZeroPointSums(w.BlockCols / Q8Activations.BlockSize);
-        nint yp = (nint)y;
-        ParallelWork.Rows(w.Tiles, 16L * w.PaddedCols * m, (t0, t1) =>
+        foreach (var p in products)
         {
-            for (int t = t0; t < t1; t++)
-                for (int j0 = 0; j0 < m; j0 += MaxGroup)
+            ArgumentNullException.ThrowIfNull(p.W, nameof(products));
+            if (p.Y == null) throw new ArgumentNullException(nameof(products), "A product's y is null.");
+            if (p.Ldy < p.W.Rows) throw new ArgumentOutOfRangeException(nameof(products), p.Ldy, $"ldy must be at least rows = {p.W.Rows}.");
+        }
+        if (m == 0 || products.IsEmpty) return;
+        bool simd = Accelerated;
+        var list = products.ToArray();
+        int n = list.Length;
+        var acts = new Q8Activations?[n];
+        var owned = new bool[n];
+        var first = new int[n + 1];
+        try
+        {
+            long work = 0;
+            for (int p = 0; p < n; p++)
+            {
+                var w = list[p].W;
+                int shared = -1;
+                for (int q = 0; q < p && shared < 0; q++)
+                    if (SameActivations(list[q], list[p])) shared = q;
+                owned[p] = shared < 0;
+                if (owned[p])
                 {
-                    int mm = Math.Min(MaxGroup, m - j0);
-                    if (!simd) TileScalar(w, t, a, j0, mm, (float*)yp, ldy, accumulate);
-                    else if (w.Codes == TiledCodes.Int8) Tile512<Int8Codes>(w, t, a, j0, mm, (float*)yp, ldy, accumulate);
-                    else if (w.Codes == TiledCodes.Nf4) Tile512<Nf4Codes>(w, t, a, j0, mm, (float*)yp, ldy, accumulate);
-                    else Tile512<Int4Codes>(w, t, a, j0, mm, (float*)yp, ldy, accumulate);
+                    acts[p] = Q8Activations.Quantize(list[p].X, m, w.Cols, list[p].Ldx, w.Permutation, simd);
+                    if (w.Codes == TiledCodes.Int4) acts[p]!.PrepareZeroPointSums(w.BlockCols / Q8Activations.BlockSize);
                 }
-        });
+                else acts[p] = acts[shared];
+                first[p + 1] = first[p] + w.Tiles;
+                work += 16L * w.PaddedCols * m * w.Tiles;
+            }
+            int tiles = first[n];
+            ParallelWork.Rows(tiles, work / Math.Max(1, tiles), (g0, g1) =>
+            {
+                int p = Array.BinarySearch(first, g0);
+                p = p >= 0 ? p : ~p - 1;
+                for (int g = g0; g < g1; g++)
+                {
+                    while (g >= first[p + 1]) p++;
+                    int t = g - first[p];
+                    var w = list[p].W;
+                    var a = acts[p]!;
+                    float* y = list[p].Y;
+                    int ldy = list[p].Ldy;
+                    bool accumulate = list[p].Accumulate;
+                    for (int j0 = 0; j0 < m; j0 += MaxGroup)
+                    {
+                        int mm = Math.Min(MaxGroup, m - j0);
+                        if (!simd) TileScalar(w, t, a, j0, mm, y, ldy, accumulate);
+                        else if (w.Codes == TiledCodes.Int8) Tile512<Int8Codes>(w, t, a, j0, mm, y, ldy, accumulate);
+                        else if (w.Codes == TiledCodes.Nf4) Tile512<Nf4Codes>(w, t, a, j0, mm, y, ldy, accumulate);
+                        else Tile512<Int4Codes>(w, t, a, j0, mm, y, ldy, accumulate);
+                    }
+                }
+            });
+        }
+        finally
+        {
+            for (int p = 0; p < n; p++)
+                if (owned[p]) acts[p]?.Dispose();
+        }
     }
+
+    // Two products can share one quantized X when they read the same memory the same way: no column permutation (act-order
+    // permutes X per weight), and INT4's zero-point sums prepared for the same weight block.
+    private static bool SameActivations(Int8TiledProduct a, Int8TiledProduct b) =>
+        a.X == b.X && a.Ldx == b.Ldx && a.W.Cols == b.W.Cols && a.W.Permutation == null && b.W.Permutation == null &&
+        (a.W.Codes == TiledCodes.Int4) == (b.W.Codes == TiledCodes.Int4) && (a.W.Codes != TiledCodes.Int4 || a.W.BlockCols == b.W.BlockCols);
 
     /// <summary>How the integer dot of a 32-column block is formed from a format's codes.</summary>
     private enum DotKind

@@ -25,24 +25,41 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>
-    /// y_i = x·Ŵ_iᵀ for several block-format weights that read the same x, under one fork with x quantized once
-    /// (<see cref="Kernels.Blocks.BlockTiledMatmul.RunMany"/>; each y_i bitwise what <see cref="TryInt8DotMatMul"/> gives
-    /// alone). False, with nothing written, unless every Ŵ_i has block tiles here and the fast path is on.
+    /// y_i = x·Ŵ_iᵀ for several quantized weights that read the same x, under one fork with x quantized once where the
+    /// layouts allow (<see cref="Kernels.Blocks.BlockTiledMatmul.RunMany"/> for ggml blocks, <see cref="Int8TiledMatmul.RunMany"/>
+    /// for INT8/NF4/INT4; each y_i bitwise what <see cref="TryInt8DotMatMul"/> gives alone). False, with nothing written,
+    /// unless every Ŵ_i has tiles of the same family here and the fast path is on.
     /// </summary>
     internal bool TryInt8DotMatMulMany(Tensor x, IReadOnlyList<QuantizedTensor> ws, IReadOnlyList<Tensor> ys)
     {
         if (QuantizedInference.ExactDequant || ws.Count != ys.Count || ws.Count == 0) return false;
-        var products = new Kernels.Blocks.TiledProduct[ws.Count];
-        int m = -1;
+        var blockProducts = new Kernels.Blocks.TiledProduct[ws.Count];
+        var int8Products = new Int8TiledProduct[ws.Count];
+        int m = -1, blocks = 0;
         for (int i = 0; i < ws.Count; i++)
         {
-            if (ws[i] is not GgmlBlockTensor || Packed(ws[i]) is not Kernels.Blocks.BlockTiles tiles) return false;
-            int mi = QuantizedShapes.Validate(this, x, ws[i], ys[i], transposeWeight: false).M;
+            int mi;
+            switch (Packed(ws[i]))
+            {
+                case Kernels.Blocks.BlockTiles tiles when ws[i] is GgmlBlockTensor:
+                    mi = QuantizedShapes.Validate(this, x, ws[i], ys[i], transposeWeight: false).M;
+                    blockProducts[i] = new Kernels.Blocks.TiledProduct(tiles, x.Pointer<float>(), ws[i].Columns, ys[i].Pointer<float>(), ws[i].Rows, accumulate: false);
+                    blocks++;
+                    break;
+                case Int8TiledWeights tiles:
+                    mi = ws[i] is Int4GroupTensor g ? Int4GroupShapes.Validate(this, x, g, ys[i], transposeWeight: false)
+                       : QuantizedShapes.Validate(this, x, ws[i], ys[i], transposeWeight: false).M;
+                    int8Products[i] = new Int8TiledProduct(tiles, x.Pointer<float>(), ws[i].Columns, ys[i].Pointer<float>(), ws[i].Rows, accumulate: false);
+                    break;
+                default:
+                    return false;
+            }
             if (m >= 0 && mi != m) return false;
             m = mi;
-            products[i] = new Kernels.Blocks.TiledProduct(tiles, x.Pointer<float>(), ws[i].Columns, ys[i].Pointer<float>(), ws[i].Rows, accumulate: false);
         }
-        Kernels.Blocks.BlockTiledMatmul.RunMany(products, m);
+        if (blocks == ws.Count) Kernels.Blocks.BlockTiledMatmul.RunMany(blockProducts, m);
+        else if (blocks == 0) Int8TiledMatmul.RunMany(int8Products, m);
+        else return false;
         return true;
     }
 
