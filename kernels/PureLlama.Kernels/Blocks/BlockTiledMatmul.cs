@@ -74,12 +74,7 @@ internal static unsafe class BlockTiledMatmul
     public static void RunMany(ReadOnlySpan<TiledProduct> products, int m)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
-        foreach (var p in products)
-        {
-            ArgumentNullException.ThrowIfNull(p.W, nameof(products));
-            if (p.Y == null) throw new ArgumentNullException(nameof(products), "A product's y is null.");
-            if (p.Ldy < p.W.Rows) throw new ArgumentOutOfRangeException(nameof(products), p.Ldy, $"ldy must be at least rows = {p.W.Rows}.");
-        }
+        foreach (var p in products) TileLists.CheckProduct(p.W, p.Y, p.Ldy, p.W?.Rows ?? 0, nameof(products));
         if (m == 0 || products.IsEmpty) return;
         bool simd = Int8TiledMatmul.Accelerated;
         var list = products.ToArray();
@@ -95,9 +90,7 @@ internal static unsafe class BlockTiledMatmul
             for (int p = 0; p < n; p++)
             {
                 var w = list[p].W;
-                int shared = -1;
-                for (int q = 0; q < p && shared < 0; q++)
-                    if (list[q].X == list[p].X && list[q].Ldx == list[p].Ldx && list[q].W.Cols == w.Cols) shared = q;
+                int shared = TileLists.FirstSharing(p, q => list[q].X == list[p].X && list[q].Ldx == list[p].Ldx && list[q].W.Cols == w.Cols);
                 owned[p] = shared < 0;
                 var a = acts[p] = owned[p] ? Q8Activations.Quantize(list[p].X, m, w.Cols, list[p].Ldx, null, simd) : acts[shared]!;
                 int group = w.Type == GgmlType.Q6_K ? 16 : 32, perRow = simd ? w.Cols / group : 0;
@@ -109,22 +102,14 @@ internal static unsafe class BlockTiledMatmul
                 first[p + 1] = first[p] + w.Tiles;
                 work += 16L * w.Cols * m * w.Tiles;
             }
-            int tiles = first[n];
-            ParallelWork.Rows(tiles, work / Math.Max(1, tiles), (g0, g1) =>
+            TileLists.Run(first, work / Math.Max(1, first[n]), (p, t) =>
             {
-                int p = Array.BinarySearch(first, g0);
-                p = p >= 0 ? p : ~p - 1;
-                for (int g = g0; g < g1; g++)
+                for (int j0 = 0; j0 < m; j0 += MaxGroup)
                 {
-                    while (g >= first[p + 1]) p++;
-                    int t = g - first[p];
-                    for (int j0 = 0; j0 < m; j0 += MaxGroup)
-                    {
-                        int mm = Math.Min(MaxGroup, m - j0);
-                        if (!simd) TileScalar(list[p].W, t, acts[p]!, j0, mm, list[p].Y, list[p].Ldy, list[p].Accumulate);
-                        else if (mm == 1) Tile<One>(ops[p], t, j0, 1);
-                        else Tile<Four>(ops[p], t, j0, mm);
-                    }
+                    int mm = Math.Min(MaxGroup, m - j0);
+                    if (!simd) TileScalar(list[p].W, t, acts[p]!, j0, mm, list[p].Y, list[p].Ldy, list[p].Accumulate);
+                    else if (mm == 1) Tile<One>(ops[p], t, j0, 1);
+                    else Tile<Four>(ops[p], t, j0, mm);
                 }
             });
         }

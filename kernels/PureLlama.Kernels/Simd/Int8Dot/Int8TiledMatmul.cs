@@ -53,12 +53,7 @@ internal static unsafe class Int8TiledMatmul
     public static void RunMany(ReadOnlySpan<Int8TiledProduct> products, int m)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
-        foreach (var p in products)
-        {
-            ArgumentNullException.ThrowIfNull(p.W, nameof(products));
-            if (p.Y == null) throw new ArgumentNullException(nameof(products), "A product's y is null.");
-            if (p.Ldy < p.W.Rows) throw new ArgumentOutOfRangeException(nameof(products), p.Ldy, $"ldy must be at least rows = {p.W.Rows}.");
-        }
+        foreach (var p in products) TileLists.CheckProduct(p.W, p.Y, p.Ldy, p.W?.Rows ?? 0, nameof(products));
         if (m == 0 || products.IsEmpty) return;
         bool simd = Accelerated;
         var list = products.ToArray();
@@ -72,9 +67,7 @@ internal static unsafe class Int8TiledMatmul
             for (int p = 0; p < n; p++)
             {
                 var w = list[p].W;
-                int shared = -1;
-                for (int q = 0; q < p && shared < 0; q++)
-                    if (SameActivations(list[q], list[p])) shared = q;
+                int shared = TileLists.FirstSharing(p, q => SameActivations(list[q], list[p]));
                 owned[p] = shared < 0;
                 if (owned[p])
                 {
@@ -85,28 +78,20 @@ internal static unsafe class Int8TiledMatmul
                 first[p + 1] = first[p] + w.Tiles;
                 work += 16L * w.PaddedCols * m * w.Tiles;
             }
-            int tiles = first[n];
-            ParallelWork.Rows(tiles, work / Math.Max(1, tiles), (g0, g1) =>
+            TileLists.Run(first, work / Math.Max(1, first[n]), (p, t) =>
             {
-                int p = Array.BinarySearch(first, g0);
-                p = p >= 0 ? p : ~p - 1;
-                for (int g = g0; g < g1; g++)
+                var w = list[p].W;
+                var a = acts[p]!;
+                float* y = list[p].Y;
+                int ldy = list[p].Ldy;
+                bool accumulate = list[p].Accumulate;
+                for (int j0 = 0; j0 < m; j0 += MaxGroup)
                 {
-                    while (g >= first[p + 1]) p++;
-                    int t = g - first[p];
-                    var w = list[p].W;
-                    var a = acts[p]!;
-                    float* y = list[p].Y;
-                    int ldy = list[p].Ldy;
-                    bool accumulate = list[p].Accumulate;
-                    for (int j0 = 0; j0 < m; j0 += MaxGroup)
-                    {
-                        int mm = Math.Min(MaxGroup, m - j0);
-                        if (!simd) TileScalar(w, t, a, j0, mm, y, ldy, accumulate);
-                        else if (w.Codes == TiledCodes.Int8) Tile512<Int8Codes>(w, t, a, j0, mm, y, ldy, accumulate);
-                        else if (w.Codes == TiledCodes.Nf4) Tile512<Nf4Codes>(w, t, a, j0, mm, y, ldy, accumulate);
-                        else Tile512<Int4Codes>(w, t, a, j0, mm, y, ldy, accumulate);
-                    }
+                    int mm = Math.Min(MaxGroup, m - j0);
+                    if (!simd) TileScalar(w, t, a, j0, mm, y, ldy, accumulate);
+                    else if (w.Codes == TiledCodes.Int8) Tile512<Int8Codes>(w, t, a, j0, mm, y, ldy, accumulate);
+                    else if (w.Codes == TiledCodes.Nf4) Tile512<Nf4Codes>(w, t, a, j0, mm, y, ldy, accumulate);
+                    else Tile512<Int4Codes>(w, t, a, j0, mm, y, ldy, accumulate);
                 }
             });
         }
