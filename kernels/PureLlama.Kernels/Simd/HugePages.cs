@@ -12,12 +12,10 @@ using System.Runtime.InteropServices;
 namespace PureLlama.Kernels.Simd;
 
 /// <summary>Allocation of large 64-byte-aligned buffers on transparent huge pages (Linux), freed with <see cref="Free"/>.</summary>
-internal static unsafe partial class HugePages
+internal static unsafe class HugePages
 {
     /// <summary>The huge page size asked for (x86-64 Linux).</summary>
     public const nuint PageSize = 2u << 20;
-
-    private const int MadviseHugePage = 14;   // MADV_HUGEPAGE
 
     /// <summary>Whether large buffers are marked for huge pages (Linux, unless PURELLAMA_HUGE_PAGES=0).</summary>
     public static bool Enabled { get; } = OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("PURELLAMA_HUGE_PAGES") != "0";
@@ -45,8 +43,7 @@ internal static unsafe partial class HugePages
     {
         if (!Enabled || bytes < PageSize) return NativeMemory.AlignedAlloc(bytes, 64);
         void* p = NativeMemory.AlignedAlloc(bytes, PageSize);
-        try { _ = Madvise(p, bytes & ~(PageSize - 1), MadviseHugePage); }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }   // no libc madvise: ordinary pages
+        LinuxMadvise.TryAdvise(p, bytes & ~(PageSize - 1), LinuxMadvise.HugePage);   // refused: ordinary pages
         return p;
     }
 
@@ -70,7 +67,4 @@ internal static unsafe partial class HugePages
 
     /// <summary>Frees a buffer from <see cref="Allocate"/>.</summary>
     public static void Free(void* p) => NativeMemory.AlignedFree(p);
-
-    [LibraryImport("libc", EntryPoint = "madvise")]
-    private static partial int Madvise(void* address, nuint length, int advice);
 }

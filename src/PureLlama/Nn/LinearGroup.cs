@@ -34,16 +34,16 @@ internal static class LinearGroup
     }
 
     // The layers' quantized weights when the group may run together (inference, contiguous F32 x on the CPU, every layer
-    // a QuantLinear over ggml blocks, INT8, NF4 or INT4 groups reading x's width), else null. Whether their tiles exist
-    // and are of one family, CpuBackend.TryInt8DotMatMulMany decides, writing nothing when they are not.
+    // a QuantLinear reading x's width whose products take the int8 tiles now), else null — checked before any output is
+    // allocated, so the exact path and untiled layouts cost nothing here. Tiles of mixed families (ggml blocks beside
+    // INT8/NF4/INT4) are refused by CpuBackend.TryInt8DotMatMulMany, which then writes nothing.
     private static QuantizedTensor[]? QuantizedWeights(Tensor x, ILinear[] layers)
     {
         if (GradMode.IsEnabled || x.Device != Device.Cpu || !x.IsContiguous || x.DType != DType.F32 || x.Rank < 1) return null;
         var weights = new QuantizedTensor[layers.Length];
         for (int i = 0; i < layers.Length; i++)
         {
-            if (layers[i] is not QuantLinear { Weight: GgmlBlockTensor or Int8Tensor or Nf4Tensor or Int4GroupTensor } q || q.Weight.Columns != x.Shape[-1]) return null;
-            var w = q.Weight;
+            if (layers[i] is not QuantLinear { Weight: var w } || w.Columns != x.Shape[-1] || !CpuBackend.MultipliesFromTiles(w)) return null;
             weights[i] = w;
         }
         return weights;

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using PureLlama.Kernels.Simd;
 
 namespace PureLlama.Tensors;
 
@@ -7,21 +7,15 @@ namespace PureLlama.Tensors;
 /// resident set, and a later read faults them back in from the page cache or the file. Whole pages inside the
 /// range only; elsewhere, or if madvise is missing, nothing happens.
 /// </summary>
-internal static unsafe partial class ResidentPages
+internal static unsafe class ResidentPages
 {
-    private const int DontNeed = 4;   // MADV_DONTNEED
-
     /// <summary>Drops the whole pages of [<paramref name="start"/>, <paramref name="start"/> + <paramref name="length"/>), a range of a read-only file mapping.</summary>
     public static void DropFileBacked(byte* start, long length)
     {
-        if (!OperatingSystem.IsLinux() || length <= 0) return;
+        if (length <= 0) return;
         ulong page = (ulong)Environment.SystemPageSize;
         ulong from = ((ulong)start + page - 1) & ~(page - 1), to = ((ulong)start + (ulong)length) & ~(page - 1);
         if (to <= from) return;
-        try { _ = Madvise((void*)from, (nuint)(to - from), DontNeed); }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+        LinuxMadvise.TryAdvise((void*)from, (nuint)(to - from), LinuxMadvise.DontNeed);
     }
-
-    [LibraryImport("libc", EntryPoint = "madvise")]
-    private static partial int Madvise(void* address, nuint length, int advice);
 }

@@ -63,6 +63,10 @@ public sealed unsafe partial class CpuBackend
         return true;
     }
 
+    /// <summary>Whether Ŵ's products take the int8 dot-product tiles here now (fast path on, a CPU weight, a tiled layout).</summary>
+    internal static bool MultipliesFromTiles(QuantizedTensor w) =>
+        !QuantizedInference.ExactDequant && w.Device.Kind == DeviceKind.Cpu && Packed(w) is not null;
+
     /// <summary>Repacks Ŵ for the int8 dot-product kernels now (at load) rather than on its first product.</summary>
     internal void Prepack(QuantizedTensor w)
     {
