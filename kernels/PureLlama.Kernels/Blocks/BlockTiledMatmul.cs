@@ -190,20 +190,12 @@ internal static unsafe class BlockTiledMatmul
 
     /// <summary>
     /// Low and high nibbles of every byte (<paramref name="low4"/> = 0x0F in every byte). The one-row kernels take the
-    /// high nibbles with GFNI (one op for two); the four-row kernels keep the shift and mask, because vgf2p8affineqb
-    /// shares the pipes of their 8 vpmaddubsw per vector (with it Q8_0 at m = 16 ran ~5 % slower).
+    /// high nibbles with GFNI (Int8DotProducts.NibblesGfni); the four-row kernels keep the shift and mask, because
+    /// vgf2p8affineqb shares the pipes of their 8 vpmaddubsw per vector (with it Q8_0 at m = 16 ran ~5 % slower).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector512<byte> Low, Vector512<byte> High) Nibbles<G>(Vector512<byte> v, Vector512<byte> low4) where G : struct, IGroup =>
-        (v & low4, Gfni.V512.IsSupported && !G.IsFour ? Gfni.V512.GaloisFieldAffineTransform(v, HighNibbleMatrix(), 0)
-            : Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & low4);
-
-    /// <summary>
-    /// vgf2p8affineqb's bit matrix for x >> 4 in every byte (one instruction instead of a shift and a mask): result bit i
-    /// is the parity of (matrix byte 7 − i) AND x, so bytes 7, 6, 5, 4 select x's bits 4, 5, 6, 7 and bytes 3…0 are zero.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> HighNibbleMatrix() => Vector512.Create(0x1020408000000000UL).AsByte();
+        G.IsFour ? (v & low4, Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & low4) : NibblesGfni(v);
 
     /// <summary>p + Σ over one 8-column step: low nibbles × x[0…3], high nibbles × x[4…7], as i16 pair sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

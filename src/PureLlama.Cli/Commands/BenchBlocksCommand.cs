@@ -28,7 +28,7 @@ internal static class BenchBlocksCommand
         var steps = new Option<int>("--steps") { Description = "decode steps per path and file type", DefaultValueFactory = _ => 8 };
         var exact = new Option<bool>("--exact") { Description = "also time the exact dequantizing path (slow)" };
         var bf16 = new Option<bool>("--bf16") { Description = "also time the same products with dense BF16 weights (the baseline of docs/perf.md)" };
-        var types = new Option<string[]>("--types") { Description = "q8_0 q4_0 q4_k_m (default: all three)", AllowMultipleArgumentsPerToken = true };
+        var types = new Option<string[]>("--types") { Description = "q8_0 q4_0 q4_k_m (default: all three); --sweep also takes int4 (INT4 g128, Q6_K output) and nf4", AllowMultipleArgumentsPerToken = true };
         var inCache = new Option<bool>("--in-cache") { Description = "time one L2-resident 256 × 2048 weight per block type (Q8_0, Q4_0, Q4_K, Q6_K) instead: the kernels' compute rate" };
         var sweep = new Option<bool>("--sweep") { Description = "time the step's m = 1 products straight over the tiles against a bare read of the same bytes, then each type's one-thread in-cache rate" };
         var command = new Command("bench-blocks", "Decode-step weight products of a 1B-shaped model in GGUF block formats (int8 dots vs exact).") { steps, types, bf16, exact, inCache, sweep };

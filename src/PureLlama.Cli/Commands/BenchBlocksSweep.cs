@@ -30,22 +30,21 @@ internal static unsafe class BenchBlocksSweep
     private static void Sweep(int steps, string[] fileTypes)
     {
         var rng = new Random(7);
-        var tiles = fileTypes.Select(_ => new List<BlockTiles>()).ToList();
+        var weights = fileTypes.Select(_ => new List<SweepWeight>()).ToList();
         try
         {
-            for (int f = 0; f < fileTypes.Length; f++)
-                foreach (var (type, rows, cols) in BenchBlocksCommand.StepShapes(fileTypes[f])) tiles[f].Add(Tiles(rng, type, rows, cols));
+            for (int f = 0; f < fileTypes.Length; f++) weights[f].AddRange(StepWeights(rng, fileTypes[f]));
             var xs = new float[8192];
-            var ys = new float[tiles.Max(l => l.Max(t => t.Rows))];
+            var ys = new float[weights.Max(l => l.Max(t => t.Rows))];
             var ys3 = new float[3 * ys.Length];
             for (int i = 0; i < xs.Length; i++) xs[i] = (float)(2 * rng.NextDouble() - 1);
             var variants = new List<(string FileType, string Name, double Gb, Action Step)>();
-            foreach (var (fileType, list) in fileTypes.Zip(tiles))
+            foreach (var (fileType, list) in fileTypes.Zip(weights))
             {
                 double gb = list.Sum(t => t.ByteLength) / 1e9;
-                variants.Add((fileType, "products", gb, () => { fixed (float* px = xs, py = ys) foreach (var t in list) BlockTiledMatmul.Run(t, 1, px, t.Cols, py, t.Rows, false); }));
+                variants.Add((fileType, "products", gb, () => { fixed (float* px = xs, py = ys) foreach (var t in list) t.Product(px, py); }));
                 variants.Add((fileType, "products, q/k/v and gate/up under one fork", gb, () => Grouped(list, xs, ys3)));
-                variants.Add((fileType, "bare read", gb, () => { foreach (var t in list) Read(t); }));
+                variants.Add((fileType, "bare read", gb, () => { foreach (var t in list) t.Read(); }));
             }
             var times = variants.Select(_ => new List<double>()).ToList();
             for (int s = 0; s <= steps; s++)
@@ -65,22 +64,47 @@ internal static unsafe class BenchBlocksSweep
         }
         finally
         {
-            foreach (var t in tiles.SelectMany(l => l)) t.Dispose();
+            foreach (var t in weights.SelectMany(l => l)) t.Dispose();
         }
     }
 
+    // The step's weights: GGUF file types as BlockTiles (StepShapes), or the int8 tiles of PureLlama's own formats with the
+    // same shapes: int4 (INT4 g128 body, Q6_K output matrix as llama-quantize makes it) and nf4 (NF4 body and output).
+    private static IEnumerable<SweepWeight> StepWeights(Random rng, string fileType)
+    {
+        if (fileType is not ("int4" or "nf4"))
+        {
+            foreach (var (type, rows, cols) in BenchBlocksCommand.StepShapes(fileType)) yield return new BlockSweep(Tiles(rng, type, rows, cols));
+            yield break;
+        }
+        var codes = fileType == "int4" ? TiledCodes.Int4 : TiledCodes.Nf4;
+        var shapes = BenchBlocksCommand.StepShapes("q4_0");
+        for (int i = 0; i < shapes.Count - 1; i++) yield return new Int8Sweep(RandomTiles(rng, codes, shapes[i].Rows, shapes[i].Cols));
+        var (_, headRows, headCols) = shapes[^1];
+        yield return codes == TiledCodes.Int4 ? new BlockSweep(Tiles(rng, GgmlType.Q6_K, headRows, headCols)) : new Int8Sweep(RandomTiles(rng, codes, headRows, headCols));
+    }
+
     // A layer's products as a model can run them (StepShapes order q, k, v, o, gate, up, down, then the output matrix):
-    // q/k/v and gate/up each under one fork (BlockTiledMatmul.RunMany), the others alone.
-    private static void Grouped(List<BlockTiles> list, float[] xs, float[] ys)
+    // q/k/v and gate/up each under one fork (RunMany), the others alone.
+    private static void Grouped(List<SweepWeight> list, float[] xs, float[] ys)
     {
         int stride = ys.Length / 3;
         fixed (float* px = xs, py = ys)
             for (int i = 0; i < list.Count;)
             {
                 int size = i == list.Count - 1 ? 1 : (i % 7) switch { 0 => 3, 4 => 2, _ => 1 };
-                var group = new TiledProduct[size];
-                for (int k = 0; k < size; k++) group[k] = new TiledProduct(list[i + k], px, list[i + k].Cols, py + k * stride, list[i + k].Rows, false);
-                BlockTiledMatmul.RunMany(group, 1);
+                if (list[i] is BlockSweep)
+                {
+                    var group = new TiledProduct[size];
+                    for (int k = 0; k < size; k++) group[k] = ((BlockSweep)list[i + k]).AsProduct(px, py + k * stride);
+                    BlockTiledMatmul.RunMany(group, 1);
+                }
+                else
+                {
+                    var group = new Int8TiledProduct[size];
+                    for (int k = 0; k < size; k++) group[k] = ((Int8Sweep)list[i + k]).AsProduct(px, py + k * stride);
+                    Int8TiledMatmul.RunMany(group, 1);
+                }
                 i += size;
             }
     }
@@ -92,20 +116,77 @@ internal static unsafe class BenchBlocksSweep
             return BlockTiles.From(type, new BlockMatrix(rows, cols, p, BlockFormats.BlockValues(type), BlockFormats.BlockBytes(type)));
     }
 
-    private static readonly long[] Sink = new long[64];
-
-    // Every byte of the tiles (codes, sub-scales, super-scales) read once with 64-byte loads, split as the products split.
-    private static void Read(BlockTiles t)
+    // Random codes, every scale 0.01, INT4 zero points 8, NF4 levels spread over [−64, 64]; g128 for INT4, 64-blocks for NF4.
+    private static Int8TiledWeights RandomTiles(Random rng, TiledCodes codes, int rows, int cols)
     {
-        long subPerTile = t.SubBytesPerTile, superPerTile = 32L * t.ScalesPerSuper * t.SuperBlocks;
-        ParallelWork.Rows(t.Tiles, 16L * t.Cols, (t0, t1) =>
-        {
-            var acc = Xor(t.Tile(t0), (t1 - t0) * t.TileBytes, default);
-            if (subPerTile > 0) acc = Xor(t.Sub + t0 * subPerTile, (t1 - t0) * subPerTile, acc);
-            acc = Xor((byte*)t.Super + t0 * superPerTile, (t1 - t0) * superPerTile, acc);
-            Sink[(t0 & 7) * 8] += acc.AsInt64().ToScalar();
-        });
+        sbyte[]? levels = codes == TiledCodes.Nf4 ? [.. Enumerable.Range(0, 16).Select(i => (sbyte)(i * 128 / 15 - 64))] : null;
+        var w = new Int8TiledWeights(codes, rows, cols, codes == TiledCodes.Int4 ? 128 : 64, permuted: false, levels);
+        rng.NextBytes(new Span<byte>(w.Data, checked((int)(w.TileBytes * w.Tiles))));
+        for (int t = 0; t < w.Tiles; t++)
+            for (int wb = 0; wb < w.WeightBlocks; wb++)
+                for (int lane = 0; lane < Int8TiledWeights.TileRows; lane++)
+                {
+                    w.TrySetScale(t, wb, lane, 0.01f);
+                    if (codes == TiledCodes.Int4) w.TileZeros(t, wb)[lane] = 8;
+                }
+        return w;
     }
+
+    /// <summary>One weight of the sweep: its m = 1 product and a bare read of its bytes, split across threads as the product splits.</summary>
+    private abstract class SweepWeight : IDisposable
+    {
+        public abstract int Rows { get; }
+        public abstract long ByteLength { get; }
+        public abstract void Product(float* x, float* y);
+        public abstract void Read();
+        public abstract void Dispose();
+    }
+
+    private sealed class BlockSweep(BlockTiles t) : SweepWeight
+    {
+        public override int Rows => t.Rows;
+        public override long ByteLength => t.ByteLength;
+        public TiledProduct AsProduct(float* x, float* y) => new(t, x, t.Cols, y, t.Rows, false);
+        public override void Product(float* x, float* y) => BlockTiledMatmul.Run(t, 1, x, t.Cols, y, t.Rows, false);
+        public override void Dispose() => t.Dispose();
+
+        // Every byte of the tiles (codes, sub-scales, super-scales) read once with 64-byte loads.
+        public override void Read()
+        {
+            long subPerTile = t.SubBytesPerTile, superPerTile = 32L * t.ScalesPerSuper * t.SuperBlocks;
+            ParallelWork.Rows(t.Tiles, 16L * t.Cols, (t0, t1) =>
+            {
+                var acc = Xor(t.Tile(t0), (t1 - t0) * t.TileBytes, default);
+                if (subPerTile > 0) acc = Xor(t.Sub + t0 * subPerTile, (t1 - t0) * subPerTile, acc);
+                acc = Xor((byte*)t.Super + t0 * superPerTile, (t1 - t0) * superPerTile, acc);
+                Sink[(t0 & 7) * 8] += acc.AsInt64().ToScalar();
+            });
+        }
+    }
+
+    private sealed class Int8Sweep(Int8TiledWeights w) : SweepWeight
+    {
+        public override int Rows => w.Rows;
+        public override long ByteLength => w.ByteLength;
+        public Int8TiledProduct AsProduct(float* x, float* y) => new(w, x, w.Cols, y, w.Rows, false);
+        public override void Product(float* x, float* y) => Int8TiledMatmul.Run(w, 1, x, w.Cols, y, w.Rows, false);
+        public override void Dispose() => w.Dispose();
+
+        // Codes, F16 scales and INT4 zero points read once with 64-byte loads.
+        public override void Read()
+        {
+            long scalesPerTile = 2L * w.WeightBlocks * Int8TiledWeights.TileRows, zerosPerTile = w.Zeros == null ? 0 : scalesPerTile / 2;
+            ParallelWork.Rows(w.Tiles, 16L * w.PaddedCols, (t0, t1) =>
+            {
+                var acc = Xor(w.Tile(t0), (t1 - t0) * w.TileBytes, default);
+                acc = Xor((byte*)w.Scales + t0 * scalesPerTile, (t1 - t0) * scalesPerTile, acc);
+                if (zerosPerTile > 0) acc = Xor(w.Zeros + t0 * zerosPerTile, (t1 - t0) * zerosPerTile, acc);
+                Sink[(t0 & 7) * 8] += acc.AsInt64().ToScalar();
+            });
+        }
+    }
+
+    private static readonly long[] Sink = new long[64];
 
     private static Vector512<byte> Xor(byte* p, long n, Vector512<byte> acc)
     {
@@ -126,9 +207,11 @@ internal static unsafe class BenchBlocksSweep
     private static void InCacheOneThread(int steps)
     {
         const int Rows = 384, Calls = 400;
-        GgmlType[] kinds = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
         var rng = new Random(11);
-        var tiles = kinds.Select(k => Tiles(rng, k, Rows, Hidden)).ToList();
+        var kinds = new List<(string Name, SweepWeight Weight)>();
+        foreach (var k in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K }) kinds.Add((k.ToString(), new BlockSweep(Tiles(rng, k, Rows, Hidden))));
+        kinds.Add(("INT4 g128", new Int8Sweep(RandomTiles(rng, TiledCodes.Int4, Rows, Hidden))));
+        kinds.Add(("NF4", new Int8Sweep(RandomTiles(rng, TiledCodes.Nf4, Rows, Hidden))));
         var xs = new float[Hidden];
         var ys = new float[Rows];
         for (int i = 0; i < xs.Length; i++) xs[i] = (float)(2 * rng.NextDouble() - 1);
@@ -139,21 +222,21 @@ internal static unsafe class BenchBlocksSweep
         {
             fixed (float* px = xs, py = ys)
                 for (int round = 0; round <= steps; round++)
-                    for (int k = 0; k < kinds.Length; k++)
+                    for (int k = 0; k < kinds.Count; k++)
                     {
                         double cpu0 = ThreadCpuSeconds();
-                        for (int i = 0; i < Calls; i++) BlockTiledMatmul.Run(tiles[k], 1, px, Hidden, py, Rows, false);
+                        for (int i = 0; i < Calls; i++) kinds[k].Weight.Product(px, py);
                         double s = ThreadCpuSeconds() - cpu0;
-                        if (round > 0) rates[k].Add(tiles[k].ByteLength * (double)Calls / s / 1e9);
+                        if (round > 0) rates[k].Add(kinds[k].Weight.ByteLength * (double)Calls / s / 1e9);
                     }
         }
         finally
         {
             SimdThreading.MaxThreads = threads;
-            foreach (var t in tiles) t.Dispose();
+            foreach (var k in kinds) k.Weight.Dispose();
         }
         Console.WriteLine("one thread, L2-resident 384 × 2048 | type | tile KB | tile GB per CPU-s (median)");
-        for (int k = 0; k < kinds.Length; k++) Console.WriteLine($"in cache | {kinds[k]} | {tiles[k].ByteLength / 1e3:F0} | {Median(rates[k]):F1}");
+        for (int k = 0; k < kinds.Count; k++) Console.WriteLine($"in cache | {kinds[k].Name} | {kinds[k].Weight.ByteLength / 1e3:F0} | {Median(rates[k]):F1}");
     }
 
     // CPU seconds of the calling thread (clock_gettime CLOCK_THREAD_CPUTIME_ID): other tenants' load does not inflate it.

@@ -126,16 +126,22 @@ internal static unsafe class Int8TiledMatmul
     private interface ICodes
     {
         static abstract DotKind Kind { get; }
-        /// <summary>The unsigned operands A0, A1 (signed bytes: |v|) and, for signed bytes only, the sign masks N0, N1.</summary>
-        static abstract (Vector512<byte> A0, Vector512<sbyte> N0, Vector512<byte> A1, Vector512<sbyte> N1) Pair(byte* block, int s, Vector512<byte> levels);
+        /// <summary>Code bytes of one 32-column block of a tile (16 rows).</summary>
+        static abstract int BlockBytes { get; }
+        /// <summary>
+        /// The unsigned operands A0, A1 (signed bytes: |v|) and, for signed bytes only, the sign masks N0, N1. 4-bit codes
+        /// split their nibbles with GFNI when <paramref name="gfni"/> (passes of one x row; NibblesGfni).
+        /// </summary>
+        static abstract (Vector512<byte> A0, Vector512<sbyte> N0, Vector512<byte> A1, Vector512<sbyte> N1) Pair(byte* block, int s, Vector512<byte> levels, bool gfni);
     }
 
     private struct Int8Codes : ICodes
     {
         public static DotKind Kind => DotKind.SignedBytes;
+        public static int BlockBytes => 512;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> levels)
+        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> levels, bool gfni)
         {
             var v0 = Vector512.Load((sbyte*)block + 128 * s);
             var v1 = Vector512.Load((sbyte*)block + 128 * s + 64);
@@ -146,11 +152,13 @@ internal static unsafe class Int8TiledMatmul
     private struct Nf4Codes : ICodes
     {
         public static DotKind Kind => DotKind.OffsetCodes;
+        public static int BlockBytes => 256;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> levels)
+        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> levels, bool gfni)
         {
-            var (lo, hi) = Nibbles(Vector512.Load(block + 64 * s));
+            var v = Vector512.Load(block + 64 * s);
+            var (lo, hi) = gfni ? NibblesGfni(v) : Nibbles(v);
             return (Avx512BW.Shuffle(levels, lo), default, Avx512BW.Shuffle(levels, hi), default);
         }
     }
@@ -158,11 +166,13 @@ internal static unsafe class Int8TiledMatmul
     private struct Int4Codes : ICodes
     {
         public static DotKind Kind => DotKind.ZeroPointNibbles;
+        public static int BlockBytes => 256;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> levels)
+        public static (Vector512<byte>, Vector512<sbyte>, Vector512<byte>, Vector512<sbyte>) Pair(byte* block, int s, Vector512<byte> levels, bool gfni)
         {
-            var (lo, hi) = Nibbles(Vector512.Load(block + 64 * s));
+            var v = Vector512.Load(block + 64 * s);
+            var (lo, hi) = gfni ? NibblesGfni(v) : Nibbles(v);
             return (lo, default, hi, default);
         }
     }
@@ -208,12 +218,25 @@ internal static unsafe class Int8TiledMatmul
         sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3) where TCodes : struct, ICodes where TRows : struct, IRowCount
     {
         int mm = TRows.Count;
-        var (w0, n0, w1, n1) = TCodes.Pair(block, s, levels);
+        var (w0, n0, w1, n1) = TCodes.Pair(block, s, levels, gfni: mm == 1);
         if (TCodes.Kind == DotKind.ZeroPointNibbles)
             return (NibblePair(w0, w1, x0).AsInt32(), mm > 1 ? NibblePair(w0, w1, x1).AsInt32() : default,
                 mm > 2 ? NibblePair(w0, w1, x2).AsInt32() : default, mm > 3 ? NibblePair(w0, w1, x3).AsInt32() : default);
         return (StepPair<TCodes>(w0, n0, w1, n1, x0), mm > 1 ? StepPair<TCodes>(w0, n0, w1, n1, x1) : default,
             mm > 2 ? StepPair<TCodes>(w0, n0, w1, n1, x2) : default, mm > 3 ? StepPair<TCodes>(w0, n0, w1, n1, x3) : default);
+    }
+
+    /// <summary>Step pair s (1…3) of a block added into the sums of every x row of the pass (x pointers at the block's first column).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddPairOfRows<TCodes, TRows>(ref Vector512<int> i0, ref Vector512<int> i1, ref Vector512<int> i2, ref Vector512<int> i3,
+        byte* block, int s, Vector512<byte> levels, sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3) where TCodes : struct, ICodes where TRows : struct, IRowCount
+    {
+        int mm = TRows.Count, c = 8 * s;
+        var (q0, q1, q2, q3) = PairOfRows<TCodes, TRows>(block, s, levels, x0 + c, x1 + c, x2 + c, x3 + c);
+        i0 = Add<TCodes>(i0, q0);
+        if (mm > 1) i1 = Add<TCodes>(i1, q1);
+        if (mm > 2) i2 = Add<TCodes>(i2, q2);
+        if (mm > 3) i3 = Add<TCodes>(i3, q3);
     }
 
     /// <summary>Adds step sums: i32 lanes, or i16 lanes for 4-bit zero-point codes.</summary>
@@ -223,11 +246,11 @@ internal static unsafe class Int8TiledMatmul
 
     /// <summary>The exact int32 block dot of one x row from its step sums: Σ v·x = Σ u·x − offset·Σx (NF4), Σ q·x (INT4: i16 pairs widened; z applied per weight block).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> BlockDot<TCodes>(Vector512<int> i, int sum)
+    private static Vector512<int> BlockDot<TCodes>(Vector512<int> i, int* sum)
         where TCodes : struct, ICodes =>
         TCodes.Kind switch
         {
-            DotKind.OffsetCodes => i - Vector512.Create(Int8TiledWeights.Nf4LevelOffset * sum),
+            DotKind.OffsetCodes => i - Vector512.Create(Int8TiledWeights.Nf4LevelOffset * *sum),
             DotKind.ZeroPointNibbles => WidenPairs(i.AsInt16()),
             _ => i,
         };
@@ -235,11 +258,22 @@ internal static unsafe class Int8TiledMatmul
     /// <summary>Software prefetch distance in a tile's code stream (the hardware prefetchers leave m = 1 under a bare read; docs/kernels/gguf-blocks.md).</summary>
     private const int PrefetchAhead = 4096;
 
-    /// <summary>Prefetches the code lines <see cref="PrefetchAhead"/> bytes past a block (past the end is harmless: no fault).</summary>
+    /// <summary>Prefetches the code lines <see cref="PrefetchAhead"/> bytes past a block (past the end is harmless: no fault), unrolled.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Prefetch(byte* codes, int bytes)
+    private static void Prefetch<TCodes>(byte* block) where TCodes : struct, ICodes
     {
-        for (int i = 0; i < bytes; i += 64) Sse.Prefetch0(codes + PrefetchAhead + i);
+        byte* p = block + PrefetchAhead;
+        Sse.Prefetch0(p);
+        Sse.Prefetch0(p + 64);
+        Sse.Prefetch0(p + 128);
+        Sse.Prefetch0(p + 192);
+        if (TCodes.BlockBytes == 512)
+        {
+            Sse.Prefetch0(p + 256);
+            Sse.Prefetch0(p + 320);
+            Sse.Prefetch0(p + 384);
+            Sse.Prefetch0(p + 448);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -259,31 +293,26 @@ internal static unsafe class Int8TiledMatmul
         bool fetch = j0 == 0;   // the tile's first pass streams it in; later groups find it in cache
         ushort* scales = w.TileScales(t, 0);
         byte* zeros = zeroPoints ? w.TileZeros(t, 0) : null;
-        int blockBytes = w.ActivationBlockBytes, perWeightBlock = w.BlockCols / 32, blocks = a.Blocks, weightBlocks = w.WeightBlocks;
+        int perWeightBlock = w.BlockCols / 32, blocks = a.Blocks, weightBlocks = w.WeightBlocks;
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int wb = 0, ab = 0; wb < weightBlocks; wb++)
         {
             Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
             int ab1 = Math.Min(blocks, (wb + 1) * perWeightBlock);
-            for (; ab < ab1; ab++, block += blockBytes)
+            for (; ab < ab1; ab++, block += TCodes.BlockBytes)
             {
-                if (fetch) Prefetch(block, blockBytes);
-                // The block's four step pairs; the first one starts the sums (no add into zero).
+                if (fetch) Prefetch<TCodes>(block);
+                // The block's four step pairs, unrolled; the first one starts the sums (no add into zero).
                 int c0 = ab * 32;
-                var (i0, i1, i2, i3) = PairOfRows<TCodes, TRows>(block, 0, levels, x0 + c0, x1 + c0, x2 + c0, x3 + c0);
-                for (int s = 1; s < 4; s++)
-                {
-                    int c = c0 + 8 * s;
-                    var (q0, q1, q2, q3) = PairOfRows<TCodes, TRows>(block, s, levels, x0 + c, x1 + c, x2 + c, x3 + c);
-                    i0 = Add<TCodes>(i0, q0);
-                    if (mm > 1) i1 = Add<TCodes>(i1, q1);
-                    if (mm > 2) i2 = Add<TCodes>(i2, q2);
-                    if (mm > 3) i3 = Add<TCodes>(i3, q3);
-                }
-                b0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i0, s0[ab])), Vector512.Create(d0[ab]), b0);
-                if (mm > 1) b1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i1, s1[ab])), Vector512.Create(d1[ab]), b1);
-                if (mm > 2) b2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i2, s2[ab])), Vector512.Create(d2[ab]), b2);
-                if (mm > 3) b3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i3, s3[ab])), Vector512.Create(d3[ab]), b3);
+                sbyte* y0 = x0 + c0, y1 = x1 + c0, y2 = x2 + c0, y3 = x3 + c0;
+                var (i0, i1, i2, i3) = PairOfRows<TCodes, TRows>(block, 0, levels, y0, y1, y2, y3);
+                AddPairOfRows<TCodes, TRows>(ref i0, ref i1, ref i2, ref i3, block, 1, levels, y0, y1, y2, y3);
+                AddPairOfRows<TCodes, TRows>(ref i0, ref i1, ref i2, ref i3, block, 2, levels, y0, y1, y2, y3);
+                AddPairOfRows<TCodes, TRows>(ref i0, ref i1, ref i2, ref i3, block, 3, levels, y0, y1, y2, y3);
+                b0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i0, s0 + ab)), Vector512.Create(d0[ab]), b0);
+                if (mm > 1) b1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i1, s1 + ab)), Vector512.Create(d1[ab]), b1);
+                if (mm > 2) b2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i2, s2 + ab)), Vector512.Create(d2[ab]), b2);
+                if (mm > 3) b3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(BlockDot<TCodes>(i3, s3 + ab)), Vector512.Create(d3[ab]), b3);
             }
             if (zeroPoints)
             {

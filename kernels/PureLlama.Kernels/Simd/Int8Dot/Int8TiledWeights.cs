@@ -48,8 +48,6 @@ internal sealed unsafe class Int8TiledWeights : IDisposable
     public int WeightBlocks { get; }
     /// <summary>Code bytes per tile (16 × padded cols for INT8, 8 × for 4-bit codes).</summary>
     public long TileBytes { get; }
-    /// <summary>Code bytes of one 32-column activation block within a tile.</summary>
-    public int ActivationBlockBytes => Codes == TiledCodes.Int8 ? 512 : 256;
 
     public byte* Data { get; }
     /// <summary>F16 bits [tiles, weight blocks, 16].</summary>
