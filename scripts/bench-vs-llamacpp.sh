@@ -17,7 +17,8 @@
 # empty cache, and 32 decode steps after 128 tokens of context. llama-bench: -t THREADS -mmp 0 -r 1 --poll 50,0 (the better
 # of its two wait modes), once -p 128 -n 0 and once -p 0 -n 32 -d 128 (its tg test at depth 128; before 2026-12-06 10:00 the
 # script ran llama.cpp's decode from an empty cache, i.e. with less attention work than ours); PureLlama: bench-decode
-# --prompt 128 --decode 32 with its defaults (copied weights on transparent huge pages).
+# --prompt 128 --decode 32 --runs 2 with its defaults (copied weights on transparent huge pages): two timed runs, the best
+# prefill and decode kept, as llama-bench's two (before 2026-12-06 12:40 PureLlama had one timed run against its two).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${LLAMACPP_CACHE:-$ROOT/.llamacpp}
@@ -84,7 +85,8 @@ done
 # 4. Interleaved rounds. Each line of $RESULTS: round format engine prefill_tok_s decode_tok_s load read_gbs_2mib read_gbs_4kib.
 RESULTS=$CACHE/results-$(date -u +%Y%m%dT%H%M%S).tsv
 pl_run() {  # args: bench-decode options; prints "prefill decode"; bench-decode's whole report goes to $RESULTS.log
-  "${PL[@]}" bench-decode --loading copied --prompt 128 --decode 32 "$@" | tee -a "${RESULTS%.tsv}.log" |
+  # Two timed runs, the best prefill and the best decode kept: as many as llama-bench gets below (one per wait mode).
+  "${PL[@]}" bench-decode --loading copied --prompt 128 --decode 32 --runs 2 "$@" | tee -a "${RESULTS%.tsv}.log" |
     sed -n 's/.*prefill [0-9]* tok: \([0-9.]*\) tok\/s | decode [0-9]* tok: \([0-9.]*\) tok\/s.*/\1 \2/p' | head -1
 }
 lc_run() {  # args: gguf; prints "prefill decode"

@@ -32,21 +32,23 @@ internal static class BenchDecodeCommand
         var quantizeLmHead = new Option<bool>("--quantize-lm-head") { Description = "with --quantize: quantize lm_head too (its own copy when tied)" };
         var lmHeadFormat = ModelCliOptions.CreateLmHeadFormat();
         var exact = new Option<bool>("--exact-dequant") { Description = "multiply quantized weights as exact F32 codes instead of the int8 dot-product kernels" };
+        var runs = new Option<int>("--runs") { Description = "timed prefill + decode runs; the best prefill and the best decode are reported (scripts/bench-vs-llamacpp.sh passes 2: llama-bench runs twice there)", DefaultValueFactory = _ => 1 };
         var versus = new Option<string[]>("--versus") { Description = "also time these folders, alternating decode steps with --model (or the random BF16 one) in one process (ratios robust to machine load)", AllowMultipleArgumentsPerToken = true };
         var device = DeviceOption.Create();
         var command = new Command("bench-decode", "Prefill/decode speed of a random Llama-3.2-1B-shaped BF16 model against the bandwidth roofline.")
         {
-            dir, prompt, decode, loading, bandwidth, layers, model, quantize, quantizeLmHead, lmHeadFormat, versus, device, exact,
+            dir, prompt, decode, loading, bandwidth, layers, model, quantize, quantizeLmHead, lmHeadFormat, versus, device, exact, runs,
         };
         command.SetAction(parse => ModelCliOptions.Guard(() =>
         {
             if (parse.GetValue(layers) < 1) throw new ArgumentException($"--layers must be at least 1, not {parse.GetValue(layers)}.");
+            if (parse.GetValue(runs) < 1) throw new ArgumentException($"--runs must be at least 1, not {parse.GetValue(runs)}.");
             if (parse.GetValue(exact)) Compute.QuantizedInference.ExactDequant = true;   // only ever turned on: in-process callers (tests) keep their choice
             return parse.GetValue(versus) is { Length: > 0 } others
                 ? Versus([parse.GetValue(model) ?? EnsureRandom(parse.GetValue(dir)!, parse.GetValue(layers)), .. others], parse.GetValue(prompt), parse.GetValue(decode), DeviceOption.Resolve(parse.GetValue(device)))
                 : Run(parse.GetValue(model) ?? parse.GetValue(dir)!, parse.GetValue(model) is null, parse.GetValue(prompt), parse.GetValue(decode),
                     parse.GetValue(loading)!, parse.GetValue(bandwidth), parse.GetValue(layers), ModelCliOptions.QuantizeOption(parse.GetValue(quantize), parse.GetValue(quantizeLmHead), parse.GetValue(lmHeadFormat)),
-                    DeviceOption.Resolve(parse.GetValue(device)));
+                    DeviceOption.Resolve(parse.GetValue(device)), parse.GetValue(runs));
         }));
         return command;
     }
@@ -63,7 +65,7 @@ internal static class BenchDecodeCommand
         return 0;
     }
 
-    private static int Run(string dir, bool random, int promptTokens, int decodeTokens, string loading, double? bandwidthGbs, int layers, QuantizationConfig? quantize, Device device)
+    private static int Run(string dir, bool random, int promptTokens, int decodeTokens, string loading, double? bandwidthGbs, int layers, QuantizationConfig? quantize, Device device, int runs)
     {
         if (promptTokens < 1 || decodeTokens < 1) throw new ArgumentException("--prompt and --decode must be at least 1.");
         var modes = loading.ToLowerInvariant() switch
@@ -98,11 +100,22 @@ internal static class BenchDecodeCommand
             // pass left the timed decode of the Q4_0 file at 39–52 tok/s against steps of 17.4 ms); llama-bench warms up too.
             for (int w = 0; w < 2; w++)
                 foreach (var _ in llama.Generate(prompt, options with { MaxNewTokens = Math.Max(40, decodeTokens + 1) })) { }
-            foreach (var _ in llama.Generate(prompt, options)) { }
-            var s = llama.LastStats!;
+            // The timed runs: the best prefill and the best decode of them (each run is under a second, so one slow moment of
+            // a shared host can halve a single run; llama-bench in scripts/bench-vs-llamacpp.sh gets the same number of runs).
+            var timed = new List<GenerationStats>();
+            for (int r = 0; r < runs; r++)
+            {
+                foreach (var _ in llama.Generate(prompt, options)) { }
+                timed.Add(llama.LastStats!);
+            }
+            var s = timed.MaxBy(t => t.DecodeTokensPerSecond)!;
+            double prefillTokS = timed.Max(t => t.PrefillTokensPerSecond);
             var (stepMs, sweepMs, sweepShare) = InterleavedStepVsSweep(llama, prompt, 12);
             double roofline = gbs * 1e9 / bytes;
-            Console.WriteLine($"{mode,-7} load {loadSeconds:F1} s | prefill {s.PromptTokens} tok: {s.PrefillTokensPerSecond:F1} tok/s | " +
+            if (runs > 1)
+                Console.WriteLine($"        {runs} timed runs, decode tok/s {string.Join(", ", timed.Select(t => t.DecodeTokensPerSecond.ToString("F2")))}, " +
+                                  $"prefill tok/s {string.Join(", ", timed.Select(t => t.PrefillTokensPerSecond.ToString("F1")))}: the best of each below");
+            Console.WriteLine($"{mode,-7} load {loadSeconds:F1} s | prefill {s.PromptTokens} tok: {prefillTokS:F1} tok/s | " +
                               $"decode {s.DecodeSteps} tok: {s.DecodeTokensPerSecond:F2} tok/s = {s.DecodeTokensPerSecond / roofline:P0} of roofline " +
                               $"{roofline:F1} tok/s ({bytes / 1e9:F2} GB/token, {s.DecodeTokensPerSecond * bytes / 1e9:F1} GB/s) | peak RSS {s.PeakWorkingSetBytes / 1048576.0:F0} MiB");
             Console.WriteLine($"        peak RSS {(peakReset ? "" : "(since process start) ")}while loading {loadPeak / 1048576.0:F0} MiB, after generating {PeakRss.Bytes() / 1048576.0:F0} MiB; weights {bytes / 1048576.0:F0} MiB");
