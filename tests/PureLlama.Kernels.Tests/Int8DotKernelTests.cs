@@ -23,7 +23,7 @@ public sealed unsafe class Int8DotKernelTests
     {
         int seed = 900;
         foreach (var f in Enum.GetValues<Format>())
-            foreach (var (rows, cols) in new[] { (5, 128), (37, 256), (130, 384) })
+            foreach (var (rows, cols) in new[] { (5, 128), (13, 256), (37, 256), (130, 384) })
                 yield return new object[] { f, rows, f == Format.Int8 ? cols - 27 : cols, seed++ };
     }
 
@@ -146,6 +146,11 @@ public sealed unsafe class Int8DotKernelTests
                 var y = RunFast(c.Tiles, x, m, ldx, ldy, accumulate, initial, GemmSimdLevel.Vector512);
                 var scalar = RunFast(c.Tiles, x, m, ldx, ldy, accumulate, initial, GemmSimdLevel.Scalar);
                 y.Should().Equal(scalar, (a, b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b), $"SIMD and scalar agree bit for bit ({f} m={m})");
+                if (Avx2.IsSupported && Fma.IsSupported)
+                {
+                    var narrow = RunFast(c.Tiles, x, m, ldx, ldy, accumulate, initial, GemmSimdLevel.Vector256);
+                    narrow.Should().Equal(scalar, (a, b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b), $"the AVX2 kernel and scalar agree bit for bit ({f} m={m})");
+                }
 
                 var wFast = FastWeights(c.Tiles);
                 var wSpan = Int4Magnitudes(c.Tiles);   // INT4: s·(q + z), the size of the two F32 terms the zero point is folded from
@@ -367,7 +372,7 @@ public sealed unsafe class Int8DotKernelTests
         using var tiles = Int8TiledRepack.FromInt4(new Int4GroupWeights(Pin(qw), Pin(qz), Pin(sc), Pin(gi), rows, cols, groups))!;
         var rng = new Random(77);
         var x = Random(rng, 3L * cols);
-        foreach (var level in new[] { GemmSimdLevel.Vector512, GemmSimdLevel.Scalar })
+        foreach (var level in new[] { GemmSimdLevel.Vector512, GemmSimdLevel.Vector256, GemmSimdLevel.Scalar })
         {
             var y = RunFast(tiles, x, 3, cols, rows, false, null, level);
             for (int j = 0; j < 3; j++)
@@ -420,7 +425,7 @@ public sealed unsafe class Int8DotKernelTests
     [Fact]
     public void Products_under_one_fork_equal_each_product_alone_bit_for_bit()
     {
-        foreach (var level in new[] { GemmIsa.Detected, GemmSimdLevel.Scalar }.Distinct())
+        foreach (var level in new[] { GemmIsa.Detected, GemmSimdLevel.Vector256, GemmSimdLevel.Scalar }.Distinct())
             ProductsUnderOneFork(level);
     }
 

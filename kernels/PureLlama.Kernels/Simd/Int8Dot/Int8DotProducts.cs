@@ -83,6 +83,46 @@ internal static unsafe class Int8DotProducts
         return bits.AsSingle() * Vector512.Create(5.192296858534828e33f);   // 2^112
     }
 
+    // The same primitives on 256-bit vectors (AVX2: vpmaddubsw/vpmaddwd ymm), for Int8TiledMatmul's AVX2 kernel.
+
+    /// <summary>x with each byte negated where <paramref name="negative"/> is all ones (256-bit).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> ApplySign(Vector256<sbyte> x, Vector256<sbyte> negative) => (x ^ negative) - negative;
+
+    /// <summary>Per 4-byte group: Σ a·x with a unsigned, pairs within ±32 767 (256-bit).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotUnsigned(Vector256<byte> a, Vector256<sbyte> x) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, x), Vector256<short>.One);
+
+    /// <summary>Pair sums a₀x₀ + a₁x₁ in i16 (256-bit).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<short> PairsUnsigned(Vector256<byte> a, Vector256<sbyte> x) => Avx2.MultiplyAddAdjacent(a, x);
+
+    /// <summary>i16 pair sums widened into i32 lanes (256-bit).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> WidenPairs(Vector256<short> pairs) => Avx2.MultiplyAddAdjacent(pairs, Vector256<short>.One);
+
+    /// <summary>The four bytes at p as one 32-bit value in every lane of a 256-bit vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> Broadcast4Narrow(sbyte* p) => Vector256.Create(*(int*)p).AsSByte();
+
+    /// <summary>Low and high nibbles of every byte as codes 0…15 (256-bit).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector256<byte> Low, Vector256<byte> High) Nibbles(Vector256<byte> v)
+    {
+        var mask = Vector256.Create((byte)15);
+        return (v & mask, Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask);
+    }
+
+    /// <summary>Eight F16 values (bits) as F32, exactly (the same integer steps as the 512-bit <see cref="HalfToSingle"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> HalfToSingleNarrow(ushort* p)
+    {
+        var e = Avx2.ConvertToVector256Int32((short*)p);
+        var bits = Vector256.ShiftLeft(e, 13) & Vector256.Create(unchecked((int)0x8FFFE000));
+        return bits.AsSingle() * Vector256.Create(5.192296858534828e33f);   // 2^112
+    }
+
     /// <summary>Scalar: Σ_{k&lt;n} a[k]·x[k].</summary>
     public static int DotScalar(sbyte* a, sbyte* x, int n)
     {

@@ -32,7 +32,7 @@ internal readonly unsafe struct Int8TiledProduct(Int8TiledWeights w, float* x, i
 }
 
 /// <summary>The int8 dot-product matmul over repacked weights (any m).</summary>
-internal static unsafe class Int8TiledMatmul
+internal static unsafe partial class Int8TiledMatmul
 {
     private const int Lanes = Int8TiledWeights.TileRows, MaxGroup = 4;
 
@@ -55,7 +55,7 @@ internal static unsafe class Int8TiledMatmul
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         foreach (var p in products) TileLists.CheckProduct(p.W, p.Y, p.Ldy, p.W?.Rows ?? 0, nameof(products));
         if (m == 0 || products.IsEmpty) return;
-        bool simd = Accelerated;
+        bool simd = Accelerated, avx2 = !simd && AcceleratedNarrow;
         var list = products.ToArray();
         int n = list.Length;
         var acts = new Q8Activations?[n];
@@ -88,7 +88,8 @@ internal static unsafe class Int8TiledMatmul
                 for (int j0 = 0; j0 < m; j0 += MaxGroup)
                 {
                     int mm = Math.Min(MaxGroup, m - j0);
-                    if (!simd) TileScalar(w, t, a, j0, mm, y, ldy, accumulate);
+                    if (avx2) TileNarrow(w, t, a, j0, mm, y, ldy, accumulate);
+                    else if (!simd) TileScalar(w, t, a, j0, mm, y, ldy, accumulate);
                     else if (w.Codes == TiledCodes.Int8) Tile512<Int8Codes>(w, t, a, j0, mm, y, ldy, accumulate);
                     else if (w.Codes == TiledCodes.Nf4) Tile512<Nf4Codes>(w, t, a, j0, mm, y, ldy, accumulate);
                     else Tile512<Int4Codes>(w, t, a, j0, mm, y, ldy, accumulate);
@@ -133,6 +134,8 @@ internal static unsafe class Int8TiledMatmul
         /// split their nibbles with GFNI when <paramref name="gfni"/> (passes of one x row; NibblesGfni).
         /// </summary>
         static abstract (Vector512<byte> A0, Vector512<sbyte> N0, Vector512<byte> A1, Vector512<sbyte> N1) Pair(byte* block, int s, Vector512<byte> levels, bool gfni);
+        /// <summary>The same for the 8 rows of one half of the tile (half 0: rows 0…7, the low 32 bytes of each 64-byte step).</summary>
+        static abstract (Vector256<byte> A0, Vector256<sbyte> N0, Vector256<byte> A1, Vector256<sbyte> N1) Pair(byte* block, int s, int half, Vector256<byte> levels);
     }
 
     private struct Int8Codes : ICodes
@@ -146,6 +149,14 @@ internal static unsafe class Int8TiledMatmul
             var v0 = Vector512.Load((sbyte*)block + 128 * s);
             var v1 = Vector512.Load((sbyte*)block + 128 * s + 64);
             return (Avx512BW.Abs(v0), Avx512BW.CompareLessThan(v0, Vector512<sbyte>.Zero), Avx512BW.Abs(v1), Avx512BW.CompareLessThan(v1, Vector512<sbyte>.Zero));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector256<byte>, Vector256<sbyte>, Vector256<byte>, Vector256<sbyte>) Pair(byte* block, int s, int half, Vector256<byte> levels)
+        {
+            var v0 = Vector256.Load((sbyte*)block + 128 * s + 32 * half);
+            var v1 = Vector256.Load((sbyte*)block + 128 * s + 64 + 32 * half);
+            return (Avx2.Abs(v0), Avx2.CompareGreaterThan(Vector256<sbyte>.Zero, v0), Avx2.Abs(v1), Avx2.CompareGreaterThan(Vector256<sbyte>.Zero, v1));
         }
     }
 
@@ -161,6 +172,13 @@ internal static unsafe class Int8TiledMatmul
             var (lo, hi) = gfni ? NibblesGfni(v) : Nibbles(v);
             return (Avx512BW.Shuffle(levels, lo), default, Avx512BW.Shuffle(levels, hi), default);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector256<byte>, Vector256<sbyte>, Vector256<byte>, Vector256<sbyte>) Pair(byte* block, int s, int half, Vector256<byte> levels)
+        {
+            var (lo, hi) = Nibbles(Vector256.Load(block + 64 * s + 32 * half));
+            return (Avx2.Shuffle(levels, lo), default, Avx2.Shuffle(levels, hi), default);
+        }
     }
 
     private struct Int4Codes : ICodes
@@ -173,6 +191,13 @@ internal static unsafe class Int8TiledMatmul
         {
             var v = Vector512.Load(block + 64 * s);
             var (lo, hi) = gfni ? NibblesGfni(v) : Nibbles(v);
+            return (lo, default, hi, default);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector256<byte>, Vector256<sbyte>, Vector256<byte>, Vector256<sbyte>) Pair(byte* block, int s, int half, Vector256<byte> levels)
+        {
+            var (lo, hi) = Nibbles(Vector256.Load(block + 64 * s + 32 * half));
             return (lo, default, hi, default);
         }
     }
