@@ -150,18 +150,9 @@ internal static unsafe class BenchBlocksSweep
         public override void Product(float* x, float* y) => BlockTiledMatmul.Run(t, 1, x, t.Cols, y, t.Rows, false);
         public override void Dispose() => t.Dispose();
 
-        // Every byte of the tiles (codes, sub-scales, super-scales) read once with 64-byte loads.
-        public override void Read()
-        {
-            long subPerTile = t.SubBytesPerTile, superPerTile = 32L * t.ScalesPerSuper * t.SuperBlocks;
-            ParallelWork.Rows(t.Tiles, 16L * t.Cols, (t0, t1) =>
-            {
-                var acc = Xor(t.Tile(t0), (t1 - t0) * t.TileBytes, default);
-                if (subPerTile > 0) acc = Xor(t.Sub + t0 * subPerTile, (t1 - t0) * subPerTile, acc);
-                acc = Xor((byte*)t.Super + t0 * superPerTile, (t1 - t0) * superPerTile, acc);
-                Sink[(t0 & 7) * 8] += acc.AsInt64().ToScalar();
-            });
-        }
+        // Every byte of the tiles (codes, sub-scales, super-scales).
+        public override void Read() => ReadStreams(t.Tiles, 16L * t.Cols,
+            [((nint)t.Data, t.TileBytes), ((nint)t.Sub, t.SubBytesPerTile), ((nint)t.Super, 32L * t.ScalesPerSuper * t.SuperBlocks)]);
     }
 
     private sealed class Int8Sweep(Int8TiledWeights w) : SweepWeight
@@ -172,21 +163,26 @@ internal static unsafe class BenchBlocksSweep
         public override void Product(float* x, float* y) => Int8TiledMatmul.Run(w, 1, x, w.Cols, y, w.Rows, false);
         public override void Dispose() => w.Dispose();
 
-        // Codes, F16 scales and INT4 zero points read once with 64-byte loads.
+        // Codes, F16 scales and INT4 zero points.
         public override void Read()
         {
-            long scalesPerTile = 2L * w.WeightBlocks * Int8TiledWeights.TileRows, zerosPerTile = w.Zeros == null ? 0 : scalesPerTile / 2;
-            ParallelWork.Rows(w.Tiles, 16L * w.PaddedCols, (t0, t1) =>
-            {
-                var acc = Xor(w.Tile(t0), (t1 - t0) * w.TileBytes, default);
-                acc = Xor((byte*)w.Scales + t0 * scalesPerTile, (t1 - t0) * scalesPerTile, acc);
-                if (zerosPerTile > 0) acc = Xor(w.Zeros + t0 * zerosPerTile, (t1 - t0) * zerosPerTile, acc);
-                Sink[(t0 & 7) * 8] += acc.AsInt64().ToScalar();
-            });
+            long scalesPerTile = 2L * w.WeightBlocks * Int8TiledWeights.TileRows;
+            ReadStreams(w.Tiles, 16L * w.PaddedCols, [((nint)w.Data, w.TileBytes), ((nint)w.Scales, scalesPerTile), ((nint)w.Zeros, w.Zeros == null ? 0 : scalesPerTile / 2)]);
         }
     }
 
     private static readonly long[] Sink = new long[64];
+
+    // Streams laid out [tile, bytes per tile] (a null base or 0 bytes per tile: absent), read once with 64-byte loads, the tiles
+    // split across threads as the products split them.
+    private static void ReadStreams(int tiles, long workPerTile, (nint Base, long PerTile)[] streams) =>
+        ParallelWork.Rows(tiles, workPerTile, (t0, t1) =>
+        {
+            Vector512<byte> acc = default;
+            foreach (var (b, per) in streams)
+                if (b != 0 && per > 0) acc = Xor((byte*)b + t0 * per, (t1 - t0) * per, acc);
+            Sink[(t0 & 7) * 8] += acc.AsInt64().ToScalar();
+        });
 
     private static Vector512<byte> Xor(byte* p, long n, Vector512<byte> acc)
     {
