@@ -116,12 +116,16 @@ internal static unsafe class BenchBlocksSweep
             return BlockTiles.From(type, new BlockMatrix(rows, cols, p, BlockFormats.BlockValues(type), BlockFormats.BlockBytes(type)));
     }
 
-    // Random codes, every scale 0.01, INT4 zero points 8, NF4 levels spread over [−64, 64]; g128 for INT4, 64-blocks for NF4.
+    // Random codes, every scale 0.01, INT4 zero points 8, NF4 levels spread over [−64, 64]; g128 for INT4, 64-blocks for NF4,
+    // one block per row for INT8 (its codes in [−127, 127]).
     private static Int8TiledWeights RandomTiles(Random rng, TiledCodes codes, int rows, int cols)
     {
         sbyte[]? levels = codes == TiledCodes.Nf4 ? [.. Enumerable.Range(0, 16).Select(i => (sbyte)(i * 128 / 15 - 64))] : null;
-        var w = new Int8TiledWeights(codes, rows, cols, codes == TiledCodes.Int4 ? 128 : 64, permuted: false, levels);
-        rng.NextBytes(new Span<byte>(w.Data, checked((int)(w.TileBytes * w.Tiles))));
+        int blockCols = codes switch { TiledCodes.Int4 => 128, TiledCodes.Nf4 => 64, _ => (cols + 31) / 32 * 32 };
+        var w = new Int8TiledWeights(codes, rows, cols, blockCols, permuted: false, levels);
+        var data = new Span<byte>(w.Data, checked((int)(w.TileBytes * w.Tiles)));
+        rng.NextBytes(data);
+        if (codes == TiledCodes.Int8) data.Replace((byte)0x80, (byte)0x81);   // −128 never occurs in INT8 codes
         for (int t = 0; t < w.Tiles; t++)
             for (int wb = 0; wb < w.WeightBlocks; wb++)
                 for (int lane = 0; lane < Int8TiledWeights.TileRows; lane++)
@@ -208,6 +212,7 @@ internal static unsafe class BenchBlocksSweep
         foreach (var k in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K }) kinds.Add((k.ToString(), new BlockSweep(Tiles(rng, k, Rows, Hidden))));
         kinds.Add(("INT4 g128", new Int8Sweep(RandomTiles(rng, TiledCodes.Int4, Rows, Hidden))));
         kinds.Add(("NF4", new Int8Sweep(RandomTiles(rng, TiledCodes.Nf4, Rows, Hidden))));
+        kinds.Add(("INT8", new Int8Sweep(RandomTiles(rng, TiledCodes.Int8, Rows, Hidden))));
         var xs = new float[Hidden];
         var ys = new float[Rows];
         for (int i = 0; i < xs.Length; i++) xs[i] = (float)(2 * rng.NextDouble() - 1);
