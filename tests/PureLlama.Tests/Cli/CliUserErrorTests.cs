@@ -247,6 +247,7 @@ public sealed partial class CliUserErrorTests(ITestOutputHelper output)
         yield return ["bench", "--only", "nope"];
         yield return ["bench-decode", "--layers", "0"];
         yield return ["bench-decode", "--loading", "lazy"];
+        yield return ["bench-decode", "--runs", "0"];
         yield return ["fuzz", "--parser", "nope"];
         yield return ["fuzz", "--parser", "config", "--inputs", "0"];
     }
