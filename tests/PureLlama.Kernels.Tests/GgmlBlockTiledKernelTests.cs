@@ -21,7 +21,7 @@ public sealed unsafe class GgmlBlockTiledKernelTests
         foreach (var type in BlockFormats.All)
         {
             int bv = BlockFormats.BlockValues(type);
-            foreach (var (rows, blocks) in new[] { (5, 1), (37, 3), (130, bv == 32 ? 9 : 2) })
+            foreach (var (rows, blocks) in new[] { (5, 1), (13, 2), (37, 3), (130, bv == 32 ? 9 : 2) })
                 yield return new object[] { type, rows, blocks * bv, seed++ };
         }
     }
@@ -87,6 +87,12 @@ public sealed unsafe class GgmlBlockTiledKernelTests
                 var y = Run(c.Tiles, x, m, ldx, ldy, accumulate, initial, GemmSimdLevel.Vector512);
                 var scalar = Run(c.Tiles, x, m, ldx, ldy, accumulate, initial, GemmSimdLevel.Scalar);
                 y.Should().Equal(scalar, (a, b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b), $"SIMD and scalar agree bit for bit ({type} m={m})");
+                if (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported)
+                {
+                    // Q4_0 and Q8_0 take the AVX2 kernels at this level; the K-quants the scalar twin.
+                    var narrow = Run(c.Tiles, x, m, ldx, ldy, accumulate, initial, GemmSimdLevel.Vector256);
+                    narrow.Should().Equal(scalar, (a, b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b), $"the 256-bit level and scalar agree bit for bit ({type} m={m})");
+                }
                 fixed (float* px = x)
                 {
                     using var q = Q8Activations.Quantize(px, m, cols, ldx);
@@ -221,10 +227,17 @@ public sealed unsafe class GgmlBlockTiledKernelTests
     /// <summary>
     /// RunMany (several products under one fork, shared X quantized once): every output equals, bit for bit, the same
     /// product run alone, with mixed formats, shared and separate inputs, accumulate on and off, m = 1 and m = 6, and the
-    /// padding of every Y untouched.
+    /// padding of every Y untouched; with this machine's ISA and at the 256-bit level (AVX2 kernels for Q4_0/Q8_0, the scalar
+    /// twin for the K-quants, in one call).
     /// </summary>
     [Fact]
     public void Products_under_one_fork_equal_each_product_alone_bit_for_bit()
+    {
+        foreach (var level in new[] { GemmIsa.Detected, GemmSimdLevel.Vector256 }.Distinct())
+            ProductsUnderOneFork(level);
+    }
+
+    private static void ProductsUnderOneFork(GemmSimdLevel level)
     {
         var rng = new Random(123);
         var specs = new (GgmlType Type, int Rows, int Cols, int Input, bool Accumulate)[]
@@ -240,13 +253,14 @@ public sealed unsafe class GgmlBlockTiledKernelTests
                 int[] colsOf = [512, 96, 256];
                 var xs = colsOf.Select(c => Random(rng, (long)m * (c + 3))).ToArray();
                 var initial = specs.Select(s => Random(rng, (long)m * (s.Rows + 2))).ToArray();
-                var alone = specs.Select((s, i) => Run(cases[i].Tiles, xs[s.Input], m, colsOf[s.Input] + 3, s.Rows + 2, s.Accumulate, s.Accumulate ? initial[i] : null, GemmIsa.Detected)).ToArray();
+                var alone = specs.Select((s, i) => Run(cases[i].Tiles, xs[s.Input], m, colsOf[s.Input] + 3, s.Rows + 2, s.Accumulate, s.Accumulate ? initial[i] : null, level)).ToArray();
                 var together = specs.Select((s, i) => s.Accumulate ? (float[])initial[i].Clone() : Nan((long)m * (s.Rows + 2))).ToArray();
                 var pins = xs.Concat(together).Select(a => GCHandle.Alloc(a, GCHandleType.Pinned)).ToList();
                 try
                 {
                     var products = specs.Select((s, i) => new TiledProduct((BlockTiles)cases[i].Tiles, (float*)pins[s.Input].AddrOfPinnedObject(), colsOf[s.Input] + 3,
                         (float*)pins[xs.Length + i].AddrOfPinnedObject(), s.Rows + 2, s.Accumulate)).ToArray();
+                    using var scope = new IsaScope(level);
                     BlockTiledMatmul.RunMany(products, m);
                 }
                 finally
@@ -255,7 +269,7 @@ public sealed unsafe class GgmlBlockTiledKernelTests
                 }
                 for (int i = 0; i < specs.Length; i++)
                 {
-                    together[i].Should().Equal(alone[i], (a, b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b), $"product {i} ({specs[i].Type}) m={m}");
+                    together[i].Should().Equal(alone[i], (a, b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b), $"product {i} ({specs[i].Type}) m={m} {level}");
                     if (!specs[i].Accumulate)
                         for (int j = 0; j < m; j++)
                             float.IsNaN(together[i][(long)j * (specs[i].Rows + 2) + specs[i].Rows]).Should().BeTrue("padding of y is not written");

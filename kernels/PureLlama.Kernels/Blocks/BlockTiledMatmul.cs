@@ -47,7 +47,7 @@ internal readonly unsafe struct TiledProduct(BlockTiles w, float* x, int ldx, fl
 }
 
 /// <summary>The int8 dot-product matmul over Q8_0 / Q4_0 / Q4_K / Q6_K tiles (any m).</summary>
-internal static unsafe class BlockTiledMatmul
+internal static unsafe partial class BlockTiledMatmul
 {
     private const int Lanes = BlockTiles.TileRows, MaxGroup = 4;
 
@@ -76,7 +76,7 @@ internal static unsafe class BlockTiledMatmul
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         foreach (var p in products) TileLists.CheckProduct(p.W, p.Y, p.Ldy, p.W?.Rows ?? 0, nameof(products));
         if (m == 0 || products.IsEmpty) return;
-        bool simd = Int8TiledMatmul.Accelerated;
+        bool simd = Int8TiledMatmul.Accelerated, narrow = !simd && Int8TiledMatmul.AcceleratedNarrow;
         var list = products.ToArray();
         int n = list.Length;
         var acts = new Q8Activations?[n];
@@ -93,7 +93,8 @@ internal static unsafe class BlockTiledMatmul
                 int shared = TileLists.FirstSharing(p, q => list[q].X == list[p].X && list[q].Ldx == list[p].Ldx && list[q].W.Cols == w.Cols);
                 owned[p] = shared < 0;
                 var a = acts[p] = owned[p] ? Q8Activations.Quantize(list[p].X, m, w.Cols, list[p].Ldx, null, simd) : acts[shared]!;
-                int group = w.Type == GgmlType.Q6_K ? 16 : 32, perRow = simd ? w.Cols / group : 0;
+                bool vector = simd || (narrow && HasNarrowKernel(w.Type));
+                int group = w.Type == GgmlType.Q6_K ? 16 : 32, perRow = vector ? w.Cols / group : 0;
                 int* o = perRow > 0 ? (int*)NativeMemory.Alloc((nuint)((long)m * perRow * sizeof(int))) : null;
                 offsets[p] = (nint)o;
                 if (o != null && w.Type == GgmlType.Q4_K) ScaledSums(a, m, (float*)o);
@@ -107,9 +108,17 @@ internal static unsafe class BlockTiledMatmul
                 for (int j0 = 0; j0 < m; j0 += MaxGroup)
                 {
                     int mm = Math.Min(MaxGroup, m - j0);
-                    if (!simd) TileScalar(list[p].W, t, acts[p]!, j0, mm, list[p].Y, list[p].Ldy, list[p].Accumulate);
-                    else if (mm == 1) Tile<One>(ops[p], t, j0, 1);
-                    else Tile<Four>(ops[p], t, j0, mm);
+                    if (simd)
+                    {
+                        if (mm == 1) Tile<One>(ops[p], t, j0, 1);
+                        else Tile<Four>(ops[p], t, j0, mm);
+                    }
+                    else if (narrow && HasNarrowKernel(list[p].W.Type))
+                    {
+                        if (mm == 1) TileNarrow<One>(ops[p], t, j0, 1);
+                        else TileNarrow<Four>(ops[p], t, j0, mm);
+                    }
+                    else TileScalar(list[p].W, t, acts[p]!, j0, mm, list[p].Y, list[p].Ldy, list[p].Accumulate);
                 }
             });
         }

@@ -71,7 +71,7 @@ internal static class GgufModelLoader
             {
                 // Blocks that feed only the tiles (CPU fast path) or an upload stay in the file: a view of the mapping whose
                 // pages leave the resident set once read, faulted back in when the exact path, LoRA or export reads them.
-                bool fromTiles = device == Device.Cpu && CpuBackend.MultipliesGgmlBlocksFromTiles;
+                bool fromTiles = device == Device.Cpu && CpuBackend.MultipliesGgmlBlocksFromTiles(info.Type);
                 var q = BlockTensor(file, config, source, info, shape, module + ".weight", view: fromTiles || device != Device.Cpu);
                 QuantLinear layer;
                 if (device == Device.Cpu)

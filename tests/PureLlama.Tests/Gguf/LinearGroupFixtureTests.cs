@@ -36,10 +36,11 @@ public sealed class LinearGroupFixtureTests(ITestOutputHelper output)
         {
             var together = LinearGroup.Forward(x, group);
             var weights = group.Select(l => ((QuantLinear)l).Weight).ToArray();
+            bool tiled = weights.All(w => PureLlama.Kernels.Blocks.BlockTiledMatmul.HasSimdKernel(((GgmlBlockTensor)w).Type));
             var direct = weights.Select(w => Tensor.Empty(new Shape(rows, w.Rows), DType.F32, Device.Cpu)).ToArray();
             try
             {
-                ((CpuBackend)x.Backend).TryInt8DotMatMulMany(x, weights, direct).Should().Be(PureLlama.Kernels.Simd.Int8TiledMatmul.Accelerated, "every weight has block tiles where the tiled kernels run");
+                ((CpuBackend)x.Backend).TryInt8DotMatMulMany(x, weights, direct).Should().Be(tiled, "every weight has block tiles where a tiled kernel runs");
                 for (int i = 0; i < group.Length; i++)
                 {
                     using var alone = group[i].Forward(x);
@@ -50,7 +51,7 @@ public sealed class LinearGroupFixtureTests(ITestOutputHelper output)
                     for (int j = 0; j < a.Length; j++)
                     {
                         BitConverter.SingleToInt32Bits(a[j]).Should().Be(BitConverter.SingleToInt32Bits(b[j]), $"output {i}, element {j}");
-                        if (PureLlama.Kernels.Simd.Int8TiledMatmul.Accelerated)
+                        if (tiled)
                             BitConverter.SingleToInt32Bits(c[j]).Should().Be(BitConverter.SingleToInt32Bits(b[j]), $"output {i}, element {j}");
                     }
                 }

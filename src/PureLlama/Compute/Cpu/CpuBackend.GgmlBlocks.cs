@@ -35,11 +35,11 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>
-    /// The 16-row int8-dot tiles of a block-format weight (a second copy of its codes, made once), where the tiled
-    /// kernels run at full speed (AVX-512BW); null elsewhere (the row-direct <see cref="BlockQ8Matmul{T}"/> is used).
+    /// The 16-row int8-dot tiles of a block-format weight (a second copy of its codes, made once), where a tiled kernel
+    /// runs (AVX-512BW; AVX2 for Q4_0 and Q8_0); null elsewhere (the row-direct <see cref="BlockQ8Matmul{T}"/> is used).
     /// </summary>
     private static IDisposable? GgmlBlockTiles(GgmlBlockTensor w) =>
-        Int8TiledMatmul.Accelerated && w.Device.Kind == DeviceKind.Cpu
+        BlockTiledMatmul.HasSimdKernel(w.Type) && w.Device.Kind == DeviceKind.Cpu
             ? BlockTileRepack.From(w.Type, new BlockMatrix(w.Rows, w.Columns, w.Blocks.Pointer<byte>(), BlockFormats.BlockValues(w.Type), BlockFormats.BlockBytes(w.Type)))
             : null;
 
@@ -47,7 +47,7 @@ public sealed unsafe partial class CpuBackend
     /// Whether block-format weights on the CPU are multiplied over their tiles now (the fast path on, tiles available): the
     /// stored blocks then serve only the exact path, LoRA's transposed product, export and embedding rows, not the decode sweep.
     /// </summary>
-    internal static bool MultipliesGgmlBlocksFromTiles => Int8TiledMatmul.Accelerated && !QuantizedInference.ExactDequant;
+    internal static bool MultipliesGgmlBlocksFromTiles(GgmlType type) => BlockTiledMatmul.HasSimdKernel(type) && !QuantizedInference.ExactDequant;
 
     /// <summary>Ŵ of a ggml block-format weight into F32 [out, in].</summary>
     private void GgmlBlockDequantize(GgmlBlockTensor w, Tensor destination)
