@@ -29,6 +29,28 @@ internal static unsafe partial class BlockTiledMatmul
         }
     }
 
+    /// <summary>
+    /// The activation pointers of a group of up to 4 x rows (rows past mm alias the last): row j0's codes, the other rows'
+    /// distances from them, each row's block scales and its code-offset sums.
+    /// </summary>
+    private readonly struct RowGroup
+    {
+        public readonly sbyte* X0;
+        public readonly long D1, D2, D3;
+        public readonly float* E0, E1, E2, E3;
+        public readonly int* F0, F1, F2, F3;
+
+        public RowGroup(in Operands o, int j0, int mm)
+        {
+            var (j1, j2, j3) = Aliases(j0, mm);
+            int ldq = o.Ldq, blocks = o.Blocks, perRow = o.OffsetsPerRow;
+            X0 = o.X + (long)j0 * ldq;
+            D1 = (long)(j1 - j0) * ldq; D2 = (long)(j2 - j0) * ldq; D3 = (long)(j3 - j0) * ldq;
+            E0 = o.Xd + (long)j0 * blocks; E1 = o.Xd + (long)j1 * blocks; E2 = o.Xd + (long)j2 * blocks; E3 = o.Xd + (long)j3 * blocks;
+            F0 = o.Offsets + (long)j0 * perRow; F1 = o.Offsets + (long)j1 * perRow; F2 = o.Offsets + (long)j2 * perRow; F3 = o.Offsets + (long)j3 * perRow;
+        }
+    }
+
     /// <summary>p + Σ over one 8-column step (256-bit, as <c>Step</c>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> StepNarrow(Vector256<short> p, Vector256<byte> lo, Vector256<byte> hi, sbyte* x) =>
@@ -42,13 +64,9 @@ internal static unsafe partial class BlockTiledMatmul
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TileQ4_0Narrow<G>(in Operands o, int t, int half, int j0, int mm) where G : struct, IGroup
     {
-        var (j1, j2, j3) = Aliases(j0, mm);
+        var g = new RowGroup(o, j0, mm);
         bool fetch = j0 == 0 && half == 0;   // the tile's first walk streams it in
-        int ldq = o.Ldq, blocks = o.Blocks, perRow = o.OffsetsPerRow;
-        sbyte* x0 = o.X + (long)j0 * ldq;
-        long d1 = (long)(j1 - j0) * ldq, d2 = (long)(j2 - j0) * ldq, d3 = (long)(j3 - j0) * ldq;
-        float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
-        int* f0 = o.Offsets + (long)j0 * perRow, f1 = o.Offsets + (long)j1 * perRow, f2 = o.Offsets + (long)j2 * perRow, f3 = o.Offsets + (long)j3 * perRow;
+        int blocks = o.Blocks;
         byte* codes = o.Codes + t * o.TileBytes;
         ushort* ds = o.Super + (long)t * blocks * Lanes + 8 * half;
         var ones = Vector256<short>.One;
@@ -57,25 +75,25 @@ internal static unsafe partial class BlockTiledMatmul
         {
             if (fetch) Prefetch(codes, 256);
             Vector256<short> p0 = default, p1 = default, p2 = default, p3 = default;
-            sbyte* x = x0 + 32 * b;
+            sbyte* x = g.X0 + 32 * b;
             for (byte* v = codes + 32 * half, stop = v + 256; v < stop; v += 64, x += 8)
             {
                 var (lo, hi) = Int8DotProducts.Nibbles(Vector256.Load(v));
                 p0 = StepNarrow(p0, lo, hi, x);
                 if (G.IsFour)
                 {
-                    p1 = StepNarrow(p1, lo, hi, x + d1);
-                    p2 = StepNarrow(p2, lo, hi, x + d2);
-                    p3 = StepNarrow(p3, lo, hi, x + d3);
+                    p1 = StepNarrow(p1, lo, hi, x + g.D1);
+                    p2 = StepNarrow(p2, lo, hi, x + g.D2);
+                    p3 = StepNarrow(p3, lo, hi, x + g.D3);
                 }
             }
             var d = HalfToSingleNarrow(ds);
-            a0 = Vector256.FusedMultiplyAdd(ScaleNarrow(p0, f0 + b, ones, e0 + b, default), d, a0);
+            a0 = Vector256.FusedMultiplyAdd(ScaleNarrow(p0, g.F0 + b, ones, g.E0 + b, default), d, a0);
             if (G.IsFour)
             {
-                a1 = Vector256.FusedMultiplyAdd(ScaleNarrow(p1, f1 + b, ones, e1 + b, default), d, a1);
-                a2 = Vector256.FusedMultiplyAdd(ScaleNarrow(p2, f2 + b, ones, e2 + b, default), d, a2);
-                a3 = Vector256.FusedMultiplyAdd(ScaleNarrow(p3, f3 + b, ones, e3 + b, default), d, a3);
+                a1 = Vector256.FusedMultiplyAdd(ScaleNarrow(p1, g.F1 + b, ones, g.E1 + b, default), d, a1);
+                a2 = Vector256.FusedMultiplyAdd(ScaleNarrow(p2, g.F2 + b, ones, g.E2 + b, default), d, a2);
+                a3 = Vector256.FusedMultiplyAdd(ScaleNarrow(p3, g.F3 + b, ones, g.E3 + b, default), d, a3);
             }
         }
         StoreNarrow(o, t, half, j0, mm, a0, a1, a2, a3);
@@ -84,13 +102,9 @@ internal static unsafe partial class BlockTiledMatmul
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TileQ8_0Narrow<G>(in Operands o, int t, int half, int j0, int mm) where G : struct, IGroup
     {
-        var (j1, j2, j3) = Aliases(j0, mm);
+        var g = new RowGroup(o, j0, mm);
         bool fetch = j0 == 0 && half == 0;   // the tile's first walk streams it in
-        int ldq = o.Ldq, blocks = o.Blocks, perRow = o.OffsetsPerRow;
-        sbyte* x0 = o.X + (long)j0 * ldq;
-        long d1 = (long)(j1 - j0) * ldq, d2 = (long)(j2 - j0) * ldq, d3 = (long)(j3 - j0) * ldq;
-        float* e0 = o.Xd + (long)j0 * blocks, e1 = o.Xd + (long)j1 * blocks, e2 = o.Xd + (long)j2 * blocks, e3 = o.Xd + (long)j3 * blocks;
-        int* f0 = o.Offsets + (long)j0 * perRow, f1 = o.Offsets + (long)j1 * perRow, f2 = o.Offsets + (long)j2 * perRow, f3 = o.Offsets + (long)j3 * perRow;
+        int blocks = o.Blocks;
         byte* codes = o.Codes + t * o.TileBytes;
         ushort* ds = o.Super + (long)t * blocks * Lanes + 8 * half;
         var ones = Vector256<short>.One;
@@ -102,7 +116,7 @@ internal static unsafe partial class BlockTiledMatmul
             // L: low nibbles of u = q + 128, H: high nibbles; q = 16·(H − 8) + L (as TileQ8_0).
             Vector256<short> l0 = default, l1 = default, l2 = default, l3 = default;
             Vector256<short> h0 = default, h1 = default, h2 = default, h3 = default;
-            sbyte* x = x0 + 32 * b;
+            sbyte* x = g.X0 + 32 * b;
             for (byte* v = codes + 32 * half, stop = v + 512; v < stop; v += 64, x += 4)
             {
                 var (lo, hi) = Int8DotProducts.Nibbles(Vector256.Load(v));
@@ -111,24 +125,24 @@ internal static unsafe partial class BlockTiledMatmul
                 h0 += PairsUnsigned(hi, bx);
                 if (G.IsFour)
                 {
-                    bx = Broadcast4Narrow(x + d1);
+                    bx = Broadcast4Narrow(x + g.D1);
                     l1 += PairsUnsigned(lo, bx);
                     h1 += PairsUnsigned(hi, bx);
-                    bx = Broadcast4Narrow(x + d2);
+                    bx = Broadcast4Narrow(x + g.D2);
                     l2 += PairsUnsigned(lo, bx);
                     h2 += PairsUnsigned(hi, bx);
-                    bx = Broadcast4Narrow(x + d3);
+                    bx = Broadcast4Narrow(x + g.D3);
                     l3 += PairsUnsigned(lo, bx);
                     h3 += PairsUnsigned(hi, bx);
                 }
             }
             var d = HalfToSingleNarrow(ds);
-            a0 = Vector256.FusedMultiplyAdd(Q8Block(h0, l0, f0 + b, sixteen, ones, e0 + b), d, a0);
+            a0 = Vector256.FusedMultiplyAdd(Q8Block(h0, l0, g.F0 + b, sixteen, ones, g.E0 + b), d, a0);
             if (G.IsFour)
             {
-                a1 = Vector256.FusedMultiplyAdd(Q8Block(h1, l1, f1 + b, sixteen, ones, e1 + b), d, a1);
-                a2 = Vector256.FusedMultiplyAdd(Q8Block(h2, l2, f2 + b, sixteen, ones, e2 + b), d, a2);
-                a3 = Vector256.FusedMultiplyAdd(Q8Block(h3, l3, f3 + b, sixteen, ones, e3 + b), d, a3);
+                a1 = Vector256.FusedMultiplyAdd(Q8Block(h1, l1, g.F1 + b, sixteen, ones, g.E1 + b), d, a1);
+                a2 = Vector256.FusedMultiplyAdd(Q8Block(h2, l2, g.F2 + b, sixteen, ones, g.E2 + b), d, a2);
+                a3 = Vector256.FusedMultiplyAdd(Q8Block(h3, l3, g.F3 + b, sixteen, ones, g.E3 + b), d, a3);
             }
         }
         StoreNarrow(o, t, half, j0, mm, a0, a1, a2, a3);

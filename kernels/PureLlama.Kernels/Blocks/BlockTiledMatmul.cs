@@ -76,7 +76,7 @@ internal static unsafe partial class BlockTiledMatmul
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         foreach (var p in products) TileLists.CheckProduct(p.W, p.Y, p.Ldy, p.W?.Rows ?? 0, nameof(products));
         if (m == 0 || products.IsEmpty) return;
-        bool simd = Int8TiledMatmul.Accelerated, narrow = !simd && Int8TiledMatmul.AcceleratedNarrow;
+        bool simd = Int8TiledMatmul.Accelerated, narrow = Int8TiledMatmul.AcceleratedNarrow;   // narrow implies !simd
         var list = products.ToArray();
         int n = list.Length;
         var acts = new Q8Activations?[n];

@@ -55,7 +55,7 @@ internal static unsafe partial class Int8TiledMatmul
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         foreach (var p in products) TileLists.CheckProduct(p.W, p.Y, p.Ldy, p.W?.Rows ?? 0, nameof(products));
         if (m == 0 || products.IsEmpty) return;
-        bool simd = Accelerated, avx2 = !simd && AcceleratedNarrow;
+        bool simd = Accelerated, avx2 = AcceleratedNarrow;   // AcceleratedNarrow implies !Accelerated
         var list = products.ToArray();
         int n = list.Length;
         var acts = new Q8Activations?[n];
